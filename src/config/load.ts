@@ -1,0 +1,164 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { configSchema, deviceIdSchema, type Config } from './schema.js';
+
+/** Exit code for a configuration error (sysexits EX_CONFIG); systemd must not restart-loop on it. */
+export const EX_CONFIG = 78;
+export const ENV_PREFIX = 'KIOSKD__';
+
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`invalid configuration in ${source}: ${problems.length} problem(s)`);
+  }
+  /** One line per problem, with its path, ready for a technician to fix. */
+  format(): string {
+    const lines = this.problems.map((p) => `  - ${p.path || '(root)'}: ${p.message}`);
+    return `${this.source}: ${this.problems.length} configuration error${this.problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`;
+  }
+}
+
+/** Secrets are kept apart from the config so that logging or publishing the config can never leak them. */
+export interface Secrets {
+  readonly mqttPassword?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly deviceId: string;
+  readonly secrets: Secrets;
+  readonly source: string;
+}
+
+export interface LoadOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly hostname?: () => string;
+}
+
+/**
+ * `KIOSKD__MQTT__URL=mqtt://…` sets mqtt.url; `KIOSKD__MQTT__RECONNECT_BASE_MS=5000` sets
+ * mqtt.reconnectBaseMs. Values are read as YAML scalars, so numbers, booleans and `[a, b]` lists work.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): { overrides: Record<string, unknown>; problems: ConfigProblem[] } {
+  const overrides: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
+    const segments = name.slice(ENV_PREFIX.length).split('__').map(snakeToCamel);
+    if (segments.some((s) => s === '')) {
+      problems.push({ path: name, message: 'malformed environment override name' });
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = YAML.parse(raw);
+    } catch {
+      value = raw;
+    }
+    let node = overrides;
+    for (const seg of segments.slice(0, -1)) {
+      const next = node[seg];
+      node = (typeof next === 'object' && next !== null ? next : (node[seg] = {})) as Record<string, unknown>;
+    }
+    node[segments.at(-1)!] = value;
+  }
+  return { overrides, problems };
+}
+
+function snakeToCamel(s: string): string {
+  return s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function issueProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      // One line per unknown key, so each can be found and fixed on its own.
+      for (const key of issue.keys) out.push({ path: path ? `${path}.${key}` : key, message: 'unknown key' + hintFor(key) });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function hintFor(key: string): string {
+  return /pass(word)?|token|secret/i.test(key) ? ' (secrets are not allowed in the config: use passwordFile or a systemd credential)' : '';
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem. */
+export function parseConfig(text: string, source: string, opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const problems: ConfigProblem[] = [];
+  const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (parsed.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      parsed.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.code })),
+    );
+  }
+  const doc: unknown = parsed.toJS() ?? {};
+  if (!isPlainObject(doc)) throw new ConfigError(source, [{ path: '', message: 'the config must be a YAML mapping' }]);
+
+  const env_ = envOverrides(env);
+  problems.push(...env_.problems);
+  const merged = deepMerge(doc, env_.overrides);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) problems.push(...issueProblems(result.error.issues));
+
+  let secrets: Secrets = {};
+  let deviceId = '';
+  if (result.success) {
+    secrets = readSecrets(result.data, env, problems);
+    deviceId = result.data.device.id ?? (opts.hostname ?? hostname)();
+    const idCheck = deviceIdSchema.safeParse(deviceId);
+    if (!idCheck.success) problems.push({ path: 'device.id', message: `the hostname "${deviceId}" cannot be a kiosk id (${idCheck.error.issues[0]?.message}); set device.id` });
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
+  return { config: result.data, deviceId, secrets, source };
+}
+
+export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
+  return parseConfig(text, path, opts);
+}
+
+function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Secrets {
+  const credDir = env['CREDENTIALS_DIRECTORY'];
+  const file = config.mqtt.passwordFile ?? (credDir && existsSync(join(credDir, 'mqtt-password')) ? join(credDir, 'mqtt-password') : undefined);
+  if (file === undefined) return {};
+  try {
+    // A trailing newline from `echo secret > file` is not part of the password.
+    return { mqttPassword: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+  } catch (err) {
+    problems.push({ path: 'mqtt.passwordFile', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+    return {};
+  }
+}

@@ -1,0 +1,17 @@
+import type { Port, PortId, PortState, Unsubscribe } from './ports.js';
+
+/**
+ * A port with no device behind it. It says so honestly ("absent") instead of pretending to
+ * work, so the kiosk goes out of service when a required port is missing.
+ */
+export function absentPort(id: PortId, reason: string): Port {
+  const state: PortState = { kind: 'absent', reason };
+  return {
+    id,
+    driver: 'none',
+    open: async () => {},
+    close: async () => {},
+    state: () => state,
+    onStateChange: (): Unsubscribe => () => {},
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * The port contract every piece of hardware sits behind. The pipeline imports only this file
+ * from the HAL: it sees port states, never a device.
+ */
+export type PortId = 'card' | 'camera' | 'printer' | 'indicators';
+export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators'];
+
+export type PortState =
+  /** Not fitted, not configured, or not built yet. Says why. */
+  | { readonly kind: 'absent'; readonly reason: string }
+  | { readonly kind: 'connecting'; readonly attempt: number }
+  | { readonly kind: 'ready' }
+  /** Usable with a caveat, e.g. paper near end. */
+  | { readonly kind: 'degraded'; readonly reason: string }
+  | { readonly kind: 'faulted'; readonly reason: string; readonly retryInMs?: number };
+
+export type Unsubscribe = () => void;
+
+export interface Port {
+  readonly id: PortId;
+  /** Which driver backs this port ("none", "serial", "escpos-tcp", …); reported in kiosk/<id>/info. */
+  readonly driver: string;
+  /** Starts the port; resolves once it has a first state. Reconnecting is the port's own job. */
+  open(signal: AbortSignal): Promise<void>;
+  /** Idempotent; cancels anything in flight. */
+  close(): Promise<void>;
+  state(): PortState;
+  onStateChange(listener: (state: PortState) => void): Unsubscribe;
+}
+
+export type PortStates = Readonly<Record<PortId, PortState>>;
+
+/** One word per port for status lines: "ready", "absent", "faulted(paper-out)". */
+export function describePortState(s: PortState): string {
+  switch (s.kind) {
+    case 'absent':
+    case 'ready':
+      return s.kind;
+    case 'connecting':
+      return `connecting#${s.attempt}`;
+    case 'degraded':
+    case 'faulted':
+      return `${s.kind}(${s.reason})`;
+  }
+}

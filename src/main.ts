@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+/**
+ * kioskd's only composition root: every concrete object is built here and handed to the
+ * modules that use it. Nothing else in src/ keeps module state.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { configJsonSchema } from './config/schema.js';
+import { createHal } from './hal/factory.js';
+import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
+import { createNotifier, watchdogPingMs } from './hal/systemd-notify.js';
+import { HealthMonitor } from './lifecycle/health.js';
+import { createLogger } from './log/logger.js';
+import { serveCommands } from './mqtt/commands.js';
+import { MqttLink, redactUrl } from './mqtt/link.js';
+import { createPublisher, dropReportEvent } from './mqtt/publisher.js';
+import { kioskTopics } from './mqtt/topics.js';
+import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
+import { every, systemClock } from './util/clock.js';
+import { packageVersion } from './version.js';
+
+const EX_SOFTWARE = 70;
+const DEFAULT_CONFIG = '/etc/kioskd/config.yaml';
+
+const USAGE = `Usage:
+  kioskd [--config FILE]        run the kiosk daemon (default config: ${DEFAULT_CONFIG})
+  kioskd check-config FILE      validate a config file and exit (78 if invalid)
+  kioskd config-schema          print the config's JSON Schema
+  kioskd --version | --help
+
+Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  const [command = 'run', ...rest] = positionals;
+  switch (command) {
+    case 'config-schema':
+      process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+      return 0;
+    case 'check-config': {
+      const file = rest[0] ?? values.config;
+      if (!file) {
+        process.stderr.write('check-config needs a FILE\n' + USAGE + '\n');
+        return 64;
+      }
+      const loaded = loadOrExplain(file);
+      if (!loaded) return EX_CONFIG;
+      process.stdout.write(`${file}: configuration is valid (kiosk id "${loaded.deviceId}", broker ${redactUrl(loaded.config.mqtt.url)})\n`);
+      return 0;
+    }
+    case 'run': {
+      const loaded = loadOrExplain(values.config ?? DEFAULT_CONFIG);
+      if (!loaded) return EX_CONFIG;
+      return runDaemon(loaded);
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 64;
+  }
+}
+
+function loadOrExplain(file: string): LoadedConfig | null {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.format() + '\n');
+      return null;
+    }
+    throw err;
+  }
+}
+
+function clientIdFor(deviceId: string): string {
+  // machine-id makes two kiosks that were given the same id still differ (MQTT brokers kick
+  // duplicate client ids, and the two would then knock each other off forever).
+  try {
+    const machineId = readFileSync('/etc/machine-id', 'utf8').trim();
+    if (machineId) return `kioskd-${deviceId}-${createHash('sha256').update(machineId).digest('hex').slice(0, 8)}`;
+  } catch {
+    /* containers may have none */
+  }
+  return `kioskd-${deviceId}`;
+}
+
+function readTls(cfg: LoadedConfig['config']['mqtt']['tls']) {
+  if (!cfg) return undefined;
+  const read = (f: string | undefined) => (f === undefined ? undefined : readFileSync(f));
+  const ca = read(cfg.caFile);
+  const cert = read(cfg.certFile);
+  const key = read(cfg.keyFile);
+  return { rejectUnauthorized: cfg.rejectUnauthorized, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
+async function runDaemon(loaded: LoadedConfig): Promise<number> {
+  const { config, deviceId, secrets } = loaded;
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const clock = systemClock();
+  const wallClock = () => new Date();
+  const startedAt = wallClock().toISOString();
+  const version = packageVersion();
+  log.info({ version, config: loaded.source, device: deviceId, hal: config.hal.mode }, 'kioskd starting');
+
+  const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
+  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }) });
+  const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
+  const runtime = createKioskRuntime({
+    clock,
+    ports: initialPorts,
+    requiredPorts: config.kiosk.requiredPorts,
+    heartbeatMs: config.kiosk.heartbeatMs,
+  });
+  const health = new HealthMonitor({
+    clock,
+    maxLoopLagMs: config.watchdog.maxLoopLagMs,
+    heartbeatMs: config.kiosk.heartbeatMs,
+    lastBeat: () => runtime.lastBeat(),
+  });
+
+  const topics = kioskTopics(config.mqtt.topicPrefix, deviceId);
+  const base = config.mqtt.reconnectBaseMs;
+  const tls = readTls(config.mqtt.tls);
+  const link = new MqttLink({
+    url: config.mqtt.url,
+    clientId: config.mqtt.clientId ?? clientIdFor(deviceId),
+    ...(config.mqtt.username !== undefined ? { username: config.mqtt.username } : {}),
+    ...(secrets.mqttPassword !== undefined ? { password: secrets.mqttPassword } : {}),
+    ...(tls ? { tls } : {}),
+    protocol: config.mqtt.protocol,
+    keepaliveSec: config.mqtt.keepaliveSec,
+    reconnectPeriodMs: base + Math.floor(Math.random() * base),
+    will: { topic: topics.retained('status'), payload: 'offline' },
+    ringSize: config.mqtt.eventRingSize,
+    subscriptions: [topics.commandFilter],
+    dropReport: dropReportEvent(topics, config.mqtt.eventExpirySec, wallClock),
+    clock,
+    log: log.child({ ns: 'mqtt' }),
+  });
+  const publish = createPublisher(link, topics, config.mqtt.eventExpirySec, wallClock);
+  const drivers = { ...hal.drivers, sd_notify: notifier.kind };
+
+  const statusLine = (s: KioskStatus): string =>
+    `${s.mode}; ${PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ')}; mqtt=${link.connected() ? 'connected' : 'connecting'}`;
+  let since = startedAt;
+  const publishState = (s: KioskStatus): void => publish.retained('state', { mode: s.mode, step: s.step, ports: s.ports, since });
+
+  publish.retained('status', 'online');
+  publish.retained('info', {
+    schema: 1,
+    version,
+    hal_mode: hal.mode,
+    drivers,
+    mqtt_protocol: link.protocol(),
+    started_at: startedAt,
+  });
+  let lastMode = runtime.status().mode;
+  runtime.subscribe((s) => {
+    if (s.mode !== lastMode) {
+      since = wallClock().toISOString();
+      log.info({ from: lastMode, to: s.mode, ports: PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ') }, 'kiosk mode changed');
+      lastMode = s.mode;
+    }
+    publishState(s);
+    notifier.status(statusLine(s));
+  });
+  link.onConnect(() => {
+    // info carries the protocol actually negotiated (auto may have fallen back to 3.1.1).
+    publish.retained('info', { schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt });
+    notifier.status(statusLine(runtime.status()));
+  });
+  for (const id of PORT_IDS) hal.ports[id].onStateChange((state) => runtime.portChanged(id, state));
+
+  serveCommands(
+    link,
+    topics,
+    {
+      ping: () => ({ pong: true, uptime_s: Math.round(process.uptime()) }),
+      state: () => runtime.status(),
+      maintenance: (args) => {
+        if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
+        runtime.setMaintenance(args['enabled']);
+        return { mode: runtime.status().mode };
+      },
+    },
+    log.child({ ns: 'cmd' }),
+  );
+
+  const boot = new AbortController();
+  runtime.start();
+  publishState(runtime.status());
+  link.start();
+  await hal.open(boot.signal);
+  runtime.bootDone();
+
+  log.info(`drivers loaded: ${Object.entries(drivers).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  // READY after local init: the broker and the devices are reported on, not waited for.
+  notifier.ready(statusLine(runtime.status()));
+
+  const publishHealth = (): void =>
+    publish.retained('health', { ...health.sample(), tensors: null, mqtt: link.stats(), liveness: health.liveness() });
+  publishHealth();
+  const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
+  const pingMs = watchdogPingMs(process.env, process.pid);
+  let livenessFailure: string | null = null;
+  const stopWatchdog =
+    pingMs > 0
+      ? every(clock, pingMs, () => {
+          const l = health.liveness();
+          if (l.ok) {
+            if (livenessFailure) log.info('liveness restored; watchdog pings resumed');
+            livenessFailure = null;
+            notifier.watchdog();
+          } else if (l.reason !== livenessFailure) {
+            livenessFailure = l.reason;
+            log.error({ reason: l.reason }, 'liveness check failed; withholding watchdog pings');
+          }
+        })
+      : () => {};
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string): Promise<void> => {
+      stopping = true;
+      log.info({ signal }, 'stopping: no new patients; a second signal forces exit');
+      notifier.stopping(`stopping (${signal})`);
+      boot.abort();
+      runtime.shutdown();
+      stopWatchdog();
+      stopHealth();
+      await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
+      await hal.close();
+      runtime.stop();
+      health.close();
+      log.info('stopped');
+      resolve(0);
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (!stopping) {
+        void stop(signal);
+        return;
+      }
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const fatal = (err: unknown): void => {
+      log.fatal({ err }, 'uncaught error; exiting so systemd restarts a clean process');
+      try {
+        publish.event('alert', { level: 'critical', code: 'daemon.crashed', message: err instanceof Error ? err.message : String(err) });
+      } catch {
+        /* best effort */
+      }
+      // Give the alert a moment to leave, but never hang on a dead broker.
+      setTimeout(() => process.exit(EX_SOFTWARE), 500).unref();
+    };
+    process.on('uncaughtException', fatal);
+    process.on('unhandledRejection', fatal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Open handles (a dead broker's reconnect timer) must not keep a finished daemon alive.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`kioskd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(EX_SOFTWARE);
+  },
+);

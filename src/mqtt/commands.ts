@@ -1,0 +1,51 @@
+import type { MqttLink } from './link.js';
+import type { CommandResponse, KioskTopicNames } from './topics.js';
+import type { Logger } from '../log/logger.js';
+
+export type CommandHandler = (args: Record<string, unknown>) => unknown;
+
+/**
+ * kiosk/<id>/cmd/<name> with a JSON object payload (empty means {}); the answer goes to
+ * kiosk/<id>/cmd/<name>/response and echoes the request's `transaction`. Bad requests get an
+ * error answer, never an exception.
+ */
+export function serveCommands(link: MqttLink, topics: KioskTopicNames, handlers: Readonly<Record<string, CommandHandler>>, log: Logger): void {
+  link.onMessage((topic, payload) => {
+    const name = topics.commandName(topic);
+    if (name === null) return;
+    let transaction: CommandResponse['transaction'] = null;
+    const reply = (r: Omit<CommandResponse, 'transaction'>): void => {
+      link.publishTransient(topics.response(name), JSON.stringify({ transaction, ...r }));
+    };
+    let args: Record<string, unknown> = {};
+    const text = payload.toString('utf8').trim();
+    if (text !== '') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        reply({ status: 'error', error: 'payload is not valid JSON' });
+        return;
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        reply({ status: 'error', error: 'payload must be a JSON object' });
+        return;
+      }
+      args = parsed as Record<string, unknown>;
+      const t = args['transaction'];
+      if (typeof t === 'string' || typeof t === 'number') transaction = t;
+    }
+    const handler = Object.hasOwn(handlers, name) ? handlers[name] : undefined;
+    if (!handler) {
+      reply({ status: 'error', error: `unknown command "${name}"; known: ${Object.keys(handlers).join(', ')}` });
+      return;
+    }
+    try {
+      const data = handler(args);
+      reply({ status: 'ok', data });
+      log.info({ cmd: name }, 'command handled');
+    } catch (err) {
+      reply({ status: 'error', error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}

@@ -1,0 +1,236 @@
+import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../util/clock.js';
+import { Outbox } from './outbox.js';
+
+export interface MqttLinkOptions {
+  readonly url: string;
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+  readonly protocol: 'auto' | 4 | 5;
+  readonly keepaliveSec: number;
+  /** Already jittered by the caller: each device gets its own period so a fleet does not reconnect in step. */
+  readonly reconnectPeriodMs: number;
+  readonly will: { readonly topic: string; readonly payload: string };
+  readonly ringSize: number;
+  readonly subscriptions: readonly string[];
+  /** Builds the event that reports events lost while offline. */
+  readonly dropReport: (count: number) => { topic: string; payload: string; expirySec: number };
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+
+/** Reason codes a broker uses to refuse MQTT 5 (3.1.1 CONNACK code 1, or v5 0x84). */
+const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
+
+/**
+ * The kiosk's one connection to its broker. It re-announces every retained topic on each
+ * (re)connect, keeps events in a bounded ring while offline, and never lets mqtt.js queue
+ * without bound (queueQoSZero off, nothing published while disconnected).
+ */
+export class MqttLink {
+  private client: MqttClient | null = null;
+  private readonly outbox: Outbox;
+  private protocolVersion: 4 | 5;
+  private readonly handlers: MessageHandler[] = [];
+  private readonly connectListeners: Array<() => void> = [];
+  private stopping = false;
+  private outageLogged = false;
+  private connectedOnce = false;
+
+  constructor(private readonly opts: MqttLinkOptions) {
+    this.outbox = new Outbox(opts.ringSize);
+    this.protocolVersion = opts.protocol === 4 ? 4 : 5;
+  }
+
+  /** Starts connecting in the background; never waits for the broker. */
+  start(): void {
+    this.client = this.connect();
+  }
+
+  connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  protocol(): 4 | 5 {
+    return this.protocolVersion;
+  }
+
+  stats(): { queued: number; dropped: number } {
+    return this.outbox.stats();
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handlers.push(handler);
+  }
+
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
+  }
+
+  /** Remembers the value (latest wins) and sends it now if connected. */
+  publishRetained(topic: string, payload: string): void {
+    this.outbox.setRetained(topic, payload);
+    if (this.connected()) this.send(topic, payload, { retain: true });
+  }
+
+  publishEvent(topic: string, payload: string, expirySec: number): void {
+    if (this.connected()) {
+      this.send(topic, payload, { retain: false, expirySec });
+    } else {
+      this.outbox.enqueue({ topic, payload, queuedAt: this.opts.clock.now(), expiryMs: expirySec * 1000 });
+    }
+  }
+
+  /** For command responses: only meaningful while connected, so dropped otherwise. */
+  publishTransient(topic: string, payload: string): boolean {
+    if (!this.connected()) return false;
+    this.send(topic, payload, { retain: false });
+    return true;
+  }
+
+  /**
+   * Publishes the final retained value (e.g. status "stopped") if it can within `timeoutMs`,
+   * then disconnects cleanly so the broker does not send the last will.
+   */
+  async stop(final: { topic: string; payload: string }, timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    const client = this.client;
+    if (!client) return;
+    this.outbox.setRetained(final.topic, final.payload);
+    if (client.connected) {
+      try {
+        await withTimeout(this.opts.clock, client.publishAsync(final.topic, final.payload, { qos: 1, retain: true }), timeoutMs);
+        await withTimeout(this.opts.clock, client.endAsync(), timeoutMs);
+        return;
+      } catch (err) {
+        this.opts.log.warn({ err: errText(err) }, 'could not say goodbye to the broker');
+      }
+    }
+    await withTimeout(this.opts.clock, client.endAsync(true), timeoutMs).catch(() => {});
+  }
+
+  private connect(): MqttClient {
+    const o = this.opts;
+    const options: IClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: this.protocolVersion,
+      keepalive: o.keepaliveSec,
+      reconnectPeriod: o.reconnectPeriodMs,
+      connectTimeout: 10_000,
+      clean: true,
+      resubscribe: false, // we subscribe ourselves on every connect
+      queueQoSZero: false,
+      reconnectOnConnackError: true,
+      will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.tls
+        ? {
+            rejectUnauthorized: o.tls.rejectUnauthorized,
+            ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+            ...(o.tls.cert ? { cert: o.tls.cert } : {}),
+            ...(o.tls.key ? { key: o.tls.key } : {}),
+          }
+        : {}),
+    };
+    const client = mqtt.connect(o.url, options);
+    client.on('connect', () => this.onConnected(client));
+    client.on('message', (topic, payload, packet) => {
+      for (const h of this.handlers) {
+        try {
+          h(topic, payload, packet);
+        } catch (err) {
+          o.log.error({ err: errText(err), topic }, 'message handler failed');
+        }
+      }
+    });
+    client.on('close', () => {
+      if (this.stopping || this.outageLogged) return;
+      this.outageLogged = true;
+      o.log.warn({ url: redactUrl(o.url), retryEveryMs: o.reconnectPeriodMs }, this.connectedOnce ? 'lost the MQTT broker; reconnecting' : 'MQTT broker not reachable yet; retrying');
+    });
+    client.on('error', (err: Error & { code?: number | string }) => {
+      if (o.protocol === 'auto' && this.protocolVersion === 5 && typeof err.code === 'number' && UNSUPPORTED_PROTOCOL.has(err.code)) {
+        o.log.info('broker refused MQTT 5; using MQTT 3.1.1');
+        this.protocolVersion = 4;
+        client.removeAllListeners();
+        client.on('error', () => {});
+        client.end(true);
+        this.client = this.connect();
+        return;
+      }
+      o.log.debug({ err: errText(err) }, 'mqtt error');
+    });
+    return client;
+  }
+
+  private onConnected(client: MqttClient): void {
+    const o = this.opts;
+    this.connectedOnce = true;
+    if (this.outageLogged) o.log.info({ url: redactUrl(o.url) }, 'MQTT broker connected again');
+    else o.log.info({ url: redactUrl(o.url), protocol: this.protocolVersion }, 'MQTT broker connected');
+    this.outageLogged = false;
+    // Retained first (status is the first entry), so a monitor sees "online" before anything else.
+    for (const [topic, payload] of this.outbox.retainedEntries()) this.send(topic, payload, { retain: true });
+    if (o.subscriptions.length > 0) {
+      client.subscribe([...o.subscriptions], { qos: 1 }, (err) => {
+        if (err) o.log.warn({ err: errText(err) }, 'could not subscribe to commands');
+      });
+    }
+    const now = o.clock.now();
+    for (const e of this.outbox.drain(now)) {
+      const left = Math.max(1, Math.ceil((e.expiryMs - (now - e.queuedAt)) / 1000));
+      this.send(e.topic, e.payload, { retain: false, expirySec: left });
+    }
+    const dropped = this.outbox.takeUnreportedDrops();
+    if (dropped > 0) {
+      o.log.warn({ dropped }, 'events were dropped while the broker was away');
+      const r = o.dropReport(dropped);
+      this.send(r.topic, r.payload, { retain: false, expirySec: r.expirySec });
+    }
+    for (const l of this.connectListeners) l();
+  }
+
+  private send(topic: string, payload: string, p: { retain: boolean; expirySec?: number }): void {
+    const client = this.client;
+    if (!client) return;
+    const properties = this.protocolVersion === 5 && p.expirySec !== undefined ? { messageExpiryInterval: p.expirySec } : undefined;
+    client.publish(topic, payload, { qos: 1, retain: p.retain, ...(properties ? { properties } : {}) }, (err) => {
+      if (err && !this.stopping) this.opts.log.debug({ err: errText(err), topic }, 'publish failed');
+    });
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Broker URLs may carry credentials (mqtt://user:pass@host); never log them. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+async function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T> {
+  let timer: unknown;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}

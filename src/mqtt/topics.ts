@@ -1,0 +1,102 @@
+import type { KioskMode } from '../pipeline/machine.js';
+import type { PortId, PortState } from '../hal/ports.js';
+
+/**
+ * The MQTT contract: every topic a kiosk publishes and the payload it carries. Publishing goes
+ * through these types only. No payload may carry personal data (names, ID numbers, dates of
+ * birth, images): only device health, states and anonymous counters. Field names are
+ * snake_case JSON; changes are additive, a breaking change bumps `schema` in info.
+ */
+export type Availability = 'online' | 'stopped' | 'offline';
+
+export interface InfoPayload {
+  readonly schema: 1;
+  readonly version: string;
+  readonly hal_mode: 'real' | 'sim';
+  readonly drivers: Readonly<Record<string, string>>;
+  readonly mqtt_protocol: 4 | 5;
+  readonly started_at: string;
+}
+
+export interface StatePayload {
+  readonly mode: KioskMode;
+  readonly step: string | null;
+  readonly ports: Readonly<Record<PortId, PortState>>;
+  readonly since: string;
+}
+
+export interface HealthPayload {
+  readonly uptime_s: number;
+  readonly rss_mb: number;
+  readonly heap_used_mb: number;
+  readonly loop_lag_p99_ms: number;
+  /** tf.memory().numTensors of the face engine; null while no engine is loaded. */
+  readonly tensors: number | null;
+  readonly mqtt: { readonly queued: number; readonly dropped: number };
+  readonly liveness: { readonly ok: boolean; readonly reason: string | null };
+}
+
+/** Retained topics: the latest value is what a monitor needs, and it is republished on every connect. */
+export interface RetainedTopics {
+  readonly status: Availability;
+  readonly info: InfoPayload;
+  readonly state: StatePayload;
+  readonly health: HealthPayload;
+}
+
+export interface AlertPayload {
+  readonly level: 'warning' | 'error' | 'critical';
+  readonly code: string;
+  readonly message: string;
+  readonly port?: PortId;
+  readonly count?: number;
+}
+
+/** Non-retained events, under kiosk/<id>/event/<kind>. Each carries an id and expires. */
+export interface EventTopics {
+  readonly alert: AlertPayload;
+  readonly lifecycle: { readonly phase: 'started' | 'stopping'; readonly reason?: string };
+}
+
+export interface EventEnvelope<T> {
+  readonly id: string;
+  readonly ts: string;
+  readonly data: T;
+}
+
+export interface CommandResponse {
+  readonly transaction: string | number | null;
+  readonly status: 'ok' | 'error';
+  readonly data?: unknown;
+  readonly error?: string;
+}
+
+export interface KioskTopicNames {
+  readonly base: string;
+  retained(kind: keyof RetainedTopics): string;
+  event(kind: keyof EventTopics): string;
+  readonly commandFilter: string;
+  /** The command name if `topic` is a command for this kiosk, else null. */
+  commandName(topic: string): string | null;
+  response(command: string): string;
+}
+
+export function kioskTopics(prefix: string, deviceId: string): KioskTopicNames {
+  for (const [what, level] of [['prefix', prefix], ['device id', deviceId]] as const) {
+    if (level === '' || /[+#/]/.test(level)) throw new Error(`MQTT ${what} "${level}" must be one non-empty topic level without + # /`);
+  }
+  const base = `${prefix}/${deviceId}`;
+  const cmdPrefix = `${base}/cmd/`;
+  return {
+    base,
+    retained: (kind) => `${base}/${kind}`,
+    event: (kind) => `${base}/event/${kind}`,
+    commandFilter: `${cmdPrefix}+`,
+    commandName: (topic) => {
+      if (!topic.startsWith(cmdPrefix)) return null;
+      const name = topic.slice(cmdPrefix.length);
+      return name === '' || name.includes('/') ? null : name;
+    },
+    response: (command) => `${cmdPrefix}${command}/response`,
+  };
+}
