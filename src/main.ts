@@ -215,7 +215,7 @@ async function runDaemon(loaded: LoadedConfig): Promise<number> {
   notifier.ready(statusLine(runtime.status()));
 
   const publishHealth = (): void =>
-    publish.retained('health', { ...health.sample(), tensors: null, mqtt: link.stats(), liveness: health.liveness() });
+    publish.retained('health', { ...health.report(), tensors: null, mqtt: link.stats() });
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
   const pingMs = watchdogPingMs(process.env, process.pid);

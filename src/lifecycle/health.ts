@@ -37,18 +37,15 @@ export class HealthMonitor {
     this.reportLag.enable();
   }
 
+  /** For the watchdog: judges the event loop since the previous call. */
   liveness(): Liveness {
     const p99 = nsToMs(this.watchdogLag.percentile(99));
     this.watchdogLag.reset();
-    if (p99 > this.opts.maxLoopLagMs) return { ok: false, reason: `event-loop delay p99 ${p99} ms exceeds ${this.opts.maxLoopLagMs} ms` };
-    const sinceBeat = this.opts.clock.now() - this.opts.lastBeat();
-    if (sinceBeat > 3 * this.opts.heartbeatMs) {
-      return { ok: false, reason: `state machine has not handled a heartbeat for ${Math.round(sinceBeat)} ms` };
-    }
-    return { ok: true, reason: null };
+    return this.judge(p99);
   }
 
-  sample(): ProcessSample {
+  /** For the health report: process figures and liveness since the previous report. */
+  report(): ProcessSample & { liveness: Liveness } {
     const mem = process.memoryUsage();
     const p99 = nsToMs(this.reportLag.percentile(99));
     this.reportLag.reset();
@@ -57,7 +54,17 @@ export class HealthMonitor {
       rss_mb: mb(mem.rss),
       heap_used_mb: mb(mem.heapUsed),
       loop_lag_p99_ms: p99,
+      liveness: this.judge(p99),
     };
+  }
+
+  private judge(p99: number): Liveness {
+    if (p99 > this.opts.maxLoopLagMs) return { ok: false, reason: `event-loop delay p99 ${p99} ms exceeds ${this.opts.maxLoopLagMs} ms` };
+    const sinceBeat = this.opts.clock.now() - this.opts.lastBeat();
+    if (sinceBeat > 3 * this.opts.heartbeatMs) {
+      return { ok: false, reason: `state machine has not handled a heartbeat for ${Math.round(sinceBeat)} ms` };
+    }
+    return { ok: true, reason: null };
   }
 
   close(): void {

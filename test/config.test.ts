@@ -1,0 +1,104 @@
+import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, parseConfig, envOverrides } from '../src/config/load.js';
+import { configJsonSchema } from '../src/config/schema.js';
+
+const noEnv = { env: {}, hostname: () => 'kiosk-host-7' };
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
+  try {
+    parseConfig(text, 'test.yaml', { env, hostname: () => 'h' });
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+test('an empty config gets working defaults and the hostname as kiosk id', (t) => {
+  const { config, deviceId } = parseConfig('', 'empty.yaml', noEnv);
+  t.is(deviceId, 'kiosk-host-7');
+  t.is(config.mqtt.url, 'mqtt://127.0.0.1:1883');
+  t.is(config.mqtt.protocol, 'auto');
+  t.is(config.hal.card.driver, 'none');
+  t.deepEqual(config.kiosk.requiredPorts, ['card', 'camera', 'printer']);
+});
+
+test('three independent mistakes are all reported, each with its path', (t) => {
+  const problems = problemsOf(`
+device: { id: "lobby/1" }
+mqtt:
+  url: http://broker.local
+  keepaliveSec: 2
+`);
+  const paths = problems.map((p) => p.path).sort();
+  t.deepEqual(paths, ['device.id', 'mqtt.keepaliveSec', 'mqtt.url']);
+  t.true(problems.find((p) => p.path === 'device.id')!.message.includes('+ # /'));
+});
+
+test('unknown keys are errors, named with their full path', (t) => {
+  const problems = problemsOf('mqtt:\n  urll: mqtt://x\nhal:\n  card: { driver: none, baud: 9600 }\n');
+  t.deepEqual(problems.map((p) => p.path).sort(), ['hal.card.baud', 'mqtt.urll']);
+  t.true(problems.every((p) => p.message.startsWith('unknown key')));
+});
+
+test('a password in the YAML is refused with a pointer to the right place', (t) => {
+  const [p] = problemsOf('mqtt: { password: hunter2 }\n');
+  t.is(p?.path, 'mqtt.password');
+  t.regex(p!.message, /passwordFile or a systemd credential/);
+});
+
+test('YAML syntax errors are reported with a line number', (t) => {
+  const problems = problemsOf('mqtt:\n  url: [unclosed\n');
+  t.is(problems.length >= 1, true);
+  t.regex(problems[0]!.path, /^line \d+/);
+});
+
+test('a config that is not a mapping is refused', (t) => {
+  t.deepEqual(problemsOf('- a\n- b\n').map((p) => p.message), ['the config must be a YAML mapping']);
+});
+
+test('environment variables override the file, with types read as YAML', (t) => {
+  const { config, deviceId } = parseConfig('mqtt: { url: mqtt://file:1883 }\n', 't.yaml', {
+    env: { KIOSKD__MQTT__URL: 'mqtt://env:1884', KIOSKD__MQTT__RECONNECT_BASE_MS: '5000', KIOSKD__DEVICE__ID: 'from-env', KIOSKD__KIOSK__REQUIRED_PORTS: '[card]' },
+  });
+  t.is(config.mqtt.url, 'mqtt://env:1884');
+  t.is(config.mqtt.reconnectBaseMs, 5000);
+  t.is(deviceId, 'from-env');
+  t.deepEqual(config.kiosk.requiredPorts, ['card']);
+});
+
+test('a misspelt environment override is an error, not ignored', (t) => {
+  const problems = problemsOf('', { KIOSKD__MQTT__URLL: 'mqtt://x' });
+  t.deepEqual(problems.map((p) => p.path), ['mqtt.urll']);
+  t.deepEqual(envOverrides({ OTHER: '1' }).overrides, {});
+});
+
+test('the MQTT password comes from a file or a systemd credential, and never sits in the config', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-secret-'));
+  writeFileSync(join(dir, 'pw'), 's3cret\n');
+  const fromFile = parseConfig(`mqtt: { passwordFile: ${join(dir, 'pw')} }\n`, 't.yaml', noEnv);
+  t.is(fromFile.secrets.mqttPassword, 's3cret');
+  t.false(JSON.stringify(fromFile.config).includes('s3cret'));
+
+  writeFileSync(join(dir, 'mqtt-password'), 'from-credential');
+  const fromCred = parseConfig('', 't.yaml', { env: { CREDENTIALS_DIRECTORY: dir }, hostname: () => 'h' });
+  t.is(fromCred.secrets.mqttPassword, 'from-credential');
+
+  const missing = problemsOf(`mqtt: { passwordFile: ${join(dir, 'nope')} }\n`);
+  t.deepEqual(missing.map((p) => p.path), ['mqtt.passwordFile']);
+});
+
+test('a hostname that cannot be a topic level asks for device.id', (t) => {
+  const err = t.throws(() => parseConfig('', 't.yaml', { env: {}, hostname: () => 'bad host' }), { instanceOf: ConfigError });
+  t.is(err?.problems[0]?.path, 'device.id');
+});
+
+test('the exported JSON Schema is strict and documents defaults', (t) => {
+  const schema = configJsonSchema() as { additionalProperties: boolean; properties: Record<string, { additionalProperties?: boolean; properties?: Record<string, { default?: unknown }> }> };
+  t.false(schema.additionalProperties);
+  t.false(schema.properties['mqtt']!.additionalProperties);
+  t.is(schema.properties['mqtt']!.properties!['url']!.default, 'mqtt://127.0.0.1:1883');
+});

@@ -1,0 +1,50 @@
+import { createServer, connect, type Socket, type Server } from 'node:net';
+
+/**
+ * A TCP pass-through the test can close: while closed, new connections are dropped at once.
+ * It lets a test restart a broker and attach its monitor before the kiosk gets back in.
+ */
+export class Gate {
+  private open = true;
+  private readonly live = new Set<Socket>();
+  private constructor(private readonly server: Server, readonly port: number) {}
+
+  static async start(targetPort: number): Promise<Gate> {
+    let gate!: Gate;
+    const server = createServer((client) => {
+      if (!gate.open) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(targetPort, '127.0.0.1');
+      gate.live.add(client).add(upstream);
+      const end = (): void => {
+        client.destroy();
+        upstream.destroy();
+        gate.live.delete(client);
+        gate.live.delete(upstream);
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('no port');
+    gate = new Gate(server, addr.port);
+    return gate;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  setOpen(open: boolean): void {
+    this.open = open;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.live) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
