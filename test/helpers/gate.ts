@@ -7,10 +7,11 @@ import { createServer, connect, type Socket, type Server } from 'node:net';
 export class Gate {
   private open = true;
   private readonly live = new Set<Socket>();
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private server!: Server;
+  port = 0;
 
   static async start(targetPort: number): Promise<Gate> {
-    let gate!: Gate;
+    const gate = new Gate();
     const server = createServer((client) => {
       if (!gate.open) {
         client.destroy();
@@ -31,7 +32,8 @@ export class Gate {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('no port');
-    gate = new Gate(server, addr.port);
+    gate.server = server;
+    gate.port = addr.port;
     return gate;
   }
 
