@@ -41,6 +41,8 @@ export class MqttLink {
   private stopping = false;
   private outageLogged = false;
   private connectedOnce = false;
+  /** Set while connect listeners refresh retained values, which the replay then sends once. */
+  private refreshing = false;
 
   constructor(private readonly opts: MqttLinkOptions) {
     this.outbox = new Outbox(opts.ringSize);
@@ -75,7 +77,7 @@ export class MqttLink {
   /** Remembers the value (latest wins) and sends it now if connected. */
   publishRetained(topic: string, payload: string): void {
     this.outbox.setRetained(topic, payload);
-    if (this.connected()) this.send(topic, payload, { retain: true });
+    if (this.connected() && !this.refreshing) this.send(topic, payload, { retain: true });
   }
 
   publishEvent(topic: string, payload: string, expirySec: number): void {
@@ -175,6 +177,14 @@ export class MqttLink {
     if (this.outageLogged) o.log.info({ url: redactUrl(o.url) }, 'MQTT broker connected again');
     else o.log.info({ url: redactUrl(o.url), protocol: this.protocolVersion }, 'MQTT broker connected');
     this.outageLogged = false;
+    // Listeners refresh what depends on the connection (e.g. the negotiated protocol in info)
+    // before the replay, so a monitor never sees a stale value first.
+    this.refreshing = true;
+    try {
+      for (const l of this.connectListeners) l();
+    } finally {
+      this.refreshing = false;
+    }
     // Retained first (status is the first entry), so a monitor sees "online" before anything else.
     for (const [topic, payload] of this.outbox.retainedEntries()) this.send(topic, payload, { retain: true });
     if (o.subscriptions.length > 0) {
@@ -193,7 +203,6 @@ export class MqttLink {
       const r = o.dropReport(dropped);
       this.send(r.topic, r.payload, { retain: false, expirySec: r.expirySec });
     }
-    for (const l of this.connectListeners) l();
   }
 
   private send(topic: string, payload: string, p: { retain: boolean; expirySec?: number }): void {

@@ -6,6 +6,8 @@ import { createServer, connect, type Socket, type Server } from 'node:net';
  */
 export class Gate {
   private open = true;
+  /** While frozen, connections stay up but nothing gets through: a broker that stopped answering. */
+  frozen = false;
   private readonly live = new Set<Socket>();
   private server!: Server;
   port = 0;
@@ -27,7 +29,9 @@ export class Gate {
       };
       client.on('error', end).on('close', end);
       upstream.on('error', end).on('close', end);
-      client.pipe(upstream).pipe(client);
+      // Forwarded by hand (not pipe) so that freeze() can swallow traffic on live connections.
+      client.on('data', (d: Buffer) => void (gate.frozen || upstream.write(d)));
+      upstream.on('data', (d: Buffer) => void (gate.frozen || client.write(d)));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();

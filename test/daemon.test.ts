@@ -1,0 +1,112 @@
+import test from 'ava';
+import { brokerFactories } from './helpers/brokers.js';
+import { freePort } from './helpers/ports.js';
+import { Gate } from './helpers/gate.js';
+import { killQuietly, runDaemon } from './helpers/daemon.js';
+import { Watcher } from './helpers/watch.js';
+
+const base = (id: string, url: string) => ({
+  device: { id },
+  mqtt: { url, reconnectBaseMs: 300, healthIntervalSec: 1 },
+  hal: { mode: 'sim' as const },
+});
+
+for (const broker of brokerFactories) {
+  test(`[${broker.name}] the daemon goes online, survives a broker restart by republishing, and leaves "offline" when killed -9`, async (t) => {
+    const b = await broker.start();
+    t.teardown(() => b.stop());
+    const id = `proc-${broker.name}`;
+    const w = await Watcher.start(b.url, `kiosk/${id}/#`);
+    t.teardown(() => w.stop());
+    const d = runDaemon(base(id, b.url));
+    t.teardown(() => killQuietly(d));
+
+    await w.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'online', 10_000);
+    const info = JSON.parse((await w.waitFor((m) => m.topic === `kiosk/${id}/info`)).payload);
+    t.like(info, { schema: 1, hal_mode: 'sim', mqtt_protocol: broker.name === 'mosquitto' ? 5 : 4 });
+    t.like(info.drivers, { card: 'none', printer: 'none' });
+    const state = JSON.parse((await w.waitFor((m) => m.topic === `kiosk/${id}/state`)).payload);
+    t.is(state.mode, 'out-of-service'); // no ports are built: the kiosk must not claim to serve
+    t.deepEqual(state.ports.card, { kind: 'absent', reason: 'no driver configured' });
+    const health = JSON.parse((await w.waitFor((m) => m.topic === `kiosk/${id}/health`)).payload);
+    t.true(health.rss_mb > 0);
+    t.deepEqual(health.mqtt, { queued: 0, dropped: 0 });
+    t.true(health.liveness.ok);
+    t.regex(d.output(), /drivers loaded: card=none camera=none printer=none indicators=none sd_notify=off/);
+
+    await w.stop();
+    await b.kill();
+    await b.restart(); // remembers nothing: everything retained must come from the daemon again
+    const w2 = await Watcher.start(b.url, `kiosk/${id}/#`);
+    t.teardown(() => w2.stop());
+    for (const topic of ['status', 'info', 'state']) await w2.waitFor((m) => m.topic === `kiosk/${id}/${topic}`, 10_000);
+    t.is(w2.seen.find((m) => m.topic === `kiosk/${id}/status`)?.payload, 'online');
+
+    const mark = w2.mark();
+    d.proc.kill('SIGKILL');
+    const will = await w2.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'offline', 10_000, mark);
+    t.truthy(will);
+  });
+}
+
+test('SIGTERM: the daemon publishes "stopped" and exits 0; SIGINT behaves the same', async (t) => {
+  const b = await brokerFactories[0].start();
+  t.teardown(() => b.stop());
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const id = `sig-${signal.toLowerCase()}`;
+    const w = await Watcher.start(b.url, `kiosk/${id}/status`);
+    const d = runDaemon(base(id, b.url));
+    t.teardown(() => killQuietly(d));
+    await w.waitFor((m) => m.payload === 'online');
+    d.proc.kill(signal);
+    t.deepEqual(await d.exited, { code: 0, signal: null });
+    await w.waitFor((m) => m.payload === 'stopped');
+    t.false(w.seen.some((m) => m.payload === 'offline'));
+    await w.stop();
+  }
+});
+
+test('a second signal while stopping forces exit 1', async (t) => {
+  const b = await brokerFactories[0].start();
+  const gate = await Gate.start(b.port);
+  t.teardown(async () => {
+    await gate.stop();
+    await b.stop();
+  });
+  const w = await Watcher.start(b.url, 'kiosk/double/status');
+  t.teardown(() => w.stop());
+  const d = runDaemon(base('double', gate.url));
+  t.teardown(() => killQuietly(d));
+  await w.waitFor((m) => m.payload === 'online');
+  gate.frozen = true; // the goodbye is never acknowledged, so stopping takes a while
+  d.proc.kill('SIGTERM');
+  await d.waitForOutput(/stopping: no new patients/);
+  d.proc.kill('SIGTERM');
+  t.is((await d.exited).code, 1);
+  t.regex(d.output(), /second signal: exiting now/);
+});
+
+test('with no broker at all the daemon still starts, says so once, and stops cleanly', async (t) => {
+  const port = await freePort();
+  const d = runDaemon(base('lonely', `mqtt://127.0.0.1:${port}`));
+  t.teardown(() => killQuietly(d));
+  await d.waitForOutput(/drivers loaded/);
+  await new Promise((r) => setTimeout(r, 1500)); // several reconnect attempts
+  t.is(d.output().match(/MQTT broker not reachable yet/g)?.length, 1);
+  d.proc.kill('SIGTERM');
+  t.is((await d.exited).code, 0);
+});
+
+test('an uncaught error is logged, alerted best-effort, and exits 70', async (t) => {
+  const b = await brokerFactories[0].start();
+  t.teardown(() => b.stop());
+  const w = await Watcher.start(b.url, 'kiosk/crashy/#');
+  t.teardown(() => w.stop());
+  const d = runDaemon(base('crashy', b.url), { NODE_OPTIONS: `--import=${new URL('./fixtures/throw-later.mjs', import.meta.url).pathname}` });
+  t.teardown(() => killQuietly(d));
+  t.is((await d.exited).code, 70);
+  t.regex(d.output(), /uncaught error/);
+  const alert = await w.waitFor((m) => m.topic === 'kiosk/crashy/event/alert');
+  t.like(JSON.parse(alert.payload).data, { level: 'critical', code: 'daemon.crashed' });
+  await w.waitFor((m) => m.topic === 'kiosk/crashy/status' && m.payload === 'offline');
+});

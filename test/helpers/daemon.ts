@@ -1,0 +1,47 @@
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { spawnDaemon } from '../../hw-sim/daemon.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+
+export interface DaemonProc {
+  readonly proc: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForOutput(re: RegExp, ms?: number): Promise<string>;
+}
+
+export function writeConfig(config: ConfigInput): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-test-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, YAML.stringify(config));
+  return file;
+}
+
+/** Runs the real daemon (from source) as a child process and keeps its output for assertions. */
+export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): DaemonProc {
+  const proc = spawnDaemon(writeConfig(config), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    proc,
+    output: () => out,
+    exited,
+    async waitForOutput(re, ms = 15_000) {
+      const end = Date.now() + ms;
+      while (!re.test(out)) {
+        if (Date.now() > end || proc.exitCode !== null) throw new Error(`output did not match ${re} within ${ms} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return out;
+    },
+  };
+}
+
+export function killQuietly(d: DaemonProc): void {
+  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+}
