@@ -1,0 +1,55 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { writeConfig } from './helpers/daemon.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const kioskd = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });
+
+function file(text: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'kioskd-cli-')), 'config.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+test('check-config: a config with three mistakes lists all three with their paths and exits 78', (t) => {
+  const r = kioskd('check-config', file('device: { id: "a#b" }\nmqtt: { url: "broker:1883", eventRingSize: 0 }\n'));
+  t.is(r.status, 78);
+  t.regex(r.stderr, /3 configuration errors/);
+  t.regex(r.stderr, /- device\.id: /);
+  t.regex(r.stderr, /- mqtt\.url: /);
+  t.regex(r.stderr, /- mqtt\.eventRingSize: /);
+});
+
+test('check-config: a valid config says so, names the kiosk and hides broker credentials', (t) => {
+  const r = kioskd('check-config', writeConfig({ device: { id: 'lobby-2' }, mqtt: { url: 'mqtt://user:pw@broker:1883' } }));
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /configuration is valid \(kiosk id "lobby-2", broker mqtt:\/\/user:redacted@broker:1883\)/);
+});
+
+test('the daemon refuses to start on a bad or missing config with exit 78, before touching anything', (t) => {
+  const bad = kioskd('--config', file('mqtt: { nope: 1 }\n'));
+  t.is(bad.status, 78);
+  t.regex(bad.stderr, /mqtt\.nope: unknown key/);
+  const missing = kioskd('--config', '/nonexistent/kioskd.yaml');
+  t.is(missing.status, 78);
+  t.regex(missing.stderr, /cannot read the file: ENOENT/);
+});
+
+test('config-schema prints the JSON Schema', (t) => {
+  const r = kioskd('config-schema');
+  t.is(r.status, 0);
+  const schema = JSON.parse(r.stdout);
+  t.is(schema.type, 'object');
+  t.truthy(schema.properties.mqtt);
+});
+
+test('unknown commands and --help are answered with usage', (t) => {
+  const r = kioskd('frobnicate');
+  t.is(r.status, 64);
+  t.regex(r.stderr, /Usage:/);
+  t.regex(kioskd('--help').stdout, /kioskd check-config FILE/);
+  t.regex(kioskd('--version').stdout, /^\d+\.\d+\.\d+/);
+});

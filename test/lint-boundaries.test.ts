@@ -1,0 +1,28 @@
+import test from 'ava';
+import { ESLint } from 'eslint';
+
+const eslint = new ESLint();
+
+async function restrictedIn(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: file });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-globals').map((m) => m.message);
+}
+
+test('hardware, process and socket modules are refused outside src/hal and hw-sim', async (t) => {
+  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'node:child_process', 'net']) {
+    const msgs = await restrictedIn('src/mqtt/x.ts', `import m from '${mod}';\nexport default m;\n`);
+    t.is(msgs.length, 1, `${mod} should be refused in src/mqtt`);
+    t.regex(msgs[0]!, /Only src\/hal/);
+    t.deepEqual(await restrictedIn('src/hal/x.ts', `import m from '${mod}';\nexport default m;\n`), [], `${mod} is allowed in src/hal`);
+    t.deepEqual(await restrictedIn('hw-sim/x.ts', `import m from '${mod}';\nexport default m;\n`), [], `${mod} is allowed in hw-sim`);
+  }
+});
+
+test('src/pipeline imports no Node I/O, no drivers, and takes time only from the injected clock', async (t) => {
+  for (const mod of ['node:fs', 'fs', 'mqtt', 'pino', '../hal/factory.js', 'node:worker_threads']) {
+    t.is((await restrictedIn('src/pipeline/x.ts', `import m from '${mod}';\nexport default m;\n`)).length, 1, `${mod} should be refused in src/pipeline`);
+  }
+  t.deepEqual(await restrictedIn('src/pipeline/x.ts', `import type { PortState } from '../hal/ports.js';\nexport type P = PortState;\n`), []);
+  t.is((await restrictedIn('src/pipeline/x.ts', 'export const t = setTimeout(() => {}, 1);\n')).length, 1);
+  t.is((await restrictedIn('src/pipeline/x.ts', 'export const n = Date.now();\n')).length, 1);
+});
