@@ -13,7 +13,7 @@ export function spawnDaemon(configPath: string, opts: { stdio?: StdioOptions; en
   const entry = join(here, '..', 'src', fromSource ? 'main.ts' : 'main.js');
   if (!existsSync(entry)) throw new Error(`kioskd entry point not found at ${entry}; run npm run build`);
   const nodeArgs = fromSource ? ['--import', 'tsx'] : ['--enable-source-maps'];
-  return spawn(process.execPath, [...nodeArgs, entry, '--config', configPath, ...(opts.args ?? [])], {
+  return spawn(process.execPath, [...nodeArgs, entry, '--config', configPath, '--exit-with-parent', ...(opts.args ?? [])], {
     stdio: opts.stdio ?? 'inherit',
     env: opts.env ?? process.env,
     // Own process group: a Ctrl-C in the terminal reaches hw-sim only, which then stops the

@@ -67,6 +67,7 @@ async function main(): Promise<number> {
   }
 
   const daemon = spawnDaemon(sim.configPath);
+  process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   const killOnExit = (): void => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
   };
@@ -85,6 +86,7 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward); // the terminal was closed
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     daemon.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -100,8 +102,7 @@ async function main(): Promise<number> {
 
 function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve());
   });
 }
 

@@ -38,7 +38,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
   const config: ConfigInput = {
     device: { id: deviceId },
-    mqtt: { url: broker.url, reconnectBaseMs: 1000, healthIntervalSec: 10 },
+    // aedes speaks MQTT 3.1.1 only; saying so saves the daemon a refused MQTT 5 attempt.
+    mqtt: { url: broker.url, protocol: 4, reconnectBaseMs: 1000, healthIntervalSec: 10 },
     hal: { mode: 'sim', card: { driver: 'none' }, camera: { driver: 'none' }, printer: { driver: 'none' }, indicators: { driver: 'none' } },
     ...opts.configOverrides,
   };

@@ -26,6 +26,7 @@ const DEFAULT_CONFIG = '/etc/kioskd/config.yaml';
 
 const USAGE = `Usage:
   kioskd [--config FILE]        run the kiosk daemon (default config: ${DEFAULT_CONFIG})
+         [--exit-with-parent]   stop cleanly when the launching process dies (hw-sim uses it)
   kioskd check-config FILE      validate a config file and exit (78 if invalid)
   kioskd config-schema          print the config's JSON Schema
   kioskd --version | --help
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
+      'exit-with-parent': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -69,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const loaded = loadOrExplain(values.config ?? DEFAULT_CONFIG);
       if (!loaded) return EX_CONFIG;
-      return runDaemon(loaded);
+      return runDaemon(loaded, { exitWithParent: values['exit-with-parent'] === true });
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
@@ -110,7 +112,7 @@ function readTls(cfg: LoadedConfig['config']['mqtt']['tls']) {
   return { rejectUnauthorized: cfg.rejectUnauthorized, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
 
-async function runDaemon(loaded: LoadedConfig): Promise<number> {
+async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }): Promise<number> {
   const { config, deviceId, secrets } = loaded;
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const clock = systemClock();
@@ -262,6 +264,16 @@ async function runDaemon(loaded: LoadedConfig): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    if (opts.exitWithParent) {
+      // A supervisor killed with SIGKILL cannot stop us; being re-parented is the sign.
+      const parent = process.ppid;
+      const stopWatch = every(clock, 1000, () => {
+        if (process.ppid !== parent && !stopping) {
+          stopWatch();
+          void stop('parent exited');
+        }
+      });
+    }
     const fatal = (err: unknown): void => {
       log.fatal({ err }, 'uncaught error; exiting so systemd restarts a clean process');
       try {

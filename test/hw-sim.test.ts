@@ -4,6 +4,56 @@ import { freePort } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
 import { Watcher } from './helpers/watch.js';
 
+function startHwSim(port: number, id: string) {
+  const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--device-id', id], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
+  const daemonPid = async (): Promise<number> => {
+    await until(() => /kioskd started \(pid \d+\)/.test(out), 10_000, 'the daemon pid');
+    return Number(/kioskd started \(pid (\d+)\)/.exec(out)![1]);
+  };
+  return { sim, exited, out: () => out, daemonPid };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('hw-sim: kill -9 of the daemon leaves "offline" from the last will, and hw-sim says what happened', async (t) => {
+  const port = await freePort();
+  const h = startHwSim(port, 'will-sim');
+  t.teardown(() => h.sim.exitCode === null && h.sim.kill('SIGKILL'));
+  const pid = await h.daemonPid(); // printed once the broker listens
+  const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/will-sim/status');
+  t.teardown(() => w.stop());
+  await w.waitFor((m) => m.payload === 'online', 10_000);
+  process.kill(pid, 'SIGKILL');
+  await w.waitFor((m) => m.payload === 'offline', 5000);
+  t.is(await h.exited, 1);
+  t.regex(h.out(), /kioskd exited on its own \(signal SIGKILL\)/);
+});
+
+test('hw-sim killed -9: its daemon notices and stops instead of living on as an orphan', async (t) => {
+  const port = await freePort();
+  const h = startHwSim(port, 'orphan-sim');
+  t.teardown(() => h.sim.exitCode === null && h.sim.kill('SIGKILL'));
+  const pid = await h.daemonPid();
+  t.teardown(() => alive(pid) && process.kill(pid, 'SIGKILL'));
+  await until(() => h.out().includes('drivers loaded'), 15_000, 'daemon start');
+  h.sim.kill('SIGKILL');
+  await until(() => !alive(pid), 10_000, 'the orphaned daemon to exit');
+  t.false(alive(pid));
+});
+
 test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ctrl-C leaves "stopped"', async (t) => {
   const port = await freePort();
   const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--device-id', 'cli-sim'], {
