@@ -120,6 +120,20 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   const startedAt = wallClock().toISOString();
   const version = packageVersion();
   log.info({ version, config: loaded.source, device: deviceId, hal: config.hal.mode }, 'kioskd starting');
+  // Installed first, so a failure during start-up also ends as exit 70 for systemd to restart.
+  let alertCrash: (message: string) => void = () => {};
+  const fatal = (err: unknown): void => {
+    log.fatal({ err }, 'uncaught error; exiting so systemd restarts a clean process');
+    try {
+      alertCrash(err instanceof Error ? err.message : String(err));
+    } catch {
+      /* best effort */
+    }
+    // Give the alert a moment to leave, but never hang on a dead broker.
+    setTimeout(() => process.exit(EX_SOFTWARE), 500).unref();
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
   const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }) });
@@ -157,6 +171,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     log: log.child({ ns: 'mqtt' }),
   });
   const publish = createPublisher(link, topics, config.mqtt.eventExpirySec, wallClock);
+  alertCrash = (message) => publish.event('alert', { level: 'critical', code: 'daemon.crashed', message });
   const drivers = { ...hal.drivers, sd_notify: notifier.kind };
 
   const statusLine = (s: KioskStatus): string =>
@@ -274,18 +289,6 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
         }
       });
     }
-    const fatal = (err: unknown): void => {
-      log.fatal({ err }, 'uncaught error; exiting so systemd restarts a clean process');
-      try {
-        publish.event('alert', { level: 'critical', code: 'daemon.crashed', message: err instanceof Error ? err.message : String(err) });
-      } catch {
-        /* best effort */
-      }
-      // Give the alert a moment to leave, but never hang on a dead broker.
-      setTimeout(() => process.exit(EX_SOFTWARE), 500).unref();
-    };
-    process.on('uncaughtException', fatal);
-    process.on('unhandledRejection', fatal);
   });
 }
 

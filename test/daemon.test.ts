@@ -1,5 +1,8 @@
 import test from 'ava';
-import { brokerFactories } from './helpers/brokers.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { brokerFactories, mosquittoBroker } from './helpers/brokers.js';
 import { freePort } from './helpers/ports.js';
 import { Gate } from './helpers/gate.js';
 import { killQuietly, runDaemon } from './helpers/daemon.js';
@@ -102,11 +105,45 @@ test('an uncaught error is logged, alerted best-effort, and exits 70', async (t)
   t.teardown(() => b.stop());
   const w = await Watcher.start(b.url, 'kiosk/crashy/#');
   t.teardown(() => w.stop());
-  const d = runDaemon(base('crashy', b.url), { NODE_OPTIONS: `--import=${new URL('./fixtures/throw-later.mjs', import.meta.url).pathname}` });
+  const d = runDaemon(base('crashy', b.url), { NODE_OPTIONS: `--import=${new URL('./fixtures/throw-on-sigusr2.mjs', import.meta.url).pathname}` });
   t.teardown(() => killQuietly(d));
+  await w.waitFor((m) => m.topic === 'kiosk/crashy/status' && m.payload === 'online', 10_000);
+  d.proc.kill('SIGUSR2');
   t.is((await d.exited).code, 70);
   t.regex(d.output(), /uncaught error/);
   const alert = await w.waitFor((m) => m.topic === 'kiosk/crashy/event/alert');
   t.like(JSON.parse(alert.payload).data, { level: 'critical', code: 'daemon.crashed' });
   await w.waitFor((m) => m.topic === 'kiosk/crashy/status' && m.payload === 'offline');
+});
+
+test('[mosquitto] the MQTT password comes from the systemd credential, authenticates, and is never logged', async (t) => {
+  const password = 'Kiosk-Secret-9f3a';
+  const b = await mosquittoBroker({ user: { name: 'kiosk', password } });
+  t.teardown(() => b.stop());
+  const creds = mkdtempSync(join(tmpdir(), 'kioskd-creds-'));
+  writeFileSync(join(creds, 'mqtt-password'), password + '\n');
+  const w = await Watcher.start(b.url, 'kiosk/authed/status', 5, { username: 'kiosk', password });
+  t.teardown(() => w.stop());
+  const d = runDaemon({ ...base('authed', b.url), mqtt: { url: b.url, username: 'kiosk' }, log: { level: 'debug' } }, { CREDENTIALS_DIRECTORY: creds });
+  t.teardown(() => killQuietly(d));
+  await w.waitFor((m) => m.payload === 'online', 10_000);
+  d.proc.kill('SIGTERM');
+  t.is((await d.exited).code, 0);
+  t.false(d.output().includes(password));
+});
+
+test('[mosquitto] a wrong password keeps the kiosk running and retrying, and says so', async (t) => {
+  const b = await mosquittoBroker({ user: { name: 'kiosk', password: 'right' } });
+  t.teardown(() => b.stop());
+  const creds = mkdtempSync(join(tmpdir(), 'kioskd-creds-'));
+  writeFileSync(join(creds, 'mqtt-password'), 'wrong');
+  const d = runDaemon({ ...base('denied', b.url), mqtt: { url: b.url, username: 'kiosk', reconnectBaseMs: 300 } }, { CREDENTIALS_DIRECTORY: creds });
+  t.teardown(() => killQuietly(d));
+  await d.waitForOutput(/MQTT broker refused the connection; retrying/, 10_000);
+  t.regex(d.output(), /"reason":"Connection refused: Not authorized"/);
+  await new Promise((r) => setTimeout(r, 1500)); // several refused attempts
+  t.is(d.output().match(/refused the connection/g)?.length, 1, 'said once, not on every retry');
+  t.is(d.proc.exitCode, null);
+  d.proc.kill('SIGTERM');
+  t.is((await d.exited).code, 0);
 });

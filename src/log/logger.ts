@@ -36,7 +36,7 @@ export function createLogger(opts: LogOptions): Logger {
   if (opts.destination) return pino(options, opts.destination);
   if (usePretty) {
     // In-process and synchronous: no transport worker thread, and nothing is lost on exit.
-    return pino(options, pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(options, pretty({ colorize: true, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
   return pino(options, pino.destination({ fd: 1, sync: true }));
 }

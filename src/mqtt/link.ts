@@ -166,6 +166,15 @@ export class MqttLink {
         this.client = this.connect();
         return;
       }
+      if (typeof err.code === 'number' && !this.stopping) {
+        // A CONNACK refusal (bad credentials, not authorised …): the technician must see the
+        // broker's reason, once per outage, not a generic "unreachable".
+        if (!this.outageLogged) {
+          this.outageLogged = true;
+          o.log.warn({ url: redactUrl(o.url), reason: err.message, retryEveryMs: o.reconnectPeriodMs }, 'MQTT broker refused the connection; retrying');
+        }
+        return;
+      }
       o.log.debug({ err: errText(err) }, 'mqtt error');
     });
     return client;

@@ -40,19 +40,29 @@ export async function embeddedBroker(): Promise<TestBroker> {
  * A real mosquitto on a free loopback port. Missing mosquitto is a failure with instructions,
  * never a silent skip: the suite promises both brokers were exercised.
  */
-export async function mosquittoBroker(): Promise<TestBroker> {
+export async function mosquittoBroker(opts: { user?: { name: string; password: string } } = {}): Promise<TestBroker> {
   const which = spawnSync('sh', ['-c', 'command -v mosquitto || ls /usr/sbin/mosquitto'], { encoding: 'utf8' });
   const bin = which.stdout.trim().split('\n')[0];
   if (!bin) throw new Error('mosquitto is not installed: run `sudo apt-get install -y mosquitto` (the MQTT tests run against it too)');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', ''].join('\n'));
+  const auth: string[] = ['allow_anonymous true'];
+  if (opts.user) {
+    const pwfile = join(dir, 'passwords');
+    const r = spawnSync('mosquitto_passwd', ['-c', '-b', pwfile, opts.user.name, opts.user.password], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+    auth.splice(0, 1, 'allow_anonymous false', `password_file ${pwfile}`);
+  }
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...auth, 'persistence false', 'log_dest stderr', ''].join('\n'));
   // As root mosquitto drops to user "mosquitto"; it must be able to reach its directory.
   if (process.getuid?.() === 0) {
     const id = spawnSync('id', ['-u', 'mosquitto'], { encoding: 'utf8' });
     const gid = spawnSync('id', ['-g', 'mosquitto'], { encoding: 'utf8' });
-    if (id.status === 0) chownSync(dir, Number(id.stdout), Number(gid.stdout));
+    if (id.status === 0) {
+      chownSync(dir, Number(id.stdout), Number(gid.stdout));
+      if (opts.user) chownSync(join(dir, 'passwords'), Number(id.stdout), Number(gid.stdout));
+    }
   }
   let proc: ChildProcess | null = null;
   let stderr = '';
