@@ -6,6 +6,12 @@ import tseslint from 'typescript-eslint';
 const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera', 'sd-notify'];
 const PROCESS_AND_SOCKETS = ['child_process', 'node:child_process', 'net', 'node:net', 'dgram', 'node:dgram'];
 
+// no-restricted-imports does not see `await import('net')`; this selector does.
+const dynamicImportOf = (names) => ({
+  selector: `ImportExpression[source.value=/^(${names.map((n) => n.replace(/[/*@.-]/g, (c) => (c === '*' ? '.*' : `\\${c}`))).join('|')})$/]`,
+  message: 'Only src/hal/** and hw-sim/** may load hardware, process or socket modules, dynamically or not.',
+});
+
 const hardwareRule = {
   patterns: [
     {
@@ -28,7 +34,10 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/hal/**'],
-    rules: { 'no-restricted-imports': ['error', hardwareRule] },
+    rules: {
+      'no-restricted-imports': ['error', hardwareRule],
+      'no-restricted-syntax': ['error', dynamicImportOf([...HARDWARE, ...PROCESS_AND_SOCKETS])],
+    },
   },
   {
     files: ['src/pipeline/**/*.ts'],
@@ -37,14 +46,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'fs/*', 'os', 'path', 'http', 'https', 'worker_threads', 'perf_hooks', 'stream', ...PROCESS_AND_SOCKETS, ...HARDWARE], message: 'src/pipeline/** is pure: no Node I/O. Take what you need as an injected dependency.' },
+            { group: ['node:*', 'fs', 'fs/*', 'os', 'path', 'http', 'https', 'http2', 'tls', 'dns', 'worker_threads', 'perf_hooks', 'stream', 'timers', 'timers/*', ...PROCESS_AND_SOCKETS, ...HARDWARE], message: 'src/pipeline/** is pure: no Node I/O. Take what you need as an injected dependency.' },
             { group: ['mqtt', 'pino', 'pino-*', 'yaml', '**/mqtt/**', '**/log/**', '**/config/load*'], message: 'src/pipeline/** is pure: it reaches I/O only through injected ports.' },
             { group: ['**/hal/*', '!**/hal/ports.js'], message: 'src/pipeline/** may import only the port types from src/hal/ports.ts.' },
           ],
         },
       ],
       // Time comes through the injected Clock so tests can drive it with SimulatedClock.
-      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'Date', 'performance', 'process'],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate', 'Date', 'performance', 'process', 'globalThis', 'fetch'],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ImportExpression', message: 'src/pipeline/** is pure: no dynamic imports.' },
+      ],
     },
   },
 );

@@ -103,15 +103,6 @@ function clientIdFor(deviceId: string): string {
   return `kioskd-${deviceId}`;
 }
 
-function readTls(cfg: LoadedConfig['config']['mqtt']['tls']) {
-  if (!cfg) return undefined;
-  const read = (f: string | undefined) => (f === undefined ? undefined : readFileSync(f));
-  const ca = read(cfg.caFile);
-  const cert = read(cfg.certFile);
-  const key = read(cfg.keyFile);
-  return { rejectUnauthorized: cfg.rejectUnauthorized, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
-}
-
 async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }): Promise<number> {
   const { config, deviceId, secrets } = loaded;
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
@@ -134,6 +125,23 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  // Signals are honoured from the first moment: one arriving during start-up aborts what can
+  // be aborted, and the daemon then stops the normal way (publishing "stopped").
+  const boot = new AbortController();
+  let stopReason: string | null = null;
+  let beginStop: ((reason: string) => void) | null = null;
+  const requestStop = (reason: string): void => {
+    if (stopReason === null) {
+      stopReason = reason;
+      boot.abort();
+      beginStop?.(reason);
+      return;
+    }
+    log.warn({ signal: reason }, 'second signal: exiting now');
+    process.exit(1);
+  };
+  process.on('SIGTERM', requestStop);
+  process.on('SIGINT', requestStop);
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
   const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }) });
@@ -153,7 +161,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
 
   const topics = kioskTopics(config.mqtt.topicPrefix, deviceId);
   const base = config.mqtt.reconnectBaseMs;
-  const tls = readTls(config.mqtt.tls);
+  const tls = config.mqtt.tls ? { rejectUnauthorized: config.mqtt.tls.rejectUnauthorized, ...secrets.tls } : undefined;
   const link = new MqttLink({
     url: config.mqtt.url,
     clientId: config.mqtt.clientId ?? clientIdFor(deviceId),
@@ -220,11 +228,12 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     log.child({ ns: 'cmd' }),
   );
 
-  const boot = new AbortController();
   runtime.start();
   publishState(runtime.status());
   link.start();
-  await hal.open(boot.signal);
+  await hal.open(boot.signal).catch((err: unknown) => {
+    if (!boot.signal.aborted) throw err;
+  });
   runtime.bootDone();
 
   log.info(`drivers loaded: ${Object.entries(drivers).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -252,13 +261,19 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
         })
       : () => {};
 
+  publish.event('lifecycle', { phase: 'started' });
+
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = async (signal: string): Promise<void> => {
-      stopping = true;
-      log.info({ signal }, 'stopping: no new patients; a second signal forces exit');
-      notifier.stopping(`stopping (${signal})`);
-      boot.abort();
+    const stop = async (reason: string): Promise<void> => {
+      // If stopping hangs (a device that never answers), exit anyway before systemd's
+      // TimeoutStopSec turns it into a SIGKILL.
+      const deadline = clock.setTimeout(() => {
+        log.error({ afterMs: config.kiosk.shutdownGraceMs + 5000 }, 'stopping took too long; exiting now');
+        process.exit(1);
+      }, config.kiosk.shutdownGraceMs + 5000);
+      log.info({ signal: reason }, 'stopping: no new patients; a second signal forces exit');
+      notifier.stopping(`stopping (${reason})`);
+      publish.event('lifecycle', { phase: 'stopping', reason });
       runtime.shutdown();
       stopWatchdog();
       stopHealth();
@@ -266,26 +281,19 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       await hal.close();
       runtime.stop();
       health.close();
+      clock.clearTimeout(deadline);
       log.info('stopped');
       resolve(0);
     };
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (!stopping) {
-        void stop(signal);
-        return;
-      }
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    beginStop = (reason) => void stop(reason);
+    if (stopReason !== null) void stop(stopReason); // a signal came during start-up
     if (opts.exitWithParent) {
       // A supervisor killed with SIGKILL cannot stop us; being re-parented is the sign.
       const parent = process.ppid;
       const stopWatch = every(clock, 1000, () => {
-        if (process.ppid !== parent && !stopping) {
+        if (process.ppid !== parent) {
           stopWatch();
-          void stop('parent exited');
+          if (stopReason === null) requestStop('parent exited');
         }
       });
     }

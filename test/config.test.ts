@@ -102,3 +102,25 @@ test('the exported JSON Schema is strict and documents defaults', (t) => {
   t.false(schema.properties['mqtt']!.additionalProperties);
   t.is(schema.properties['mqtt']!.properties!['url']!.default, 'mqtt://127.0.0.1:1883');
 });
+
+test('a password inside the broker URL is refused', (t) => {
+  const [p] = problemsOf('mqtt: { url: "mqtt://kiosk:hunter2@broker:1883" }\n');
+  t.is(p?.path, 'mqtt.url');
+  t.regex(p!.message, /must not carry a password/);
+});
+
+test('an environment value that looks like a number stays text where the schema wants text', (t) => {
+  const { deviceId, config } = parseConfig('', 't.yaml', { env: { KIOSKD__DEVICE__ID: '1234', KIOSKD__MQTT__EVENT_RING_SIZE: '50' } });
+  t.is(deviceId, '1234');
+  t.is(config.mqtt.eventRingSize, 50);
+});
+
+test('TLS files are read when the config is loaded, so a missing one is a config error', (t) => {
+  const problems = problemsOf('mqtt: { url: "mqtts://broker:8883", tls: { caFile: /nonexistent/ca.pem } }\n');
+  t.deepEqual(problems.map((p) => p.path), ['mqtt.tls.caFile']);
+  t.regex(problems[0]!.message, /ENOENT/);
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-tls-'));
+  writeFileSync(join(dir, 'ca.pem'), 'PEM');
+  const ok = parseConfig(`mqtt: { tls: { caFile: ${join(dir, 'ca.pem')} } }\n`, 't.yaml', noEnv);
+  t.is(ok.secrets.tls?.ca?.toString(), 'PEM');
+});

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerFactories, mosquittoBroker } from './helpers/brokers.js';
-import { freePort } from './helpers/ports.js';
+import { until } from './helpers/wait.js';
 import { Gate } from './helpers/gate.js';
 import { killQuietly, runDaemon } from './helpers/daemon.js';
 import { Watcher } from './helpers/watch.js';
@@ -89,15 +89,73 @@ test('a second signal while stopping forces exit 1', async (t) => {
   t.regex(d.output(), /second signal: exiting now/);
 });
 
-test('with no broker at all the daemon still starts, says so once, and stops cleanly', async (t) => {
-  const port = await freePort();
-  const d = runDaemon(base('lonely', `mqtt://127.0.0.1:${port}`));
+test('with the broker unreachable the daemon starts, retries with the same message said once, and its events arrive later with their expiry', async (t) => {
+  const b = await mosquittoBroker();
+  const gate = await Gate.start(b.port);
+  t.teardown(async () => {
+    await gate.stop();
+    await b.stop();
+  });
+  gate.setOpen(false);
+  const d = runDaemon({ ...base('lonely', gate.url), mqtt: { url: gate.url, reconnectBaseMs: 200 } });
   t.teardown(() => killQuietly(d));
   await d.waitForOutput(/drivers loaded/);
-  await new Promise((r) => setTimeout(r, 1500)); // several reconnect attempts
+  await until(() => gate.attempts >= 3, 10_000, 'three connection attempts');
   t.is(d.output().match(/MQTT broker not reachable yet/g)?.length, 1);
+
+  const w = await Watcher.start(b.url, 'kiosk/lonely/#', 5);
+  t.teardown(() => w.stop());
+  gate.setOpen(true);
+  await w.waitFor((m) => m.topic === 'kiosk/lonely/status' && m.payload === 'online', 10_000);
+  const started = await w.waitFor((m) => m.topic === 'kiosk/lonely/event/lifecycle');
+  t.like(JSON.parse(started.payload), { data: { phase: 'started' } });
+  t.false(started.retain);
+  t.true(started.expirySec !== undefined && started.expirySec > 0 && started.expirySec <= 300, `expiry ${started.expirySec}`);
+  t.regex(JSON.parse(started.payload).id, /^[0-9a-f-]{36}$/);
   d.proc.kill('SIGTERM');
   t.is((await d.exited).code, 0);
+  t.like(JSON.parse((await w.waitFor((m) => m.topic === 'kiosk/lonely/event/lifecycle' && m.payload.includes('stopping'))).payload), { data: { phase: 'stopping', reason: 'SIGTERM' } });
+});
+
+test('commands through the real daemon: maintenance on and off; a retained command is not replayed after a network blip', async (t) => {
+  const b = await brokerFactories[0].start();
+  const gate = await Gate.start(b.port);
+  t.teardown(async () => {
+    await gate.stop();
+    await b.stop();
+  });
+  const w = await Watcher.start(b.url, 'kiosk/cmds/#');
+  t.teardown(() => w.stop());
+  const d = runDaemon(base('cmds', gate.url));
+  t.teardown(() => killQuietly(d));
+  await w.waitFor((m) => m.topic === 'kiosk/cmds/status' && m.payload === 'online', 10_000);
+  const mode = async (transaction: string): Promise<string> => {
+    const mark = w.mark();
+    await w.client.publishAsync('kiosk/cmds/cmd/state', JSON.stringify({ transaction }), { qos: 1 });
+    const r = await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/state/response' && m.payload.includes(`"${transaction}"`), 10_000, mark);
+    return JSON.parse(r.payload).data.mode;
+  };
+
+  await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":true,"transaction":"m1"}', { qos: 1 });
+  const on = await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/maintenance/response');
+  t.deepEqual(JSON.parse(on.payload), { transaction: 'm1', status: 'ok', data: { mode: 'maintenance' } });
+  await w.waitFor((m) => m.topic === 'kiosk/cmds/state' && JSON.parse(m.payload).mode === 'maintenance');
+
+  // Someone publishes a command with the retain flag: it runs once, live, as a command should…
+  await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":false,"transaction":"r1"}', { qos: 1, retain: true });
+  t.teardown(() => w.client.publishAsync('kiosk/cmds/cmd/maintenance', '', { qos: 1, retain: true }));
+  await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/maintenance/response' && m.payload.includes('"r1"'));
+  t.is(await mode('s1'), 'out-of-service');
+  // …then a technician puts the kiosk back into maintenance, and the network blips.
+  await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":true,"transaction":"m2"}', { qos: 1 });
+  await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/maintenance/response' && m.payload.includes('"m2"'));
+  gate.dropAll();
+  await d.waitForOutput(/ignoring a retained command/, 15_000);
+  t.is(await mode('s2'), 'maintenance', 'the stale retained command was not replayed');
+
+  await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":"yes"}', { qos: 1 });
+  const bad = await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/maintenance/response' && m.payload.includes('error'));
+  t.regex(JSON.parse(bad.payload).error, /maintenance needs \{"enabled": true\|false\}/);
 });
 
 test('an uncaught error is logged, alerted best-effort, and exits 70', async (t) => {
@@ -132,16 +190,20 @@ test('[mosquitto] the MQTT password comes from the systemd credential, authentic
   t.false(d.output().includes(password));
 });
 
-test('[mosquitto] a wrong password keeps the kiosk running and retrying, and says so', async (t) => {
+test('[mosquitto] a wrong password keeps the kiosk running and retrying, and says why once', async (t) => {
   const b = await mosquittoBroker({ user: { name: 'kiosk', password: 'right' } });
-  t.teardown(() => b.stop());
+  const gate = await Gate.start(b.port);
+  t.teardown(async () => {
+    await gate.stop();
+    await b.stop();
+  });
   const creds = mkdtempSync(join(tmpdir(), 'kioskd-creds-'));
   writeFileSync(join(creds, 'mqtt-password'), 'wrong');
-  const d = runDaemon({ ...base('denied', b.url), mqtt: { url: b.url, username: 'kiosk', reconnectBaseMs: 300 } }, { CREDENTIALS_DIRECTORY: creds });
+  const d = runDaemon({ ...base('denied', gate.url), mqtt: { url: gate.url, username: 'kiosk', reconnectBaseMs: 200 } }, { CREDENTIALS_DIRECTORY: creds });
   t.teardown(() => killQuietly(d));
   await d.waitForOutput(/MQTT broker refused the connection; retrying/, 10_000);
   t.regex(d.output(), /"reason":"Connection refused: Not authorized"/);
-  await new Promise((r) => setTimeout(r, 1500)); // several refused attempts
+  await until(() => gate.attempts >= 3, 10_000, 'three connection attempts');
   t.is(d.output().match(/refused the connection/g)?.length, 1, 'said once, not on every retry');
   t.is(d.proc.exitCode, null);
   d.proc.kill('SIGTERM');

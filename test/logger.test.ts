@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/log/logger.js';
+import { maskIdNumbers } from '../src/log/mask.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -13,15 +14,34 @@ function capture() {
   return { lines, log: createLogger({ level: 'debug', pretty: 'never', destination }) };
 }
 
-test('card fields and secrets never reach the log, at the top level or nested', (t) => {
+const PERSONAL = ['001099012345', 'Nguyễn', 'Tuyết', '01011990', 'Hà Nội', 'hunter2', 'tok-abc'];
+
+test('card fields and secrets never reach the log, however deeply nested', (t) => {
   const { lines, log } = capture();
+  const card = { idNumber: '001099012345', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '01011990', address: 'Hà Nội', last4: '2345' };
   log.child({ ns: 'card' }).info(
-    { idNumber: '001099012345', card: { fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '01011990', address: 'Hà Nội', last4: '2345' }, password: 'hunter2', mqtt: { token: 'abc' } },
+    { card, session: { steps: [{ card }], deeper: { a: { b: { identity: card } } } }, password: 'hunter2', mqtt: { token: 'tok-abc' } },
     'card read',
   );
   const text = JSON.stringify(lines);
-  for (const secret of ['001099012345', 'Nguyễn', 'Tuyết', '01011990', 'Hà Nội', 'hunter2', '"abc"']) t.false(text.includes(secret), secret);
+  for (const secret of PERSONAL) t.false(text.includes(secret), secret);
   t.is((lines[0]!['card'] as Record<string, unknown>)['last4'], '2345');
   t.is(lines[0]!['ns'], 'card');
   t.is(lines[0]!['level'], 'info');
+});
+
+test('a CCCD number inside a message, a format argument or an error is cut to its last 4 digits', (t) => {
+  const { lines, log } = capture();
+  log.warn('bad scan %s', '001099012345|Nguyen');
+  log.error({ err: new Error('parse failed at 079203001234') }, 'rejected 001099012345');
+  const text = JSON.stringify(lines);
+  t.false(text.includes('001099012345'));
+  t.false(text.includes('079203001234'));
+  t.true(text.includes('********2345'));
+  t.true(text.includes('********1234'));
+  t.true(typeof lines[0]!['time'] === 'number', 'timestamps (13 digits) are left alone');
+});
+
+test('masking leaves other numbers alone', (t) => {
+  t.is(maskIdNumbers('time 1795425328635 port 1883 id 001099012345.'), 'time 1795425328635 port 1883 id ********2345.');
 });

@@ -31,6 +31,8 @@ export class ConfigError extends Error {
 /** Secrets are kept apart from the config so that logging or publishing the config can never leak them. */
 export interface Secrets {
   readonly mqttPassword?: string;
+  /** TLS material read at load time, so a missing file is a config error (78), not a crash. */
+  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
 }
 
 export interface LoadedConfig {
@@ -49,11 +51,12 @@ export interface LoadOptions {
  * `KIOSKD__MQTT__URL=mqtt://…` sets mqtt.url; `KIOSKD__MQTT__RECONNECT_BASE_MS=5000` sets
  * mqtt.reconnectBaseMs. Values are read as YAML scalars, so numbers, booleans and `[a, b]` lists work.
  */
-export function envOverrides(env: NodeJS.ProcessEnv): { overrides: Record<string, unknown>; problems: ConfigProblem[] } {
+export function envOverrides(env: NodeJS.ProcessEnv): { overrides: Record<string, unknown>; raw: Map<string, string>; problems: ConfigProblem[] } {
   const overrides: Record<string, unknown> = {};
+  const raw = new Map<string, string>();
   const problems: ConfigProblem[] = [];
-  for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
+  for (const [name, raw_] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw_ === undefined) continue;
     const segments = name.slice(ENV_PREFIX.length).split('__').map(snakeToCamel);
     if (segments.some((s) => s === '')) {
       problems.push({ path: name, message: 'malformed environment override name' });
@@ -61,9 +64,9 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: Record<string
     }
     let value: unknown;
     try {
-      value = YAML.parse(raw);
+      value = YAML.parse(raw_);
     } catch {
-      value = raw;
+      value = raw_;
     }
     let node = overrides;
     for (const seg of segments.slice(0, -1)) {
@@ -71,8 +74,9 @@ export function envOverrides(env: NodeJS.ProcessEnv): { overrides: Record<string
       node = (typeof next === 'object' && next !== null ? next : (node[seg] = {})) as Record<string, unknown>;
     }
     node[segments.at(-1)!] = value;
+    raw.set(segments.join('.'), raw_);
   }
-  return { overrides, problems };
+  return { overrides, raw, problems };
 }
 
 function snakeToCamel(s: string): string {
@@ -84,6 +88,12 @@ function deepMerge(base: unknown, over: unknown): unknown {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
   return out;
+}
+
+function setPath(root: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = root;
+  for (const seg of path.slice(0, -1)) node = node[seg] as Record<string, unknown>;
+  node[path.at(-1)!] = value;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -125,7 +135,20 @@ export function parseConfig(text: string, source: string, opts: LoadOptions = {}
   const env_ = envOverrides(env);
   problems.push(...env_.problems);
   const merged = deepMerge(doc, env_.overrides);
-  const result = configSchema.safeParse(merged);
+  let result = configSchema.safeParse(merged);
+  if (!result.success) {
+    // KIOSKD__DEVICE__ID=1234 reads as a number; where the schema wants text, use the text.
+    let retry = false;
+    for (const issue of result.error.issues) {
+      const key = issue.path.join('.');
+      const text = env_.raw.get(key);
+      if (issue.code === 'invalid_type' && issue.expected === 'string' && text !== undefined) {
+        setPath(merged as Record<string, unknown>, issue.path.map(String), text);
+        retry = true;
+      }
+    }
+    if (retry) result = configSchema.safeParse(merged);
+  }
   if (!result.success) problems.push(...issueProblems(result.error.issues));
 
   let secrets: Secrets = {};
@@ -151,14 +174,28 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConf
 }
 
 function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Secrets {
+  const read = (path: string, file: string): Buffer | undefined => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      problems.push({ path, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      return undefined;
+    }
+  };
   const credDir = env['CREDENTIALS_DIRECTORY'];
-  const file = config.mqtt.passwordFile ?? (credDir && existsSync(join(credDir, 'mqtt-password')) ? join(credDir, 'mqtt-password') : undefined);
-  if (file === undefined) return {};
-  try {
-    // A trailing newline from `echo secret > file` is not part of the password.
-    return { mqttPassword: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
-  } catch (err) {
-    problems.push({ path: 'mqtt.passwordFile', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-    return {};
-  }
+  const pwFile = config.mqtt.passwordFile ?? (credDir && existsSync(join(credDir, 'mqtt-password')) ? join(credDir, 'mqtt-password') : undefined);
+  // A trailing newline from `echo secret > file` is not part of the password.
+  const mqttPassword = pwFile === undefined ? undefined : read('mqtt.passwordFile', pwFile)?.toString('utf8').replace(/\r?\n$/, '');
+  const t = config.mqtt.tls;
+  const tls = t
+    ? {
+        ...(t.caFile ? { ca: read('mqtt.tls.caFile', t.caFile) } : {}),
+        ...(t.certFile ? { cert: read('mqtt.tls.certFile', t.certFile) } : {}),
+        ...(t.keyFile ? { key: read('mqtt.tls.keyFile', t.keyFile) } : {}),
+      }
+    : undefined;
+  return {
+    ...(mqttPassword !== undefined ? { mqttPassword } : {}),
+    ...(tls ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) } : {}),
+  };
 }

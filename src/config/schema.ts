@@ -42,6 +42,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z
         .url({ protocol: /^(mqtt|mqtts|ws|wss)$/, error: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })
+        .refine((u) => !URL.canParse(u) || new URL(u).password === '', 'must not carry a password: use mqtt.passwordFile or the systemd credential "mqtt-password"')
         .default('mqtt://127.0.0.1:1883'),
       protocol: z
         .union([z.literal('auto'), z.literal(5), z.literal(4)])
@@ -84,7 +85,9 @@ export const configSchema = z.strictObject({
         .default(['card', 'camera', 'printer'])
         .describe('ports that must be ready for the kiosk to take patients; otherwise it is out of service'),
       heartbeatMs: durationMs(100, 60_000).default(5000),
-      shutdownGraceMs: durationMs(0, 120_000).default(10_000),
+      shutdownGraceMs: durationMs(0, 120_000)
+        .default(10_000)
+        .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it'),
     })
     .prefault({}),
   watchdog: z

@@ -1,20 +1,8 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
+import { censorDeep, maskIdNumbers } from './mask.js';
 
 export type { Logger };
-
-/**
- * Paths pino censors wherever they appear (top level or one level down). They cover secrets
- * and everything read from a citizen ID card: the law forbids names, ID numbers, dates of
- * birth and images in logs. Code should log masked values (last 4 digits); this is the net
- * under that rule, not the rule itself.
- */
-const SENSITIVE = [
-  'password', 'passwordFile', 'token', 'accessToken', 'apiKey', 'authorization', 'secret',
-  'idNumber', 'oldIdNumber', 'cccd', 'fullName', 'name', 'dateOfBirth', 'dob', 'address',
-  'portrait', 'image', 'frame', 'jpeg', 'embedding', 'identity', 'raw',
-];
-export const REDACT_PATHS = SENSITIVE.flatMap((k) => [k, `*.${k}`]);
 
 export interface LogOptions {
   readonly level: string;
@@ -29,8 +17,11 @@ export function createLogger(opts: LogOptions): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     base: null, // journald already records pid and host
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    formatters: { level: (label) => ({ level: label }) },
+    // The law forbids names, ID numbers, dates of birth and images in logs. Code logs masked
+    // values; these two nets catch what slips through: sensitive keys at any depth, and any
+    // 12-digit run (a CCCD number) anywhere in the line, messages and errors included.
+    formatters: { level: (label) => ({ level: label }), log: (obj) => censorDeep(obj) as Record<string, unknown> },
+    hooks: { streamWrite: maskIdNumbers },
   };
   const usePretty = opts.pretty === 'always' || (opts.pretty === 'auto' && (opts.isTTY ?? process.stdout.isTTY === true));
   if (opts.destination) return pino(options, opts.destination);

@@ -7,12 +7,18 @@ export type CommandHandler = (args: Record<string, unknown>) => unknown;
 /**
  * kiosk/<id>/cmd/<name> with a JSON object payload (empty means {}); the answer goes to
  * kiosk/<id>/cmd/<name>/response and echoes the request's `transaction`. Bad requests get an
- * error answer, never an exception.
+ * error answer, never an exception. Retained commands are ignored.
  */
 export function serveCommands(link: MqttLink, topics: KioskTopicNames, handlers: Readonly<Record<string, CommandHandler>>, log: Logger): void {
-  link.onMessage((topic, payload) => {
+  link.onMessage((topic, payload, packet) => {
     const name = topics.commandName(topic);
     if (name === null) return;
+    if (packet.retain) {
+      // A command left retained on the broker would run again on every reconnect (and undo
+      // what a technician did since). Commands are acts, not state: refuse and say so once.
+      log.warn({ cmd: name }, 'ignoring a retained command; publish commands without the retain flag');
+      return;
+    }
     let transaction: CommandResponse['transaction'] = null;
     const reply = (r: Omit<CommandResponse, 'transaction'>): void => {
       link.publishTransient(topics.response(name), JSON.stringify({ transaction, ...r }));

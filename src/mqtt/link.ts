@@ -2,6 +2,7 @@ import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { Outbox } from './outbox.js';
+import { maskIdNumbers } from '../log/mask.js';
 
 export interface MqttLinkOptions {
   readonly url: string;
@@ -214,9 +215,11 @@ export class MqttLink {
     }
   }
 
-  private send(topic: string, payload: string, p: { retain: boolean; expirySec?: number }): void {
+  private send(topic: string, text: string, p: { retain: boolean; expirySec?: number }): void {
     const client = this.client;
     if (!client) return;
+    // The last net under "no personal data on MQTT": an ID number in an error text is cut.
+    const payload = maskIdNumbers(text);
     const properties = this.protocolVersion === 5 && p.expirySec !== undefined ? { messageExpiryInterval: p.expirySec } : undefined;
     client.publish(topic, payload, { qos: 1, retain: p.retain, ...(properties ? { properties } : {}) }, (err) => {
       if (err && !this.stopping) this.opts.log.debug({ err: errText(err), topic }, 'publish failed');

@@ -8,6 +8,8 @@ export class Gate {
   private open = true;
   /** While frozen, connections stay up but nothing gets through: a broker that stopped answering. */
   frozen = false;
+  /** Connection attempts seen, let through or not. */
+  attempts = 0;
   private readonly live = new Set<Socket>();
   private server!: Server;
   port = 0;
@@ -15,6 +17,7 @@ export class Gate {
   static async start(targetPort: number): Promise<Gate> {
     const gate = new Gate();
     const server = createServer((client) => {
+      gate.attempts++;
       if (!gate.open) {
         client.destroy();
         return;
@@ -47,6 +50,11 @@ export class Gate {
 
   setOpen(open: boolean): void {
     this.open = open;
+  }
+
+  /** Cuts every live connection, as a network blip would; new ones are let through. */
+  dropAll(): void {
+    for (const s of this.live) s.destroy();
   }
 
   async stop(): Promise<void> {

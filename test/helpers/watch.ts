@@ -4,6 +4,8 @@ export interface Seen {
   readonly topic: string;
   readonly payload: string;
   readonly retain: boolean;
+  /** MQTT 5 message expiry interval, when the sender set one and the watcher speaks MQTT 5. */
+  readonly expirySec: number | undefined;
 }
 
 /** A monitoring client, as central monitoring would run one: subscribes and records everything. */
@@ -12,7 +14,7 @@ export class Watcher {
   private waiters: Array<() => void> = [];
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
-      this.seen.push({ topic, payload: payload.toString(), retain: packet.retain });
+      this.seen.push({ topic, payload: payload.toString(), retain: packet.retain, expirySec: packet.properties?.messageExpiryInterval });
       for (const w of this.waiters) w();
     });
   }

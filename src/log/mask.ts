@@ -1,0 +1,30 @@
+/**
+ * Safety nets for personal data in free text. Code must log and publish masked values in
+ * the first place; these catch what slips through (an error message quoting a card line).
+ */
+
+/** Any run of exactly 12 digits is taken for a CCCD number and cut to its last 4. */
+export function maskIdNumbers(text: string): string {
+  return text.replace(/(?<!\d)\d{8}(\d{4})(?!\d)/g, '********$1');
+}
+
+/** Keys whose values never leave the process: secrets and everything read from an ID card. */
+export const SENSITIVE_KEYS: ReadonlySet<string> = new Set(
+  [
+    'password', 'passwordFile', 'token', 'accessToken', 'apiKey', 'authorization', 'secret',
+    'idNumber', 'oldIdNumber', 'cccd', 'fullName', 'name', 'dateOfBirth', 'dob', 'address',
+    'portrait', 'image', 'frame', 'jpeg', 'embedding', 'identity', 'raw',
+  ].map((k) => k.toLowerCase()),
+);
+
+export const CENSORED = '[redacted]';
+
+/** A copy of `value` with sensitive keys censored at any depth (arrays included). */
+export function censorDeep(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map((v) => censorDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SENSITIVE_KEYS.has(k.toLowerCase()) ? CENSORED : censorDeep(v, depth + 1);
+  return out;
+}
