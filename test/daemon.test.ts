@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerFactories, mosquittoBroker } from './helpers/brokers.js';
 import { until } from './helpers/wait.js';
-import { Gate } from './helpers/gate.js';
+import { brokerBehindGate } from './helpers/gate.js';
 import { killQuietly, runDaemon } from './helpers/daemon.js';
 import { Watcher } from './helpers/watch.js';
 
@@ -70,12 +70,7 @@ test('SIGTERM: the daemon publishes "stopped" and exits 0; SIGINT behaves the sa
 });
 
 test('a second signal while stopping forces exit 1', async (t) => {
-  const b = await brokerFactories[0].start();
-  const gate = await Gate.start(b.port);
-  t.teardown(async () => {
-    await gate.stop();
-    await b.stop();
-  });
+  const { broker: b, gate } = await brokerBehindGate(t, brokerFactories[0].start);
   const w = await Watcher.start(b.url, 'kiosk/double/status');
   t.teardown(() => w.stop());
   const d = runDaemon(base('double', gate.url));
@@ -90,12 +85,7 @@ test('a second signal while stopping forces exit 1', async (t) => {
 });
 
 test('with the broker unreachable the daemon starts, retries with the same message said once, and its events arrive later with their expiry', async (t) => {
-  const b = await mosquittoBroker();
-  const gate = await Gate.start(b.port);
-  t.teardown(async () => {
-    await gate.stop();
-    await b.stop();
-  });
+  const { broker: b, gate } = await brokerBehindGate(t, mosquittoBroker);
   gate.setOpen(false);
   const d = runDaemon({ ...base('lonely', gate.url), mqtt: { url: gate.url, reconnectBaseMs: 200 } });
   t.teardown(() => killQuietly(d));
@@ -118,12 +108,7 @@ test('with the broker unreachable the daemon starts, retries with the same messa
 });
 
 test('commands through the real daemon: maintenance on and off; a retained command is not replayed after a network blip', async (t) => {
-  const b = await brokerFactories[0].start();
-  const gate = await Gate.start(b.port);
-  t.teardown(async () => {
-    await gate.stop();
-    await b.stop();
-  });
+  const { broker: b, gate } = await brokerBehindGate(t, brokerFactories[0].start);
   const w = await Watcher.start(b.url, 'kiosk/cmds/#');
   t.teardown(() => w.stop());
   const d = runDaemon(base('cmds', gate.url));
@@ -191,12 +176,7 @@ test('[mosquitto] the MQTT password comes from the systemd credential, authentic
 });
 
 test('[mosquitto] a wrong password keeps the kiosk running and retrying, and says why once', async (t) => {
-  const b = await mosquittoBroker({ user: { name: 'kiosk', password: 'right' } });
-  const gate = await Gate.start(b.port);
-  t.teardown(async () => {
-    await gate.stop();
-    await b.stop();
-  });
+  const { gate } = await brokerBehindGate(t, () => mosquittoBroker({ user: { name: 'kiosk', password: 'right' } }));
   const creds = mkdtempSync(join(tmpdir(), 'kioskd-creds-'));
   writeFileSync(join(creds, 'mqtt-password'), 'wrong');
   const d = runDaemon({ ...base('denied', gate.url), mqtt: { url: gate.url, username: 'kiosk', reconnectBaseMs: 200 } }, { CREDENTIALS_DIRECTORY: creds });

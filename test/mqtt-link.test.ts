@@ -6,7 +6,7 @@ import { serveCommands } from '../src/mqtt/commands.js';
 import { kioskTopics } from '../src/mqtt/topics.js';
 import { systemClock } from '../src/util/clock.js';
 import { brokerFactories } from './helpers/brokers.js';
-import { Gate } from './helpers/gate.js';
+import { brokerBehindGate } from './helpers/gate.js';
 import { Watcher } from './helpers/watch.js';
 
 const silent = pino({ level: 'silent' });
@@ -74,12 +74,7 @@ for (const broker of brokerFactories) {
   });
 
   test(`[${broker.name}] broker killed and restarted: the link republishes retained topics and delivers queued events, reporting overflow`, async (t) => {
-    const b = await broker.start();
-    const gate = await Gate.start(b.port);
-    t.teardown(async () => {
-      await gate.stop();
-      await b.stop();
-    });
+    const { broker: b, gate } = await brokerBehindGate(t, broker.start);
     const ring = 3;
     const { link, publish, topics } = makeLink(gate.url, `restart-${broker.name}`, ring);
     publish.retained('status', 'online');

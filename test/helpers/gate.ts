@@ -62,3 +62,17 @@ export class Gate {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
+
+/** A broker with a Gate in front, both torn down with the test. */
+export async function brokerBehindGate<B extends { port: number; stop(): Promise<void> }>(
+  t: { teardown(fn: () => Promise<void>): void },
+  start: () => Promise<B>,
+): Promise<{ broker: B; gate: Gate }> {
+  const broker = await start();
+  const gate = await Gate.start(broker.port);
+  t.teardown(async () => {
+    await gate.stop();
+    await broker.stop();
+  });
+  return { broker, gate };
+}
