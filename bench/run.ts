@@ -36,6 +36,8 @@ async function idle(seconds: number): Promise<void> {
   console.log(`idle benchmark (${seconds} s, node ${process.version}, ${process.arch})`);
   console.log(`  start to retained "online": ${onlineMs.toFixed(0)} ms`);
   console.log(`  RSS after settling: median ${med.toFixed(1)} MiB, min ${settled[0]?.toFixed(1)} MiB, max ${settled.at(-1)?.toFixed(1)} MiB`);
+  const every = Math.max(1, Math.floor(seconds / 12));
+  console.log(`  RSS every ${every} s (MiB): ${rss.filter((_, i) => (i + 1) % every === 0).map((v) => v.toFixed(0)).join(' ')}`);
 }
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' } } });
