@@ -4,6 +4,7 @@
  * loopback, so technicians and tests need no kiosk.
  */
 import { parseArgs } from 'node:util';
+import { runConsole } from './console.js';
 import { spawnDaemon } from './daemon.js';
 import { startSim } from './sim.js';
 
@@ -51,8 +52,9 @@ async function main(): Promise<number> {
       `  watch it:   npx mqtt sub -h ${host} -p ${p} -t '${base}/#' -v`,
       `  ask it:     npx mqtt pub -h ${host} -p ${p} -t '${base}/cmd/ping' -m '{"transaction":"t1"}'`,
       `  config:     ${sim.configPath}`,
-      `  scan a test card: not available yet. Card reading, camera and printer are not built, so`,
-      `              their ports report "absent" and the kiosk says it is out of service.`,
+      `  scanner:    virtual CCCD scanner on ${sim.scanner.link === 'pty' ? `a pty (${sim.scanner.daemonPath})` : sim.scanner.daemonPath}`,
+      `  scan a test card: type "scan 1" and Enter here (or "help" for faults: unplug, garbage, …)`,
+      `  camera and printer are not built yet: they report "absent"; this config requires only the card.`,
       values['no-daemon']
         ? `  kioskd is not started (--no-daemon): node dist/src/main.js --config ${sim.configPath}`
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
@@ -67,6 +69,7 @@ async function main(): Promise<number> {
   }
 
   const daemon = spawnDaemon(sim.configPath);
+  const stopConsole = runConsole(process.stdin, sim.scanner, (line) => line && process.stdout.write(line + '\n'));
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   const killOnExit = (): void => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
@@ -95,6 +98,7 @@ async function main(): Promise<number> {
     // Let the broker hand the daemon's last will ("offline") to subscribers before it goes.
     await new Promise((r) => setTimeout(r, 1000));
   }
+  stopConsole();
   await sim.stop();
   process.stdout.write('hw-sim: stopped\n');
   return stopRequestedAt !== 0 && exit.code === 0 ? 0 : exit.code === 78 ? 78 : 1;

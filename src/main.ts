@@ -3,11 +3,12 @@
  * kioskd's only composition root: every concrete object is built here and handed to the
  * modules that use it. Nothing else in src/ keeps module state.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
+import { maskId } from './hal/card/types.js';
 import { createHal } from './hal/factory.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
 import { createNotifier, watchdogPingMs } from './hal/systemd-notify.js';
@@ -144,13 +145,18 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   process.on('SIGINT', requestStop);
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }) });
+  const localToday = () => {
+    const d = wallClock();
+    return { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate() };
+  };
+  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: localToday });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
   const runtime = createKioskRuntime({
     clock,
     ports: initialPorts,
     requiredPorts: config.kiosk.requiredPorts,
     heartbeatMs: config.kiosk.heartbeatMs,
+    resultHoldMs: config.kiosk.resultHoldMs,
   });
   const health = new HealthMonitor({
     clock,
@@ -185,7 +191,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   const statusLine = (s: KioskStatus): string =>
     `${s.mode}; ${PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ')}; mqtt=${link.connected() ? 'connected' : 'connecting'}`;
   let since = startedAt;
-  const publishState = (s: KioskStatus): void => publish.retained('state', { mode: s.mode, step: s.step, ports: s.ports, since });
+  const publishState = (s: KioskStatus): void =>
+    publish.retained('state', { mode: s.mode, step: s.step, session_id: s.sessionId, ports: s.ports, since });
 
   publish.retained('status', 'online');
   publish.retained('info', {
@@ -197,7 +204,17 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     started_at: startedAt,
   });
   let lastMode = runtime.status().mode;
+  let lastSession: string | null = null;
   runtime.subscribe((s) => {
+    if (lastSession !== null && s.sessionId !== lastSession) {
+      publish.event('session', {
+        type: 'ended',
+        session_id: lastSession,
+        outcome: 'incomplete',
+        message: 'check-in steps after card reading are not built yet',
+      });
+    }
+    lastSession = s.sessionId;
     if (s.mode !== lastMode) {
       since = wallClock().toISOString();
       log.info({ from: lastMode, to: s.mode, ports: PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ') }, 'kiosk mode changed');
@@ -212,6 +229,22 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     notifier.status(statusLine(runtime.status()));
   });
   for (const id of PORT_IDS) hal.ports[id].onStateChange((state) => runtime.portChanged(id, state));
+  const cardLog = log.child({ ns: 'card' });
+  hal.ports.card.onScan((scan) => {
+    if (scan.kind === 'rejected') {
+      const { rejection: r, summary } = scan;
+      cardLog.info({ code: r.code, bytes: summary.bytes, fields: summary.fields, card: summary.idLast4 ? `********${summary.idLast4}` : null }, `scan rejected: ${r.message}`);
+      publish.event('card.rejected', { code: r.code, message: r.message, bytes: summary.bytes, fields: summary.fields, card_last4: summary.idLast4 });
+      return;
+    }
+    // The identity itself stays here, in memory, for this check-in; only the masked number leaves.
+    const card = maskId(scan.identity.idNumber);
+    const mode = runtime.status().mode;
+    const sessionId = randomUUID();
+    const started = runtime.cardRead(sessionId, card);
+    cardLog.info({ card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null }, started ? 'card read; session started' : `card read while ${mode}; ignored`);
+    publish.event('card.read', { card, form: scan.identity.form, repairs: scan.identity.repairs, session_id: started ? sessionId : null, mode });
+  });
 
   serveCommands(
     link,

@@ -11,7 +11,7 @@ const allReady: PortStates = { card: ready, camera: ready, printer: ready, indic
 const required = ['card', 'camera', 'printer'] as const;
 
 function runtime(ports: PortStates, clock = new SimulatedClock()) {
-  const rt = createKioskRuntime({ clock, ports, requiredPorts: required, heartbeatMs: 1000 });
+  const rt = createKioskRuntime({ clock, ports, requiredPorts: required, heartbeatMs: 1000, resultHoldMs: 3000 });
   const seen: KioskStatus[] = [];
   rt.subscribe((s) => seen.push(s));
   rt.start();
@@ -81,6 +81,7 @@ test('every state of the machine is reachable and none is a dead end except stop
     { type: 'port.state', port: 'card', state: ready },
     { type: 'maintenance.enter' },
     { type: 'maintenance.exit' },
+    { type: 'card.read', sessionId: 's', card: 'c' },
     { type: 'shutdown' },
   ] as const;
   const reached = new Set<string>();
@@ -89,7 +90,7 @@ test('every state of the machine is reachable and none is a dead end except stop
   const seenPaths = new Set<string>();
   while (queue.length > 0) {
     const path = queue.shift()!;
-    const actor = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0 } }).start();
+    const actor = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000 } }).start();
     for (const e of path) actor.send(e);
     const from = modeOf(actor.getSnapshot().value);
     const key = `${from}|${JSON.stringify(actor.getSnapshot().context.ports.card)}`;
@@ -97,7 +98,7 @@ test('every state of the machine is reachable and none is a dead end except stop
     if (seenPaths.has(key)) continue;
     seenPaths.add(key);
     for (const e of events) {
-      const a2 = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0 } }).start();
+      const a2 = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000 } }).start();
       for (const p of path) a2.send(p);
       a2.send(e);
       const to = modeOf(a2.getSnapshot().value);
@@ -105,7 +106,7 @@ test('every state of the machine is reachable and none is a dead end except stop
       queue.push([...path, e]);
     }
   }
-  t.deepEqual([...reached].sort(), ['booting', 'idle', 'maintenance', 'out-of-service', 'stopping']);
+  t.deepEqual([...reached].sort(), ['booting', 'idle', 'in-session', 'maintenance', 'out-of-service', 'stopping']);
   for (const mode of ['booting', 'idle', 'maintenance', 'out-of-service']) t.true((leaves.get(mode)?.size ?? 0) > 0, `${mode} is a dead end`);
   t.false(leaves.has('stopping'));
 });
@@ -124,4 +125,32 @@ test('heartbeats on the injected clock prove liveness; a stopped machine fails i
   t.false(l.ok);
   t.regex(l.reason!, /has not handled a heartbeat for 10000 ms/);
   health.close();
+});
+
+test('a card read in idle starts a session at step card-read; it ends after the result hold and the kiosk is ready again', (t) => {
+  const { rt, clock } = runtime(allReady);
+  rt.bootDone();
+  t.true(rt.cardRead('s-1', '********0001'));
+  t.like(rt.status(), { mode: 'in-session', step: 'card-read', sessionId: 's-1' });
+  t.false(rt.cardRead('s-2', '********0002'), 'a second card during a session does not start another');
+  t.is(rt.status().sessionId, 's-1');
+  clock.increment(2999);
+  t.is(rt.status().mode, 'in-session');
+  clock.increment(1);
+  t.like(rt.status(), { mode: 'idle', step: null, sessionId: null });
+});
+
+test('a card is not taken while out of service or in maintenance; a port fault during a session ends in out-of-service', (t) => {
+  const { rt, clock } = runtime({ ...allReady, printer: absent });
+  rt.bootDone();
+  t.false(rt.cardRead('s-1', 'x'));
+  t.is(rt.status().mode, 'out-of-service');
+  rt.portChanged('printer', ready);
+  rt.setMaintenance(true);
+  t.false(rt.cardRead('s-2', 'x'));
+  rt.setMaintenance(false);
+  t.true(rt.cardRead('s-3', 'x'));
+  rt.portChanged('card', { kind: 'faulted', reason: 'unplugged' });
+  clock.increment(3000);
+  t.like(rt.status(), { mode: 'out-of-service', sessionId: null });
 });

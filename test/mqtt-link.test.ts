@@ -46,7 +46,7 @@ for (const broker of brokerFactories) {
     const { link, publish, topics } = makeLink(b.url, `late-${broker.name}`);
     serveCommands(link, topics, { ping: () => ({ pong: true }) }, silent);
     publish.retained('status', 'online');
-    publish.retained('state', { mode: 'idle', step: null, ports: {} as never, since: 'x' });
+    publish.retained('state', { mode: 'idle', step: null, session_id: null, ports: {} as never, since: 'x' });
     link.start();
     t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
     await until(() => link.connected());
@@ -78,7 +78,7 @@ for (const broker of brokerFactories) {
     const ring = 3;
     const { link, publish, topics } = makeLink(gate.url, `restart-${broker.name}`, ring);
     publish.retained('status', 'online');
-    publish.retained('state', { mode: 'idle', step: null, ports: {} as never, since: 'v1' });
+    publish.retained('state', { mode: 'idle', step: null, session_id: null, ports: {} as never, since: 'v1' });
     link.start();
     t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
     await until(() => link.connected());
@@ -86,7 +86,7 @@ for (const broker of brokerFactories) {
     await b.kill();
     gate.setOpen(false);
     await until(() => !link.connected());
-    publish.retained('state', { mode: 'out-of-service', step: null, ports: {} as never, since: 'v2' });
+    publish.retained('state', { mode: 'out-of-service', step: null, session_id: null, ports: {} as never, since: 'v2' });
     for (let i = 1; i <= 5; i++) publish.event('lifecycle', { phase: 'started', reason: `e${i}` });
     t.deepEqual(link.stats(), { queued: ring, dropped: 2 });
 

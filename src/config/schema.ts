@@ -21,6 +21,38 @@ const absentOnly = z.strictObject({
   driver: z.literal('none').default('none').describe('"none": the port is not built or not fitted; it reports "absent"'),
 });
 
+const scanFraming = {
+  framing: z
+    .enum(['any', 'cr', 'lf', 'crlf', 'idle'])
+    .default('any')
+    .describe('what ends a scan: CR, LF, CRLF, any of them, or only a pause (scanners with no suffix)'),
+  idleGapMs: durationMs(20, 5000).default(200).describe('a pause this long also ends a scan (for scanners that send no terminator)'),
+  duplicateWindowSec: z.number().min(0).max(600).default(5).describe('the same card scanned again within this many seconds counts once'),
+};
+
+const cardSchema = z
+  .discriminatedUnion('driver', [
+    absentOnly.extend({ driver: z.literal('none') }),
+    z.strictObject({
+      driver: z.literal('serial').describe('USB-CDC ("USB COM") scanner, or tcp://host:port'),
+      path: z.string().min(1).describe('/dev/serial/by-id/…, /dev/kiosk-scanner, or tcp://host:port'),
+      baudRate: z.number().int().min(1200).max(921_600).default(9600).describe('deployed CCCD readers use 9600, 14400 or 115200'),
+      ...scanFraming,
+      reconnectBaseMs: durationMs(50, 60_000).default(500),
+      reconnectMaxMs: durationMs(100, 600_000).default(10_000),
+    }),
+    z.strictObject({
+      driver: z.literal('hid').describe('USB HID scanner (needs the optional node-hid module and libusb)'),
+      vendorId: z.number().int().min(0).max(0xffff),
+      productId: z.number().int().min(0).max(0xffff),
+      mode: z.enum(['hid-pos', 'keyboard']).default('hid-pos').describe('HID-POS reports, or keyboard emulation (cannot carry Vietnamese letters)'),
+      ...scanFraming,
+    }),
+  ])
+  .prefault({ driver: 'none' });
+
+export type CardConfig = z.output<typeof cardSchema>;
+
 export const portIds = ['card', 'camera', 'printer', 'indicators'] as const;
 export type PortId = (typeof portIds)[number];
 
@@ -72,7 +104,7 @@ export const configSchema = z.strictObject({
   hal: z
     .strictObject({
       mode: z.enum(['real', 'sim']).default('real').describe('reported in kiosk/<id>/info; "sim" when hw-sim generated this config'),
-      card: absentOnly.prefault({}),
+      card: cardSchema,
       camera: absentOnly.prefault({}),
       printer: absentOnly.prefault({}),
       indicators: absentOnly.prefault({}),
@@ -85,6 +117,7 @@ export const configSchema = z.strictObject({
         .default(['card', 'camera', 'printer'])
         .describe('ports that must be ready for the kiosk to take patients; otherwise it is out of service'),
       heartbeatMs: durationMs(100, 60_000).default(5000),
+      resultHoldMs: durationMs(0, 60_000).default(3000).describe("how long a patient's result stays before the kiosk is ready for the next"),
       shutdownGraceMs: durationMs(0, 120_000)
         .default(10_000)
         .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it'),

@@ -1,4 +1,4 @@
-import type { Port, PortId, PortState, Unsubscribe } from './ports.js';
+import type { CardReader, Port, PortId, PortState, Unsubscribe } from './ports.js';
 
 /**
  * A port with no device behind it. It says so honestly ("absent") instead of pretending to
@@ -14,4 +14,8 @@ export function absentPort(id: PortId, reason: string): Port {
     state: () => state,
     onStateChange: (): Unsubscribe => () => {},
   };
+}
+
+export function absentCardReader(reason: string): CardReader {
+  return { ...absentPort('card', reason), onScan: () => () => {} };
 }

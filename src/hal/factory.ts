@@ -1,11 +1,17 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { absentPort } from './absent.js';
-import { PORT_IDS, type Port, type PortId } from './ports.js';
+import type { CardConfig } from '../config/schema.js';
+import type { Clock } from '../util/clock.js';
+import { absentCardReader, absentPort } from './absent.js';
+import { createHidScanner } from './card/hid-reader.js';
+import { createCardReader, createScanAssembler } from './card/reader.js';
+import type { ScanResult } from './card/types.js';
+import { linkOpenerFor } from './card/transport.js';
+import { PORT_IDS, type CardReader, type Port, type PortId } from './ports.js';
 
 export interface Hal {
   readonly mode: 'real' | 'sim';
-  readonly ports: Readonly<Record<PortId, Port>>;
+  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
   open(signal: AbortSignal): Promise<void>;
@@ -14,6 +20,9 @@ export interface Hal {
 
 export interface HalDeps {
   readonly log: Logger;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly today: () => { year: number; month: number; day: number };
 }
 
 /**
@@ -21,15 +30,9 @@ export interface HalDeps {
  * here, lazily, only when configured, so a machine without libusb still starts.
  */
 export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal> {
-  const ports = {} as Record<PortId, Port>;
-  for (const id of PORT_IDS) {
-    const entry = cfg[id];
-    switch (entry.driver) {
-      case 'none':
-        ports[id] = absentPort(id, 'no driver configured');
-        break;
-    }
-  }
+  const ports = {} as Record<PortId, Port> & { card: CardReader };
+  for (const id of ['camera', 'printer', 'indicators'] as const) ports[id] = absentPort(id, 'no driver configured');
+  ports.card = createCard(cfg.card, deps);
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,
@@ -45,4 +48,49 @@ export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal>
       });
     },
   };
+}
+
+function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
+  const log = deps.log.child({ port: 'card' });
+  switch (cfg.driver) {
+    case 'none':
+      return absentCardReader('no driver configured');
+    case 'serial':
+      return createCardReader(
+        {
+          driver: cfg.path.startsWith('tcp://') ? 'serial-tcp' : 'serial',
+          where: cfg.path,
+          openLink: linkOpenerFor(cfg.path, cfg.baudRate),
+          termination: cfg.framing,
+          idleGapMs: cfg.idleGapMs,
+          duplicateWindowMs: cfg.duplicateWindowSec * 1000,
+          reconnect: { baseMs: cfg.reconnectBaseMs, maxMs: cfg.reconnectMaxMs },
+        },
+        { ...deps, log },
+      );
+    case 'hid': {
+      const listeners = new Set<(r: ScanResult) => void>();
+      const assembler = createScanAssembler(
+        { termination: cfg.framing, idleGapMs: cfg.idleGapMs, duplicateWindowMs: cfg.duplicateWindowSec * 1000 },
+        { ...deps, log },
+        (r) => listeners.forEach((l) => l(r)),
+      );
+      const port = createHidScanner(
+        { vendorId: cfg.vendorId, productId: cfg.productId, mode: cfg.mode },
+        { log, clock: deps.clock, onBytes: (b) => assembler.push(b) },
+      );
+      return {
+        id: port.id,
+        driver: port.driver,
+        open: (signal) => port.open(signal),
+        close: () => port.close(),
+        state: () => port.state(),
+        onStateChange: (l) => port.onStateChange(l),
+        onScan(l) {
+          listeners.add(l);
+          return () => listeners.delete(l);
+        },
+      };
+    }
+  }
 }

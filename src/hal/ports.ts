@@ -2,6 +2,8 @@
  * The port contract every piece of hardware sits behind. The pipeline imports only this file
  * from the HAL: it sees port states, never a device.
  */
+import type { ScanResult } from './card/types.js';
+
 export type PortId = 'card' | 'camera' | 'printer' | 'indicators';
 export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators'];
 
@@ -26,6 +28,11 @@ export interface Port {
   close(): Promise<void>;
   state(): PortState;
   onStateChange(listener: (state: PortState) => void): Unsubscribe;
+}
+
+/** A card scanner: each scan becomes a parsed identity or a rejection with a reason. */
+export interface CardReader extends Port {
+  onScan(listener: (result: ScanResult) => void): Unsubscribe;
 }
 
 export type PortStates = Readonly<Record<PortId, PortState>>;

@@ -21,6 +21,7 @@ export interface InfoPayload {
 export interface StatePayload {
   readonly mode: KioskMode;
   readonly step: string | null;
+  readonly session_id: string | null;
   readonly ports: Readonly<Record<PortId, PortState>>;
   readonly since: string;
 }
@@ -56,6 +57,29 @@ export interface AlertPayload {
 export interface EventTopics {
   readonly alert: AlertPayload;
   readonly lifecycle: { readonly phase: 'started' | 'stopping'; readonly reason?: string };
+  /** A card was read and parsed. `card` is masked to its last 4 digits; no other card data. */
+  readonly 'card.read': {
+    readonly card: string;
+    readonly form: string;
+    readonly repairs: readonly string[];
+    /** The session it started, or null when the kiosk was not idle (out of service, busy …). */
+    readonly session_id: string | null;
+    readonly mode: KioskMode;
+  };
+  /** A scan that is not a valid CCCD, with the reason; only sizes and the last 4 digits. */
+  readonly 'card.rejected': {
+    readonly code: string;
+    readonly message: string;
+    readonly bytes: number;
+    readonly fields: number;
+    readonly card_last4: string | null;
+  };
+  readonly session: {
+    readonly type: 'ended';
+    readonly session_id: string;
+    readonly outcome: 'incomplete';
+    readonly message: string;
+  };
 }
 
 export interface EventEnvelope<T> {

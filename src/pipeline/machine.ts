@@ -6,11 +6,19 @@ import type { PortId, PortState, PortStates } from '../hal/ports.js';
  * events; time arrives through the clock given to `createActor`. The check-in steps are
  * added inside `idle` by later work.
  */
-export type KioskMode = 'booting' | 'idle' | 'out-of-service' | 'maintenance' | 'stopping';
+export type KioskMode = 'booting' | 'idle' | 'in-session' | 'out-of-service' | 'maintenance' | 'stopping';
+
+/** One patient's check-in. Holds only the masked card number: the identity stays with the caller. */
+export interface Session {
+  readonly id: string;
+  readonly card: string;
+}
 
 export type KioskEvent =
   | { type: 'boot.done' }
   | { type: 'port.state'; port: PortId; state: PortState }
+  /** A card was read and parsed; `card` is already masked. */
+  | { type: 'card.read'; sessionId: string; card: string }
   | { type: 'maintenance.enter' }
   | { type: 'maintenance.exit' }
   /** Sent by the runtime on a timer; handling it proves the machine is not wedged. */
@@ -21,12 +29,16 @@ export interface KioskContext {
   readonly ports: PortStates;
   readonly requiredPorts: readonly PortId[];
   readonly lastBeat: number;
+  readonly session: Session | null;
+  readonly resultHoldMs: number;
 }
 
 export interface KioskInput {
   readonly ports: PortStates;
   readonly requiredPorts: readonly PortId[];
   readonly now: number;
+  /** How long a session's result is shown before the kiosk is ready for the next patient. */
+  readonly resultHoldMs: number;
 }
 
 /** A required port counts as usable when ready or degraded (e.g. paper near end still prints). */
@@ -43,6 +55,9 @@ export const kioskMachine = setup({
     events: {} as KioskEvent,
     input: {} as KioskInput,
   },
+  delays: {
+    resultHold: ({ context }) => context.resultHoldMs,
+  },
   guards: {
     portsUsable: ({ context }) => requiredPortsUsable(context),
     portsNotUsable: ({ context }) => !requiredPortsUsable(context),
@@ -52,6 +67,10 @@ export const kioskMachine = setup({
       ports: ({ context, event }) =>
         event.type === 'port.state' ? { ...context.ports, [event.port]: event.state } : context.ports,
     }),
+    startSession: assign({
+      session: ({ event }) => (event.type === 'card.read' ? { id: event.sessionId, card: event.card } : null),
+    }),
+    endSession: assign({ session: null }),
     recordBeat: assign({
       lastBeat: ({ context, event }) => (event.type === 'heartbeat' ? event.at : context.lastBeat),
     }),
@@ -59,7 +78,7 @@ export const kioskMachine = setup({
 }).createMachine({
   id: 'kiosk',
   initial: 'booting',
-  context: ({ input }) => ({ ports: input.ports, requiredPorts: input.requiredPorts, lastBeat: input.now }),
+  context: ({ input }) => ({ ports: input.ports, requiredPorts: input.requiredPorts, lastBeat: input.now, session: null, resultHoldMs: input.resultHoldMs }),
   on: {
     'port.state': { actions: 'recordPort' },
     heartbeat: { actions: 'recordBeat' },
@@ -73,7 +92,18 @@ export const kioskMachine = setup({
     },
     idle: {
       always: { guard: 'portsNotUsable', target: 'outOfService' },
-      on: { 'maintenance.enter': 'maintenance' },
+      on: {
+        'maintenance.enter': 'maintenance',
+        'card.read': { target: 'inSession', actions: 'startSession' },
+      },
+    },
+    inSession: {
+      // Only the card step exists so far; later steps (consent, face, insurance, ticket) slot in
+      // here. The session ends after the result hold, and idle re-checks the ports.
+      initial: 'cardRead',
+      states: { cardRead: {} },
+      after: { resultHold: { target: 'idle', actions: 'endSession' } },
+      exit: 'endSession',
     },
     outOfService: {
       always: { guard: 'portsUsable', target: 'idle' },
@@ -95,6 +125,7 @@ export const kioskMachine = setup({
 const MODE_OF: Record<string, KioskMode> = {
   booting: 'booting',
   idle: 'idle',
+  inSession: 'in-session',
   outOfService: 'out-of-service',
   maintenance: 'maintenance',
   stopping: 'stopping',
@@ -105,4 +136,12 @@ export function modeOf(value: unknown): KioskMode {
   const mode = MODE_OF[top];
   if (!mode) throw new Error(`unknown machine state ${JSON.stringify(value)}`);
   return mode;
+}
+
+/** The check-in step, for status reports: the innermost state inside a session. */
+export function stepOf(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const inner = (value as Record<string, unknown>)['inSession'];
+  if (typeof inner !== 'string') return null;
+  return inner.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -1,0 +1,70 @@
+import { connect } from 'node:net';
+
+/**
+ * A byte stream from a scanner: a serial device (USB-CDC /dev/ttyACM…, a pty in hw-sim) or a
+ * TCP socket (`tcp://host:port`: a serial-over-network adapter, or hw-sim). The reader does
+ * not care which.
+ */
+export interface ByteLink {
+  onData(listener: (chunk: Uint8Array) => void): void;
+  /** Called once when the link ends for any reason (unplug, EIO, socket closed). */
+  onClose(listener: (reason: string) => void): void;
+  close(): void;
+}
+
+export type LinkOpener = (signal: AbortSignal) => Promise<ByteLink>;
+
+export function linkOpenerFor(path: string, baudRate: number): LinkOpener {
+  const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(path);
+  return tcp ? tcpLink(tcp[1]!, Number(tcp[2])) : serialLink(path, baudRate);
+}
+
+function tcpLink(host: string, port: number): LinkOpener {
+  return (signal) =>
+    new Promise<ByteLink>((resolve, reject) => {
+      const socket = connect({ host, port, signal });
+      socket.once('error', (err) => reject(err));
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        let closed: ((reason: string) => void) | null = null;
+        let reason = 'connection closed';
+        socket.on('error', (err) => (reason = err.message));
+        socket.on('close', () => closed?.(reason));
+        resolve({
+          onData: (l) => socket.on('data', (d: Buffer) => l(d)),
+          onClose: (l) => (closed = l),
+          close: () => socket.destroy(),
+        });
+      });
+    });
+}
+
+function serialLink(path: string, baudRate: number): LinkOpener {
+  return async (signal) => {
+    // serialport ships its native binding prebuilt; still loaded only when a serial scanner is configured.
+    const { SerialPort } = await import('serialport');
+    const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      port.open((err) => {
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+    let closed: ((reason: string) => void) | null = null;
+    let reason = 'device closed';
+    port.on('error', (err: Error) => (reason = err.message));
+    // serialport notices an unplug only while something reads the port: the data listener
+    // below is always attached before anything else can happen.
+    port.on('close', (err?: Error & { disconnected?: boolean }) => closed?.(err?.disconnected ? 'device disconnected' : (err?.message ?? reason)));
+    return {
+      onData: (l) => port.on('data', (d: Buffer) => l(d)),
+      onClose: (l) => (closed = l),
+      close: () => {
+        if (port.isOpen) port.close(() => {});
+      },
+    };
+  };
+}
