@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
+import { decodeScans } from './cli/card-decode.js';
 import { maskId } from './hal/card/types.js';
 import { createHal } from './hal/factory.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
@@ -30,6 +31,7 @@ const USAGE = `Usage:
          [--exit-with-parent]   stop cleanly when the launching process dies (hw-sim uses it)
   kioskd check-config FILE      validate a config file and exit (78 if invalid)
   kioskd config-schema          print the config's JSON Schema
+  kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
   kioskd --version | --help
 
 Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
@@ -43,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
       'exit-with-parent': { type: 'boolean' },
+      reveal: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -58,6 +61,19 @@ async function main(argv: string[]): Promise<number> {
     case 'config-schema':
       process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
       return 0;
+    case 'card': {
+      if (rest[0] !== 'decode') {
+        process.stderr.write('usage: kioskd card decode [--reveal] < scanner-bytes\n');
+        return 64;
+      }
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const now = new Date();
+      const out = decodeScans(Buffer.concat(chunks), { reveal: values.reveal === true, today: { year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate() } });
+      for (const l of out.stdout) process.stdout.write(l + '\n');
+      for (const l of out.stderr) process.stderr.write(l + '\n');
+      return out.exitCode;
+    }
     case 'check-config': {
       const file = rest[0] ?? values.config;
       if (!file) {

@@ -162,3 +162,14 @@ test('the same card within the window counts once', (t) => {
   t.false(g.seen('B', 4999));
   t.false(g.seen('A', 5000));
 });
+
+test("every hw-sim sample identity parses in both forms (the simulator's cards are valid cards)", async (t) => {
+  const { SAMPLE_IDENTITIES, cccdPayload } = await import('../hw-sim/identities.js');
+  for (const p of SAMPLE_IDENTITIES) {
+    for (const form of ['7-field', '6-field'] as const) {
+      const r = parseCccd(cccdPayload(p, form), opts);
+      t.true(r.ok, `${p.idNumber.slice(-4)} ${form}: ${r.ok ? '' : r.rejection.code}`);
+      if (r.ok) t.is(r.identity.fullName, p.fullName);
+    }
+  }
+});

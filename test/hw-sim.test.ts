@@ -67,16 +67,38 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   await until(() => out.includes('Ctrl-C stops'), 10_000, 'the banner');
   t.regex(out, new RegExp(`MQTT broker \\(embedded, MQTT 3\\.1\\.1\\): mqtt://127\\.0\\.0\\.1:${port}`));
   t.regex(out, /topics: +kiosk\/cli-sim\/status/);
-  t.regex(out, /scan a test card: not available yet/);
+  t.regex(out, /scanner: +virtual CCCD scanner on a pty/);
 
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/cli-sim/#');
   t.teardown(() => w.stop());
   await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'online', 10_000);
-  const state = JSON.parse((await w.waitFor((m) => m.topic === 'kiosk/cli-sim/state')).payload);
-  t.is(state.mode, 'out-of-service');
+  // The virtual scanner is plugged in and hw-sim requires only the card: the kiosk is ready.
+  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/state' && JSON.parse(m.payload).mode === 'idle', 10_000);
 
   sim.kill('SIGINT');
   await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'stopped', 10_000);
   t.is(await exited, 0);
   t.regex(out, /hw-sim: stopped/);
+});
+
+test('hw-sim console: a technician types "scan 1" and the kiosk reads the card', async (t) => {
+  const port = await freePort();
+  const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--device-id', 'console-sim'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.teardown(() => sim.exitCode === null && sim.kill('SIGKILL'));
+  let out = '';
+  sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await until(() => out.includes('kioskd started'), 10_000, 'the banner');
+  t.regex(out, /scan a test card: type "scan 1"/);
+  const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/console-sim/#');
+  t.teardown(() => w.stop());
+  await w.waitFor((m) => m.topic === 'kiosk/console-sim/state' && JSON.parse(m.payload).mode === 'idle', 15_000);
+  sim.stdin.write('scan 1\n');
+  const read = await w.waitFor((m) => m.topic === 'kiosk/console-sim/event/card.read', 10_000);
+  t.is(JSON.parse(read.payload).data.card, '********0001');
+  sim.stdin.write('help\n');
+  await until(() => out.includes('unplug|replug'), 5000, 'the help text');
+  sim.kill('SIGINT');
 });
