@@ -124,3 +124,11 @@ test('TLS files are read when the config is loaded, so a missing one is a config
   const ok = parseConfig(`mqtt: { tls: { caFile: ${join(dir, 'ca.pem')} } }\n`, 't.yaml', noEnv);
   t.is(ok.secrets.tls?.ca?.toString(), 'PEM');
 });
+
+test('a card scanner config names what is missing and what is unknown', (t) => {
+  const problems = problemsOf('hal:\n  card: { driver: serial, baud: 9600 }\n');
+  t.deepEqual(problems, [
+    { path: 'hal.card.path', message: 'required (expected string)' },
+    { path: 'hal.card.baud', message: 'unknown key' },
+  ]);
+});

@@ -107,6 +107,8 @@ function issueProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
     if (issue.code === 'unrecognized_keys') {
       // One line per unknown key, so each can be found and fixed on its own.
       for (const key of issue.keys) out.push({ path: path ? `${path}.${key}` : key, message: 'unknown key' + hintFor(key) });
+    } else if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
+      out.push({ path, message: `required (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` });
     } else {
       out.push({ path, message: issue.message });
     }
