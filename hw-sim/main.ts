@@ -9,12 +9,14 @@ import { spawnDaemon } from './daemon.js';
 import { startSim } from './sim.js';
 
 const USAGE = `Usage:
-  hw-sim [start] [--port N] [--device-id ID] [--no-daemon]
+  hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-daemon]
 
   start        start the embedded MQTT broker and virtual devices on 127.0.0.1, write the
                daemon config for them, and run kioskd against it until Ctrl-C (default)
   --port N     broker port (default 1883, or a free one if 1883 is taken)
   --device-id  kiosk id used in MQTT topics (default sim-kiosk-1)
+  --scanner    how kioskd reaches the virtual scanner: pty (a serial device, needs socat;
+               the default when socat is installed) or tcp (tcp://127.0.0.1:PORT)
   --no-daemon  do not run kioskd; run it yourself with the printed config`;
 
 async function main(): Promise<number> {
@@ -24,6 +26,7 @@ async function main(): Promise<number> {
       port: { type: 'string' },
       'device-id': { type: 'string' },
       'no-daemon': { type: 'boolean' },
+      scanner: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -37,7 +40,13 @@ async function main(): Promise<number> {
     process.stderr.write(`--port must be a TCP port number, not "${values.port}"\n`);
     return 64;
   }
+  const scanner = values.scanner;
+  if (scanner !== undefined && scanner !== 'pty' && scanner !== 'tcp') {
+    process.stderr.write(`--scanner must be pty or tcp, not "${scanner}"\n`);
+    return 64;
+  }
   const sim = await startSim({
+    ...(scanner !== undefined ? { scanner } : {}),
     ...(port !== undefined ? { brokerPort: port } : {}),
     ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
   });

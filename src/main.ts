@@ -260,6 +260,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     const started = runtime.cardRead(sessionId, card);
     cardLog.info({ card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null }, started ? 'card read; session started' : `card read while ${mode}; ignored`);
     publish.event('card.read', { card, form: scan.identity.form, repairs: scan.identity.repairs, session_id: started ? sessionId : null, mode });
+    return started;
   });
 
   serveCommands(

@@ -51,6 +51,7 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
   t.like(dataOf(rej), { message: 'this is not a CCCD QR code (no "|"-separated fields starting with a 12-digit number)', card_last4: null });
   t.true(w.seen.slice(mark).some((m) => m.topic === `${base}/event/card.rejected` && dataOf(m).code === 'control-characters'));
   t.false(w.seen.slice(mark).some((m) => m.topic === `${base}/state` && stateOf(m).mode !== 'idle'), 'the kiosk stayed idle');
+  t.is((await askState(w, base)).mode, 'idle', 'asked, the kiosk says it is idle');
 
   // A tampered card (year digits do not match the birth date): rejected with that reason and masked data.
   mark = w.mark();
@@ -79,6 +80,22 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
   t.is(w.seen.slice(mark).filter((m) => m.topic === `${base}/event/card.read`).length, 1);
   await d.waitForOutput(/counted once/);
 
+  // A card scanned while the kiosk is busy is ignored, and does not block that patient's own
+  // scan a moment later (the duplicate guard only counts scans the kiosk acted on).
+  mark = w.mark();
+  await sim.scanner.scan(p3);
+  await w.waitFor((m) => m.topic === `${base}/state` && stateOf(m).mode === 'in-session', 10_000, mark);
+  await sim.scanner.scan(p4);
+  t.like(dataOf(await w.waitFor((m) => m.topic === `${base}/event/card.read` && dataOf(m).card === '********0004', 10_000, mark)), { session_id: null, mode: 'in-session' });
+  await idleAgain(w, base, mark);
+  mark = w.mark();
+  await sim.scanner.scan(p4);
+  const retried = await w.waitFor((m) => m.topic === `${base}/event/card.read`, 10_000, mark);
+  t.like(dataOf(retried), { card: '********0004', mode: 'idle' });
+  t.truthy(dataOf(retried).session_id);
+  await idleAgain(w, base, mark);
+  await new Promise((r) => setTimeout(r, 5000)); // let the duplicate window of these cards pass
+
   // Bytes trickling slowly (below the idle gap) still make one scan; the 6-field form too.
   mark = w.mark();
   await sim.scanner.trickle(cccdPayload(p3, '6-field') + '\r\n', { chunk: 4, pauseMs: 20 });
@@ -99,7 +116,11 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
   t.like(dataOf(await w.waitFor((m) => m.topic === `${base}/event/card.read`, 10_000, mark)), { card: '********0005' });
   await idleAgain(w, base, mark);
 
-  // Privacy: nothing personal from any test card in the daemon's log or on MQTT.
+  assertNothingPersonal(t, d, w);
+});
+
+/** Privacy: nothing personal from any test card in the daemon's log or on MQTT. */
+function assertNothingPersonal(t: ExecutionContext, d: DaemonProc, w: Watcher): void {
   const everything = d.output() + '\n' + w.seen.map((m) => `${m.topic} ${m.payload}`).join('\n');
   for (const p of SAMPLE_IDENTITIES) {
     const iso = `${p.dob.slice(4)}-${p.dob.slice(2, 4)}-${p.dob.slice(0, 2)}`;
@@ -107,10 +128,19 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
       t.false(everything.includes(secret), `"${secret}" leaked`);
     }
   }
-});
+}
+
+/** Asks the kiosk for its state over MQTT, as central monitoring would. */
+async function askState(w: Watcher, base: string): Promise<{ mode: string }> {
+  const transaction = `t${Math.random().toString(16).slice(2)}`;
+  const mark = w.mark();
+  await w.client.publishAsync(`${base}/cmd/state`, JSON.stringify({ transaction }), { qos: 1 });
+  const r = await w.waitFor((m) => m.topic === `${base}/cmd/state/response` && m.payload.includes(`"${transaction}"`), 10_000, mark);
+  return (JSON.parse(r.payload) as { data: { mode: string } }).data;
+}
 
 test('hw-sim tcp scanner: the same serial driver reads tcp://, and recovers when the endpoint goes away and comes back', async (t) => {
-  const { sim, w, base } = await kiosk(t, 'tcp', 'card-tcp');
+  const { sim, d, w, base } = await kiosk(t, 'tcp', 'card-tcp');
   t.regex(sim.scanner.daemonPath, /^tcp:\/\/127\.0\.0\.1:\d+$/);
   await until(() => sim.scanner.connected(), 10_000, 'the daemon to connect');
   let mark = w.mark();
@@ -125,4 +155,5 @@ test('hw-sim tcp scanner: the same serial driver reads tcp://, and recovers when
   mark = w.mark();
   await sim.scanner.scan(SAMPLE_IDENTITIES[2]!);
   t.like(dataOf(await w.waitFor((m) => m.topic === `${base}/event/card.read`, 10_000, mark)), { card: '********0003' });
+  assertNothingPersonal(t, d, w);
 });

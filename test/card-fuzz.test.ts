@@ -116,7 +116,8 @@ test('fuzz at the driver boundary: 20,000 random chunks through the scan assembl
   const r = rng(7);
   const clock = new SimulatedClock();
   const results: ScanResult[] = [];
-  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today }, (x) => results.push(x));
+  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  asm.onScan((x) => void results.push(x));
   const enc = new TextEncoder();
   for (let i = 0; i < 20_000; i++) {
     const chunk = i % 3 === 0 ? mutate(enc.encode(validPayload(r).text + '\r\n'), r) : Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256));
@@ -126,4 +127,99 @@ test('fuzz at the driver boundary: 20,000 random chunks through the scan assembl
   clock.increment(1000);
   t.true(results.length > 5000);
   for (const x of results) if (x.kind === 'rejected' && !CODES.has(x.rejection.code)) t.fail(x.rejection.code);
+});
+
+const TERMINATORS = { any: '\r\n', cr: '\r', lf: '\n', crlf: '\r\n', idle: '' } as const;
+
+for (const termination of Object.keys(TERMINATORS) as Array<keyof typeof TERMINATORS>) {
+  test(`framing ${termination}: valid scans in random chunks, between garbage and 8 KB floods, each come out as exactly that identity`, (t) => {
+    const r = rng(termination.length * 977);
+    const clock = new SimulatedClock();
+    const results: ScanResult[] = [];
+    const asm = createScanAssembler({ termination, idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+    asm.onScan((x) => void results.push(x));
+    const enc = new TextEncoder();
+    const send = (bytes: Uint8Array): void => {
+      for (let off = 0; off < bytes.length; ) {
+        const len = 1 + Math.floor(r() * 40);
+        asm.push(bytes.subarray(off, off + len));
+        off += len;
+        clock.increment(Math.floor(r() * 20)); // bytes trickle, always well inside the idle gap
+      }
+      clock.increment(150); // the patient lifts the card: the gap ends an unterminated scan
+    };
+    const expected: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const v = validPayload(r);
+      send(enc.encode(v.text + TERMINATORS[termination]));
+      expected.push(`id:${v.id}`);
+      if (i % 3 === 0) {
+        send(enc.encode('x'.repeat(8192) + TERMINATORS[termination]));
+        expected.push('rejected:too-long');
+      } else if (i % 3 === 1) {
+        send(Uint8Array.from({ length: 1 + Math.floor(r() * 100) }, () => 0x30 + Math.floor(r() * 10)));
+        expected.push('rejected:*');
+      }
+    }
+    const seen = results.map((x) => (x.kind === 'identity' ? `id:${x.identity.idNumber}` : `rejected:${x.rejection.code}`));
+    t.is(seen.length, expected.length, 'one result per scan, no scan lost or split');
+    for (let i = 0; i < expected.length; i++) {
+      if (expected[i] === 'rejected:*' ? !seen[i]?.startsWith('rejected:') : seen[i] !== expected[i]) {
+        t.fail(`scan ${i}: expected ${expected[i]}, got ${seen[i]}`);
+        break;
+      }
+    }
+  });
+}
+
+test('a duplicate within the window counts once, but only after the kiosk acted on the first scan', (t) => {
+  const clock = new SimulatedClock();
+  const got: string[] = [];
+  let take = false;
+  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  asm.onScan((x) => {
+    if (x.kind === 'identity') got.push(x.identity.idNumber);
+    return take;
+  });
+  const v = validPayload(rng(5));
+  const scan = () => asm.push(new TextEncoder().encode(v.text + '\r\n'));
+  scan(); // kiosk busy: ignored
+  clock.increment(1000);
+  take = true;
+  scan(); // the patient's second try is taken
+  clock.increment(1000);
+  scan(); // a third within the window: counted once
+  clock.increment(4000);
+  scan(); // card left under a continuous scanner: each repeat refreshes the window
+  clock.increment(5000);
+  scan(); // a new check-in
+  t.deepEqual(got, [v.id, v.id, v.id]);
+});
+
+test('HID-POS end of scan ends the frame without a terminator or idle gap; reset drops half a scan', (t) => {
+  const clock = new SimulatedClock();
+  const got: string[] = [];
+  const asm = createScanAssembler({ termination: 'cr', idleGapMs: 100, duplicateWindowMs: 0 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  asm.onScan((x) => void got.push(x.kind === 'identity' ? x.identity.idNumber : x.rejection.code));
+  const v = validPayload(rng(9));
+  asm.push(new TextEncoder().encode(v.text), true);
+  t.deepEqual(got, [v.id]);
+  asm.push(new TextEncoder().encode(v.text.slice(0, 20)));
+  asm.reset();
+  clock.increment(1000);
+  asm.push(new TextEncoder().encode(v.text + '\r'));
+  t.deepEqual(got, [v.id, v.id]);
+});
+
+test('a listener that throws is logged and the scanner keeps delivering', (t) => {
+  const clock = new SimulatedClock();
+  const got: string[] = [];
+  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 0 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  asm.onScan(() => {
+    throw new Error('boom');
+  });
+  asm.onScan((x) => void got.push(x.kind));
+  asm.push(new TextEncoder().encode('garbage\r\n'));
+  asm.push(new TextEncoder().encode(validPayload(rng(3)).text + '\r\n'));
+  t.deepEqual(got, ['rejected', 'identity']);
 });

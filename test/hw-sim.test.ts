@@ -67,7 +67,7 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   await until(() => out.includes('Ctrl-C stops'), 10_000, 'the banner');
   t.regex(out, new RegExp(`MQTT broker \\(embedded, MQTT 3\\.1\\.1\\): mqtt://127\\.0\\.0\\.1:${port}`));
   t.regex(out, /topics: +kiosk\/cli-sim\/status/);
-  t.regex(out, /scanner: +virtual CCCD scanner on a pty/);
+  t.regex(out, /scanner: +virtual CCCD scanner on (a pty \(\/|tcp:\/\/127\.0\.0\.1:\d+)/);
 
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/cli-sim/#');
   t.teardown(() => w.stop());

@@ -73,7 +73,7 @@ export class VirtualScanner {
       this.fd = null;
       const p = this.socat;
       this.socat = null;
-      if (p && p.exitCode === null) await new Promise<void>((r) => (p.once('exit', () => r()), p.kill('SIGTERM')));
+      if (p && p.exitCode === null) await new Promise<void>((r) => (p.once('exit', () => r()), p.stdin?.end()));
     } else {
       for (const s of this.sockets) s.destroy();
       const srv = this.server;
@@ -87,7 +87,11 @@ export class VirtualScanner {
     if (this.link === 'pty') {
       const daemonEnd = join(this.dir, 'scanner');
       const simEnd = join(this.dir, 'scanner-sim');
-      const p = spawn('socat', [`pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], { stdio: 'ignore' });
+      // socat under a tiny shell that kills it when our end of its stdin closes: that happens
+      // on unplug, and also when hw-sim dies by SIGKILL, so no orphan socat holds the pty.
+      const p = spawn('sh', ['-c', 'socat "$1" "$2" & s=$!; read _; kill $s 2>/dev/null; wait $s', 'sh', `pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
       this.socat = p;
       await waitFor(() => existsSync(daemonEnd) && existsSync(simEnd), 5000, 'socat to create the pty pair');
       this.fd = openSync(simEnd, 'w');

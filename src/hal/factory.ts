@@ -5,7 +5,6 @@ import type { Clock } from '../util/clock.js';
 import { absentCardReader, absentPort } from './absent.js';
 import { createHidScanner } from './card/hid-reader.js';
 import { createCardReader, createScanAssembler } from './card/reader.js';
-import type { ScanResult } from './card/types.js';
 import { linkOpenerFor } from './card/transport.js';
 import { PORT_IDS, type CardReader, type Port, type PortId } from './ports.js';
 
@@ -69,15 +68,13 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
         { ...deps, log },
       );
     case 'hid': {
-      const listeners = new Set<(r: ScanResult) => void>();
       const assembler = createScanAssembler(
         { termination: cfg.framing, idleGapMs: cfg.idleGapMs, duplicateWindowMs: cfg.duplicateWindowSec * 1000 },
         { ...deps, log },
-        (r) => listeners.forEach((l) => l(r)),
       );
       const port = createHidScanner(
         { vendorId: cfg.vendorId, productId: cfg.productId, mode: cfg.mode },
-        { log, clock: deps.clock, onBytes: (b) => assembler.push(b) },
+        { log, clock: deps.clock, onBytes: (b, endOfScan) => assembler.push(b, endOfScan), onReset: () => assembler.reset() },
       );
       return {
         id: port.id,
@@ -86,10 +83,7 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
         close: () => port.close(),
         state: () => port.state(),
         onStateChange: (l) => port.onStateChange(l),
-        onScan(l) {
-          listeners.add(l);
-          return () => listeners.delete(l);
-        },
+        onScan: (l) => assembler.onScan(l),
       };
     }
   }

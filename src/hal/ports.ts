@@ -32,8 +32,14 @@ export interface Port {
 
 /** A card scanner: each scan becomes a parsed identity or a rejection with a reason. */
 export interface CardReader extends Port {
-  onScan(listener: (result: ScanResult) => void): Unsubscribe;
+  onScan(listener: ScanListener): Unsubscribe;
 }
+
+/**
+ * Returns true when the kiosk acted on the scan (a session started). Only such scans arm the
+ * duplicate guard, so a scan ignored while busy never blocks the patient's next attempt.
+ */
+export type ScanListener = (result: ScanResult) => boolean | void;
 
 export type PortStates = Readonly<Record<PortId, PortState>>;
 

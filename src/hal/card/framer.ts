@@ -15,6 +15,8 @@ export class Framer {
   private buf: number[] = [];
   /** Bytes of an over-long line being thrown away, or -1 when not discarding. */
   private discarding = -1;
+  /** Kept apart from `buf` so CRLF is still seen while an over-long line is being discarded. */
+  private last = -1;
 
   constructor(
     private readonly termination: Termination,
@@ -24,7 +26,9 @@ export class Framer {
   push(chunk: Uint8Array): FrameEvent[] {
     const out: FrameEvent[] = [];
     for (const byte of chunk) {
-      if (this.endsFrame(byte)) {
+      const ends = this.endsFrame(byte);
+      this.last = byte;
+      if (ends) {
         this.finish(out);
         continue;
       }
@@ -48,8 +52,16 @@ export class Framer {
     return out;
   }
 
+  /** Bytes held or being discarded: non-zero means an idle gap will end something. */
   pending(): number {
-    return this.buf.length;
+    return this.discarding >= 0 ? this.discarding : this.buf.length;
+  }
+
+  /** The source went away (unplug, reconnect): a half-received scan must not join the next one. */
+  reset(): void {
+    this.buf = [];
+    this.discarding = -1;
+    this.last = -1;
   }
 
   private endsFrame(byte: number): boolean {
@@ -62,7 +74,7 @@ export class Framer {
         return byte === LF;
       case 'crlf':
         // CR is held in the buffer; LF right after it ends the frame (the CR is dropped below).
-        return byte === LF && this.buf.at(-1) === CR;
+        return byte === LF && this.last === CR;
       case 'idle':
         return false;
     }
@@ -70,7 +82,9 @@ export class Framer {
 
   private finish(out: FrameEvent[]): void {
     if (this.discarding >= 0) {
-      out.push({ kind: 'overflow', bytes: this.discarding });
+      // In CRLF framing the CR of the terminator was counted with the discarded line.
+      const held = this.termination === 'crlf' && this.last === LF ? 1 : 0;
+      out.push({ kind: 'overflow', bytes: this.discarding - held });
       this.discarding = -1;
       this.buf = [];
       return;
@@ -84,17 +98,26 @@ export class Framer {
   }
 }
 
-/** The same card scanned again within the window counts once (patients often scan twice). */
+/**
+ * The same card scanned again within the window counts once: patients often scan twice, and a
+ * scanner in continuous mode re-reads a card left under it. Only scans the kiosk acted on are
+ * recorded, so a scan ignored (kiosk busy or out of service) never blocks the next attempt; a
+ * repeat refreshes the window, so a card left lying under the scanner counts once.
+ */
 export class DuplicateGuard {
   private readonly recent = new Map<string, number>();
 
   constructor(private readonly windowMs: number) {}
 
-  /** True if `key` was accepted less than the window ago; otherwise records it and returns false. */
-  seen(key: string, now: number): boolean {
+  /** True if `key` was recorded less than the window ago (and refreshes it). */
+  repeats(key: string, now: number): boolean {
     for (const [k, at] of this.recent) if (now - at >= this.windowMs) this.recent.delete(k);
-    if (this.recent.has(key)) return true;
+    if (!this.recent.has(key)) return false;
     this.recent.set(key, now);
-    return false;
+    return true;
+  }
+
+  record(key: string, now: number): void {
+    this.recent.set(key, now);
   }
 }

@@ -19,7 +19,10 @@ export interface HidScannerOptions {
 export interface HidScannerDeps {
   readonly log: Logger;
   readonly clock: Clock;
-  readonly onBytes: (bytes: Uint8Array) => void;
+  /** `endOfScan`: the device marked the scan complete (HID-POS), so no terminator or gap is needed. */
+  readonly onBytes: (bytes: Uint8Array, endOfScan: boolean) => void;
+  /** The device went away: a half-received scan must be dropped. */
+  readonly onReset?: () => void;
   /** Loads node-hid; injectable so tests can hand in a fake module. */
   readonly loadHid?: () => Promise<unknown>;
 }
@@ -81,6 +84,7 @@ export function createHidScanner(opts: HidScannerOptions, deps: HidScannerDeps):
     device = undefined;
     pos.reset();
     keyboard.reset();
+    deps.onReset?.();
     if (!d) return;
     d.removeAllListeners();
     d.on('error', () => {}); // a late error from a closing handle must not become an uncaught exception
@@ -95,7 +99,7 @@ export function createHidScanner(opts: HidScannerOptions, deps: HidScannerDeps):
     const bytes = opts.mode === 'hid-pos' ? pos.push(report) : encoder.encode(keyboard.push(report));
     if (!bytes || bytes.length === 0) return;
     try {
-      deps.onBytes(bytes);
+      deps.onBytes(bytes, opts.mode === 'hid-pos');
     } catch (e) {
       log.error({ port: 'card', err: message(e) }, 'scan consumer threw');
     }

@@ -34,13 +34,16 @@ export function parseCccdBytes(bytes: Uint8Array, opts: ParseOptions): ParseResu
 }
 
 export function parseCccd(input: string, opts: ParseOptions): ParseResult {
-  // A stray BOM in text, and the line terminator, are not part of the payload.
-  let text = input.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
+  // A stray BOM, and what scanners wrap a scan in (an STX/ETX pair, a Tab or line-end
+  // suffix), are not part of the payload.
+  let text = input.replace(/^\uFEFF?\u0002?/, '').replace(/[\r\n\t\u0003]+$/, '');
   if (text.length > MAX_PAYLOAD_BYTES) return reject('too-long', `payload is over ${MAX_PAYLOAD_BYTES} characters`);
   if (text.trim() === '') return reject('empty', 'the scan was empty');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) return reject('control-characters', 'the payload contains control characters');
-  text = text.normalize('NFC');
+  // NFC: the same letter may arrive precomposed or as base + combining mark. A no-break or
+  // other Unicode space (some card printers' software) is an ordinary space.
+  text = text.normalize('NFC').replace(/\p{Zs}/gu, ' ');
 
   const repairs: string[] = [];
   let fields = text.split('|');
@@ -86,7 +89,7 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   if (oldId !== '' && !/^(\d{9}|\d{12})$/.test(oldId)) return reject('bad-old-id-number', 'the old ID number is neither 9 nor 12 digits');
 
   if (name === '') return reject('missing-name', 'the name field is empty');
-  if (!/^[\p{L}\p{M}' .-]+$/u.test(name) || name.length > 100) return reject('bad-name', 'the name contains characters a name cannot have');
+  if (!/^[\p{L}\p{M}'’‘ʼ .-]+$/u.test(name) || name.length > 100) return reject('bad-name', 'the name contains characters a name cannot have');
 
   const dob = parseDate(digits(dobRaw, 'd-for-0'), { allowYearOnly: true });
   if (!dob) return reject('bad-date-of-birth', 'the date of birth is not a real date (ddMMyyyy, dd/MM/yyyy or yyyy)');
@@ -112,7 +115,7 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   // The number's structure (Circular 07/2016): province 001–096, a digit for century and
   // sex, the last two digits of the birth year, then six digits. There is no check digit.
   const province = Number(id.slice(0, 3));
-  if (province < 1 || province > 96) return reject('bad-province-code', `the ID number's province code ${id.slice(0, 3)} does not exist`);
+  if (province < 1 || province > 96) return reject('bad-province-code', "the ID number's province code (its first 3 digits) does not exist");
   const centuryDigit = Number(id[3]);
   const century = 1900 + 100 * Math.floor(centuryDigit / 2);
   if (century !== Math.floor(dob.year / 100) * 100) return reject('id-century-mismatch', "the ID number's century digit does not match the year of birth");

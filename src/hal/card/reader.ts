@@ -1,7 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { backoffMs } from '../../util/backoff.js';
-import type { CardReader, PortState, Unsubscribe } from '../ports.js';
+import type { CardReader, PortState, ScanListener, Unsubscribe } from '../ports.js';
 import { DuplicateGuard, Framer, type FrameEvent, type Termination } from './framer.js';
 import { MAX_PAYLOAD_BYTES, decodeScannerBytes, parseCccdBytes } from './parse.js';
 import type { ByteLink, LinkOpener } from './transport.js';
@@ -38,7 +38,6 @@ export function createCardReader(o: CardReaderOptions, deps: CardReaderDeps): Ca
   const { clock, log } = deps;
   let state: PortState = { kind: 'connecting', attempt: 1 };
   const stateListeners = new Set<(s: PortState) => void>();
-  const scanListeners = new Set<(r: ScanResult) => void>();
   let link: ByteLink | null = null;
   let retryTimer: unknown = null;
   let attempt = 0;
@@ -51,10 +50,7 @@ export function createCardReader(o: CardReaderOptions, deps: CardReaderDeps): Ca
     for (const l of stateListeners) l(next);
   };
 
-  const emit = (r: ScanResult): void => {
-    for (const l of scanListeners) l(r);
-  };
-  const assembler = createScanAssembler(o, deps, emit);
+  const assembler = createScanAssembler(o, deps);
 
   const connect = async (signal: AbortSignal): Promise<void> => {
     attempt++;
@@ -100,8 +96,9 @@ export function createCardReader(o: CardReaderOptions, deps: CardReaderDeps): Ca
     async open(signal) {
       stopped = false;
       lifetime = new AbortController();
-      const both = AbortSignal.any([signal, lifetime.signal]);
-      await connect(both);
+      // Not awaited: the port is `connecting` until the scanner answers, and boot (READY=1)
+      // never waits for a device.
+      void connect(AbortSignal.any([signal, lifetime.signal]));
     },
     async close() {
       stopped = true;
@@ -115,25 +112,39 @@ export function createCardReader(o: CardReaderOptions, deps: CardReaderDeps): Ca
       stateListeners.add(listener);
       return () => stateListeners.delete(listener);
     },
-    onScan(listener): Unsubscribe {
-      scanListeners.add(listener);
-      return () => scanListeners.delete(listener);
-    },
+    onScan: (listener) => assembler.onScan(listener),
   };
+}
+
+export interface ScanAssembler {
+  /** `endOfScan`: the source says the scan is complete (HID-POS), so end the frame now. */
+  push(chunk: Uint8Array, endOfScan?: boolean): void;
+  /** The source went away: drop a half-received scan so it cannot join the next one. */
+  reset(): void;
+  onScan(listener: ScanListener): Unsubscribe;
 }
 
 /**
  * Where a scanned byte goes, whatever the driver: framing (terminator or idle gap), parsing,
- * the duplicate guard, then exactly one ScanResult per frame.
+ * the duplicate guard, then exactly one ScanResult per frame to every listener.
  */
-export function createScanAssembler(
-  o: ScanAssemblyOptions,
-  deps: Pick<CardReaderDeps, 'clock' | 'log' | 'today'>,
-  emit: (r: ScanResult) => void,
-): { push(chunk: Uint8Array): void; reset(): void } {
+export function createScanAssembler(o: ScanAssemblyOptions, deps: Pick<CardReaderDeps, 'clock' | 'log' | 'today'>): ScanAssembler {
   const { clock, log } = deps;
   const duplicates = new DuplicateGuard(o.duplicateWindowMs);
-  let framer = new Framer(o.termination, MAX_PAYLOAD_BYTES);
+  const listeners = new Set<ScanListener>();
+  /** True if a listener acted on the scan. A throwing listener is logged, never kills the data path. */
+  const emit = (r: ScanResult): boolean => {
+    let taken = false;
+    for (const l of listeners) {
+      try {
+        if (l(r) === true) taken = true;
+      } catch (err) {
+        log.error({ err }, 'a scan listener failed; the scanner keeps reading');
+      }
+    }
+    return taken;
+  };
+  const framer = new Framer(o.termination, MAX_PAYLOAD_BYTES);
   let idleTimer: unknown = null;
   const handleFrame = (e: FrameEvent): void => {
     if (e.kind === 'overflow') {
@@ -143,21 +154,26 @@ export function createScanAssembler(
     const result = parseCccdBytes(e.bytes, { today: deps.today() });
     if (!result.ok) {
       emit({ kind: 'rejected', rejection: result.rejection, summary: summarize(e.bytes) });
-    } else if (duplicates.seen(result.identity.idNumber, clock.now())) {
+    } else if (duplicates.repeats(result.identity.idNumber, clock.now())) {
       log.info({ card: maskId(result.identity.idNumber) }, 'same card scanned again within the duplicate window; counted once');
-    } else {
-      emit({ kind: 'identity', identity: result.identity });
+    } else if (emit({ kind: 'identity', identity: result.identity })) {
+      duplicates.record(result.identity.idNumber, clock.now());
     }
   };
   return {
-    push(chunk) {
+    push(chunk, endOfScan = false) {
       for (const e of framer.push(chunk)) handleFrame(e);
+      if (endOfScan) framer.idle().forEach(handleFrame);
       clock.clearTimeout(idleTimer);
       if (framer.pending() > 0) idleTimer = clock.setTimeout(() => framer.idle().forEach(handleFrame), o.idleGapMs);
     },
     reset() {
       clock.clearTimeout(idleTimer);
-      framer = new Framer(o.termination, MAX_PAYLOAD_BYTES);
+      framer.reset();
+    },
+    onScan(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

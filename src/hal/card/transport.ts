@@ -19,13 +19,20 @@ export function linkOpenerFor(path: string, baudRate: number): LinkOpener {
   return tcp ? tcpLink(tcp[1]!, Number(tcp[2])) : serialLink(path, baudRate);
 }
 
+/** A serial-over-network adapter that does not answer within this is treated as absent. */
+const TCP_CONNECT_TIMEOUT_MS = 3000;
+/** TCP keepalive, so a scanner adapter that lost power (no FIN ever comes) is noticed. */
+const TCP_KEEPALIVE_MS = 10_000;
+
 function tcpLink(host: string, port: number): LinkOpener {
   return (signal) =>
     new Promise<ByteLink>((resolve, reject) => {
-      const socket = connect({ host, port, signal });
-      socket.once('error', (err) => reject(err));
+      const attempt = AbortSignal.any([signal, AbortSignal.timeout(TCP_CONNECT_TIMEOUT_MS)]);
+      const socket = connect({ host, port, signal: attempt, keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
+      socket.once('error', (err) => reject(attempt.aborted && !signal.aborted ? new Error(`no answer from ${host}:${port} within ${TCP_CONNECT_TIMEOUT_MS / 1000} s`) : err));
       socket.once('connect', () => {
         socket.removeAllListeners('error');
+        socket.setNoDelay(true);
         let closed: ((reason: string) => void) | null = null;
         let reason = 'connection closed';
         socket.on('error', (err) => (reason = err.message));
@@ -50,6 +57,7 @@ function serialLink(path: string, baudRate: number): LinkOpener {
       port.open((err) => {
         signal.removeEventListener('abort', onAbort);
         if (err) reject(err);
+        else if (signal.aborted) port.close(() => {}); // opened after we gave up: don't hold the device
         else resolve();
       });
     });
