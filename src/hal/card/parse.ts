@@ -36,6 +36,7 @@ export function parseCccdBytes(bytes: Uint8Array, opts: ParseOptions): ParseResu
 export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   // A stray BOM, and what scanners wrap a scan in (an STX/ETX pair, a Tab or line-end
   // suffix), are not part of the payload.
+  // eslint-disable-next-line no-control-regex
   let text = input.replace(/^\uFEFF?\u0002?/, '').replace(/[\r\n\t\u0003]+$/, '');
   if (text.length > MAX_PAYLOAD_BYTES) return reject('too-long', `payload is over ${MAX_PAYLOAD_BYTES} characters`);
   if (text.trim() === '') return reject('empty', 'the scan was empty');

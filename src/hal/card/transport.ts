@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { hangupAwareBinding } from './serial-binding.js';
 
 /**
  * A byte stream from a scanner: a serial device (USB-CDC /dev/ttyACM…, a pty in hw-sim) or a
@@ -50,7 +51,9 @@ function serialLink(path: string, baudRate: number): LinkOpener {
   return async (signal) => {
     // serialport ships its native binding prebuilt; still loaded only when a serial scanner is configured.
     const { SerialPort } = await import('serialport');
-    const port = new SerialPort({ path, baudRate, autoOpen: false, lock: true });
+    // SerialPort accepts a binding at run time; its option type just does not say so.
+    const options = { path, baudRate, autoOpen: false, lock: true, binding: await hangupAwareBinding() };
+    const port = new SerialPort(options as ConstructorParameters<typeof SerialPort>[0]);
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       signal.addEventListener('abort', onAbort, { once: true });
