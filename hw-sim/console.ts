@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { VirtualPrinter } from './devices/printer.js';
 import type { VirtualScanner } from './devices/scanner.js';
 import { SAMPLE_IDENTITIES, cccdPayload } from './identities.js';
 
@@ -13,18 +14,35 @@ export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
   noterm [N]     send a scan with no terminator
   long           send an 8 KB line
   unplug|replug  pull out / put back the scanner
+  print [NUMBER] ask the kiosk to print a test ticket (written to the tickets folder as PNG + text)
+  paper out|near|ok        set the virtual printer's paper
+  cover open|close         open / close its cover
+  printer off|on           power it off (no answer at all) / on
+  paperout-after N         the paper runs out after N more bytes (mid-ticket)
   help`;
 
+export interface ConsoleDevices {
+  readonly scanner: VirtualScanner;
+  readonly printer: VirtualPrinter | null;
+  /** Sends a command to the daemon over MQTT and returns its answer as a line of text. */
+  readonly ask: (command: string, args: Record<string, unknown>) => Promise<string>;
+}
+
 /** The technician's keyboard in hw-sim: one line, one action on the virtual devices. */
-export function runConsole(input: Readable, scanner: VirtualScanner, say: (line: string) => void): () => void {
+export function runConsole(input: Readable, devices: ConsoleDevices, say: (line: string) => void): () => void {
   const rl = createInterface({ input, terminal: false });
   rl.on('line', (line) => {
-    void handle(line.trim(), scanner).then(say, (err: unknown) => say(`hw-sim: ${err instanceof Error ? err.message : String(err)}`));
+    void handle(line.trim(), devices).then(say, (err: unknown) => say(`hw-sim: ${err instanceof Error ? err.message : String(err)}`));
   });
   return () => rl.close();
 }
 
-async function handle(line: string, scanner: VirtualScanner): Promise<string> {
+async function handle(line: string, devices: ConsoleDevices): Promise<string> {
+  const { scanner } = devices;
+  const printer = (): VirtualPrinter => {
+    if (!devices.printer) throw new Error('no virtual printer in this simulation');
+    return devices.printer;
+  };
   const [cmd = '', ...rest] = line.split(/\s+/);
   const arg = rest.join(' ');
   const pick = (): (typeof SAMPLE_IDENTITIES)[number] => {
@@ -67,6 +85,29 @@ async function handle(line: string, scanner: VirtualScanner): Promise<string> {
     case 'replug':
       await scanner.plug();
       return 'hw-sim: scanner plugged back in';
+    case 'print':
+      return `hw-sim: ${await devices.ask('print-test', arg ? { number: arg } : {})}`;
+    case 'paper': {
+      const level = { out: 'out', near: 'near-end', ok: 'ok' }[arg] as 'out' | 'near-end' | 'ok' | undefined;
+      if (!level) throw new Error('paper out|near|ok');
+      printer().state.paper = level;
+      return `hw-sim: printer paper ${level}`;
+    }
+    case 'cover':
+      if (arg !== 'open' && arg !== 'close') throw new Error('cover open|close');
+      printer().state.coverOpen = arg === 'open';
+      return `hw-sim: printer cover ${arg === 'open' ? 'open' : 'closed'}`;
+    case 'printer':
+      if (arg !== 'off' && arg !== 'on') throw new Error('printer off|on');
+      if (arg === 'off') await printer().unplug();
+      else await printer().plug();
+      return `hw-sim: printer ${arg}`;
+    case 'paperout-after': {
+      const n = Number(arg);
+      if (!Number.isInteger(n) || n < 0) throw new Error('paperout-after N (bytes)');
+      printer().faults.paperOutAfterBytes = n;
+      return `hw-sim: the paper runs out after ${n} more bytes`;
+    }
     case 'help':
       return CONSOLE_HELP;
     default:

@@ -3,13 +3,17 @@
  * hw-sim: runs the real kioskd against virtual hardware and an embedded MQTT broker on
  * loopback, so technicians and tests need no kiosk.
  */
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
+import { printSample } from './print-sample.js';
 import { runConsole } from './console.js';
 import { spawnDaemon } from './daemon.js';
 import { startSim } from './sim.js';
 
 const USAGE = `Usage:
   hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-daemon]
+  hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]
 
   start        start the embedded MQTT broker and virtual devices on 127.0.0.1, write the
                daemon config for them, and run kioskd against it until Ctrl-C (default)
@@ -17,7 +21,12 @@ const USAGE = `Usage:
   --device-id  kiosk id used in MQTT topics (default sim-kiosk-1)
   --scanner    how kioskd reaches the virtual scanner: pty (a serial device, needs socat;
                the default when socat is installed) or tcp (tcp://127.0.0.1:PORT)
-  --no-daemon  do not run kioskd; run it yourself with the printed config`;
+  --no-daemon  do not run kioskd; run it yourself with the printed config
+
+  print-sample prints a sample Vietnamese ticket through kioskd's own encoder and printer
+               driver to a virtual printer over TCP, and writes what it printed to DIR as
+               ticket-001.png and ticket-001.txt (the text read back by OCR when tesseract-ocr
+               and tesseract-ocr-vie are installed)`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -27,10 +36,31 @@ async function main(): Promise<number> {
       'device-id': { type: 'string' },
       'no-daemon': { type: 'boolean' },
       scanner: { type: 'string' },
+      out: { type: 'string' },
+      paper: { type: 'string' },
+      text: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals[0] ?? 'start';
+  if (command === 'print-sample' && !values.help) {
+    const paper = values.paper === undefined ? 80 : Number(values.paper);
+    const text = values.text ?? 'raster';
+    if (!values.out || (paper !== 80 && paper !== 58) || !['raster', 'cp1258'].includes(text)) {
+      process.stderr.write('usage: hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]\n');
+      return 64;
+    }
+    const r = await printSample({ outDir: resolvePath(values.out), paperMm: paper, text: text as 'raster' | 'cp1258' });
+    process.stdout.write(
+      [
+        `hw-sim: printed the sample ticket (${paper} mm, ${text}): ${r.bytes} bytes, encoded in ${r.encodeMs.toFixed(0)} ms, sent and checked in ${r.printMs.toFixed(0)} ms`,
+        `  picture: ${r.ticket.png}`,
+        `  text:    ${r.ticket.txt}`,
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  }
   if (values.help || command !== 'start') {
     process.stdout.write(USAGE + '\n');
     return values.help ? 0 : 64;
@@ -63,7 +93,9 @@ async function main(): Promise<number> {
       `  config:     ${sim.configPath}`,
       `  scanner:    virtual CCCD scanner on ${sim.scanner.link === 'pty' ? `a pty (${sim.scanner.daemonPath})` : sim.scanner.daemonPath}`,
       `  scan a test card: type "scan 1" and Enter here (or "help" for faults: unplug, garbage, …)`,
-      `  camera and printer are not built yet: they report "absent"; this config requires only the card.`,
+      `  printer:    virtual receipt printer on ${sim.printer.url}; tickets appear in ${sim.ticketsDir} (PNG + text)`,
+      `  print a test ticket: type "print"; paper out: "paper out" (and "paper ok"); "help" lists all`,
+      `  the camera is not built yet: it reports "absent"; this config requires card and printer.`,
       values['no-daemon']
         ? `  kioskd is not started (--no-daemon): node dist/src/main.js --config ${sim.configPath}`
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
@@ -78,7 +110,7 @@ async function main(): Promise<number> {
   }
 
   const daemon = spawnDaemon(sim.configPath);
-  const stopConsole = runConsole(process.stdin, sim.scanner, (line) => line && process.stdout.write(line + '\n'));
+  const stopConsole = runConsole(process.stdin, { scanner: sim.scanner, printer: sim.printer, ask: (cmd, args) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) }, (line) => line && process.stdout.write(line + '\n'));
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   const killOnExit = (): void => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
@@ -111,6 +143,25 @@ async function main(): Promise<number> {
   await sim.stop();
   process.stdout.write('hw-sim: stopped\n');
   return stopRequestedAt !== 0 && exit.code === 0 ? 0 : exit.code === 78 ? 78 : 1;
+}
+
+/** One command to the daemon over the broker, as central monitoring would send it. */
+async function askDaemon(url: string, base: string, command: string, args: Record<string, unknown>): Promise<string> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `hw-sim-console-${process.pid}`, reconnectPeriod: 0 });
+  try {
+    const transaction = `console-${Date.now()}`;
+    const answer = new Promise<string>((resolve) => {
+      client.on('message', (_topic, payload) => {
+        const r = JSON.parse(payload.toString()) as { transaction?: string; status: string; data?: unknown; error?: string };
+        if (r.transaction === transaction) resolve(r.status === 'ok' ? JSON.stringify(r.data) : `error: ${r.error}`);
+      });
+    });
+    await client.subscribeAsync(`${base}/cmd/${command}/response`);
+    await client.publishAsync(`${base}/cmd/${command}`, JSON.stringify({ ...args, transaction }));
+    return await Promise.race([answer, new Promise<string>((r) => setTimeout(() => r('no answer from kioskd within 30 s'), 30_000))]);
+  } finally {
+    await client.endAsync();
+  }
 }
 
 function waitForSignal(): Promise<void> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import type { ConfigInput } from '../src/config/schema.js';
 import { portInUse, startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { VirtualPrinter } from './devices/printer.js';
 import { VirtualScanner, type ScannerLink } from './devices/scanner.js';
 
 export interface SimOptions {
@@ -21,6 +22,9 @@ export interface SimOptions {
 export interface Sim {
   readonly broker: EmbeddedBroker;
   readonly scanner: VirtualScanner;
+  readonly printer: VirtualPrinter;
+  /** Where the virtual printer writes each ticket as PNG and text. */
+  readonly ticketsDir: string;
   readonly deviceId: string;
   readonly config: ConfigInput;
   readonly configPath: string;
@@ -30,7 +34,7 @@ export interface Sim {
 
 /**
  * Starts the virtual kiosk hardware on loopback and writes the daemon config that points at
- * it. Built so far: the card scanner. Camera, printer and indicators are configured absent.
+ * it. Built so far: the card scanner and the receipt printer. Camera and indicators are absent.
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const host = '127.0.0.1';
@@ -40,6 +44,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const deviceId = opts.deviceId ?? 'sim-kiosk-1';
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
   const scanner = await VirtualScanner.start(opts.scanner ?? (VirtualScanner.socatAvailable() ? 'pty' : 'tcp'), dir);
+  const ticketsDir = join(dir, 'tickets');
+  const printer = await VirtualPrinter.start({ outDir: ticketsDir });
   const config: ConfigInput = {
     device: { id: deviceId },
     // aedes speaks MQTT 3.1.1 only; saying so saves the daemon a refused MQTT 5 attempt.
@@ -48,12 +54,13 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
       mode: 'sim',
       card: { driver: 'serial', path: scanner.daemonPath, baudRate: 9600, reconnectBaseMs: 250, reconnectMaxMs: 2000 },
       camera: { driver: 'none' },
-      printer: { driver: 'none' },
+      printer: { driver: 'tcp', host: printer.host, port: printer.tcpPort, statusPollMs: 1000, reconnectBaseMs: 250, reconnectMaxMs: 2000 },
       indicators: { driver: 'none' },
     },
-    // Camera and printer are not built yet; requiring only the card lets the kiosk be idle
-    // and take scans. Real kiosks keep the default (card, camera, printer).
-    kiosk: { requiredPorts: ['card'] },
+    // The camera is not built yet; requiring card and printer lets the kiosk be idle and take
+    // scans. Real kiosks keep the default (card, camera, printer).
+    kiosk: { requiredPorts: ['card', 'printer'], stateDir: join(dir, 'state') },
+    ticket: { hospital: 'BỆNH VIỆN MÔ PHỎNG (hw-sim)', subtitle: 'Ki-ốt tiếp đón tự động' },
   };
   mergeInto(config as Record<string, unknown>, (opts.configOverrides ?? {}) as Record<string, unknown>);
   const configPath = join(dir, 'config.yaml');
@@ -61,12 +68,15 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   return {
     broker,
     scanner,
+    printer,
+    ticketsDir,
     deviceId,
     config,
     configPath,
     dir,
     async stop() {
       await scanner.stop();
+      await printer.stop();
       await broker.close();
     },
   };

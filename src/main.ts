@@ -19,6 +19,7 @@ import { serveCommands } from './mqtt/commands.js';
 import { MqttLink, redactUrl } from './mqtt/link.js';
 import { createPublisher, dropReportEvent } from './mqtt/publisher.js';
 import { kioskTopics } from './mqtt/topics.js';
+import { createPrinting, sampleTicket } from './printing/setup.js';
 import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
 import { every, systemClock } from './util/clock.js';
 import { packageVersion } from './version.js';
@@ -244,7 +245,29 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     publish.retained('info', { schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt });
     notifier.status(statusLine(runtime.status()));
   });
-  for (const id of PORT_IDS) hal.ports[id].onStateChange((state) => runtime.portChanged(id, state));
+  for (const id of PORT_IDS) {
+    hal.ports[id].onStateChange((state) => {
+      runtime.portChanged(id, state);
+      // Central monitoring is told when a device needs a person (paper out, cover open …).
+      if (state.kind === 'faulted' || state.kind === 'degraded') {
+        publish.event('alert', {
+          level: state.kind === 'faulted' ? 'error' : 'warning',
+          code: `${id}.${state.reason.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`,
+          message: `${id} ${state.kind}: ${state.reason}`,
+          port: id,
+        });
+      }
+    });
+  }
+  const printing = await createPrinting(config, {
+    printer: hal.ports.printer,
+    clock,
+    wallClock,
+    log: log.child({ ns: 'tickets' }),
+    event: (kind, data) => publish.event(kind, data),
+  });
+  const printLifetime = new AbortController();
+  hal.ports.printer.onStateChange(() => printing.spooler.printerChanged(printLifetime.signal));
   const cardLog = log.child({ ns: 'card' });
   hal.ports.card.onScan((scan) => {
     if (scan.kind === 'rejected') {
@@ -269,6 +292,12 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     {
       ping: () => ({ pong: true, uptime_s: Math.round(process.uptime()) }),
       state: () => runtime.status(),
+      'print-test': async (args) => {
+        const number = typeof args['number'] === 'string' && args['number'].trim() !== '' ? args['number'] : 'TEST';
+        const ticketId = `test-${randomUUID()}`;
+        const r = await printing.spooler.submit(sampleTicket(ticketId, number, wallClock()), printLifetime.signal);
+        return { ticket_id: ticketId, number, ...r };
+      },
       maintenance: (args) => {
         if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
         runtime.setMaintenance(args['enabled']);
@@ -328,7 +357,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       stopWatchdog();
       stopHealth();
       await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
+      printing.spooler.close();
+      printLifetime.abort(new Error('stopping'));
       await hal.close();
+      await printing.journal.flush();
       runtime.stop();
       health.close();
       clock.clearTimeout(deadline);

@@ -53,6 +53,74 @@ const cardSchema = z
 
 export type CardConfig = z.output<typeof cardSchema>;
 
+/** Models whose code-page numbers the encoder knows (@point-of-sale/receipt-printer-encoder 4). */
+export const printerModels = [
+  'bixolon-srp350', 'bixolon-srp350iii', 'citizen-ct-s310ii', 'epson-tm-m30ii', 'epson-tm-m30iii', 'epson-tm-p20ii', 'epson-tm-t20ii',
+  'epson-tm-t20iii', 'epson-tm-t20iv', 'epson-tm-t70', 'epson-tm-t70ii', 'epson-tm-t88ii', 'epson-tm-t88iii', 'epson-tm-t88iv', 'epson-tm-t88v',
+  'epson-tm-t88vi', 'epson-tm-t88vii', 'fujitsu-fp1000', 'hp-a779', 'metapace-t1', 'mpt-ii', 'pos-5890', 'pos-8360', 'sunmi-p2se', 'sunmi-p3h',
+  'sunmi-p3kh', 'sunmi-p3mix', 'sunmi', 'xprinter-xp-n160ii', 'xprinter-xp-t80q', 'youku-58t',
+] as const;
+
+const printerCommon = {
+  model: z.enum(printerModels).default('epson-tm-t20iii').describe('printer model: decides the ESC t code-page numbers in text modes'),
+  paperMm: z.union([z.literal(80), z.literal(58)]).default(80).describe('roll width'),
+  text: z
+    .enum(['raster', 'cp1258'])
+    .default('raster')
+    .describe('raster: text printed as pictures (works on every printer; the safe default); cp1258: WPC1258 code-page text, if the model has that code page'),
+  statusPollMs: durationMs(500, 600_000).default(5000).describe('status (DLE EOT) poll while idle'),
+  statusTimeoutMs: durationMs(100, 30_000).default(1500),
+  jobTimeoutMs: durationMs(1000, 300_000).default(20_000).describe('longest a ticket may take to send'),
+  reconnectBaseMs: durationMs(50, 60_000).default(1000),
+  reconnectMaxMs: durationMs(100, 600_000).default(15_000),
+  reprintWithinSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(900)
+    .describe('a ticket that failed to print is reprinted when the printer recovers within this time; after it, the number is recorded void'),
+};
+
+const printerSchema = z
+  .discriminatedUnion('driver', [
+    absentOnly.extend({ driver: z.literal('none') }),
+    z.strictObject({
+      driver: z.literal('tcp').describe('network printer, raw TCP (port 9100), or hw-sim'),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65_535).default(9100),
+      ...printerCommon,
+    }),
+    z.strictObject({
+      driver: z.literal('device').describe('USB printer through the kernel usblp driver: /dev/usb/lp0 or /dev/kiosk-printer'),
+      path: z.string().min(1),
+      ...printerCommon,
+    }),
+  ])
+  .prefault({ driver: 'none' });
+
+export type PrinterConfig = z.output<typeof printerSchema>;
+
+const ticketSchema = z
+  .strictObject({
+    hospital: z.string().min(1).max(120).default('BỆNH VIỆN').describe('printed at the top of every ticket'),
+    subtitle: z.string().max(120).nullable().default(null),
+    footer: z.string().max(200).default('Vui lòng chờ gọi số. Xin cảm ơn!'),
+    showName: z.boolean().default(true).describe("print the patient's full name (the ID is always masked to its last 4 digits)"),
+    timeZone: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be an IANA time zone such as Asia/Ho_Chi_Minh')
+      .default('Asia/Ho_Chi_Minh'),
+  })
+  .prefault({});
+
 export const portIds = ['card', 'camera', 'printer', 'indicators'] as const;
 export type PortId = (typeof portIds)[number];
 
@@ -106,7 +174,7 @@ export const configSchema = z.strictObject({
       mode: z.enum(['real', 'sim']).default('real').describe('reported in kiosk/<id>/info; "sim" when hw-sim generated this config'),
       card: cardSchema,
       camera: absentOnly.prefault({}),
-      printer: absentOnly.prefault({}),
+      printer: printerSchema,
       indicators: absentOnly.prefault({}),
     })
     .prefault({}),
@@ -118,11 +186,13 @@ export const configSchema = z.strictObject({
         .describe('ports that must be ready for the kiosk to take patients; otherwise it is out of service'),
       heartbeatMs: durationMs(100, 60_000).default(5000),
       resultHoldMs: durationMs(0, 60_000).default(3000).describe("how long a patient's result stays before the kiosk is ready for the next"),
+      stateDir: z.string().min(1).default('/var/lib/kioskd').describe("where the print journal lives (systemd's StateDirectory)"),
       shutdownGraceMs: durationMs(0, 120_000)
         .default(10_000)
         .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it'),
     })
     .prefault({}),
+  ticket: ticketSchema,
   watchdog: z
     .strictObject({
       maxLoopLagMs: durationMs(10, 60_000).default(2000).describe('event-loop delay p99 above this stops watchdog pings'),

@@ -1,4 +1,4 @@
-import type { CardReader, Port, PortId, PortState, Unsubscribe } from './ports.js';
+import type { CardReader, Port, PortId, PortState, TicketPrinter, Unsubscribe } from './ports.js';
 
 /**
  * A port with no device behind it. It says so honestly ("absent") instead of pretending to
@@ -18,4 +18,8 @@ export function absentPort(id: PortId, reason: string): Port {
 
 export function absentCardReader(reason: string): CardReader {
   return { ...absentPort('card', reason), onScan: () => () => {} };
+}
+
+export function absentPrinter(reason: string): TicketPrinter {
+  return { ...absentPort('printer', reason), print: async () => ({ ok: false, reason: `no printer: ${reason}` }), status: () => null };
 }

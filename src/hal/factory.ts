@@ -1,16 +1,18 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { CardConfig } from '../config/schema.js';
+import type { CardConfig, PrinterConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
-import { absentCardReader, absentPort } from './absent.js';
+import { absentCardReader, absentPort, absentPrinter } from './absent.js';
 import { createHidScanner } from './card/hid-reader.js';
 import { createCardReader, createScanAssembler } from './card/reader.js';
 import { linkOpenerFor } from './card/transport.js';
-import { PORT_IDS, type CardReader, type Port, type PortId } from './ports.js';
+import { createTicketPrinter } from './printer/printer.js';
+import { devicePrinter, tcpPrinter } from './printer/transport.js';
+import { PORT_IDS, type CardReader, type Port, type PortId, type TicketPrinter } from './ports.js';
 
 export interface Hal {
   readonly mode: 'real' | 'sim';
-  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader };
+  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
   open(signal: AbortSignal): Promise<void>;
@@ -29,9 +31,10 @@ export interface HalDeps {
  * here, lazily, only when configured, so a machine without libusb still starts.
  */
 export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal> {
-  const ports = {} as Record<PortId, Port> & { card: CardReader };
-  for (const id of ['camera', 'printer', 'indicators'] as const) ports[id] = absentPort(id, 'no driver configured');
+  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter };
+  for (const id of ['camera', 'indicators'] as const) ports[id] = absentPort(id, 'no driver configured');
   ports.card = createCard(cfg.card, deps);
+  ports.printer = createPrinter(cfg.printer, deps);
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,
@@ -87,4 +90,21 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
       };
     }
   }
+}
+
+function createPrinter(cfg: PrinterConfig, deps: HalDeps): TicketPrinter {
+  if (cfg.driver === 'none') return absentPrinter('no driver configured');
+  const tcp = cfg.driver === 'tcp';
+  return createTicketPrinter(
+    {
+      driver: tcp ? 'escpos-tcp' : 'escpos-device',
+      where: tcp ? `tcp://${cfg.host}:${cfg.port}` : cfg.path,
+      openLink: tcp ? tcpPrinter(cfg.host, cfg.port) : devicePrinter(cfg.path),
+      pollMs: cfg.statusPollMs,
+      statusTimeoutMs: cfg.statusTimeoutMs,
+      jobTimeoutMs: cfg.jobTimeoutMs,
+      reconnect: { baseMs: cfg.reconnectBaseMs, maxMs: cfg.reconnectMaxMs },
+    },
+    { clock: deps.clock, random: deps.random, log: deps.log.child({ port: 'printer' }) },
+  );
 }

@@ -3,6 +3,7 @@
  * from the HAL: it sees port states, never a device.
  */
 import type { ScanResult } from './card/types.js';
+import type { PrinterStatus } from './printer/status.js';
 
 export type PortId = 'card' | 'camera' | 'printer' | 'indicators';
 export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators'];
@@ -40,6 +41,16 @@ export interface CardReader extends Port {
  * duplicate guard, so a scan ignored while busy never blocks the patient's next attempt.
  */
 export type ScanListener = (result: ScanResult) => boolean | void;
+
+/** A receipt printer: takes finished ESC/POS jobs and reports its status. */
+export interface TicketPrinter extends Port {
+  /** Never rejects for printer trouble: the outcome says what happened. */
+  print(bytes: Uint8Array, signal: AbortSignal): Promise<PrintOutcome>;
+  /** The last status read (null before the first answer). */
+  status(): PrinterStatus | null;
+}
+
+export type PrintOutcome = { readonly ok: true; readonly ms: number; readonly bytes: number } | { readonly ok: false; readonly reason: string };
 
 export type PortStates = Readonly<Record<PortId, PortState>>;
 

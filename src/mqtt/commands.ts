@@ -46,12 +46,15 @@ export function serveCommands(link: MqttLink, topics: KioskTopicNames, handlers:
       reply({ status: 'error', error: `unknown command "${name}"; known: ${Object.keys(handlers).join(', ')}` });
       return;
     }
-    try {
-      const data = handler(args);
-      reply({ status: 'ok', data });
-      log.info({ cmd: name }, 'command handled');
-    } catch (err) {
-      reply({ status: 'error', error: err instanceof Error ? err.message : String(err) });
-    }
+    // A handler may answer at once or with a promise (a test print takes a moment).
+    Promise.resolve()
+      .then(() => handler(args))
+      .then(
+        (data) => {
+          reply({ status: 'ok', data });
+          log.info({ cmd: name }, 'command handled');
+        },
+        (err: unknown) => reply({ status: 'error', error: err instanceof Error ? err.message : String(err) }),
+      );
   });
 }

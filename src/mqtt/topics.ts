@@ -80,6 +80,21 @@ export interface EventTopics {
     readonly outcome: 'incomplete';
     readonly message: string;
   };
+  /** The printer took the whole ticket and still had paper afterwards. */
+  readonly 'ticket.printed': TicketEvent & { readonly bytes: number; readonly ms: number; readonly reprint: boolean };
+  /** It did not: the number is held for a reprint when the printer recovers. */
+  readonly 'ticket.failed': TicketEvent & { readonly reason: string };
+  /** A held ticket was printed after the printer recovered. */
+  readonly 'ticket.reprinted': TicketEvent & { readonly held_s: number };
+  /** A held ticket was not reprinted in time (or the daemon stopped): the number is void. */
+  readonly 'ticket.voided': TicketEvent & { readonly reason: string };
+}
+
+/** A queue ticket's life: no personal data, only the ticket id, its number and department. */
+export interface TicketEvent {
+  readonly ticket_id: string;
+  readonly number: string;
+  readonly department: string;
 }
 
 export interface EventEnvelope<T> {

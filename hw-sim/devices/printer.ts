@@ -1,0 +1,241 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { EscPosReader } from '../printer/escpos.js';
+import { Paper, createSheetRenderer, sheetPictures, sheetText, type SheetRenderer, type SheetResult } from '../printer/paper.js';
+
+export interface PrinterState {
+  paper: 'ok' | 'near-end' | 'out';
+  coverOpen: boolean;
+  offline: boolean;
+  error: boolean;
+  /** Powered off or wedged: no answer to DLE EOT at all. */
+  mute: boolean;
+}
+
+export interface PrinterFaults {
+  /** The paper runs out after this many more print bytes (mid-ticket). */
+  paperOutAfterBytes?: number | undefined;
+  /** The printer drops the connection after this many more bytes. */
+  disconnectAfterBytes?: number | undefined;
+  /** Takes data at most this fast (a printer busy printing a long job). */
+  drainBytesPerSec?: number | undefined;
+}
+
+export interface PrintedTicket {
+  readonly index: number;
+  readonly complete: boolean;
+  readonly png: string;
+  readonly txt: string;
+  readonly text: string;
+  readonly bytes: number;
+  readonly unknownCommands: readonly string[];
+}
+
+/**
+ * A virtual ESC/POS receipt printer on raw TCP (port 9100 on a real one). It interprets the
+ * command subset kioskd emits, answers DLE EOT from the state a test or technician sets, can
+ * fail mid-job, and writes each ticket to `<outDir>/ticket-N.png` and `.txt`. The text of
+ * raster (picture) tickets is read back with tesseract OCR when it is installed
+ * (apt-get install tesseract-ocr tesseract-ocr-vie); otherwise the .txt names the pictures.
+ */
+export class VirtualPrinter {
+  readonly state: PrinterState = { paper: 'ok', coverOpen: false, offline: false, error: false, mute: false };
+  faults: PrinterFaults = {};
+  readonly tickets: PrintedTicket[] = [];
+  private readonly listeners = new Set<(t: PrintedTicket) => void>();
+  private readonly sockets = new Set<Socket>();
+  private server: Server | null = null;
+  private port = 0;
+  private bytesThisSheet = 0;
+  private paper: Paper;
+  private renderer: SheetRenderer | null = null;
+  private pendingWrites: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly outDir: string,
+    readonly widthDots: number,
+    private readonly ocr: boolean,
+  ) {
+    this.paper = new Paper(widthDots);
+  }
+
+  static async start(o: { outDir: string; paperMm?: 80 | 58; port?: number; ocr?: boolean }): Promise<VirtualPrinter> {
+    mkdirSync(o.outDir, { recursive: true });
+    const p = new VirtualPrinter(o.outDir, o.paperMm === 58 ? 384 : 576, o.ocr ?? VirtualPrinter.ocrAvailable());
+    p.renderer = await createSheetRenderer();
+    p.port = o.port ?? 0;
+    await p.plug();
+    return p;
+  }
+
+  static ocrAvailable(): boolean {
+    const r = spawnSync('tesseract', ['--list-langs'], { encoding: 'utf8' });
+    return r.status === 0 && /\bvie\b/.test(r.stdout);
+  }
+
+  get host(): string {
+    return '127.0.0.1';
+  }
+  get tcpPort(): number {
+    return this.port;
+  }
+  get url(): string {
+    return `tcp://127.0.0.1:${this.port}`;
+  }
+  get plugged(): boolean {
+    return this.server !== null;
+  }
+
+  onTicket(l: (t: PrintedTicket) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Resolves once every ticket cut so far is written to disk. */
+  settled(): Promise<void> {
+    return this.pendingWrites;
+  }
+
+  async plug(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((sock) => this.serve(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    const a = server.address();
+    if (a && typeof a !== 'string') this.port = a.port;
+    this.server = server;
+  }
+
+  /** Power off / pull the network cable: every connection drops and nothing answers. */
+  async unplug(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    const srv = this.server;
+    this.server = null;
+    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+  }
+
+  async stop(): Promise<void> {
+    await this.unplug();
+    await this.pendingWrites;
+  }
+
+  private serve(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('error', () => {});
+    const reader = new EscPosReader();
+    sock.on('data', (chunk: Buffer) => {
+      let data: Uint8Array = chunk;
+      const cut = this.faults.disconnectAfterBytes;
+      if (cut !== undefined) {
+        if (data.length >= cut) {
+          data = data.subarray(0, cut);
+          this.faults.disconnectAfterBytes = undefined;
+          this.consume(reader, data, sock);
+          this.tear();
+          sock.destroy();
+          return;
+        }
+        this.faults.disconnectAfterBytes = cut - data.length;
+      }
+      this.consume(reader, data, sock);
+      const rate = this.faults.drainBytesPerSec;
+      if (rate) {
+        sock.pause();
+        setTimeout(() => sock.resume(), Math.ceil((chunk.length / rate) * 1000));
+      }
+    });
+  }
+
+  private consume(reader: EscPosReader, data: Uint8Array, sock: Socket): void {
+    for (const cmd of reader.push(data)) {
+      if (cmd.kind === 'status-request') {
+        if (!this.state.mute) sock.write(Uint8Array.of(this.statusByte(cmd.n)));
+        continue;
+      }
+      // A printer with no paper, an open cover or in error prints nothing.
+      if (!this.canPrint()) continue;
+      if (cmd.kind === 'text') this.countBytes(cmd.bytes.length);
+      else if (cmd.kind === 'raster') this.countBytes(cmd.data.length + 8);
+      else this.countBytes(2);
+      if (!this.canPrint()) {
+        this.tear(); // the paper ran out under this command
+        continue;
+      }
+      const sheet = this.paper.apply(cmd);
+      if (sheet) this.finish(sheet);
+    }
+  }
+
+  private countBytes(n: number): void {
+    this.bytesThisSheet += n;
+    const left = this.faults.paperOutAfterBytes;
+    if (left === undefined) return;
+    if (n >= left) {
+      this.faults.paperOutAfterBytes = undefined;
+      this.state.paper = 'out';
+    } else this.faults.paperOutAfterBytes = left - n;
+  }
+
+  private canPrint(): boolean {
+    return this.state.paper !== 'out' && !this.state.coverOpen && !this.state.error && !this.state.offline;
+  }
+
+  private tear(): void {
+    const sheet = this.paper.tear();
+    if (sheet) this.finish(sheet);
+  }
+
+  private statusByte(n: number): number {
+    const s = this.state;
+    const out = s.paper === 'out';
+    switch (n) {
+      case 1:
+        return 0x12 | (s.offline || out || s.coverOpen || s.error ? 0x08 : 0);
+      case 2:
+        return 0x12 | (s.coverOpen ? 0x04 : 0) | (out ? 0x20 : 0) | (s.error ? 0x40 : 0);
+      case 3:
+        return 0x12 | (s.error ? 0x08 : 0);
+      case 4:
+        return 0x12 | (s.paper === 'near-end' ? 0x0c : 0) | (out ? 0x60 : 0);
+      default:
+        return 0x12;
+    }
+  }
+
+  private finish(sheet: SheetResult): void {
+    const index = this.tickets.length + 1;
+    const bytes = this.bytesThisSheet;
+    this.bytesThisSheet = 0;
+    const base = join(this.outDir, `ticket-${String(index).padStart(3, '0')}${sheet.complete ? '' : '-torn'}`);
+    const renderer = this.renderer!;
+    const write = async (): Promise<void> => {
+      const png = await renderer.png(sheet, this.widthDots);
+      writeFileSync(`${base}.png`, png);
+      const pictures = sheetPictures(sheet);
+      const read: string[] = [];
+      for (const pic of pictures) read.push(this.ocr ? ocrText(await renderer.pictureToPng(pic)) : '');
+      const text = sheetText(sheet, (i) => (this.ocr ? (read[i] ?? '') : null));
+      writeFileSync(`${base}.txt`, text);
+      const t: PrintedTicket = { index, complete: sheet.complete, png: `${base}.png`, txt: `${base}.txt`, text, bytes, unknownCommands: sheet.unknown };
+      this.tickets.push(t);
+      for (const l of this.listeners) l(t);
+    };
+    this.pendingWrites = this.pendingWrites.then(write, write);
+  }
+}
+
+/** Sparse-text mode (psm 11) finds the very large queue number that block layout misses. */
+function ocrText(png: Buffer): string {
+  const r = spawnSync('tesseract', ['-', 'stdout', '-l', 'vie', '--psm', '11'], { input: png, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) return `[OCR failed: ${(r.stderr || '').trim().split('\n').pop()}]`;
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('\n');
+}

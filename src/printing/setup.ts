@@ -1,0 +1,41 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { TicketPrinter } from '../hal/ports.js';
+import { encodeTicket } from '../hal/printer/encode.js';
+import { createTicketRenderer } from '../hal/printer/raster.js';
+import { layoutTicket, type Ticket } from '../hal/printer/ticket.js';
+import type { Clock } from '../util/clock.js';
+import { createJournal } from './journal.js';
+import { createTicketSpooler, type SpoolerDeps } from './spooler.js';
+
+/** Builds the ticket path (renderer, encoder, journal, spooler) from config; main.ts calls it. */
+export async function createPrinting(
+  config: Pick<Config, 'hal' | 'ticket' | 'kiosk'>,
+  deps: { printer: TicketPrinter; clock: Clock; wallClock: () => Date; log: Logger; event: SpoolerDeps['event'] },
+) {
+  const p = config.hal.printer;
+  const settings = p.driver === 'none' ? { model: 'epson-tm-t20iii', paperMm: 80 as const, text: 'raster' as const, reprintWithinSec: 900 } : p;
+  const started = deps.clock.now();
+  const renderer = await createTicketRenderer();
+  deps.log.debug({ ms: Math.round(deps.clock.now() - started) }, 'ticket fonts loaded');
+  const template = { ...config.ticket, paperMm: settings.paperMm };
+  const encode = (t: Ticket): Uint8Array => encodeTicket(layoutTicket(t, template), { model: settings.model, paperMm: settings.paperMm, text: settings.text }, renderer);
+  const journal = createJournal(config.kiosk.stateDir, deps.wallClock, deps.log);
+  const spooler = createTicketSpooler({ printer: deps.printer, encode, journal, clock: deps.clock, wallClock: deps.wallClock, event: deps.event, reprintWithinMs: settings.reprintWithinSec * 1000 });
+  return { spooler, journal, encode };
+}
+
+/** The technician's test ticket: every Vietnamese letter shape a real ticket needs, no real patient. */
+export function sampleTicket(ticketId: string, number: string, issuedAt: Date): Ticket {
+  return {
+    ticketId,
+    number,
+    department: 'Khoa Khám bệnh',
+    room: 'Phòng 105 – Tầng 1',
+    priority: 'Người cao tuổi',
+    issuedAt,
+    insurance: 'Có BHYT – đúng tuyến (phiếu in thử)',
+    patientName: 'Nguyễn Thị Ánh Tuyết',
+    idLast4: '0001',
+  };
+}

@@ -1,0 +1,102 @@
+import type { TicketPrinter } from '../hal/ports.js';
+import type { Ticket } from '../hal/printer/ticket.js';
+import type { EventTopics } from '../mqtt/topics.js';
+import type { Clock } from '../util/clock.js';
+import type { Journal } from './journal.js';
+
+export interface SpoolerDeps {
+  readonly printer: TicketPrinter;
+  /** Ticket → printer bytes (layout, raster or code page). */
+  readonly encode: (t: Ticket) => Uint8Array;
+  readonly journal: Journal;
+  readonly clock: Clock;
+  readonly wallClock: () => Date;
+  readonly event: <K extends 'ticket.printed' | 'ticket.failed' | 'ticket.reprinted' | 'ticket.voided'>(kind: K, data: EventTopics[K]) => void;
+  readonly reprintWithinMs: number;
+}
+
+export type SubmitResult = { readonly outcome: 'printed' } | { readonly outcome: 'held'; readonly reason: string };
+
+interface Held {
+  readonly ticket: Ticket;
+  readonly heldAt: number;
+  readonly expiry: unknown;
+}
+
+/**
+ * No queue number is ever lost to the printer: a ticket that does not print is held in memory
+ * (it carries the patient's name, so it is never written to disk) and reprinted, marked as a
+ * reprint, as soon as the printer is usable again, or recorded void once `reprintWithinMs` has
+ * passed (the patient has gone to the counter by then). Every step goes to the journal and MQTT.
+ */
+export function createTicketSpooler(d: SpoolerDeps) {
+  const held = new Map<string, Held>();
+  let retrying = false;
+  const ids = (t: Ticket) => ({ ticket_id: t.ticketId, number: t.number, department: t.department });
+
+  const voidTicket = (id: string, reason: string): void => {
+    const h = held.get(id);
+    if (!h) return;
+    held.delete(id);
+    d.clock.clearTimeout(h.expiry);
+    d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'voided', reason });
+    d.event('ticket.voided', { ...ids(h.ticket), reason });
+  };
+
+  const hold = (ticket: Ticket, reason: string): void => {
+    d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'failed', reason });
+    d.event('ticket.failed', { ...ids(ticket), reason });
+    if (held.has(ticket.ticketId)) return;
+    const expiry = d.clock.setTimeout(() => voidTicket(ticket.ticketId, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), d.reprintWithinMs);
+    held.set(ticket.ticketId, { ticket, heldAt: d.clock.now(), expiry });
+  };
+
+  const retryHeld = async (signal: AbortSignal): Promise<void> => {
+    if (retrying) return;
+    retrying = true;
+    try {
+      for (const [id, h] of [...held]) {
+        const k = d.printer.state().kind;
+        if (k !== 'ready' && k !== 'degraded') break;
+        const outcome = await d.printer.print(d.encode({ ...h.ticket, reprint: true }), signal);
+        if (!held.has(id)) continue; // voided meanwhile
+        if (!outcome.ok) {
+          d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'failed', reason: `reprint: ${outcome.reason}` });
+          break;
+        }
+        held.delete(id);
+        d.clock.clearTimeout(h.expiry);
+        d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'reprinted' });
+        d.event('ticket.reprinted', { ...ids(h.ticket), held_s: Math.round((d.clock.now() - h.heldAt) / 1000) });
+      }
+    } finally {
+      retrying = false;
+    }
+  };
+
+  return {
+    async submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
+      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
+      const outcome = await d.printer.print(d.encode(ticket), signal);
+      if (outcome.ok) {
+        d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'printed' });
+        d.event('ticket.printed', { ...ids(ticket), bytes: outcome.bytes, ms: Math.round(outcome.ms), reprint: false });
+        return { outcome: 'printed' };
+      }
+      hold(ticket, outcome.reason);
+      return { outcome: 'held', reason: outcome.reason };
+    },
+    /** Call on every printer state change: a usable printer gets the held tickets. */
+    printerChanged(signal: AbortSignal): void {
+      const k = d.printer.state().kind;
+      if ((k === 'ready' || k === 'degraded') && held.size > 0) void retryHeld(signal);
+    },
+    held: (): Array<{ ticketId: string; number: string }> => [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
+    /** Stopping: held tickets cannot outlive the process (their content is in memory only). */
+    close(): void {
+      for (const id of [...held.keys()]) voidTicket(id, 'the kiosk stopped before the printer recovered');
+    },
+  };
+}
+
+export type TicketSpooler = ReturnType<typeof createTicketSpooler>;

@@ -1,0 +1,161 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { encodeTicket, toCp1258Form } from '../src/hal/printer/encode.js';
+import { createTicketRenderer } from '../src/hal/printer/raster.js';
+import { printable } from '../src/hal/printer/text.js';
+import { layoutTicket, type Ticket, type TicketTemplate } from '../src/hal/printer/ticket.js';
+import { EscPosReader, type EscPos } from '../hw-sim/printer/escpos.js';
+import { Paper, sheetText } from '../hw-sim/printer/paper.js';
+
+const renderer = await createTicketRenderer();
+const tpl: TicketTemplate = { hospital: 'BỆNH VIỆN ĐA KHOA TỈNH', subtitle: null, footer: 'Vui lòng chờ gọi số.', showName: true, timeZone: 'Asia/Ho_Chi_Minh', paperMm: 80 };
+const ticket: Ticket = {
+  ticketId: 'T-0001',
+  number: 'A-042',
+  department: 'Khoa Khám bệnh',
+  room: 'Phòng 105 – Tầng 1',
+  priority: 'Ưu tiên',
+  issuedAt: new Date('2026-11-23T01:05:00Z'),
+  insurance: 'Có BHYT – đúng tuyến',
+  patientName: 'Nguyễn Thị Ánh Tuyết',
+  idLast4: '0001',
+};
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const commands = (bytes: Uint8Array): EscPos[] => new EscPosReader().push(bytes);
+/** What a printer would print, as text (code-page text mode only). */
+const printedText = (bytes: Uint8Array): string => {
+  const paper = new Paper(576);
+  let out = '';
+  for (const c of commands(bytes)) {
+    const sheet = paper.apply(c);
+    if (sheet) out += sheetText(sheet);
+  }
+  return out;
+};
+
+test('layout: every field a patient and the staff need, in the hospital time zone, ID masked', (t) => {
+  const blocks = layoutTicket(ticket, tpl);
+  const texts = blocks.flatMap((b) => (b.kind === 'text' ? [b.text] : []));
+  t.true(texts.includes('A-042'));
+  t.is(blocks.find((b) => b.kind === 'text' && b.text === 'A-042')?.kind === 'text' && (blocks.find((b) => b.kind === 'text' && b.text === 'A-042') as { style: string }).style, 'number');
+  t.true(texts.includes('ƯU TIÊN – Ưu tiên'));
+  t.true(texts.includes('Khoa Khám bệnh') && texts.includes('Phòng 105 – Tầng 1'));
+  t.true(texts.includes('Họ tên: Nguyễn Thị Ánh Tuyết'));
+  t.true(texts.includes('CCCD: ********0001'));
+  t.true(texts.includes('Thời gian: 23/11/2026 08:05'));
+  t.deepEqual(blocks.filter((b) => b.kind === 'qr'), [{ kind: 'qr', data: 'T-0001' }]);
+  // No priority, no name when the hospital turns names off, never a full ID.
+  const plain = layoutTicket({ ...ticket, priority: null, idLast4: '001190005678' }, { ...tpl, showName: false });
+  const plainTexts = plain.flatMap((b) => (b.kind === 'text' ? [b.text] : []));
+  t.false(plainTexts.some((x) => x.includes('ƯU TIÊN') || x.includes('Nguyễn') || x.includes('00119')));
+  t.true(plainTexts.includes('CCCD: ********5678'));
+});
+
+test('printable(): control bytes, bidi overrides and zero-width characters never reach the printer', (t) => {
+  t.is(printable('An\x1bd\x05\x1dV\x00B\u202eC\u200bD\r\nE'), 'An d V B C D E');
+  t.is(printable('Nguyễn'.normalize('NFD')), 'Nguyễn');
+  t.is(printable(null), '');
+  t.is(printable('x'.repeat(500)).length, 120);
+});
+
+test('cp1258: the Vietnamese sample strings survive a printer round trip intact', (t) => {
+  for (const s of ['Nguyễn Thị Ánh Tuyết', 'Khoa Khám bệnh', 'Phòng 105 – Tầng 1', 'Ưu tiên', 'ỳ ỷ ỹ ỵ Ữ Ự Ợ Ở Đ đ', 'Trần Văn Đức']) {
+    t.is(new TextDecoder('windows-1258').decode(Buffer.from(toCp1258Form(s), 'latin1').length ? encodeCp1258(s) : new Uint8Array()).normalize('NFC'), s);
+  }
+  const text = printedText(encodeTicket(layoutTicket(ticket, tpl), { model: 'epson-tm-t20iii', paperMm: 80, text: 'cp1258' }, renderer));
+  for (const s of ['BỆNH VIỆN ĐA KHOA TỈNH', 'A-042', 'Khoa Khám bệnh', 'Phòng 105 – Tầng 1', 'ƯU TIÊN – Ưu tiên', 'Họ tên: Nguyễn Thị Ánh Tuyết', 'CCCD: ********0001', 'BHYT: Có BHYT – đúng tuyến', '[QR: T-0001]']) {
+    t.true(text.includes(s), `"${s}" not printed; got:\n${text}`);
+  }
+  t.false(text.includes('?'));
+});
+
+function encodeCp1258(s: string): Uint8Array {
+  // Through the real encoder, one line, and back out of the ESC/POS stream.
+  const bytes = encodeTicket([{ kind: 'text', text: s, style: 'body', align: 'left' }], { model: 'epson-tm-t20iii', paperMm: 80, text: 'cp1258' }, renderer);
+  const run = commands(bytes).find((c): c is Extract<EscPos, { kind: 'text' }> => c.kind === 'text');
+  return run ? run.bytes : new Uint8Array();
+}
+
+test('golden bytes: the cp1258 ticket for an Epson TM-T20III is byte for byte what it was', (t) => {
+  const bytes = encodeTicket(layoutTicket(ticket, tpl), { model: 'epson-tm-t20iii', paperMm: 80, text: 'cp1258' }, renderer);
+  const fixture = new URL('./fixtures/ticket-cp1258-80.hex', import.meta.url);
+  if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(fixture, hex(bytes).replace(/(.{64})/g, '$1\n') + '\n');
+  t.is(hex(bytes), readFileSync(fixture, 'utf8').replace(/\s+/g, ''));
+  // The landmarks deps.md checked by hand: init, ESC t 52 (WPC1258), "Họ tên:" as o + combining dot below, QR, cut.
+  t.is(hex(bytes.subarray(0, 2)), '1b40');
+  t.true(hex(bytes).includes('1b7434'));
+  t.true(hex(bytes).includes('486ff22074ea6e3a'));
+  t.true(hex(bytes).includes('1d286b'));
+  t.regex(hex(bytes), /1d56(00|01|41..|42..)(0a0d)*$/);
+});
+
+test('golden bytes: the raster ticket is byte for byte what it was, and is pictures + a native QR + a cut', (t) => {
+  const bytes = encodeTicket(layoutTicket(ticket, tpl), { model: 'epson-tm-t20iii', paperMm: 80, text: 'raster' }, renderer);
+  const fixture = new URL('./fixtures/ticket-raster-80.sha256', import.meta.url);
+  if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(fixture, createHash('sha256').update(bytes).digest('hex') + '\n');
+  t.is(createHash('sha256').update(bytes).digest('hex'), readFileSync(fixture, 'utf8').trim(), 'the rendered ticket changed; look at it (hw-sim print-sample) before updating the fixture');
+  const cmds = commands(bytes);
+  const rasters = cmds.filter((c): c is Extract<EscPos, { kind: 'raster' }> => c.kind === 'raster');
+  t.true(rasters.length >= 2);
+  t.true(rasters.every((r) => r.widthBytes === 72 && r.height <= 256));
+  t.is(cmds.filter((c) => c.kind === 'qr-print').length, 1);
+  t.is(cmds.filter((c) => c.kind === 'cut').length, 1);
+  t.false(cmds.some((c) => c.kind === 'text'), 'no code-page text at all in raster mode');
+  t.true(bytes.length > 20_000 && bytes.length < 120_000, `${bytes.length} bytes`);
+});
+
+test('58 mm paper: 384-dot pictures, and text mode fits 32 columns', (t) => {
+  const raster = commands(encodeTicket(layoutTicket(ticket, { ...tpl, paperMm: 58 }), { model: 'epson-tm-t20iii', paperMm: 58, text: 'raster' }, renderer));
+  t.true(raster.filter((c) => c.kind === 'raster').every((c) => c.kind === 'raster' && c.widthBytes === 48));
+  const text = printedText(encodeTicket(layoutTicket(ticket, { ...tpl, paperMm: 58 }), { model: 'epson-tm-t20iii', paperMm: 58, text: 'cp1258' }, renderer));
+  t.true(text.split('\n').every((l) => [...l].length <= 32 || l.startsWith('[QR')), text);
+});
+
+/** A seeded PRNG, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const HOSTILE = ['\x1b@', '\x1bp\x00\x19\xfa', '\x1dV\x00', '\x10\x04\x01', '\x1d(k\x03\x001Q0', '\x00', '\r\n', '\u202e', '\u200b', '\x7f', '\x9b', '\x1d!\x77', '\x1bt\x00'];
+function hostile(r: () => number): string {
+  let s = '';
+  const n = Math.floor(r() * 12);
+  for (let i = 0; i < n; i++) {
+    const k = r();
+    s += k < 0.4 ? HOSTILE[Math.floor(r() * HOSTILE.length)] : k < 0.7 ? String.fromCharCode(Math.floor(r() * 0x250)) : 'Nguyễn Ữ ';
+  }
+  return s;
+}
+
+test('injection fuzz: hostile text in every field never adds a printer command (2,000 text-mode and 20 raster tickets)', (t) => {
+  const r = rng(4);
+  const allowed = new Set(['init', 'text', 'newline', 'codepage', 'align', 'bold', 'invert', 'size', 'raster', 'qr-store', 'qr-size', 'qr-print', 'qr-setting', 'line-spacing', 'cut', 'other', 'font', 'underline', 'feed']);
+  for (let i = 0; i < 2020; i++) {
+    const evil: Ticket = {
+      ticketId: hostile(r),
+      number: hostile(r),
+      department: hostile(r),
+      room: hostile(r),
+      priority: r() < 0.5 ? hostile(r) : null,
+      issuedAt: new Date(1_790_000_000_000 + Math.floor(r() * 1e10)),
+      insurance: hostile(r),
+      patientName: hostile(r),
+      idLast4: hostile(r),
+    };
+    const mode = i < 2000 ? 'cp1258' : 'raster';
+    const bytes = encodeTicket(layoutTicket(evil, { ...tpl, hospital: hostile(r) || 'X', footer: hostile(r) }), { model: 'epson-tm-t20iii', paperMm: 80, text: mode }, renderer);
+    const cmds = commands(bytes);
+    const bad = cmds.find((c) => !allowed.has(c.kind) || (c.kind === 'other' && c.name !== 'cancel-kanji'));
+    if (bad) return t.fail(`ticket ${i} (${mode}): unexpected ${JSON.stringify(bad)}`);
+    const count = (k: string) => cmds.filter((c) => c.kind === k).length;
+    if (count('init') !== 1 || count('cut') !== 1 || count('qr-print') !== 1) return t.fail(`ticket ${i} (${mode}): init ${count('init')}, cut ${count('cut')}, qr ${count('qr-print')}`);
+  }
+  t.pass();
+});
