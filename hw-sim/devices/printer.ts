@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -218,7 +218,7 @@ export class VirtualPrinter {
       writeFileSync(`${base}.png`, png);
       const pictures = sheetPictures(sheet);
       const read: string[] = [];
-      for (const pic of pictures) read.push(this.ocr ? ocrText(await renderer.pictureToPng(pic)) : '');
+      for (const pic of pictures) read.push(this.ocr ? await ocrText(await renderer.pictureToPng(pic)) : '');
       const text = sheetText(sheet, (i) => (this.ocr ? (read[i] ?? '') : null));
       writeFileSync(`${base}.txt`, text);
       const t: PrintedTicket = { index, complete: sheet.complete, png: `${base}.png`, txt: `${base}.txt`, text, bytes, unknownCommands: sheet.unknown };
@@ -230,12 +230,26 @@ export class VirtualPrinter {
 }
 
 /** Sparse-text mode (psm 11) finds the very large queue number that block layout misses. */
-function ocrText(png: Buffer): string {
-  const r = spawnSync('tesseract', ['-', 'stdout', '-l', 'vie', '--psm', '11'], { input: png, encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) return `[OCR failed: ${(r.stderr || '').trim().split('\n').pop()}]`;
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join('\n');
+function ocrText(png: Buffer): Promise<string> {
+  // Asynchronous: OCR takes a second or two, and the simulated printer must keep answering.
+  return new Promise((resolve) => {
+    const p = spawn('tesseract', ['-', 'stdout', '-l', 'vie', '--psm', '11'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    p.on('error', (e) => resolve(`[OCR failed: ${e.message}]`));
+    p.on('close', (code) => {
+      if (code !== 0) return resolve(`[OCR failed: ${err.trim().split('\n').pop() ?? ''}]`);
+      resolve(
+        out
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+    p.stdin.on('error', () => {});
+    p.stdin.end(png);
+  });
 }

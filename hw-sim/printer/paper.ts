@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
-import { createRequire } from 'node:module';
 import CodepageEncoder from '@point-of-sale/codepage-encoder';
 import * as PImage from 'pureimage';
 import QRCode from 'qrcode';
+import { loadFont } from '../../src/hal/printer/fonts.js';
 import { DEFAULT_LINE_DOTS, type EscPos } from './escpos.js';
 
 /**
@@ -201,10 +201,7 @@ export interface SheetRenderer {
 }
 
 export async function createSheetRenderer(): Promise<SheetRenderer> {
-  const require = createRequire(import.meta.url);
-  const mono = PImage.registerFont(require.resolve('dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf'), 'hw-sim-mono');
-  const monoBold = PImage.registerFont(require.resolve('dejavu-fonts-ttf/ttf/DejaVuSansMono-Bold.ttf'), 'hw-sim-mono-bold');
-  await Promise.all([mono.load(), monoBold.load()]);
+  await Promise.all([loadFont('hw-sim-mono', 'dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf'), loadFont('hw-sim-mono-bold', 'dejavu-fonts-ttf/ttf/DejaVuSansMono-Bold.ttf')]);
   const encode = async (img: ReturnType<typeof PImage.make>): Promise<Buffer> => {
     const sink = new PassThrough();
     const parts: Buffer[] = [];

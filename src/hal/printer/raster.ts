@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import * as PImage from 'pureimage';
 import QRCode from 'qrcode';
+import { loadFont } from './fonts.js';
 import { paperDots, type TicketBlock, type TicketStyle } from './ticket.js';
 
 /**
@@ -41,11 +41,7 @@ const QR_MODULE_DOTS = 6;
 
 /** Loads the fonts (about 100 ms); create once at boot and reuse. */
 export async function createTicketRenderer(): Promise<TicketRenderer> {
-  const require = createRequire(import.meta.url);
-  // Family names are specific to kioskd: pureimage keeps one font table per process.
-  const regular = PImage.registerFont(require.resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf'), 'kioskd-sans');
-  const bold = PImage.registerFont(require.resolve('dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf'), 'kioskd-sans-bold');
-  await Promise.all([regular.load(), bold.load()]);
+  await Promise.all([loadFont('kioskd-sans', 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf'), loadFont('kioskd-sans-bold', 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf')]);
 
   return {
     render(blocks, paperMm) {
