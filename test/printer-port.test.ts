@@ -7,7 +7,7 @@ import { createTicketPrinter } from '../src/hal/printer/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
 import { createTicketRenderer } from '../src/hal/printer/raster.js';
 import { layoutTicket } from '../src/hal/printer/ticket.js';
-import { tcpPrinter } from '../src/hal/printer/transport.js';
+import { devicePrinter, tcpPrinter } from '../src/hal/printer/transport.js';
 import type { PortState, TicketPrinter } from '../src/hal/ports.js';
 import { sampleTicket } from '../src/printing/setup.js';
 import { systemClock } from '../src/util/clock.js';
@@ -123,4 +123,34 @@ test('hw-sim print-sample: the raster ticket, read back by OCR, holds the number
   t.true(r.ticket.complete);
   for (const s of ['A-042', 'Khoa Khám bệnh', 'Nguyễn Thị Ánh Tuyết', 'Phòng 105']) t.true(text.includes(s), `OCR did not read "${s}":\n${text}`);
   t.true(readFileSync(r.ticket.png).subarray(1, 4).toString() === 'PNG');
+});
+
+test('device file (usblp, here a pty): a ticket prints, paper out is seen, and an unplugged printer comes back', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-lp-'));
+  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false, link: 'device' });
+  const path = vp.devicePath;
+  const port = createTicketPrinter(
+    { driver: 'escpos-device', where: path, openLink: devicePrinter(path), pollMs: 200, statusTimeoutMs: 1500, jobTimeoutMs: 10_000, reconnect: { baseMs: 100, maxMs: 300 } },
+    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
+  );
+  t.teardown(async () => {
+    await port.close();
+    await vp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await port.open(new AbortController().signal);
+  await until(() => port.state().kind === 'ready', 5000, 'printer ready');
+  t.like(await port.print(job(), AbortSignal.timeout(10_000)), { ok: true });
+  await until(() => vp.tickets.length === 1, 5000, 'the ticket');
+  await vp.settled();
+  t.true(readFileSync(vp.tickets[0]!.txt, 'utf8').includes('Nguyễn Thị Ánh Tuyết'));
+  vp.state.paper = 'out';
+  await until(() => port.state().kind === 'faulted', 5000, 'paper out seen');
+  vp.state.paper = 'ok';
+  await until(() => port.state().kind === 'ready', 5000, 'ready');
+  await vp.unplug();
+  await until(() => port.state().kind === 'faulted', 5000, 'unplugged');
+  await vp.plug();
+  await until(() => port.state().kind === 'ready', 10_000, 'back');
+  t.like(await port.print(job(), AbortSignal.timeout(10_000)), { ok: true });
 });

@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { closeSync, createReadStream, mkdirSync, openSync, writeFileSync, writeSync, type ReadStream } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { EscPosReader } from '../printer/escpos.js';
+import { openPtyPair, type PtyPair } from './pty.js';
 import { Paper, createSheetRenderer, sheetPictures, sheetText, type SheetRenderer, type SheetResult } from '../printer/paper.js';
 
 export interface PrinterState {
@@ -21,6 +22,14 @@ export interface PrinterFaults {
   disconnectAfterBytes?: number | undefined;
   /** Takes data at most this fast (a printer busy printing a long job). */
   drainBytesPerSec?: number | undefined;
+}
+
+/** One connection to the printer: a TCP client, or the device file's other end. */
+interface Conn {
+  write(bytes: Uint8Array): void;
+  destroy(): void;
+  pause(): void;
+  resume(): void;
 }
 
 export interface PrintedTicket {
@@ -45,8 +54,9 @@ export class VirtualPrinter {
   faults: PrinterFaults = {};
   readonly tickets: PrintedTicket[] = [];
   private readonly listeners = new Set<(t: PrintedTicket) => void>();
-  private readonly sockets = new Set<Socket>();
+  private readonly conns = new Set<Conn>();
   private server: Server | null = null;
+  private pty: { pair: PtyPair; stream: ReadStream; fd: number } | null = null;
   private port = 0;
   private bytesThisSheet = 0;
   private paper: Paper;
@@ -57,13 +67,15 @@ export class VirtualPrinter {
     readonly outDir: string,
     readonly widthDots: number,
     private readonly ocr: boolean,
+    /** tcp: raw TCP like a network printer; device: a pty standing in for /dev/usb/lp0. */
+    readonly link: 'tcp' | 'device',
   ) {
     this.paper = new Paper(widthDots);
   }
 
-  static async start(o: { outDir: string; paperMm?: 80 | 58; port?: number; ocr?: boolean }): Promise<VirtualPrinter> {
+  static async start(o: { outDir: string; paperMm?: 80 | 58; port?: number; ocr?: boolean; link?: 'tcp' | 'device' }): Promise<VirtualPrinter> {
     mkdirSync(o.outDir, { recursive: true });
-    const p = new VirtualPrinter(o.outDir, o.paperMm === 58 ? 384 : 576, o.ocr ?? VirtualPrinter.ocrAvailable());
+    const p = new VirtualPrinter(o.outDir, o.paperMm === 58 ? 384 : 576, o.ocr ?? VirtualPrinter.ocrAvailable(), o.link ?? 'tcp');
     p.renderer = await createSheetRenderer();
     p.port = o.port ?? 0;
     await p.plug();
@@ -84,8 +96,13 @@ export class VirtualPrinter {
   get url(): string {
     return `tcp://127.0.0.1:${this.port}`;
   }
+  /** The device file the daemon opens (link "device"). */
+  get devicePath(): string {
+    if (!this.pty) throw new Error('the virtual printer is not a device file (or is unplugged)');
+    return this.pty.pair.daemonEnd;
+  }
   get plugged(): boolean {
-    return this.server !== null;
+    return this.server !== null || this.pty !== null;
   }
 
   onTicket(l: (t: PrintedTicket) => void): () => void {
@@ -99,8 +116,38 @@ export class VirtualPrinter {
   }
 
   async plug(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((sock) => this.serve(sock));
+    if (this.plugged) return;
+    if (this.link === 'device') {
+      const pair = await openPtyPair(this.outDir, 'printer-device');
+      const fd = openSync(pair.simEnd, 'r+');
+      const stream = createReadStream('', { fd, autoClose: false });
+      this.pty = { pair, stream, fd };
+      const conn: Conn = {
+        write: (b) => {
+          try {
+            writeSync(fd, b);
+          } catch {
+            // the daemon side is gone
+          }
+        },
+        destroy: () => stream.destroy(),
+        pause: () => stream.pause(),
+        resume: () => stream.resume(),
+      };
+      this.conns.add(conn);
+      const reader = new EscPosReader();
+      stream.on('error', () => {});
+      stream.on('data', (chunk) => this.receive(conn, reader, chunk as Buffer));
+      return;
+    }
+    const server = createServer((sock) => {
+      sock.on('error', () => {});
+      const conn: Conn = { write: (b) => sock.write(b), destroy: () => sock.destroy(), pause: () => sock.pause(), resume: () => sock.resume() };
+      this.conns.add(conn);
+      sock.on('close', () => this.conns.delete(conn));
+      const reader = new EscPosReader();
+      sock.on('data', (chunk: Buffer) => this.receive(conn, reader, chunk));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
@@ -112,7 +159,15 @@ export class VirtualPrinter {
 
   /** Power off / pull the network cable: every connection drops and nothing answers. */
   async unplug(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    const pty = this.pty;
+    this.pty = null;
+    if (pty) {
+      pty.stream.destroy();
+      closeSync(pty.fd);
+      await pty.pair.close();
+    }
     const srv = this.server;
     this.server = null;
     if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -123,38 +178,32 @@ export class VirtualPrinter {
     await this.pendingWrites;
   }
 
-  private serve(sock: Socket): void {
-    this.sockets.add(sock);
-    sock.on('close', () => this.sockets.delete(sock));
-    sock.on('error', () => {});
-    const reader = new EscPosReader();
-    sock.on('data', (chunk: Buffer) => {
-      let data: Uint8Array = chunk;
-      const cut = this.faults.disconnectAfterBytes;
-      if (cut !== undefined) {
-        if (data.length >= cut) {
-          data = data.subarray(0, cut);
-          this.faults.disconnectAfterBytes = undefined;
-          this.consume(reader, data, sock);
-          this.tear();
-          sock.destroy();
-          return;
-        }
-        this.faults.disconnectAfterBytes = cut - data.length;
+  private receive(conn: Conn, reader: EscPosReader, chunk: Buffer): void {
+    let data: Uint8Array = chunk;
+    const cut = this.faults.disconnectAfterBytes;
+    if (cut !== undefined) {
+      if (data.length >= cut) {
+        data = data.subarray(0, cut);
+        this.faults.disconnectAfterBytes = undefined;
+        this.consume(reader, data, conn);
+        this.tear();
+        conn.destroy();
+        return;
       }
-      this.consume(reader, data, sock);
-      const rate = this.faults.drainBytesPerSec;
-      if (rate) {
-        sock.pause();
-        setTimeout(() => sock.resume(), Math.ceil((chunk.length / rate) * 1000));
-      }
-    });
+      this.faults.disconnectAfterBytes = cut - data.length;
+    }
+    this.consume(reader, data, conn);
+    const rate = this.faults.drainBytesPerSec;
+    if (rate) {
+      conn.pause();
+      setTimeout(() => conn.resume(), Math.ceil((chunk.length / rate) * 1000));
+    }
   }
 
-  private consume(reader: EscPosReader, data: Uint8Array, sock: Socket): void {
+  private consume(reader: EscPosReader, data: Uint8Array, conn: Conn): void {
     for (const cmd of reader.push(data)) {
       if (cmd.kind === 'status-request') {
-        if (!this.state.mute) sock.write(Uint8Array.of(this.statusByte(cmd.n)));
+        if (!this.state.mute) conn.write(Uint8Array.of(this.statusByte(cmd.n)));
         continue;
       }
       // A printer with no paper, an open cover or in error prints nothing.

@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { cccdPayload, type SampleIdentity } from '../identities.js';
+import { openPtyPair, socatAvailable, type PtyPair } from './pty.js';
 
 export type ScannerLink = 'pty' | 'tcp';
 
@@ -12,7 +12,7 @@ export type ScannerLink = 'pty' | 'tcp';
  * it really closes the device, as pulling a USB-CDC scanner does.
  */
 export class VirtualScanner {
-  private socat: ChildProcess | null = null;
+  private socat: PtyPair | null = null;
   private fd: number | null = null;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -24,7 +24,7 @@ export class VirtualScanner {
   ) {}
 
   static socatAvailable(): boolean {
-    return spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0;
+    return socatAvailable();
   }
 
   static async start(link: ScannerLink, dir: string): Promise<VirtualScanner> {
@@ -73,7 +73,7 @@ export class VirtualScanner {
       this.fd = null;
       const p = this.socat;
       this.socat = null;
-      if (p && p.exitCode === null) await new Promise<void>((r) => (p.once('exit', () => r()), p.stdin?.end()));
+      await p?.close();
     } else {
       for (const s of this.sockets) s.destroy();
       const srv = this.server;
@@ -85,16 +85,8 @@ export class VirtualScanner {
   async plug(): Promise<void> {
     if (this.plugged) return;
     if (this.link === 'pty') {
-      const daemonEnd = join(this.dir, 'scanner');
-      const simEnd = join(this.dir, 'scanner-sim');
-      // socat under a tiny shell that kills it when our end of its stdin closes: that happens
-      // on unplug, and also when hw-sim dies by SIGKILL, so no orphan socat holds the pty.
-      const p = spawn('sh', ['-c', 'socat "$1" "$2" & s=$!; read _; kill $s 2>/dev/null; wait $s', 'sh', `pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
-        stdio: ['pipe', 'ignore', 'ignore'],
-      });
-      this.socat = p;
-      await waitFor(() => existsSync(daemonEnd) && existsSync(simEnd), 5000, 'socat to create the pty pair');
-      this.fd = openSync(simEnd, 'w');
+      this.socat = await openPtyPair(this.dir, 'scanner');
+      this.fd = openSync(this.socat.simEnd, 'w');
     } else {
       const server = createServer((sock) => {
         this.sockets.add(sock);
@@ -119,11 +111,3 @@ export class VirtualScanner {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}

@@ -130,8 +130,9 @@ export function devicePrinter(path: string): PrinterLinkOpener {
       while (open_) {
         try {
           const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead > 0) for (let i = 0; i < bytesRead; i++) answers.take(buf[i]!);
-          else await sleep(20);
+          // Non-blocking: no data is EAGAIN; 0 bytes is end of file, i.e. the device went away.
+          if (bytesRead === 0) return fail('the printer was unplugged');
+          for (let i = 0; i < bytesRead; i++) answers.take(buf[i]!);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await sleep(20);
