@@ -96,6 +96,12 @@ const printerSchema = z
       path: z.string().min(1),
       ...printerCommon,
     }),
+    z.strictObject({
+      driver: z.literal('usb').describe('USB printer by id through libusb (needs the optional "usb" module); prefer "device" when usblp works'),
+      vendorId: z.number().int().min(0).max(0xffff),
+      productId: z.number().int().min(0).max(0xffff),
+      ...printerCommon,
+    }),
   ])
   .prefault({ driver: 'none' });
 

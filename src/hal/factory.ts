@@ -8,6 +8,7 @@ import { createCardReader, createScanAssembler } from './card/reader.js';
 import { linkOpenerFor } from './card/transport.js';
 import { createTicketPrinter } from './printer/printer.js';
 import { devicePrinter, tcpPrinter } from './printer/transport.js';
+import { usbPrinter } from './printer/usb.js';
 import { PORT_IDS, type CardReader, type Port, type PortId, type TicketPrinter } from './ports.js';
 
 export interface Hal {
@@ -94,12 +95,15 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
 
 function createPrinter(cfg: PrinterConfig, deps: HalDeps): TicketPrinter {
   if (cfg.driver === 'none') return absentPrinter('no driver configured');
-  const tcp = cfg.driver === 'tcp';
+  const link =
+    cfg.driver === 'tcp'
+      ? { driver: 'escpos-tcp', where: `tcp://${cfg.host}:${cfg.port}`, openLink: tcpPrinter(cfg.host, cfg.port) }
+      : cfg.driver === 'device'
+        ? { driver: 'escpos-device', where: cfg.path, openLink: devicePrinter(cfg.path) }
+        : { driver: 'escpos-usb', where: `usb ${cfg.vendorId.toString(16)}:${cfg.productId.toString(16)}`, openLink: usbPrinter(cfg.vendorId, cfg.productId) };
   return createTicketPrinter(
     {
-      driver: tcp ? 'escpos-tcp' : 'escpos-device',
-      where: tcp ? `tcp://${cfg.host}:${cfg.port}` : cfg.path,
-      openLink: tcp ? tcpPrinter(cfg.host, cfg.port) : devicePrinter(cfg.path),
+      ...link,
       pollMs: cfg.statusPollMs,
       statusTimeoutMs: cfg.statusTimeoutMs,
       jobTimeoutMs: cfg.jobTimeoutMs,
