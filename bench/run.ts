@@ -1,12 +1,63 @@
 /**
  * Benchmarks, run by hand or on a bench rig, never in CI:
  *   npm run bench idle [-- --seconds 60]   startup time to "online" and idle RSS of the built daemon
+ *   npm run bench print [-- --count 20]    bytes and time per ticket to the virtual printer, raster and cp1258
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { startSim } from '../hw-sim/sim.js';
+import { VirtualPrinter } from '../hw-sim/devices/printer.js';
+import { encodeTicket } from '../src/hal/printer/encode.js';
+import { createTicketPrinter } from '../src/hal/printer/printer.js';
+import { createTicketRenderer } from '../src/hal/printer/raster.js';
+import { layoutTicket } from '../src/hal/printer/ticket.js';
+import { tcpPrinter } from '../src/hal/printer/transport.js';
+import { sampleTicket } from '../src/printing/setup.js';
+import { systemClock } from '../src/util/clock.js';
+
+/** Ticket to virtual printer over TCP 9100: encode, send, and the status checks before and after. */
+async function print(count: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-bench-'));
+  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
+  const port = createTicketPrinter(
+    { driver: 'escpos-tcp', where: vp.url, openLink: tcpPrinter(vp.host, vp.tcpPort), pollMs: 60_000, statusTimeoutMs: 1500, jobTimeoutMs: 20_000, reconnect: { baseMs: 100, maxMs: 500 } },
+    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
+  );
+  await port.open(new AbortController().signal);
+  while (port.state().kind !== 'ready') await new Promise((r) => setTimeout(r, 20));
+  const t0 = performance.now();
+  const renderer = await createTicketRenderer();
+  console.log(`print benchmark (${count} tickets each, node ${process.version}, ${process.arch}); fonts loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  for (const paperMm of [80, 58] as const) {
+    for (const text of ['raster', 'cp1258'] as const) {
+      const template = { hospital: 'BỆNH VIỆN ĐA KHOA TỈNH', subtitle: null, footer: 'Vui lòng chờ gọi số. Xin cảm ơn!', showName: true, timeZone: 'Asia/Ho_Chi_Minh', paperMm };
+      const enc: number[] = [];
+      const send: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < count; i++) {
+        const a = performance.now();
+        const job = encodeTicket(layoutTicket(sampleTicket(`b-${i}`, `A-${100 + i}`, new Date()), template), { model: 'epson-tm-t20iii', paperMm, text }, renderer);
+        const b = performance.now();
+        const r = await port.print(job, AbortSignal.timeout(20_000));
+        if (!r.ok) throw new Error(r.reason);
+        enc.push(b - a);
+        send.push(performance.now() - b);
+        bytes = job.length;
+      }
+      console.log(`  ${paperMm} mm ${text.padEnd(6)}: ${String(bytes).padStart(6)} bytes/ticket; encode median ${med(enc).toFixed(0)} ms; send + status checks median ${med(send).toFixed(0)} ms; total median ${med(enc.map((e, i) => e + send[i]!)).toFixed(0)} ms`);
+    }
+  }
+  await port.close();
+  await vp.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
 
 async function idle(seconds: number): Promise<void> {
   const entry = 'dist/src/main.js';
@@ -40,10 +91,11 @@ async function idle(seconds: number): Promise<void> {
   console.log(`  RSS every ${every} s (MiB): ${rss.filter((_, i) => (i + 1) % every === 0).map((v) => v.toFixed(0)).join(' ')}`);
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, count: { type: 'string', default: '20' } } });
 const which = positionals[0] ?? 'idle';
 if (which === 'idle') await idle(Number(values.seconds));
+else if (which === 'print') await print(Number(values.count));
 else {
-  console.error(`unknown benchmark "${which}"; available: idle`);
+  console.error(`unknown benchmark "${which}"; available: idle, print`);
   process.exit(64);
 }

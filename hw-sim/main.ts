@@ -112,6 +112,7 @@ async function main(): Promise<number> {
   const daemon = spawnDaemon(sim.configPath);
   const stopConsole = runConsole(process.stdin, { scanner: sim.scanner, printer: sim.printer, ask: (cmd, args) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) }, (line) => line && process.stdout.write(line + '\n'));
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
+  sim.printer.onTicket((t) => process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`));
   const killOnExit = (): void => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
   };
