@@ -132,3 +132,16 @@ test('a card scanner config names what is missing and what is unknown', (t) => {
     { path: 'hal.card.baud', message: 'unknown key' },
   ]);
 });
+
+test('printer config: drivers, defaults, and a code-page mode the model cannot print is refused', (t) => {
+  const { config } = parseConfig('hal:\n  printer: { driver: tcp, host: 10.0.0.5 }\n', 'p.yaml', noEnv);
+  t.like(config.hal.printer, { driver: 'tcp', host: '10.0.0.5', port: 9100, model: 'epson-tm-t20iii', paperMm: 80, text: 'raster' });
+  t.is(config.ticket.timeZone, 'Asia/Ho_Chi_Minh');
+  const [p] = problemsOf('hal:\n  printer: { driver: device, path: /dev/usb/lp0, model: xprinter-xp-t80q, text: cp1258 }\n');
+  t.is(p?.path, 'hal.printer.text');
+  t.regex(p!.message, /no WPC1258 code page; use text: raster/);
+  t.deepEqual(
+    problemsOf('hal:\n  printer: { driver: usb, vendorId: 70000, productId: 1, paperMm: 57 }\nticket: { timeZone: Mars/Olympus }\n').map((x) => x.path).sort(),
+    ['hal.printer.paperMm', 'hal.printer.vendorId', 'ticket.timeZone'],
+  );
+});

@@ -61,6 +61,12 @@ export const printerModels = [
   'sunmi-p3kh', 'sunmi-p3mix', 'sunmi', 'xprinter-xp-n160ii', 'xprinter-xp-t80q', 'youku-58t',
 ] as const;
 
+/** Models whose code-page table has WPC1258 (checked against the encoder, model by model). */
+export const cp1258Models: ReadonlySet<string> = new Set([
+  'bixolon-srp350iii', 'citizen-ct-s310ii', 'epson-tm-m30ii', 'epson-tm-m30iii', 'epson-tm-p20ii', 'epson-tm-t20ii', 'epson-tm-t20iii',
+  'epson-tm-t20iv', 'epson-tm-t70ii', 'epson-tm-t88v', 'epson-tm-t88vi', 'epson-tm-t88vii', 'pos-5890', 'pos-8360', 'youku-58t',
+]);
+
 const printerCommon = {
   model: z.enum(printerModels).default('epson-tm-t20iii').describe('printer model: decides the ESC t code-page numbers in text modes'),
   paperMm: z.union([z.literal(80), z.literal(58)]).default(80).describe('roll width'),
@@ -103,6 +109,11 @@ const printerSchema = z
       ...printerCommon,
     }),
   ])
+  .superRefine((p, ctx) => {
+    if (p.driver !== 'none' && p.text === 'cp1258' && !cp1258Models.has(p.model)) {
+      ctx.addIssue({ code: 'custom', path: ['text'], message: `printer model ${p.model} has no WPC1258 code page; use text: raster (works on every printer)` });
+    }
+  })
   .prefault({ driver: 'none' });
 
 export type PrinterConfig = z.output<typeof printerSchema>;

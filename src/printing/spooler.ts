@@ -15,7 +15,7 @@ export interface SpoolerDeps {
   readonly reprintWithinMs: number;
 }
 
-export type SubmitResult = { readonly outcome: 'printed' } | { readonly outcome: 'held'; readonly reason: string };
+export type SubmitResult = { readonly outcome: 'printed' } | { readonly outcome: 'held' | 'void'; readonly reason: string };
 
 interface Held {
   readonly ticket: Ticket;
@@ -58,7 +58,14 @@ export function createTicketSpooler(d: SpoolerDeps) {
       for (const [id, h] of [...held]) {
         const k = d.printer.state().kind;
         if (k !== 'ready' && k !== 'degraded') break;
-        const outcome = await d.printer.print(d.encode({ ...h.ticket, reprint: true }), signal);
+        let bytes: Uint8Array;
+        try {
+          bytes = d.encode({ ...h.ticket, reprint: true });
+        } catch (err) {
+          voidTicket(id, `cannot encode the reprint: ${err instanceof Error ? err.message : String(err)}`);
+          continue;
+        }
+        const outcome = await d.printer.print(bytes, signal);
         if (!held.has(id)) continue; // voided meanwhile
         if (!outcome.ok) {
           d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'failed', reason: `reprint: ${outcome.reason}` });
@@ -77,7 +84,17 @@ export function createTicketSpooler(d: SpoolerDeps) {
   return {
     async submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
       d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
-      const outcome = await d.printer.print(d.encode(ticket), signal);
+      let bytes: Uint8Array;
+      try {
+        bytes = d.encode(ticket);
+      } catch (err) {
+        // A ticket that cannot be laid out will not print later either: record it void, loudly.
+        const reason = `cannot encode the ticket: ${err instanceof Error ? err.message : String(err)}`;
+        d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason });
+        d.event('ticket.voided', { ...ids(ticket), reason });
+        return { outcome: 'void', reason };
+      }
+      const outcome = await d.printer.print(bytes, signal);
       if (outcome.ok) {
         d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'printed' });
         d.event('ticket.printed', { ...ids(ticket), bytes: outcome.bytes, ms: Math.round(outcome.ms), reprint: false });
