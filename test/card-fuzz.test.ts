@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rng } from './helpers/rng.js';
 import { SimulatedClock } from 'xstate';
 import pino from 'pino';
 import { Framer } from '../src/hal/card/framer.js';
@@ -13,17 +14,6 @@ const CODES: ReadonlySet<RejectionCode> = new Set<RejectionCode>([
   'bad-sex', 'bad-issue-date',
 ]);
 
-/** A small seeded PRNG, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = ['Nguyễn', 'Trần', 'Lê', 'Phạm', 'Hoàng', 'Huỳnh', 'Võ', 'Đặng', 'Bùi', 'Đỗ', 'Thị', 'Văn', 'Ánh', 'Tuyết', 'Đức', 'Phượng', 'Ỷ', 'Ưng', 'Hữu', 'Ngọc', 'Diệp', 'Khuê', 'Ỹ', 'Quốc', 'Thuỷ', 'Ở', 'Ợ', 'Ự'];
 const pad = (n: number, w: number) => String(n).padStart(w, '0');

@@ -20,11 +20,20 @@ const template = { hospital: 'BỆNH VIỆN', subtitle: null, footer: 'Xin cảm
 const job = (text: 'raster' | 'cp1258' = 'cp1258') =>
   encodeTicket(layoutTicket(sampleTicket('t-1', 'B-007', new Date()), template), { model: 'epson-tm-t20iii', paperMm: 80, text }, renderer);
 
-async function rig(t: import('ava').ExecutionContext, o: { jobTimeoutMs?: number } = {}): Promise<{ vp: VirtualPrinter; port: TicketPrinter; states: PortState[] }> {
+async function rig(t: import('ava').ExecutionContext, o: { jobTimeoutMs?: number; link?: 'tcp' | 'device' } = {}): Promise<{ vp: VirtualPrinter; port: TicketPrinter; states: PortState[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-printer-'));
-  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
+  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false, link: o.link ?? 'tcp' });
+  const device = o.link === 'device';
   const port = createTicketPrinter(
-    { driver: 'escpos-tcp', where: vp.url, openLink: tcpPrinter(vp.host, vp.tcpPort), pollMs: 200, statusTimeoutMs: 1500, jobTimeoutMs: o.jobTimeoutMs ?? 10_000, reconnect: { baseMs: 100, maxMs: 300 } },
+    {
+      driver: device ? 'escpos-device' : 'escpos-tcp',
+      where: device ? vp.devicePath : vp.url,
+      openLink: device ? devicePrinter(vp.devicePath) : tcpPrinter(vp.host, vp.tcpPort),
+      pollMs: 200,
+      statusTimeoutMs: 1500,
+      jobTimeoutMs: o.jobTimeoutMs ?? 10_000,
+      reconnect: { baseMs: 100, maxMs: 300 },
+    },
     { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
   );
   const states: PortState[] = [];
@@ -126,20 +135,7 @@ test('hw-sim print-sample: the raster ticket, read back by OCR, holds the number
 });
 
 test('device file (usblp, here a pty): a ticket prints, paper out is seen, and an unplugged printer comes back', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kioskd-lp-'));
-  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false, link: 'device' });
-  const path = vp.devicePath;
-  const port = createTicketPrinter(
-    { driver: 'escpos-device', where: path, openLink: devicePrinter(path), pollMs: 200, statusTimeoutMs: 1500, jobTimeoutMs: 10_000, reconnect: { baseMs: 100, maxMs: 300 } },
-    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
-  );
-  t.teardown(async () => {
-    await port.close();
-    await vp.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await port.open(new AbortController().signal);
-  await until(() => port.state().kind === 'ready', 5000, 'printer ready');
+  const { vp, port } = await rig(t, { link: 'device' });
   t.like(await port.print(job(), AbortSignal.timeout(10_000)), { ok: true });
   await until(() => vp.tickets.length === 1, 5000, 'the ticket');
   await vp.settled();

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rng } from './helpers/rng.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeTicket, toCp1258Form } from '../src/hal/printer/encode.js';
@@ -112,17 +113,6 @@ test('58 mm paper: 384-dot pictures, and text mode fits 32 columns', (t) => {
   t.true(text.split('\n').every((l) => [...l].length <= 32 || l.startsWith('[QR')), text);
 });
 
-/** A seeded PRNG, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const HOSTILE = ['\x1b@', '\x1bp\x00\x19\xfa', '\x1dV\x00', '\x10\x04\x01', '\x1d(k\x03\x001Q0', '\x00', '\r\n', '\u202e', '\u200b', '\x7f', '\x9b', '\x1d!\x77', '\x1bt\x00'];
 function hostile(r: () => number): string {
   let s = '';

@@ -2,6 +2,8 @@
  * The port contract every piece of hardware sits behind. The pipeline imports only this file
  * from the HAL: it sees port states, never a device.
  */
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../util/clock.js';
 import type { ScanResult } from './card/types.js';
 import type { PrinterStatus } from './printer/status.js';
 
@@ -18,6 +20,14 @@ export type PortState =
   | { readonly kind: 'faulted'; readonly reason: string; readonly retryInMs?: number };
 
 export type Unsubscribe = () => void;
+
+/** What every device driver is built with (main.ts hands them in). */
+export interface DriverDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** For reconnect jitter. */
+  readonly random: () => number;
+}
 
 export interface Port {
   readonly id: PortId;

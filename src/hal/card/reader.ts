@@ -1,7 +1,5 @@
-import type { Logger } from '../../log/logger.js';
-import type { Clock } from '../../util/clock.js';
 import { backoffMs } from '../../util/backoff.js';
-import type { CardReader, PortState, ScanListener, Unsubscribe } from '../ports.js';
+import type { CardReader, DriverDeps, PortState, ScanListener, Unsubscribe } from '../ports.js';
 import { DuplicateGuard, Framer, type FrameEvent, type Termination } from './framer.js';
 import { MAX_PAYLOAD_BYTES, decodeScannerBytes, parseCccdBytes } from './parse.js';
 import type { ByteLink, LinkOpener } from './transport.js';
@@ -21,10 +19,7 @@ export interface CardReaderOptions extends ScanAssemblyOptions {
   readonly reconnect: { readonly baseMs: number; readonly maxMs: number };
 }
 
-export interface CardReaderDeps {
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly random: () => number;
+export interface CardReaderDeps extends DriverDeps {
   /** Today's local date, for the parser's "not in the future" checks. */
   readonly today: () => { year: number; month: number; day: number };
 }

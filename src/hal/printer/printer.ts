@@ -1,7 +1,5 @@
-import type { Logger } from '../../log/logger.js';
-import type { Clock } from '../../util/clock.js';
 import { backoffMs } from '../../util/backoff.js';
-import type { PortState, PrintOutcome, TicketPrinter, Unsubscribe } from '../ports.js';
+import type { DriverDeps, PortState, PrintOutcome, TicketPrinter, Unsubscribe } from '../ports.js';
 import { decodeStatus, portStateOf, type PrinterStatus } from './status.js';
 import type { PrinterLink, PrinterLinkOpener } from './transport.js';
 
@@ -17,11 +15,7 @@ export interface PrinterOptions {
   readonly reconnect: { readonly baseMs: number; readonly maxMs: number };
 }
 
-export interface PrinterDeps {
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly random: () => number;
-}
+export type PrinterDeps = DriverDeps;
 
 /**
  * A receipt printer behind any PrinterLink. It keeps itself connected, polls DLE EOT while
