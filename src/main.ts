@@ -356,9 +356,11 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       runtime.shutdown();
       stopWatchdog();
       stopHealth();
-      await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
+      // A ticket on its way to the printer may finish (its number must not be torn off).
+      await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();
       printLifetime.abort(new Error('stopping'));
+      await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
       await hal.close();
       await printing.journal.flush();
       runtime.stop();

@@ -34,7 +34,7 @@ async function rig(t: import('ava').ExecutionContext, o: { jobTimeoutMs?: number
       jobTimeoutMs: o.jobTimeoutMs ?? 10_000,
       reconnect: { baseMs: 100, maxMs: 300 },
     },
-    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
+    { clock: systemClock(), log: pino({ level: process.env['DEBUG_PRINTER'] ? 'debug' : 'silent' }), random: Math.random },
   );
   const states: PortState[] = [];
   port.onStateChange((s) => states.push(s));
@@ -110,7 +110,8 @@ test('faults mid-job: a dropped connection fails the job and the port reconnects
   t.true(!slow.ok && ['timeout', 'not-answering'].includes(slow.reason), JSON.stringify(slow));
   vp.faults.drainBytesPerSec = undefined;
   await until(() => port.state().kind === 'ready', 5000, 'ready after the stuck job');
-  t.like(await port.print(job(), AbortSignal.timeout(10_000)), { ok: true });
+  const after = await port.print(job(), AbortSignal.timeout(10_000));
+  t.true(after.ok, JSON.stringify(after));
 });
 
 test('unplugged network printer: faulted while away, ready again when it is back, without a restart', async (t) => {
@@ -149,4 +150,21 @@ test('device file (usblp, here a pty): a ticket prints, paper out is seen, and a
   await vp.plug();
   await until(() => port.state().kind === 'ready', 10_000, 'back');
   t.like(await port.print(job(), AbortSignal.timeout(10_000)), { ok: true });
+});
+
+test('a quiet TCP connection stays up (no timer cuts it after connecting)', async (t) => {
+  const { states } = await rig(t);
+  await new Promise((r) => setTimeout(r, 4500));
+  t.deepEqual(states.filter((s) => s.kind !== 'ready'), []);
+});
+
+test('device file: a job that times out on a stuck printer does not leave the port dead; it reconnects and prints', async (t) => {
+  const { vp, port } = await rig(t, { link: 'device', jobTimeoutMs: 1500 });
+  vp.faults.drainBytesPerSec = 2000;
+  const stuck = await port.print(job('raster'), AbortSignal.timeout(10_000));
+  t.false(stuck.ok);
+  vp.faults.drainBytesPerSec = undefined;
+  await until(() => port.state().kind === 'ready', 10_000, 'ready after the stuck job');
+  const after = await port.print(job(), AbortSignal.timeout(10_000));
+  t.true(after.ok, JSON.stringify(after));
 });

@@ -13,10 +13,10 @@ function fakeUsb(o: { paper: 'ok' | 'out' }) {
   const bus = new EventEmitter();
   const received: number[] = [];
   const answers: number[] = [];
-  const state = { attached: true, claimed: false, detached: false };
+  const state = { attached: true, claimed: false, detached: false, handle: 0 };
   const device = {
     open() {},
-    close() {},
+    close: () => void state.handle++, // like libusb: closing cancels the transfers in flight
     interfaces: [
       {
         descriptor: { bInterfaceClass: 7 },
@@ -34,15 +34,25 @@ function fakeUsb(o: { paper: 'ok' | 'out' }) {
                 const n = data[2];
                 answers.push(n === 4 && o.paper === 'out' ? 0x72 : n === 2 && o.paper === 'out' ? 0x32 : n === 1 && o.paper === 'out' ? 0x1a : 0x12);
               }
+              if (data.length === 3 && data[0] === 0x1d && data[1] === 0x72) answers.push(0x00); // GS r 1: printed
               setImmediate(() => cb(undefined));
             },
           },
           {
             direction: 'in',
             timeout: 0,
-            transfer(_len: number, cb: (err: unknown, d?: Buffer) => void) {
-              const b = answers.shift();
-              setImmediate(() => (b === undefined ? cb(new Error('LIBUSB_TRANSFER_TIMED_OUT')) : cb(undefined, Buffer.from([b]))));
+            transfer(this: { timeout: number }, _len: number, cb: (err: unknown, d?: Buffer) => void) {
+              // Like libusb: wait for data up to the endpoint's timeout.
+              const until = Date.now() + this.timeout;
+              const handle = state.handle;
+              const poll = (): void => {
+                if (state.handle !== handle) return cb(new Error('LIBUSB_TRANSFER_CANCELLED'));
+                const b = answers.shift();
+                if (b !== undefined) cb(undefined, Buffer.from([b]));
+                else if (Date.now() >= until) cb(new Error('LIBUSB_TRANSFER_TIMED_OUT'));
+                else setTimeout(poll, 5);
+              };
+              poll();
             },
           },
         ],

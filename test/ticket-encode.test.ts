@@ -149,3 +149,21 @@ test('injection fuzz: hostile text in every field never adds a printer command (
   }
   t.pass();
 });
+
+test('a long queue number is shrunk onto one line, never wrapped, on 80 and 58 mm', (t) => {
+  for (const paperMm of [80, 58] as const) {
+    for (const number of ['A-0123', 'KB-0123', 'B-1024']) {
+      const pic = renderer.render([{ kind: 'text', text: number, style: 'number', align: 'center' }], paperMm);
+      t.true(pic.height <= Math.ceil(150 * 1.3) + 8, `${number} on ${paperMm} mm took ${pic.height} dots: wrapped`);
+      let left = pic.width;
+      let right = -1;
+      for (let i = 0; i < pic.width * pic.height; i++) {
+        if (pic.data[i * 4]! < 128) {
+          left = Math.min(left, i % pic.width);
+          right = Math.max(right, i % pic.width);
+        }
+      }
+      t.true(left > 0 && right < pic.width - 1 && right - left > pic.width / 2, `${number} on ${paperMm} mm: ink from ${left} to ${right} of ${pic.width}`);
+    }
+  }
+});

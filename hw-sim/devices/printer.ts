@@ -30,6 +30,10 @@ interface Conn {
   destroy(): void;
   pause(): void;
   resume(): void;
+  /** Received but not yet processed (a slow printer). */
+  backlog: Buffer[];
+  pumping: boolean;
+  closed: boolean;
 }
 
 export interface PrintedTicket {
@@ -133,6 +137,9 @@ export class VirtualPrinter {
         destroy: () => stream.destroy(),
         pause: () => stream.pause(),
         resume: () => stream.resume(),
+        backlog: [],
+        pumping: false,
+        closed: false,
       };
       this.conns.add(conn);
       const reader = new EscPosReader();
@@ -142,9 +149,13 @@ export class VirtualPrinter {
     }
     const server = createServer((sock) => {
       sock.on('error', () => {});
-      const conn: Conn = { write: (b) => sock.write(b), destroy: () => sock.destroy(), pause: () => sock.pause(), resume: () => sock.resume() };
+      const conn: Conn = { write: (b) => sock.write(b), destroy: () => sock.destroy(), pause: () => sock.pause(), resume: () => sock.resume(), backlog: [], pumping: false, closed: false };
       this.conns.add(conn);
-      sock.on('close', () => this.conns.delete(conn));
+      sock.on('close', () => {
+        conn.closed = true;
+        conn.backlog = [];
+        this.conns.delete(conn);
+      });
       const reader = new EscPosReader();
       sock.on('data', (chunk: Buffer) => this.receive(conn, reader, chunk));
     });
@@ -159,7 +170,10 @@ export class VirtualPrinter {
 
   /** Power off / pull the network cable: every connection drops and nothing answers. */
   async unplug(): Promise<void> {
-    for (const c of this.conns) c.destroy();
+    for (const c of this.conns) {
+      c.closed = true;
+      c.destroy();
+    }
     this.conns.clear();
     const pty = this.pty;
     this.pty = null;
@@ -179,6 +193,42 @@ export class VirtualPrinter {
   }
 
   private receive(conn: Conn, reader: EscPosReader, chunk: Buffer): void {
+    if (conn.backlog.length > 0 || this.faults.drainBytesPerSec) {
+      // A busy printer: bytes wait in its buffer and are processed at the drain rate, so a
+      // request queued behind them (GS r, even DLE EOT) waits too; the sender is held back.
+      conn.backlog.push(chunk);
+      conn.pause();
+      this.pump(conn, reader);
+      return;
+    }
+    this.take(conn, reader, chunk);
+  }
+
+  private pump(conn: Conn, reader: EscPosReader): void {
+    if (conn.pumping) return;
+    conn.pumping = true;
+    const step = (): void => {
+      if (conn.closed) return;
+      const rate = this.faults.drainBytesPerSec;
+      let budget = rate ? Math.max(1, Math.floor(rate / 10)) : Infinity;
+      while (conn.backlog.length > 0 && budget > 0) {
+        const head = conn.backlog[0]!;
+        const n = Math.min(head.length, budget);
+        this.take(conn, reader, head.subarray(0, n));
+        budget -= n;
+        if (n === head.length) conn.backlog.shift();
+        else conn.backlog[0] = head.subarray(n);
+      }
+      if (conn.backlog.length > 0) setTimeout(step, 100);
+      else {
+        conn.pumping = false;
+        conn.resume();
+      }
+    };
+    step();
+  }
+
+  private take(conn: Conn, reader: EscPosReader, chunk: Buffer): void {
     let data: Uint8Array = chunk;
     const cut = this.faults.disconnectAfterBytes;
     if (cut !== undefined) {
@@ -193,11 +243,6 @@ export class VirtualPrinter {
       this.faults.disconnectAfterBytes = cut - data.length;
     }
     this.consume(reader, data, conn);
-    const rate = this.faults.drainBytesPerSec;
-    if (rate) {
-      conn.pause();
-      setTimeout(() => conn.resume(), Math.ceil((chunk.length / rate) * 1000));
-    }
   }
 
   private consume(reader: EscPosReader, data: Uint8Array, conn: Conn): void {
@@ -213,6 +258,11 @@ export class VirtualPrinter {
       else this.countBytes(2);
       if (!this.canPrint()) {
         this.tear(); // the paper ran out under this command
+        continue;
+      }
+      if (cmd.kind === 'transmit-status') {
+        // In order: everything before it has been printed by now. Paper sensor: 0x03 near end.
+        conn.write(Uint8Array.of(cmd.n === 1 && this.state.paper === 'near-end' ? 0x03 : 0x00));
         continue;
       }
       const sheet = this.paper.apply(cmd);

@@ -24,6 +24,8 @@ export type EscPos =
   | { readonly kind: 'line-spacing'; readonly dots: number }
   | { readonly kind: 'cut' }
   | { readonly kind: 'status-request'; readonly n: number }
+  /** GS r n: answered in order, once everything before it is printed. */
+  | { readonly kind: 'transmit-status'; readonly n: number }
   | { readonly kind: 'other'; readonly name: string }
   | { readonly kind: 'unknown'; readonly byte: number };
 
@@ -124,6 +126,8 @@ function readOne(b: Uint8Array, i: number): { cmd: EscPos | null; next: number }
       }
       case 0x42:
         return need(3) ? { cmd: { kind: 'invert', on: (b[i + 2]! & 1) === 1 }, next: i + 3 } : null;
+      case 0x72:
+        return need(3) ? { cmd: { kind: 'transmit-status', n: b[i + 2]! }, next: i + 3 } : null;
       case 0x56: {
         // GS V m, or GS V m n for m = 65, 66, 97, 98 …
         if (!need(3)) return null;

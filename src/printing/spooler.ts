@@ -32,6 +32,9 @@ interface Held {
 export function createTicketSpooler(d: SpoolerDeps) {
   const held = new Map<string, Held>();
   let retrying = false;
+  let closed = false;
+  /** Submissions on their way to the printer, so stopping can let them finish. */
+  const inFlight = new Set<Promise<unknown>>();
   const ids = (t: Ticket) => ({ ticket_id: t.ticketId, number: t.number, department: t.department });
 
   const voidTicket = (id: string, reason: string): void => {
@@ -46,6 +49,12 @@ export function createTicketSpooler(d: SpoolerDeps) {
   const hold = (ticket: Ticket, reason: string): void => {
     d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'failed', reason });
     d.event('ticket.failed', { ...ids(ticket), reason });
+    if (closed) {
+      // Stopping: nothing will reprint it, so say so now rather than leave it open.
+      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason: 'the kiosk stopped before it printed' });
+      d.event('ticket.voided', { ...ids(ticket), reason: 'the kiosk stopped before it printed' });
+      return;
+    }
     if (held.has(ticket.ticketId)) return;
     const expiry = d.clock.setTimeout(() => voidTicket(ticket.ticketId, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), d.reprintWithinMs);
     held.set(ticket.ticketId, { ticket, heldAt: d.clock.now(), expiry });
@@ -65,14 +74,21 @@ export function createTicketSpooler(d: SpoolerDeps) {
           voidTicket(id, `cannot encode the reprint: ${err instanceof Error ? err.message : String(err)}`);
           continue;
         }
+        // While it is on the printer it must not be voided under it: the expiry waits.
+        d.clock.clearTimeout(h.expiry);
         const outcome = await d.printer.print(bytes, signal);
-        if (!held.has(id)) continue; // voided meanwhile
         if (!outcome.ok) {
+          if (closed || !held.has(id)) break;
+          const left = d.reprintWithinMs - (d.clock.now() - h.heldAt);
+          if (left <= 0) {
+            voidTicket(id, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`);
+            continue;
+          }
+          held.set(id, { ...h, expiry: d.clock.setTimeout(() => voidTicket(id, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), left) });
           d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'failed', reason: `reprint: ${outcome.reason}` });
           break;
         }
         held.delete(id);
-        d.clock.clearTimeout(h.expiry);
         d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'reprinted' });
         d.event('ticket.reprinted', { ...ids(h.ticket), held_s: Math.round((d.clock.now() - h.heldAt) / 1000) });
       }
@@ -82,8 +98,35 @@ export function createTicketSpooler(d: SpoolerDeps) {
   };
 
   return {
-    async submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
-      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
+    submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
+      const p = submit(ticket, signal);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      return p;
+    },
+    /** Stopping: waits (at most `ms`) for tickets already on their way to the printer. */
+    async settle(ms: number): Promise<void> {
+      if (inFlight.size === 0) return;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => d.clock.setTimeout(() => r(undefined), ms))]);
+    },
+    /** Call on every printer state change: a usable printer gets the held tickets. */
+    printerChanged(signal: AbortSignal): void {
+      const k = d.printer.state().kind;
+      if (closed || (k !== 'ready' && k !== 'degraded') || held.size === 0) return;
+      const p = retryHeld(signal);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    },
+    held: (): Array<{ ticketId: string; number: string }> => [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
+    /** Stopping: held tickets cannot outlive the process (their content is in memory only). */
+    close(): void {
+      closed = true;
+      for (const id of [...held.keys()]) voidTicket(id, 'the kiosk stopped before the printer recovered');
+    },
+  };
+
+  async function submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
+    d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
       let bytes: Uint8Array;
       try {
         bytes = d.encode(ticket);
@@ -102,18 +145,7 @@ export function createTicketSpooler(d: SpoolerDeps) {
       }
       hold(ticket, outcome.reason);
       return { outcome: 'held', reason: outcome.reason };
-    },
-    /** Call on every printer state change: a usable printer gets the held tickets. */
-    printerChanged(signal: AbortSignal): void {
-      const k = d.printer.state().kind;
-      if ((k === 'ready' || k === 'degraded') && held.size > 0) void retryHeld(signal);
-    },
-    held: (): Array<{ ticketId: string; number: string }> => [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
-    /** Stopping: held tickets cannot outlive the process (their content is in memory only). */
-    close(): void {
-      for (const id of [...held.keys()]) voidTicket(id, 'the kiosk stopped before the printer recovered');
-    },
-  };
+  }
 }
 
 export type TicketSpooler = ReturnType<typeof createTicketSpooler>;

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connectTcp } from '../tcp-connect.js';
 import { hangupAwareBinding } from './serial-binding.js';
 
 /**
@@ -22,29 +22,20 @@ export function linkOpenerFor(path: string, baudRate: number): LinkOpener {
 
 /** A serial-over-network adapter that does not answer within this is treated as absent. */
 const TCP_CONNECT_TIMEOUT_MS = 3000;
-/** TCP keepalive, so a scanner adapter that lost power (no FIN ever comes) is noticed. */
-const TCP_KEEPALIVE_MS = 10_000;
 
 function tcpLink(host: string, port: number): LinkOpener {
-  return (signal) =>
-    new Promise<ByteLink>((resolve, reject) => {
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(TCP_CONNECT_TIMEOUT_MS)]);
-      const socket = connect({ host, port, signal: attempt, keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_MS });
-      socket.once('error', (err) => reject(attempt.aborted && !signal.aborted ? new Error(`no answer from ${host}:${port} within ${TCP_CONNECT_TIMEOUT_MS / 1000} s`) : err));
-      socket.once('connect', () => {
-        socket.removeAllListeners('error');
-        socket.setNoDelay(true);
-        let closed: ((reason: string) => void) | null = null;
-        let reason = 'connection closed';
-        socket.on('error', (err) => (reason = err.message));
-        socket.on('close', () => closed?.(reason));
-        resolve({
-          onData: (l) => socket.on('data', (d: Buffer) => l(d)),
-          onClose: (l) => (closed = l),
-          close: () => socket.destroy(),
-        });
-      });
-    });
+  return async (signal) => {
+    const socket = await connectTcp(host, port, signal, TCP_CONNECT_TIMEOUT_MS);
+    let closed: ((reason: string) => void) | null = null;
+    let reason = 'connection closed';
+    socket.on('error', (err) => (reason = err.message));
+    socket.on('close', () => closed?.(reason));
+    return {
+      onData: (l) => socket.on('data', (d: Buffer) => l(d)),
+      onClose: (l) => (closed = l),
+      close: () => socket.destroy(),
+    };
+  };
 }
 
 function serialLink(path: string, baudRate: number): LinkOpener {

@@ -56,19 +56,33 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
     return decodeStatus(printer, cause, paper);
   };
 
+  /**
+   * Gives up on a link: after a timeout the byte stream may be out of step (a late answer
+   * would be read as the next one), so a fresh connection is the only safe next step.
+   */
+  const drop = (l: PrinterLink, reason: string): void => {
+    if (link !== l) return;
+    log.debug({ where: o.where, reason }, 'dropping the printer link');
+    link = null;
+    status = null;
+    l.close();
+    if (stopped) return;
+    attempt = 0;
+    setState({ kind: 'faulted', reason });
+    scheduleReconnect();
+  };
+
   /** Reads the status into the port state. False if the printer did not answer. */
-  const refresh = async (signal: AbortSignal): Promise<boolean> => {
-    const l = link;
-    if (!l) return false;
+  const refresh = async (signal: AbortSignal, l: PrinterLink | null = link): Promise<boolean> => {
+    if (!l || l !== link) return false;
     try {
       status = await readStatus(l, signal);
       setState(portStateOf(status));
       return true;
     } catch (err) {
-      if (signal.aborted || link !== l) return false;
-      status = null;
-      setState({ kind: 'faulted', reason: 'not-answering' });
+      if (signal.aborted && !lifetime.signal.aborted) return false; // the job's own deadline; the caller decides
       log.debug({ err }, 'status request failed');
+      drop(l, 'not-answering');
       return false;
     }
   };
@@ -92,17 +106,11 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
       link = l;
       l.onClose((reason) => {
         if (link !== l) return;
-        link = null;
-        status = null;
-        if (stopped) return;
         log.warn({ where: o.where, reason }, 'printer connection lost; retrying');
-        attempt = 0;
-        setState({ kind: 'faulted', reason: 'disconnected' });
-        scheduleReconnect();
+        drop(l, 'disconnected');
       });
       attempt = 0;
-      await exclusive(() => refresh(lifetime.signal));
-      schedulePoll();
+      if (await exclusive(() => refresh(lifetime.signal))) schedulePoll();
     } catch (err) {
       if (stopped) return;
       const reason = errorReason(err);
@@ -118,25 +126,61 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
     timer = clock.setTimeout(() => void connect(), backoffMs(attempt, o.reconnect, deps.random));
   };
 
+  /** Until the printer has processed the whole job (GS r), watching its real-time status. */
+  const waitUntilPrinted = async (l: PrinterLink, job: AbortSignal): Promise<PrintOutcome | null> => {
+    const processed = l.confirm(o.jobTimeoutMs, job).then(
+      () => 'done' as const,
+      () => 'no-answer' as const,
+    );
+    for (;;) {
+      const r = await Promise.race([processed, new Promise<'tick'>((res) => clock.setTimeout(() => res('tick'), 300))]);
+      if (r === 'done') return null;
+      if (r === 'no-answer') {
+        drop(l, job.aborted ? 'job-timeout' : 'not-answering');
+        return { ok: false, reason: job.aborted ? 'timeout' : 'not-answering' };
+      }
+      // Paper out or cover open stops the printer mid-job: it will not answer GS r until
+      // someone fixes it, but its real-time status says why at once.
+      if (link !== l) return { ok: false, reason: 'disconnected' };
+      if (!(await refresh(job, l))) {
+        drop(l, 'job-timeout');
+        return { ok: false, reason: job.aborted ? 'timeout' : link === null ? 'not-answering' : 'disconnected' };
+      }
+      const now = state as PortState; // refresh() just changed it
+      if (now.kind === 'faulted') {
+        drop(l, now.reason); // the rest of the job must not print when the paper is back
+        return { ok: false, reason: now.reason };
+      }
+    }
+  };
+
   const print = (bytes: Uint8Array, signal: AbortSignal): Promise<PrintOutcome> =>
     exclusive(async (): Promise<PrintOutcome> => {
       const started = clock.now();
       const l = link;
       if (!l) return { ok: false, reason: state.kind === 'faulted' ? state.reason : 'not-connected' };
       const job = AbortSignal.any([signal, lifetime.signal, AbortSignal.timeout(o.jobTimeoutMs)]);
-      if (!(await refresh(job))) return { ok: false, reason: 'not-answering' };
+      if (!(await refresh(job, l))) {
+        log.warn({ where: o.where }, 'printer did not answer before the job');
+        return { ok: false, reason: 'not-answering' };
+      }
       if (state.kind === 'faulted') return { ok: false, reason: state.reason };
       try {
         await l.write(bytes, job);
       } catch (err) {
         const reason = signal.aborted ? 'cancelled' : job.aborted ? 'timeout' : 'disconnected';
         log.warn({ where: o.where, reason, err: errorReason(err) }, 'print job failed while sending');
-        if (reason === 'timeout') l.close(); // a stuck printer: start again from a fresh connection
+        drop(l, reason === 'timeout' ? 'job-timeout' : 'disconnected'); // a half-sent job must not finish later
         return { ok: false, reason };
       }
-      // The printer has every byte; what it did with them shows in its status.
-      if (!(await refresh(job))) return { ok: false, reason: 'not-answering' };
-      const after = state as PortState; // refresh() just changed it
+      const failed = await waitUntilPrinted(l, job);
+      if (failed) {
+        log.warn({ where: o.where, reason: failed.ok ? '' : failed.reason }, 'print job did not complete');
+        return failed;
+      }
+      // On paper; the status afterwards catches a printer that ran out right at the cut.
+      if (!(await refresh(job, l))) return { ok: false, reason: 'not-answering' };
+      const after = state as PortState;
       if (after.kind === 'faulted') return { ok: false, reason: after.reason };
       return { ok: true, ms: clock.now() - started, bytes: bytes.length };
     });
@@ -145,9 +189,11 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
     id: 'printer',
     driver: o.driver,
     async open(signal) {
+      if (signal.aborted) return;
       stopped = false;
+      // The port lives until close(), not as long as the open signal: a stop request must not
+      // tear the ticket being printed; main.ts lets it finish, then closes the port.
       lifetime = new AbortController();
-      signal.addEventListener('abort', () => lifetime.abort(signal.reason), { once: true });
       // Not awaited: boot never waits for a device.
       void connect();
     },
@@ -155,8 +201,9 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
       stopped = true;
       lifetime.abort(new Error('closed'));
       clock.clearTimeout(timer);
-      link?.close();
+      const l = link;
       link = null;
+      l?.close();
     },
     state: () => state,
     status: () => status,

@@ -24,12 +24,14 @@ interface StyleSpec {
   readonly px: number;
   readonly bold: boolean;
   readonly inverse?: boolean;
+  /** Never wrapped: shrunk to fit one line (a queue number split over two lines misleads). */
+  readonly fit?: boolean;
 }
 
 const STYLES: Record<TicketStyle, StyleSpec> = {
   title: { px: 30, bold: true },
   subtitle: { px: 24, bold: false },
-  number: { px: 150, bold: true },
+  number: { px: 150, bold: true, fit: true },
   heading: { px: 32, bold: true },
   priority: { px: 30, bold: true, inverse: true },
   body: { px: 26, bold: false },
@@ -48,11 +50,11 @@ export async function createTicketRenderer(): Promise<TicketRenderer> {
       const width = paperDots(paperMm);
       const scale = paperMm === 80 ? 1 : 0.72;
       const measure = PImage.make(1, 1).getContext('2d');
-      const fontOf = (s: StyleSpec): string => `${Math.round(s.px * scale)}px ${s.bold ? 'kioskd-sans-bold' : 'kioskd-sans'}`;
+      const fontOf = (s: StyleSpec, px = s.px * scale): string => `${Math.round(px)}px ${s.bold ? 'kioskd-sans-bold' : 'kioskd-sans'}`;
 
       // Pass 1: wrap lines and work out the height.
       type Row =
-        | { kind: 'line'; text: string; spec: StyleSpec; align: 'left' | 'center'; height: number }
+        | { kind: 'line'; text: string; spec: StyleSpec; px: number; align: 'left' | 'center'; height: number }
         | { kind: 'rule'; height: number }
         | { kind: 'gap'; height: number }
         | { kind: 'qr'; modules: { size: number; get(r: number, c: number): number | boolean }; height: number };
@@ -67,8 +69,13 @@ export async function createTicketRenderer(): Promise<TicketRenderer> {
           const spec = STYLES[b.style];
           measure.font = fontOf(spec);
           const inner = width - 2 * MARGIN - (spec.inverse ? 16 : 0);
+          if (spec.fit) {
+            const px = Math.max(12, Math.floor(spec.px * scale * Math.min(1, inner / Math.max(1, measure.measureText(b.text).width))));
+            rows.push({ kind: 'line', text: b.text, spec, px, align: b.align, height: Math.ceil(px * 1.3) });
+            continue;
+          }
           for (const text of wrap(b.text, inner, (s) => measure.measureText(s).width)) {
-            rows.push({ kind: 'line', text, spec, align: b.align, height: Math.ceil(spec.px * scale * 1.3) });
+            rows.push({ kind: 'line', text, spec, px: spec.px * scale, align: b.align, height: Math.ceil(spec.px * scale * 1.3) });
           }
         }
       }
@@ -95,7 +102,7 @@ export async function createTicketRenderer(): Promise<TicketRenderer> {
             }
           }
         } else if (r.kind === 'line') {
-          ctx.font = fontOf(r.spec);
+          ctx.font = fontOf(r.spec, r.px);
           const w = ctx.measureText(r.text).width;
           const x = r.align === 'center' ? Math.max(MARGIN, Math.round((width - w) / 2)) : MARGIN + (r.spec.inverse ? 8 : 0);
           const baseline = y + Math.round(r.height * 0.78);

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { connectTcp } from '../tcp-connect.js';
 import { isStatusByte } from './status.js';
 
 /**
@@ -13,6 +13,12 @@ export interface PrinterLink {
   write(bytes: Uint8Array, signal: AbortSignal): Promise<void>;
   /** Sends DLE EOT n and resolves with the status byte; rejects after `timeoutMs`. */
   query(n: 1 | 2 | 3 | 4, timeoutMs: number, signal: AbortSignal): Promise<number>;
+  /**
+   * Sends GS r 1, which a printer answers only once it has processed everything before it
+   * (DLE EOT is answered on receipt, ahead of the buffered job): resolves when the job is
+   * really on paper. Rejects after `timeoutMs`.
+   */
+  confirm(timeoutMs: number, signal: AbortSignal): Promise<number>;
   onClose(listener: (reason: string) => void): void;
   close(): void;
 }
@@ -23,14 +29,34 @@ const CONNECT_TIMEOUT_MS = 3000;
 
 const abortError = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error('aborted'));
 
-/** Answers come back in the order the queries went out; stray bytes that are not status bytes are dropped. */
-class Answers {
-  private waiting: Array<(b: number) => void> = [];
+const DLE_EOT = (n: number): Uint8Array => Uint8Array.of(0x10, 0x04, n);
+/** GS r 1: transmit paper sensor status, processed in order with the print data. */
+const GS_R_1 = Uint8Array.of(0x1d, 0x72, 0x01);
+
+/**
+ * Matches answers to requests. DLE EOT answers have bits 1 and 4 set; GS r answers have bit 4
+ * clear, so the two never mix. Each kind is answered in the order asked; other bytes (automatic
+ * status packets, noise) are dropped. After a timeout the stream may be out of step: the
+ * printer port then reconnects rather than trust the next byte.
+ */
+export class Answers {
+  private status: Array<(b: number) => void> = [];
+  private inOrder: Array<(b: number) => void> = [];
   take(byte: number): void {
-    if (!isStatusByte(byte)) return;
-    this.waiting.shift()?.(byte);
+    if (isStatusByte(byte)) this.status.shift()?.(byte);
+    else if ((byte & 0x90) === 0) this.inOrder.shift()?.(byte);
   }
-  wait(timeoutMs: number, signal: AbortSignal): Promise<number> {
+  waitStatus(timeoutMs: number, signal: AbortSignal): Promise<number> {
+    return this.wait(this.status, 'a status request', timeoutMs, signal);
+  }
+  waitInOrder(timeoutMs: number, signal: AbortSignal): Promise<number> {
+    return this.wait(this.inOrder, 'the end of the job', timeoutMs, signal);
+  }
+  clear(): void {
+    this.status = [];
+    this.inOrder = [];
+  }
+  private wait(queue: Array<(b: number) => void>, what: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
     return new Promise((resolve, reject) => {
       const done = (b: number): void => {
         clearTimeout(timer);
@@ -38,71 +64,72 @@ class Answers {
         resolve(b);
       };
       const drop = (): void => {
-        this.waiting = this.waiting.filter((w) => w !== done);
+        const i = queue.indexOf(done);
+        if (i >= 0) queue.splice(i, 1);
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
       };
       const timer = setTimeout(() => {
         drop();
-        reject(new Error(`the printer did not answer a status request within ${timeoutMs} ms`));
+        reject(new Error(`the printer did not answer ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
       const onAbort = (): void => {
-        clearTimeout(timer);
         drop();
         reject(abortError(signal));
       };
+      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(done);
+      queue.push(done);
     });
-  }
-  clear(): void {
-    this.waiting = [];
   }
 }
 
+/** A request: wait for the answer first (so a fast one is not missed), then send. */
+export async function ask(answer: Promise<number>, send: () => Promise<void> | void): Promise<number> {
+  try {
+    await send();
+  } catch (e) {
+    answer.catch(() => {}); // it will time out unanswered; the send error is the news
+    throw e;
+  }
+  return answer;
+}
+
 export function tcpPrinter(host: string, port: number): PrinterLinkOpener {
-  return (signal) =>
-    new Promise<PrinterLink>((resolve, reject) => {
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]);
-      const socket: Socket = connect({ host, port, signal: attempt, keepAlive: true, keepAliveInitialDelay: 10_000 });
-      socket.once('error', (err) => reject(attempt.aborted && !signal.aborted ? new Error(`no answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS / 1000} s`) : err));
-      socket.once('connect', () => {
-        socket.removeAllListeners('error');
-        socket.setNoDelay(true);
-        const answers = new Answers();
-        let closed: ((reason: string) => void) | null = null;
-        let reason = 'the printer closed the connection';
-        socket.on('data', (d: Buffer) => d.forEach((b) => answers.take(b)));
-        socket.on('error', (err) => (reason = err.message));
-        socket.on('close', () => {
-          answers.clear();
-          closed?.(reason);
-        });
-        resolve({
-          write: (bytes, sig) =>
-            new Promise<void>((res, rej) => {
-              if (sig.aborted) return rej(abortError(sig));
-              const onAbort = (): void => {
-                // A job cut off half way cannot be resumed: drop the connection so the printer
-                // discards the rest and the next job starts clean.
-                socket.destroy();
-                rej(abortError(sig));
-              };
-              sig.addEventListener('abort', onAbort, { once: true });
-              socket.write(bytes, (err) => {
-                sig.removeEventListener('abort', onAbort);
-                if (err) rej(err);
-                else res();
-              });
-            }),
-          query: async (n, timeoutMs, sig) => {
-            const answer = answers.wait(timeoutMs, sig);
-            socket.write(Uint8Array.of(0x10, 0x04, n));
-            return answer;
-          },
-          onClose: (l) => (closed = l),
-          close: () => socket.destroy(),
-        });
-      });
+  return async (signal) => {
+    const socket = await connectTcp(host, port, signal, CONNECT_TIMEOUT_MS);
+    const answers = new Answers();
+    let closed: ((reason: string) => void) | null = null;
+    let reason = 'the printer closed the connection';
+    socket.on('data', (d: Buffer) => d.forEach((b) => answers.take(b)));
+    socket.on('error', (err) => (reason = err.message));
+    socket.on('close', () => {
+      answers.clear();
+      closed?.(reason);
     });
+    return {
+      write: (bytes, sig) =>
+        new Promise<void>((res, rej) => {
+          if (sig.aborted) return rej(abortError(sig));
+          const onAbort = (): void => {
+            // A job cut off half way cannot be resumed: drop the connection so the printer
+            // discards the rest and the next job starts clean.
+            socket.destroy();
+            rej(abortError(sig));
+          };
+          sig.addEventListener('abort', onAbort, { once: true });
+          socket.write(bytes, (err) => {
+            sig.removeEventListener('abort', onAbort);
+            if (err) rej(err);
+            else res();
+          });
+        }),
+      query: (n, timeoutMs, sig) => ask(answers.waitStatus(timeoutMs, sig), () => void socket.write(DLE_EOT(n))),
+      confirm: (timeoutMs, sig) => ask(answers.waitInOrder(timeoutMs, sig), () => void socket.write(GS_R_1)),
+      onClose: (l) => (closed = l),
+      close: () => socket.destroy(),
+    };
+  };
 }
 
 /**
@@ -130,8 +157,10 @@ export function devicePrinter(path: string): PrinterLinkOpener {
       while (open_) {
         try {
           const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          // Non-blocking: no data is EAGAIN; 0 bytes is end of file, i.e. the device went away.
-          if (bytesRead === 0) return fail('the printer was unplugged');
+          // usblp reads 0 bytes when a bulk-IN transfer comes back empty: not an unplug
+          // (that is ENODEV). A device that is really gone stops answering, and the port
+          // reconnects, which then fails to open it.
+          if (bytesRead === 0) await sleep(20);
           for (let i = 0; i < bytesRead; i++) answers.take(buf[i]!);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
@@ -161,23 +190,10 @@ export function devicePrinter(path: string): PrinterLinkOpener {
     };
     return {
       write: writeAll,
-      query: async (n, timeoutMs, sig) => {
-        const answer = answers.wait(timeoutMs, sig);
-        try {
-          await writeAll(Uint8Array.of(0x10, 0x04, n), sig);
-        } catch (e) {
-          answer.catch(() => {}); // it will time out unanswered; the write error is the news
-          throw e;
-        }
-        return answer;
-      },
+      query: (n, timeoutMs, sig) => ask(answers.waitStatus(timeoutMs, sig), () => writeAll(DLE_EOT(n), sig)),
+      confirm: (timeoutMs, sig) => ask(answers.waitInOrder(timeoutMs, sig), () => writeAll(GS_R_1, sig)),
       onClose: (l) => (closed = l),
-      close: () => {
-        if (!open_) return;
-        open_ = false;
-        answers.clear();
-        void fh.close().catch(() => {});
-      },
+      close: () => fail('closed by kioskd'),
     };
   };
 }

@@ -1,5 +1,4 @@
-import type { PrinterLink, PrinterLinkOpener } from './transport.js';
-import { isStatusByte } from './status.js';
+import { Answers, ask, type PrinterLink, type PrinterLinkOpener } from './transport.js';
 
 /**
  * A USB printer by vendor/product id, straight through libusb with the optional `usb` module
@@ -59,11 +58,23 @@ export function usbPrinter(vendorId: number, productId: number, loadUsb: () => P
     if (!out) throw new Error(`${where} has no bulk OUT endpoint`);
     let closed: ((reason: string) => void) | null = null;
     let open = true;
-    const onDetach = (d: Device): void => {
-      if (d !== device || !open) return;
+    const answers = new Answers();
+    const end = (reason: string): void => {
+      if (!open) return;
       open = false;
       usb.usb.removeListener('detach', onDetach);
-      closed?.('the printer was unplugged');
+      answers.clear();
+      iface.release(true, () => {
+        try {
+          device.close();
+        } catch {
+          // already gone
+        }
+      });
+      closed?.(reason);
+    };
+    const onDetach = (d: Device): void => {
+      if (d === device) end('the printer was unplugged');
     };
     usb.usb.on('detach', onDetach);
     const transfer = (ep: Endpoint, data: Buffer | number, timeoutMs: number, sig: AbortSignal): Promise<Buffer | undefined> =>
@@ -72,34 +83,31 @@ export function usbPrinter(vendorId: number, productId: number, loadUsb: () => P
         ep.timeout = timeoutMs;
         ep.transfer(data, (err, got) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(got)));
       });
-    const link: PrinterLink = {
-      async write(bytes, sig) {
-        for (let off = 0; off < bytes.length; off += 4096) {
-          if (sig.aborted) throw new Error('aborted');
-          await transfer(out, Buffer.from(bytes.subarray(off, off + 4096)), 10_000, sig);
+    // The IN endpoint is read continuously; answers to DLE EOT and GS r are matched as they come.
+    const readIn = async (): Promise<void> => {
+      while (open && inp) {
+        try {
+          const got = await transfer(inp, 64, 200, new AbortController().signal);
+          if (got) for (const b of got) answers.take(b);
+        } catch (e) {
+          if (!/TIMED_OUT|TIMEOUT/i.test(String((e as Error).message))) await new Promise((r) => setTimeout(r, 50));
         }
-      },
-      async query(n, timeoutMs, sig) {
-        if (!inp) throw new Error(`${where} has no IN endpoint: it cannot report its status`);
-        await transfer(out, Buffer.from([0x10, 0x04, n]), timeoutMs, sig);
-        const got = await transfer(inp, 64, timeoutMs, sig);
-        const b = got ? [...got].find(isStatusByte) : undefined;
-        if (b === undefined) throw new Error('the printer did not answer a status request');
-        return b;
-      },
+      }
+    };
+    void readIn();
+    const send = async (bytes: Uint8Array, sig: AbortSignal): Promise<void> => {
+      for (let off = 0; off < bytes.length; off += 4096) {
+        if (sig.aborted) throw new Error('aborted');
+        if (!open) throw new Error('the printer link is closed');
+        await transfer(out, Buffer.from(bytes.subarray(off, off + 4096)), 10_000, sig);
+      }
+    };
+    const link: PrinterLink = {
+      write: send,
+      query: (n, timeoutMs, sig) => ask(answers.waitStatus(timeoutMs, sig), () => send(Uint8Array.of(0x10, 0x04, n), sig)),
+      confirm: (timeoutMs, sig) => ask(answers.waitInOrder(timeoutMs, sig), () => send(Uint8Array.of(0x1d, 0x72, 0x01), sig)),
       onClose: (l) => (closed = l),
-      close() {
-        if (!open) return;
-        open = false;
-        usb.usb.removeListener('detach', onDetach);
-        iface.release(true, () => {
-          try {
-            device.close();
-          } catch {
-            // already gone
-          }
-        });
-      },
+      close: () => end('closed by kioskd'),
     };
     return link;
   };

@@ -1,0 +1,97 @@
+import test from 'ava';
+import { SimulatedClock } from 'xstate';
+import type { PortState, PrintOutcome, TicketPrinter } from '../src/hal/ports.js';
+import type { Ticket } from '../src/hal/printer/ticket.js';
+import type { Journal, JournalEntry } from '../src/printing/journal.js';
+import { createTicketSpooler } from '../src/printing/spooler.js';
+
+/** An in-process printer port whose outcomes the test decides, one print at a time. */
+function fakePrinter() {
+  let state: PortState = { kind: 'ready' };
+  const pending: Array<(o: PrintOutcome) => void> = [];
+  const printer: TicketPrinter = {
+    id: 'printer',
+    driver: 'fake',
+    open: async () => {},
+    close: async () => {},
+    state: () => state,
+    status: () => null,
+    onStateChange: () => () => {},
+    print: () => new Promise<PrintOutcome>((resolve) => pending.push(resolve)),
+  };
+  return {
+    printer,
+    set: (s: PortState) => (state = s),
+    async answer(o: PrintOutcome): Promise<void> {
+      while (pending.length === 0) await new Promise((r) => setImmediate(r));
+      pending.shift()!(o);
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+function rig() {
+  const clock = new SimulatedClock();
+  const p = fakePrinter();
+  const entries: JournalEntry[] = [];
+  const journal: Journal = { path: 'memory', record: (e) => void entries.push(e), flush: async () => {} };
+  const events: string[] = [];
+  const spooler = createTicketSpooler({ printer: p.printer, encode: () => new Uint8Array(10), journal, clock, wallClock: () => new Date(0), event: (k) => void events.push(k), reprintWithinMs: 60_000 });
+  const story = (id: string) => entries.filter((e) => e.ticketId === id).map((e) => e.event);
+  return { clock, p, spooler, events, story };
+}
+const ticket = (id: string): Ticket => ({ ticketId: id, number: id.toUpperCase(), department: 'Khoa Khám bệnh', room: null, priority: null, issuedAt: new Date(0), insurance: 'Có BHYT', patientName: 'Nguyễn Văn A', idLast4: '0001' });
+const signal = new AbortController().signal;
+
+test('a failed ticket is held and reprinted when the printer is back', async (t) => {
+  const { p, spooler, story } = rig();
+  const r = spooler.submit(ticket('a'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  t.deepEqual(await r, { outcome: 'held', reason: 'paper-out' });
+  t.deepEqual(spooler.held().map((h) => h.ticketId), ['a']);
+  spooler.printerChanged(signal);
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  t.deepEqual(story('a'), ['issued', 'failed', 'reprinted']);
+  t.deepEqual(spooler.held(), []);
+});
+
+test('a held ticket not reprinted in time is recorded void', async (t) => {
+  const { clock, p, spooler, story, events } = rig();
+  const r = spooler.submit(ticket('b'), signal);
+  await p.answer({ ok: false, reason: 'cover-open' });
+  await r;
+  clock.increment(60_000);
+  t.deepEqual(story('b'), ['issued', 'failed', 'voided']);
+  t.true(events.includes('ticket.voided'));
+});
+
+test('the window running out while the reprint is on the printer does not void a ticket that then prints', async (t) => {
+  const { clock, p, spooler, story } = rig();
+  const r = spooler.submit(ticket('c'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  await r;
+  clock.increment(59_000);
+  spooler.printerChanged(signal);
+  await new Promise((r2) => setImmediate(r2));
+  clock.increment(5_000); // the window ends while the reprint is printing
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  t.deepEqual(story('c'), ['issued', 'failed', 'reprinted']);
+});
+
+test('stopping: a job that fails after close is voided at once, held ones are voided, and settle waits for the job in flight', async (t) => {
+  const { p, spooler, story } = rig();
+  const first = spooler.submit(ticket('d'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  await first;
+  const second = spooler.submit(ticket('e'), signal);
+  let settled = false;
+  const settling = spooler.settle(10_000).then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  t.false(settled, 'settle waits for the job on the printer');
+  spooler.close();
+  await p.answer({ ok: false, reason: 'cancelled' });
+  await second;
+  await settling;
+  t.deepEqual(story('d'), ['issued', 'failed', 'voided']);
+  t.deepEqual(story('e'), ['issued', 'failed', 'voided']);
+});
