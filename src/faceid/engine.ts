@@ -1,0 +1,192 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log/logger.js';
+import { assess, euclidean, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
+import type { Analysis, WorkerConfig, WorkerMessage } from './protocol.js';
+
+export interface FaceEngineOptions extends WorkerConfig {
+  /** L2 distance below which two faces are the same person (from the model's calibration). */
+  readonly threshold: number;
+  /** One analysis (decode + detect + embed) longer than this is abandoned and the worker restarted. */
+  readonly callTimeoutMs: number;
+  /** Tensors above the post-warm-up count that mean a leak: the worker is restarted. */
+  readonly maxTensorGrowth: number;
+}
+
+export type Verification =
+  | {
+      readonly ok: true;
+      readonly match: boolean;
+      /** L2 distance between the two embeddings: lower is more alike. */
+      readonly score: number;
+      readonly threshold: number;
+      readonly quality: { readonly eyeDistancePx: number; readonly rollDeg: number; readonly yawRatio: number; readonly sharpness: number };
+      readonly timings: { readonly probeMs: number; readonly referenceMs: number };
+    }
+  | { readonly ok: false; readonly which: 'probe' | 'reference'; readonly reason: QualityReason | 'error'; readonly detail: string };
+
+export interface FaceEngineInfo {
+  readonly backend: string;
+  readonly loadMs: number;
+  readonly warmupMs: number;
+  readonly recognizerSha256: string;
+}
+
+/**
+ * 1:1 face verification, with all inference in a worker thread. A call that runs past its
+ * timeout is abandoned and the worker restarted; so is a worker whose tensor count grows.
+ * Frames and embeddings are never logged or stored.
+ */
+export class FaceEngine {
+  private worker: Worker | null = null;
+  private info: FaceEngineInfo | null = null;
+  private baseTensors = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (a: Analysis) => void; reject: (e: Error) => void }>();
+  private starting: Promise<FaceEngineInfo> | null = null;
+  /**
+   * The reference portrait's analysis, kept only as long as the caller keeps that buffer (a
+   * check-in retries the camera up to N times against the same portrait): a WeakMap, so it is
+   * gone with the check-in and never outlives it.
+   */
+  private readonly references = new WeakMap<Uint8Array, Analysis>();
+  restarts = 0;
+  /** The worker's tensor count after its last call (flat when nothing leaks). */
+  lastTensors = 0;
+
+  constructor(
+    private readonly o: FaceEngineOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads and warms the models (a few seconds); resolves with what loaded and how long it took. */
+  start(): Promise<FaceEngineInfo> {
+    if (this.info && this.worker) return Promise.resolve(this.info);
+    this.starting ??= this.spawn().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    this.info = null;
+    this.failAll(new Error('the face engine stopped'));
+    await w?.terminate();
+  }
+
+  /** Is the face in `probe` (a camera frame, JPEG) the person in `reference` (a portrait, JPEG)? */
+  async verify(probe: Uint8Array, reference: Uint8Array, signal: AbortSignal): Promise<Verification> {
+    const t0 = performance.now();
+    const p = await this.analyze(probe, 'probe', signal);
+    const probeMs = performance.now() - t0;
+    const pq = assess(p.faces, p.width, p.height, PROBE_RULES);
+    if (!pq.ok) return { ok: false, which: 'probe', reason: pq.reason, detail: pq.detail };
+    if (p.sharpness !== null && p.sharpness < PROBE_RULES.minSharpness) return { ok: false, which: 'probe', reason: 'too-blurry', detail: `sharpness ${p.sharpness.toFixed(0)} < ${PROBE_RULES.minSharpness}` };
+    const t1 = performance.now();
+    const r = this.references.get(reference) ?? (await this.analyze(reference, 'reference', signal));
+    this.references.set(reference, r);
+    const referenceMs = performance.now() - t1;
+    const rq = assess(r.faces, r.width, r.height, REFERENCE_RULES);
+    if (!rq.ok) return { ok: false, which: 'reference', reason: rq.reason, detail: rq.detail };
+    if (!p.embedding || !r.embedding) return { ok: false, which: p.embedding ? 'reference' : 'probe', reason: 'error', detail: 'no embedding' };
+    const score = euclidean(p.embedding, r.embedding);
+    return {
+      ok: true,
+      match: score < this.o.threshold,
+      score,
+      threshold: this.o.threshold,
+      quality: { eyeDistancePx: pq.eyeDistancePx, rollDeg: pq.rollDeg, yawRatio: pq.yawRatio, sharpness: p.sharpness ?? 0 },
+      timings: { probeMs, referenceMs },
+    };
+  }
+
+  /** One image through the worker: faces, quality inputs and (if usable) the embedding. */
+  async analyze(jpeg: Uint8Array, role: 'probe' | 'reference', signal: AbortSignal): Promise<Analysis> {
+    await this.start();
+    const w = this.worker!;
+    const id = this.nextId++;
+    return new Promise<Analysis>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+      };
+      const timer = setTimeout(() => {
+        done();
+        this.log.warn({ timeoutMs: this.o.callTimeoutMs }, 'face analysis took too long; restarting the worker');
+        void this.restart('timeout');
+        reject(new Error(`face analysis took longer than ${this.o.callTimeoutMs} ms`));
+      }, this.o.callTimeoutMs);
+      const onAbort = (): void => {
+        done();
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (a) => {
+          done();
+          this.lastTensors = a.tensors;
+          if (a.tensors > this.baseTensors + this.o.maxTensorGrowth) {
+            this.log.error({ tensors: a.tensors, base: this.baseTensors }, 'tensors are leaking in the face worker; restarting it');
+            void this.restart('tensor leak');
+          }
+          resolve(a);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      // A copy goes to the worker; the caller's buffer stays the caller's to clear.
+      w.postMessage({ id, type: 'analyze', jpeg: Uint8Array.from(jpeg), role });
+    });
+  }
+
+  private async restart(why: string): Promise<void> {
+    this.restarts++;
+    const w = this.worker;
+    this.worker = null;
+    this.info = null;
+    this.failAll(new Error(`the face worker was restarted (${why})`));
+    await w?.terminate();
+    await this.start().catch((err: unknown) => this.log.error({ err }, 'the face worker did not come back'));
+  }
+
+  private failAll(err: Error): void {
+    for (const p of [...this.pending.values()]) p.reject(err);
+    this.pending.clear();
+  }
+
+  private spawn(): Promise<FaceEngineInfo> {
+    const workerData = { backend: this.o.backend } satisfies WorkerConfig;
+    const w = import.meta.url.endsWith('.ts') ? tsWorker(new URL('./worker.ts', import.meta.url), workerData) : new Worker(new URL('./worker.js', import.meta.url), { workerData });
+    return new Promise<FaceEngineInfo>((resolve, reject) => {
+      w.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          this.worker = w;
+          this.baseTensors = m.tensors;
+          this.info = { backend: m.backend, loadMs: m.loadMs, warmupMs: m.warmupMs, recognizerSha256: m.recognizerSha256 };
+          this.log.info({ backend: m.backend, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs) }, 'face models loaded');
+          resolve(this.info);
+        } else if (m.type === 'failed') {
+          reject(new Error(`the face worker could not load its models: ${m.error}`));
+          void w.terminate();
+        } else if (m.type === 'result') this.pending.get(m.id)?.resolve(m.analysis);
+        else if (m.type === 'error') this.pending.get(m.id)?.reject(new Error(m.error));
+      });
+      w.on('error', (err) => {
+        reject(err);
+        if (this.worker === w) void this.restart(`crashed: ${err.message}`);
+      });
+      w.on('exit', (code) => {
+        if (this.worker === w && code !== 0) void this.restart(`exited with code ${code}`);
+      });
+    });
+  }
+}
+
+/** Under tsx (tests, benchmarks) the worker is TypeScript source: register tsx in it first. */
+function tsWorker(url: URL, workerData: unknown): Worker {
+  const src = `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(url.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`), { workerData });
+}
