@@ -2,6 +2,7 @@
  * Benchmarks, run by hand or on a bench rig, never in CI:
  *   npm run bench idle [-- --seconds 60]   startup time to "online" and idle RSS of the built daemon
  *   npm run bench print [-- --count 20]    bytes and time per ticket to the virtual printer, raster and cp1258
+ *   npm run bench faceid -- --data DIR [--groups CSV] [--json OUT] [--threshold 0.557]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startSim } from '../hw-sim/sim.js';
+import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
 import { createTicketPrinter } from '../src/hal/printer/printer.js';
@@ -91,11 +93,25 @@ async function idle(seconds: number): Promise<void> {
   console.log(`  RSS every ${every} s (MiB): ${rss.filter((_, i) => (i + 1) % every === 0).map((v) => v.toFixed(0)).join(' ')}`);
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '30' }, count: { type: 'string', default: '20' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seconds: { type: 'string', default: '30' },
+    count: { type: 'string', default: '20' },
+    data: { type: 'string' },
+    groups: { type: 'string' },
+    json: { type: 'string' },
+    threshold: { type: 'string', default: '0.557' },
+  },
+});
 const which = positionals[0] ?? 'idle';
 if (which === 'idle') await idle(Number(values.seconds));
 else if (which === 'print') await print(Number(values.count));
+else if (which === 'faceid') {
+  if (!values.data) throw new Error('faceid needs --data DIR (DIR/<identity>/<n>.jpg)');
+  await faceBench({ data: values.data, groups: values.groups, json: values.json, threshold: Number(values.threshold) });
+}
 else {
-  console.error(`unknown benchmark "${which}"; available: idle, print`);
+  console.error(`unknown benchmark "${which}"; available: idle, print, faceid`);
   process.exit(64);
 }

@@ -33,6 +33,8 @@ const USAGE = `Usage:
   kioskd check-config FILE      validate a config file and exit (78 if invalid)
   kioskd config-schema          print the config's JSON Schema
   kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
+  kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE
+                                fit the face-match threshold on labelled photos (DIR/<identity>/<n>.jpg)
   kioskd --version | --help
 
 Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
@@ -47,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean', short: 'v' },
       'exit-with-parent': { type: 'boolean' },
       reveal: { type: 'boolean' },
+      data: { type: 'string', multiple: true },
+      groups: { type: 'string' },
+      far: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   if (values.help) {
@@ -74,6 +80,15 @@ async function main(argv: string[]): Promise<number> {
       for (const l of out.stdout) process.stdout.write(l + '\n');
       for (const l of out.stderr) process.stderr.write(l + '\n');
       return out.exitCode;
+    }
+    case 'calibrate': {
+      const far = Number(values.far ?? '1e-3');
+      if (!values.data?.length || !values.out || !(far > 0 && far < 0.5)) {
+        process.stderr.write('usage: kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE\n');
+        return 64;
+      }
+      const { calibrate } = await import('./cli/calibrate.js');
+      return calibrate({ data: values.data, groups: values.groups, far, out: values.out }, createLogger({ level: 'warn', pretty: 'auto' }), (l) => process.stdout.write(l + '\n'));
     }
     case 'check-config': {
       const file = rest[0] ?? values.config;

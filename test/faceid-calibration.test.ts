@@ -1,0 +1,47 @@
+import test from 'ava';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { calibrate } from '../src/cli/calibrate.js';
+import { findCalibration, fitThreshold } from '../src/faceid/calibration.js';
+import { FaceEngine } from '../src/faceid/engine.js';
+
+const FACES = new URL('../../shared/faces/dev/', import.meta.url).pathname;
+
+test('fitThreshold: the threshold keeps impostors at the FAR asked for; too few impostor pairs are refused with the reason', (t) => {
+  const impostor = Array.from({ length: 20_000 }, (_, i) => 0.3 + i / 20_000);
+  const genuine = Array.from({ length: 100 }, (_, i) => (i < 90 ? 0.2 + i / 1000 : Infinity)); // 10 missed faces
+  const fit = fitThreshold(genuine, impostor, 1e-3);
+  t.true(fit.ok);
+  if (fit.ok) {
+    t.true(fit.far <= 1e-3);
+    t.is(fit.tar, 0.9, 'missed faces count as rejects');
+  }
+  const refused = fitThreshold(genuine, impostor.slice(0, 5000), 1e-3);
+  t.false(refused.ok);
+  if (!refused.ok) t.regex(refused.reason, /5000 impostor pairs cannot resolve a FAR of 0.001: at least 10000 are needed/);
+});
+
+test('the shipped calibration belongs to the shipped recogniser; another model gets no threshold', async (t) => {
+  const engine = new FaceEngine({ backend: 'wasm', threshold: 0, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, pino({ level: 'silent' }));
+  t.teardown(() => engine.stop());
+  const { recognizerSha256 } = await engine.start();
+  const c = findCalibration(recognizerSha256);
+  t.is(c.model_sha256, recognizerSha256);
+  t.true(c.threshold > 0.3 && c.threshold < 0.6);
+  t.deepEqual(c.fitted_on.map((f) => f.data), ['dev', 'dev-asia']);
+  t.throws(() => findCalibration('0'.repeat(64)), { message: /no calibration for the recogniser with sha256 0{64}: fit one with "kioskd calibrate"/ });
+});
+
+(existsSync(FACES) ? test : test.skip)('kioskd calibrate refuses, and says why, when the photos cannot resolve the FAR asked for', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kioskd-cal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Three people's photos, linked (never copied) from ../shared/faces.
+  for (const id of ['lfw-Alex_Penelas', 'cc0-lisa_debruine', 'london-002']) symlinkSync(join(FACES, id), join(dir, id));
+  const lines: string[] = [];
+  const code = await calibrate({ data: [dir], far: 1e-3, out: join(dir, 'out.json') }, pino({ level: 'silent' }), (l) => lines.push(l));
+  t.is(code, 65);
+  t.regex(lines.join('\n'), /refused: \d+ impostor pairs cannot resolve a FAR of 0.001/);
+  t.false(existsSync(join(dir, 'out.json')));
+});
