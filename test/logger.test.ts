@@ -30,6 +30,18 @@ test('card fields and secrets never reach the log, however deeply nested', (t) =
   t.is(lines[0]!['level'], 'info');
 });
 
+test('ticket names, face photos and embeddings, and objects nested too deep to inspect never reach the log', (t) => {
+  const { lines, log } = capture();
+  let deep: Record<string, unknown> = { fullName: 'Nguyễn Thị Ánh Tuyết' };
+  for (let i = 0; i < 12; i++) deep = { next: deep };
+  log.info({ ticket: { number: 'A-001', patientName: 'Nguyễn Thị Ánh Tuyết' }, probe: new Uint8Array([1, 2, 3]), descriptor: [0.12, 0.34], bytes: new Uint8Array(5000), deep }, 'face check');
+  const text = JSON.stringify(lines);
+  t.false(text.includes('Nguyễn'));
+  t.false(text.includes('0.12'));
+  t.true(text.includes('A-001'));
+  t.true(text.includes('[5000 bytes]'), 'raw bytes are summarised, never dumped');
+});
+
 test('a CCCD number inside a message, a format argument or an error is cut to its last 4 digits', (t) => {
   const { lines, log } = capture();
   log.warn('bad scan %s', '001099012345|Nguyen');

@@ -137,8 +137,10 @@ export class FaceEngine {
           reject(e);
         },
       });
-      // A copy goes to the worker; the caller's buffer stays the caller's to clear.
-      w.postMessage({ id, type: 'analyze', jpeg: Uint8Array.from(jpeg), role });
+      // A copy is moved (transferred, not copied again) to the worker, which wipes it after
+      // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
+      const copy = Uint8Array.from(jpeg);
+      w.postMessage({ id, type: 'analyze', jpeg: copy, role }, [copy.buffer]);
     });
   }
 

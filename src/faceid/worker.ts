@@ -66,8 +66,19 @@ async function main(): Promise<void> {
 
   const analyze = async (req: WorkerRequest): Promise<Analysis> => {
     const t0 = performance.now();
-    const img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256 });
-    const frame = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    let img: any;
+    try {
+      img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256 });
+    } finally {
+      req.jpeg.fill(0); // the photo's bytes do not outlive the call
+    }
+    let frame: any;
+    try {
+      frame = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
+    } catch (err) {
+      img.data.fill(0);
+      throw err;
+    }
     try {
       const t1 = performance.now();
       const res = await human.detect(frame);

@@ -14,6 +14,7 @@ export const SENSITIVE_KEYS: ReadonlySet<string> = new Set(
     'password', 'passwordFile', 'token', 'accessToken', 'apiKey', 'authorization', 'secret',
     'idNumber', 'oldIdNumber', 'cccd', 'fullName', 'name', 'dateOfBirth', 'dob', 'address',
     'portrait', 'image', 'frame', 'jpeg', 'embedding', 'identity', 'raw',
+    'patientName', 'probe', 'reference', 'descriptor', 'faces',
   ].map((k) => k.toLowerCase()),
 );
 
@@ -21,8 +22,11 @@ export const CENSORED = '[redacted]';
 
 /** A copy of `value` with sensitive keys censored at any depth (arrays included). */
 export function censorDeep(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error || ArrayBuffer.isView(value)) return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Too deep to inspect is too deep to trust; raw bytes may be a photo.
+  if (depth > 8) return '[too deep to log]';
+  if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
+  if (value instanceof Error) return value;
   if (Array.isArray(value)) return value.map((v) => censorDeep(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = SENSITIVE_KEYS.has(k.toLowerCase()) ? CENSORED : censorDeep(v, depth + 1);

@@ -71,7 +71,9 @@ export function createTicketSpooler(d: SpoolerDeps) {
         try {
           bytes = d.encode({ ...h.ticket, reprint: true });
         } catch (err) {
-          voidTicket(id, `cannot encode the reprint: ${err instanceof Error ? err.message : String(err)}`);
+          // The reason stays generic: an encoder message could quote the ticket's text (the name).
+          voidTicket(id, 'cannot encode the reprint');
+          void err;
           continue;
         }
         // While it is on the printer it must not be voided under it: the expiry waits.
@@ -132,7 +134,8 @@ export function createTicketSpooler(d: SpoolerDeps) {
         bytes = d.encode(ticket);
       } catch (err) {
         // A ticket that cannot be laid out will not print later either: record it void, loudly.
-        const reason = `cannot encode the ticket: ${err instanceof Error ? err.message : String(err)}`;
+        // The reason stays generic: an encoder message could quote the ticket's text (the name).
+        const reason = `cannot encode the ticket (${err instanceof Error ? err.name : 'error'})`;
         d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason });
         d.event('ticket.voided', { ...ids(ticket), reason });
         return { outcome: 'void', reason };
