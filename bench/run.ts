@@ -2,7 +2,7 @@
  * Benchmarks, run by hand or on a bench rig, never in CI:
  *   npm run bench idle [-- --seconds 60]   startup time to "online" and idle RSS of the built daemon
  *   npm run bench print [-- --count 20]    bytes and time per ticket to the virtual printer, raster and cp1258
- *   npm run bench faceid -- --data DIR [--groups CSV] [--json OUT] [--threshold 0.557]
+ *   npm run bench faceid -- --data DIR [--data DIR…] [--groups CSV] [--json OUT] [--threshold T]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -98,18 +98,18 @@ const { values, positionals } = parseArgs({
   options: {
     seconds: { type: 'string', default: '30' },
     count: { type: 'string', default: '20' },
-    data: { type: 'string' },
+    data: { type: 'string', multiple: true },
     groups: { type: 'string' },
     json: { type: 'string' },
-    threshold: { type: 'string', default: '0.557' },
+    threshold: { type: 'string' },
   },
 });
 const which = positionals[0] ?? 'idle';
 if (which === 'idle') await idle(Number(values.seconds));
 else if (which === 'print') await print(Number(values.count));
 else if (which === 'faceid') {
-  if (!values.data) throw new Error('faceid needs --data DIR (DIR/<identity>/<n>.jpg)');
-  await faceBench({ data: values.data, groups: values.groups, json: values.json, threshold: Number(values.threshold) });
+  if (!values.data?.length) throw new Error('faceid needs --data DIR (DIR/<identity>/<n>.jpg)');
+  await faceBench({ data: values.data, groups: values.groups, json: values.json, threshold: values.threshold === undefined ? undefined : Number(values.threshold) });
 }
 else {
   console.error(`unknown benchmark "${which}"; available: idle, print, faceid`);

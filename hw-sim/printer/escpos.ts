@@ -40,9 +40,13 @@ export class EscPosReader {
   private buf: Uint8Array = new Uint8Array(0);
 
   push(chunk: Uint8Array): EscPos[] {
-    const joined = new Uint8Array(this.buf.length + chunk.length);
-    joined.set(this.buf);
-    joined.set(chunk, this.buf.length);
+    // Only an unfinished command is carried over; most chunks start clean and are not copied.
+    let joined = chunk;
+    if (this.buf.length > 0) {
+      joined = new Uint8Array(this.buf.length + chunk.length);
+      joined.set(this.buf);
+      joined.set(chunk, this.buf.length);
+    }
     const out: EscPos[] = [];
     let i = 0;
     while (i < joined.length) {

@@ -83,7 +83,8 @@ function snakeToCamel(s: string): string {
   return s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-function deepMerge(base: unknown, over: unknown): unknown {
+/** `over` merged into a copy of `base`, objects key by key; anything else in `over` wins. */
+export function deepMerge(base: unknown, over: unknown): unknown {
   if (!isPlainObject(base) || !isPlainObject(over)) return over;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { acceptRate, thresholdAtFar } from './evaluate.js';
 
 /**
  * Every recogniser carries its own calibration, keyed by the sha256 of its model file: a
@@ -55,9 +56,6 @@ export function fitThreshold(genuine: readonly number[], impostor: readonly numb
     return { ok: false, reason: `${impostor.length} impostor pairs cannot resolve a FAR of ${targetFar}: at least ${need} are needed (more identities, or a larger FAR)` };
   }
   if (genuine.length < 20) return { ok: false, reason: `${genuine.length} genuine pairs are too few to say how many patients would be accepted: at least 20 are needed` };
-  const sorted = [...impostor].sort((a, b) => a - b);
-  const k = Math.floor(targetFar * sorted.length);
-  const threshold = sorted[k]!;
-  const rate = (xs: readonly number[]) => xs.filter((x) => x < threshold).length / xs.length;
-  return { ok: true, threshold, far: rate(impostor), tar: rate(genuine) };
+  const threshold = thresholdAtFar(impostor, targetFar);
+  return { ok: true, threshold, far: acceptRate(impostor, threshold), tar: acceptRate(genuine, threshold) };
 }

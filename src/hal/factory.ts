@@ -80,15 +80,7 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
         { vendorId: cfg.vendorId, productId: cfg.productId, mode: cfg.mode },
         { log, clock: deps.clock, onBytes: (b, endOfScan) => assembler.push(b, endOfScan), onReset: () => assembler.reset() },
       );
-      return {
-        id: port.id,
-        driver: port.driver,
-        open: (signal) => port.open(signal),
-        close: () => port.close(),
-        state: () => port.state(),
-        onStateChange: (l) => port.onStateChange(l),
-        onScan: (l) => assembler.onScan(l),
-      };
+      return { ...port, onScan: (l) => assembler.onScan(l) };
     }
   }
 }
