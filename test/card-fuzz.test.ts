@@ -102,7 +102,7 @@ test('fuzz: 100,000 generated and mutated payloads through the framer and the pa
   t.true(rejected > 50_000, 'mutations are mostly rejected');
 });
 
-test('fuzz at the driver boundary: 20,000 random chunks through the scan assembler never throw and every frame yields one result', (t) => {
+test('fuzz at the driver boundary: 20,000 random chunks through the scan assembler never throw, and every rejection carries a known reason', (t) => {
   const r = rng(7);
   const clock = new SimulatedClock();
   const results: ScanResult[] = [];

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import pino from 'pino';
+import { findCalibration } from '../src/faceid/calibration.js';
 import { FaceEngine } from '../src/faceid/engine.js';
+import { eyeDistance } from '../src/faceid/geometry.js';
 
 // Real faces only: face-api's demo group photos (shipped in its npm package) and, when this
 // machine has them, the identity-labelled photos in ../shared/faces (never copied into the repo).
@@ -12,10 +14,18 @@ const require = createRequire(import.meta.url);
 const DEMO = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const FACES = new URL('../../shared/faces/dev/', import.meta.url).pathname;
 const haveFaces = existsSync(FACES);
-const THRESHOLD = 0.557; // face-api recogniser, FAR 1e-3 on the mixed set (faceid-baseline.md)
 const silent = pino({ level: 'silent' });
-const engine = new FaceEngine({ backend: 'wasm', threshold: THRESHOLD, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, silent);
+// The shipped recogniser's own calibration (fitted for FAR 1e-3 on dev + dev-asia), as the daemon uses it.
+let THRESHOLD = NaN;
+let TARGET_FAR = NaN;
+let engine = new FaceEngine({ backend: 'wasm', threshold: 0, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, silent);
 test.before(async () => {
+  const probe = new FaceEngine({ backend: 'wasm', threshold: 0, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, silent);
+  const cal = findCalibration((await probe.start()).recognizerSha256);
+  await probe.stop();
+  THRESHOLD = cal.threshold;
+  TARGET_FAR = cal.target_far;
+  engine = new FaceEngine({ backend: 'wasm', threshold: THRESHOLD, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, silent);
   await engine.start();
 });
 test.after.always(() => engine.stop());
@@ -103,15 +113,16 @@ test('unusable frames are refused with the reason: no face, too small, too blurr
   t.like(await engine.verify(wall, demo(1), sig()), { ok: false, which: 'probe', reason: 'no-face' });
   // A single-person portrait: from ../shared/faces when present, else one person cut out of a demo photo.
   const one = haveFaces ? readFileSync(join(FACES, 'cc0-lisa_debruine', '1.jpg')) : await portraitFromDemo();
-  const small = encode(far(decode(one), 0.08));
-  const smallV = await engine.verify(small, one, sig());
-  t.true(!smallV.ok && (smallV.reason === 'too-small' || smallV.reason === 'no-face'), JSON.stringify(smallV));
+  // Shrunk until the eyes are 14 px apart in a 1280×960 frame: still a face, too far away.
+  const ref = await engine.analyze(one, 'reference', sig());
+  const small = encode(far(decode(one), 14 / eyeDistance(ref.faces[ref.chosen!]!)));
+  t.like(await engine.verify(small, one, sig()), { ok: false, which: 'probe', reason: 'too-small' });
   const blurred = encode(blur(decode(one), 9));
   t.like(await engine.verify(blurred, one, sig()), { ok: false, which: 'probe', reason: 'too-blurry' });
   if (haveFaces) t.like(await engine.verify(one, readFileSync(join(FACES, 'cc0-lisa_debruine', '2.jpg')), sig()), { ok: true, match: true });
 });
 
-(haveFaces ? test : test.skip)('real identity photos (../shared/faces/dev): the same person matches, different people do not', async (t) => {
+(haveFaces ? test : test.skip)('real identity photos (../shared/faces/dev): the same person is nearer than almost all strangers; at the shipped threshold no stranger passes', async (t) => {
   const ids = readdirSync(FACES)
     .filter((id) => readdirSync(join(FACES, id)).length >= 2)
     .slice(0, 24);
@@ -129,9 +140,13 @@ test('unusable frames are refused with the reason: no face, too small, too blurr
   let accepted = 0;
   let impostor = 0;
   let falseAccepts = 0;
+  const gd: number[] = [];
+  const id: number[] = [];
   for (let i = 0; i < emb.length; i++) {
     for (let j = i + 1; j < emb.length; j++) {
-      const match = l2(emb[i]!.e, emb[j]!.e) < THRESHOLD;
+      const d = l2(emb[i]!.e, emb[j]!.e);
+      (emb[i]!.id === emb[j]!.id ? gd : id).push(d);
+      const match = d < THRESHOLD;
       if (emb[i]!.id === emb[j]!.id) {
         genuine++;
         if (match) accepted++;
@@ -143,17 +158,24 @@ test('unusable frames are refused with the reason: no face, too small, too blurr
   }
   t.log(`${emb.length} faces of ${ids.length} people: ${accepted}/${genuine} genuine pairs matched, ${falseAccepts}/${impostor} impostor pairs accepted`);
   t.true(emb.length >= ids.length * 2 - 2, `faces found in nearly every photo (${emb.length} of ${ids.length * 2})`);
-  t.true(accepted / genuine >= 0.85, 'genuine pairs match');
-  t.true(falseAccepts / impostor <= 0.01, 'impostor pairs are refused');
+  // Separation: most same-person pairs are nearer than the nearest 1% of strangers.
+  const p1 = [...id].sort((a, b) => a - b)[Math.floor(id.length / 100)]!;
+  t.true(gd.filter((d) => d < p1).length / gd.length >= 0.8, `same-person pairs nearer than the closest 1% of strangers (${p1.toFixed(3)})`);
+  // The shipped threshold is strict (fitted with East-Asian impostors, see its calibration note):
+  // it turns away many same-person pairs (the calibration measured 61% accepted on dev).
+  t.true(accepted / genuine >= 0.5, 'at least half the same-person pairs pass the shipped threshold');
+  // At most the calibrated FAR (1e-3 of ~1,000 pairs: one false accept).
+  t.true(falseAccepts <= Math.max(1, Math.round(TARGET_FAR * impostor)), 'impostor pairs are refused');
   const v = await engine.verify(readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[0]!)), readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[1]!)), sig());
   t.like(v, { ok: true, threshold: THRESHOLD });
 });
 
 test('1,000 verifications leave the worker\'s tensor count unchanged', async (t) => {
   t.timeout(900_000);
-  // 250×250 LFW photos keep 1,000 runs short (about a minute); without ../shared/faces, a group photo's probe is refused each time, which exercises the same tensors.
-  const a = readFileSync(haveFaces ? join(FACES, 'lfw-Alex_Penelas', '1.jpg') : join(DEMO, 'sample1.jpg'));
-  const b = readFileSync(haveFaces ? join(FACES, 'lfw-Alex_Penelas', '2.jpg') : join(DEMO, 'sample1.jpg'));
+  // 250×250 LFW photos keep 1,000 runs short (about a minute); without ../shared/faces, one
+  // person cut out of a demo photo is compared with itself (detection and embedding both run).
+  const a = haveFaces ? readFileSync(join(FACES, 'lfw-Alex_Penelas', '1.jpg')) : await portraitFromDemo();
+  const b = haveFaces ? readFileSync(join(FACES, 'lfw-Alex_Penelas', '2.jpg')) : a;
   const small = a;
   await engine.verify(small, b, sig());
   const base = engine.lastTensors;
@@ -165,7 +187,7 @@ test('1,000 verifications leave the worker\'s tensor count unchanged', async (t)
     if (engine.lastTensors !== base) break;
   }
   t.is(engine.lastTensors, base);
-  if (haveFaces) t.is(matched, 1000, 'the same person, every time');
+  t.is(matched, 1000, 'the same person, every time');
   t.is(engine.restarts, restarts, 'no leak restart was needed');
 });
 
@@ -175,6 +197,8 @@ test('a call that runs past its timeout is abandoned and the worker restarted', 
   await slow.start();
   await t.throwsAsync(slow.analyze(demo(1), 'probe', sig()), { message: /took longer than 5 ms/ });
   t.is(slow.restarts, 1);
-  await slow.start(); // it comes back
-  t.pass();
+  // It comes back: a fresh worker loads its models again and reports them.
+  const again = await slow.start();
+  t.is(again.backend, 'wasm');
+  t.true(again.loadMs > 0);
 });

@@ -29,7 +29,7 @@ test('serial driver: a hung-up tty (scanner pulled mid-use) is reported as a dis
     closeSync(fd);
     socat.kill('SIGTERM');
     await until(() => closedWith !== null, 3000, `the disconnect to be reported (round ${i})`);
+    t.regex(closedWith ?? '', /disconnected|hung up|bad file descriptor/i, `round ${i}: closed for another reason`);
     link.close();
   }
-  t.pass();
 });
