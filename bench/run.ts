@@ -2,7 +2,9 @@
  * Benchmarks, run by hand or on a bench rig, never in CI:
  *   npm run bench idle [-- --seconds 60]   startup time to "online" and idle RSS of the built daemon
  *   npm run bench print [-- --count 20]    bytes and time per ticket to the virtual printer, raster and cp1258
- *   npm run bench faceid -- --data DIR [--data DIR…] [--groups CSV] [--json OUT] [--threshold T]
+ *   npm run bench faceid -- --data DIR [--data DIR…] [--pairs FILE] [--groups CSV] [--recognizer MODEL_FILE]
+ *                           [--config FILE] [--reference faceapi-ssd] [--mode kiosk] [--threshold T] [--json OUT]
+ *   npm run bench adapt -- --data DEV --data ASIA [--recognizer MODEL]   population adaptation experiment
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startSim } from '../hw-sim/sim.js';
+import { adaptBench } from './adapt.js';
 import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
@@ -102,6 +105,11 @@ const { values, positionals } = parseArgs({
     groups: { type: 'string' },
     json: { type: 'string' },
     threshold: { type: 'string' },
+    pairs: { type: 'string' },
+    recognizer: { type: 'string' },
+    config: { type: 'string' },
+    reference: { type: 'string' },
+    mode: { type: 'string', default: 'photo' },
   },
 });
 const which = positionals[0] ?? 'idle';
@@ -109,9 +117,24 @@ if (which === 'idle') await idle(Number(values.seconds));
 else if (which === 'print') await print(Number(values.count));
 else if (which === 'faceid') {
   if (!values.data?.length) throw new Error('faceid needs --data DIR (DIR/<identity>/<n>.jpg)');
-  await faceBench({ data: values.data, groups: values.groups, json: values.json, threshold: values.threshold === undefined ? undefined : Number(values.threshold) });
+  if (values.reference !== undefined && values.reference !== 'faceapi-ssd') throw new Error('--reference knows only faceapi-ssd');
+  if (values.mode !== 'photo' && values.mode !== 'kiosk') throw new Error('--mode is photo (default) or kiosk');
+  await faceBench({
+    data: values.data,
+    pairs: values.pairs,
+    groups: values.groups,
+    json: values.json,
+    threshold: values.threshold === undefined ? undefined : Number(values.threshold),
+    recognizer: values.recognizer,
+    config: values.config,
+    reference: values.reference === 'faceapi-ssd' ? 'faceapi-ssd' : undefined,
+    mode: values.mode,
+  });
 }
-else {
-  console.error(`unknown benchmark "${which}"; available: idle, print, faceid`);
+else if (which === 'adapt') {
+  if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
+  await adaptBench(values.data, values.recognizer);
+} else {
+  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, adapt`);
   process.exit(64);
 }

@@ -12,7 +12,7 @@ import { spawnDaemon } from './daemon.js';
 import { startSim } from './sim.js';
 
 const USAGE = `Usage:
-  hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-daemon]
+  hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-faceid] [--no-daemon]
   hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]
 
   start        start the embedded MQTT broker and virtual devices on 127.0.0.1, write the
@@ -21,6 +21,7 @@ const USAGE = `Usage:
   --device-id  kiosk id used in MQTT topics (default sim-kiosk-1)
   --scanner    how kioskd reaches the virtual scanner: pty (a serial device, needs socat;
                the default when socat is installed) or tcp (tcp://127.0.0.1:PORT)
+  --no-faceid  do not load the face models in kioskd (starts faster, ~200 MB less)
   --no-daemon  do not run kioskd; run it yourself with the printed config
 
   print-sample prints a sample Vietnamese ticket through kioskd's own encoder and printer
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
       port: { type: 'string' },
       'device-id': { type: 'string' },
       'no-daemon': { type: 'boolean' },
+      'no-faceid': { type: 'boolean' },
       scanner: { type: 'string' },
       out: { type: 'string' },
       paper: { type: 'string' },
@@ -76,6 +78,7 @@ async function main(): Promise<number> {
     return 64;
   }
   const sim = await startSim({
+    faceid: values['no-faceid'] !== true,
     ...(scanner !== undefined ? { scanner } : {}),
     ...(port !== undefined ? { brokerPort: port } : {}),
     ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),

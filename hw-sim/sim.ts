@@ -14,6 +14,11 @@ export interface SimOptions {
   readonly deviceId?: string;
   /** Where the generated config goes; default: a fresh temp dir. */
   readonly dir?: string;
+  /**
+   * Load the face models in the daemon (a few seconds and ~200 MB): on for `npm start`, off by
+   * default for tests that do not look at faces.
+   */
+  readonly faceid?: boolean;
   /** Extra config merged over the generated one (tests use it for short intervals). */
   readonly configOverrides?: Record<string, unknown>;
   /** How the daemon reaches the virtual scanner; default: a pty if socat is installed, else tcp. */
@@ -62,6 +67,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     // scans. Real kiosks keep the default (card, camera, printer).
     kiosk: { requiredPorts: ['card', 'printer'], stateDir: join(dir, 'state') },
     ticket: { hospital: 'BỆNH VIỆN MÔ PHỎNG (hw-sim)', subtitle: 'Ki-ốt tiếp đón tự động' },
+    faceid: { enabled: opts.faceid ?? false },
   };
   const config = deepMerge(generated, opts.configOverrides ?? {}) as ConfigInput;
   const configPath = join(dir, 'config.yaml');

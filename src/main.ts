@@ -5,10 +5,13 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from './config/load.js';
-import { configJsonSchema } from './config/schema.js';
+import { configJsonSchema, configSchema } from './config/schema.js';
 import { decodeScans } from './cli/card-decode.js';
+import { FaceEngine } from './faceid/engine.js';
+import { faceEngineOptions } from './faceid/options.js';
 import { maskId } from './hal/card/types.js';
 import { createHal } from './hal/factory.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
@@ -18,7 +21,7 @@ import { createLogger } from './log/logger.js';
 import { serveCommands } from './mqtt/commands.js';
 import { MqttLink, redactUrl } from './mqtt/link.js';
 import { createPublisher, dropReportEvent } from './mqtt/publisher.js';
-import { kioskTopics } from './mqtt/topics.js';
+import { kioskTopics, type FaceIdInfo, type InfoPayload } from './mqtt/topics.js';
 import { createPrinting, sampleTicket } from './printing/setup.js';
 import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
 import { every, systemClock } from './util/clock.js';
@@ -34,7 +37,9 @@ const USAGE = `Usage:
   kioskd config-schema          print the config's JSON Schema
   kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
   kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE
-                                fit the face-match threshold on labelled photos (DIR/<identity>/<n>.jpg)
+                  [--recognizer faceapi|MODEL.onnx|model.json] [--config FILE]
+                                fit the face-match threshold of a recogniser (default: the configured
+                                one) on labelled photos (DIR/<identity>/<n>.jpg)
   kioskd --version | --help
 
 Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
@@ -53,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       groups: { type: 'string' },
       far: { type: 'string' },
       out: { type: 'string' },
+      recognizer: { type: 'string' },
     },
   });
   if (values.help) {
@@ -84,11 +90,16 @@ async function main(argv: string[]): Promise<number> {
     case 'calibrate': {
       const far = Number(values.far ?? '1e-3');
       if (!values.data?.length || !values.out || !(far > 0 && far < 0.5)) {
-        process.stderr.write('usage: kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE\n');
+        process.stderr.write('usage: kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE [--recognizer MODEL] [--config FILE]\n');
         return 64;
       }
+      // The recogniser: --recognizer, else the one the config names (when --config is given), else the bundled one.
+      const loaded = values.config ? loadOrExplain(values.config) : null;
+      if (values.config && !loaded) return EX_CONFIG;
+      const faceid = loaded?.config.faceid ?? configSchema.shape.faceid.parse(undefined);
+      const engine = faceEngineOptions(faceid, values.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(values.recognizer) } } : {});
       const { calibrate } = await import('./cli/calibrate.js');
-      return calibrate({ data: values.data, groups: values.groups, far, out: values.out }, createLogger({ level: 'warn', pretty: 'auto' }), (l) => process.stdout.write(l + '\n'));
+      return calibrate({ data: values.data, groups: values.groups, far, out: values.out, engine }, createLogger({ level: 'warn', pretty: 'auto' }), (l) => process.stdout.write(l + '\n'));
     }
     case 'check-config': {
       const file = rest[0] ?? values.config;
@@ -226,15 +237,12 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   const publishState = (s: KioskStatus): void =>
     publish.retained('state', { mode: s.mode, step: s.step, session_id: s.sessionId, ports: s.ports, since });
 
+  // Face models load at boot (a few seconds), in their worker, while the devices open.
+  const faces = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
+  let faceInfo: FaceIdInfo | null = null;
+  const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo });
   publish.retained('status', 'online');
-  publish.retained('info', {
-    schema: 1,
-    version,
-    hal_mode: hal.mode,
-    drivers,
-    mqtt_protocol: link.protocol(),
-    started_at: startedAt,
-  });
+  publish.retained('info', info());
   let lastMode = runtime.status().mode;
   let lastSession: string | null = null;
   runtime.subscribe((s) => {
@@ -257,7 +265,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   });
   link.onConnect(() => {
     // info carries the protocol actually negotiated (auto may have fallen back to 3.1.1).
-    publish.retained('info', { schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt });
+    publish.retained('info', info());
     notifier.status(statusLine(runtime.status()));
   });
   for (const id of PORT_IDS) {
@@ -325,9 +333,22 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   runtime.start();
   publishState(runtime.status());
   link.start();
+  const loadingFaces = faces
+    ?.start()
+    .then((f) => {
+      faceInfo = { backend: f.backend, recognizer: f.recognizer.name, model_sha256: f.recognizer.sha256, threshold: f.calibration!.threshold, target_far: f.calibration!.target_far, load_ms: Math.round(f.loadMs), warmup_ms: Math.round(f.warmupMs) };
+      publish.retained('info', info());
+    })
+    .catch((err: unknown) => {
+      // The kiosk still runs (check-ins without a face match follow the no-portrait policy); staff are told.
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      log.error({ err: message }, 'face models did not load: face verification is unavailable');
+      publish.event('alert', { level: 'error', code: 'faceid.unavailable', message: `face verification unavailable: ${message}` });
+    });
   await hal.open(boot.signal).catch((err: unknown) => {
     if (!boot.signal.aborted) throw err;
   });
+  await Promise.race([loadingFaces, new Promise((r) => boot.signal.addEventListener('abort', r, { once: true }))]);
   runtime.bootDone();
 
   log.info(`drivers loaded: ${Object.entries(drivers).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -335,7 +356,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   notifier.ready(statusLine(runtime.status()));
 
   const publishHealth = (): void =>
-    publish.retained('health', { ...health.report(), tensors: null, mqtt: link.stats() });
+    publish.retained('health', { ...health.report(), tensors: faceInfo && faces ? faces.lastTensors : null, ...(faces ? { faceid_restarts: faces.restarts } : {}), mqtt: link.stats() });
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
   const pingMs = watchdogPingMs(process.env, process.pid);
@@ -377,6 +398,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       printLifetime.abort(new Error('stopping'));
       await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
       await hal.close();
+      await faces?.stop();
       await printing.journal.flush();
       runtime.stop();
       health.close();

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { calibrate } from '../src/cli/calibrate.js';
 import { findCalibration, fitThreshold } from '../src/faceid/calibration.js';
-import { FaceEngine } from '../src/faceid/engine.js';
+import { FaceEngine, type FaceEngineOptions } from '../src/faceid/engine.js';
 
 const FACES = new URL('../../shared/faces/dev/', import.meta.url).pathname;
+const bundled: FaceEngineOptions = { backend: 'wasm', recognizer: { model: 'faceapi' }, calibration: {}, callTimeoutMs: 30_000, maxTensorGrowth: 20 };
 
 test('fitThreshold: the threshold keeps impostors at the FAR asked for; too few impostor pairs are refused with the reason', (t) => {
   const impostor = Array.from({ length: 20_000 }, (_, i) => 0.3 + i / 20_000);
@@ -24,11 +25,12 @@ test('fitThreshold: the threshold keeps impostors at the FAR asked for; too few 
 });
 
 test('the shipped calibration belongs to the shipped recogniser; another model gets no threshold', async (t) => {
-  const engine = new FaceEngine({ backend: 'wasm', threshold: 0, callTimeoutMs: 30_000, maxTensorGrowth: 20 }, pino({ level: 'silent' }));
+  const engine = new FaceEngine(bundled, pino({ level: 'silent' }));
   t.teardown(() => engine.stop());
-  const { recognizerSha256 } = await engine.start();
-  const c = findCalibration(recognizerSha256);
-  t.is(c.model_sha256, recognizerSha256);
+  const { recognizer, calibration } = await engine.start();
+  const c = findCalibration(recognizer.sha256);
+  t.deepEqual(calibration, c, 'the engine took the calibration of its own model');
+  t.is(c.model_sha256, recognizer.sha256);
   t.true(c.threshold > 0.3 && c.threshold < 0.6);
   t.deepEqual(c.fitted_on.map((f) => f.data), ['dev', 'dev-asia']);
   t.throws(() => findCalibration('0'.repeat(64)), { message: /no calibration for the recogniser with sha256 0{64}: fit one with "kioskd calibrate"/ });
@@ -40,7 +42,7 @@ test('the shipped calibration belongs to the shipped recogniser; another model g
   // Three people's photos, linked (never copied) from ../shared/faces.
   for (const id of ['lfw-Alex_Penelas', 'cc0-lisa_debruine', 'london-002']) symlinkSync(join(FACES, id), join(dir, id));
   const lines: string[] = [];
-  const code = await calibrate({ data: [dir], far: 1e-3, out: join(dir, 'out.json') }, pino({ level: 'silent' }), (l) => lines.push(l));
+  const code = await calibrate({ data: [dir], far: 1e-3, out: join(dir, 'out.json'), engine: bundled }, pino({ level: 'silent' }), (l) => lines.push(l));
   t.is(code, 65);
   t.regex(lines.join('\n'), /refused: \d+ impostor pairs cannot resolve a FAR of 0.001/);
   t.false(existsSync(join(dir, 'out.json')));

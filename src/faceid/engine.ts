@@ -1,11 +1,17 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
-import { assess, euclidean, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
+import { findCalibration, type Calibration } from './calibration.js';
+import { assess, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
+import { distance, distanceOf, scoreOf, type Metric } from './metric.js';
 import type { Analysis, WorkerConfig, WorkerMessage } from './protocol.js';
 
 export interface FaceEngineOptions extends WorkerConfig {
-  /** L2 distance below which two faces are the same person (from the model's calibration). */
-  readonly threshold: number;
+  /**
+   * Where the match threshold comes from: the calibration for this recogniser's sha256 (shipped,
+   * or an operator's in `dir`), so a threshold never applies to a model it was not fitted for;
+   * `none` for tools that fit one (kioskd calibrate, the benchmark) and cannot verify.
+   */
+  readonly calibration: { readonly dir?: string | undefined } | 'none';
   /** One analysis (decode + detect + embed) longer than this is abandoned and the worker restarted. */
   readonly callTimeoutMs: number;
   /** Tensors above the post-warm-up count that mean a leak: the worker is restarted. */
@@ -16,9 +22,10 @@ export type Verification =
   | {
       readonly ok: true;
       readonly match: boolean;
-      /** L2 distance between the two embeddings: lower is more alike. */
+      /** In the model's terms: L2 distance (same person below the threshold) or cosine similarity (above). */
       readonly score: number;
       readonly threshold: number;
+      readonly metric: Metric;
       readonly quality: { readonly eyeDistancePx: number; readonly rollDeg: number; readonly yawRatio: number; readonly sharpness: number };
       readonly timings: { readonly probeMs: number; readonly referenceMs: number };
     }
@@ -26,9 +33,12 @@ export type Verification =
 
 export interface FaceEngineInfo {
   readonly backend: string;
+  /** Why the configured backend was not used, when it was not. */
+  readonly backendNote?: string | undefined;
   readonly loadMs: number;
   readonly warmupMs: number;
-  readonly recognizerSha256: string;
+  readonly recognizer: { readonly name: string; readonly sha256: string; readonly metric: Metric };
+  readonly calibration: Calibration | null;
 }
 
 /**
@@ -88,12 +98,15 @@ export class FaceEngine {
     const rq = assess(r.faces, r.width, r.height, REFERENCE_RULES);
     if (!rq.ok) return { ok: false, which: 'reference', reason: rq.reason, detail: rq.detail };
     if (!p.embedding || !r.embedding) return { ok: false, which: p.embedding ? 'reference' : 'probe', reason: 'error', detail: 'no embedding' };
-    const score = euclidean(p.embedding, r.embedding);
+    const cal = this.info?.calibration;
+    if (!cal) throw new Error('this face engine has no calibration and cannot decide a match');
+    const d = distance(cal.metric, p.embedding, r.embedding);
     return {
       ok: true,
-      match: score < this.o.threshold,
-      score,
-      threshold: this.o.threshold,
+      match: d < distanceOf(cal.metric, cal.threshold),
+      score: scoreOf(cal.metric, d),
+      threshold: cal.threshold,
+      metric: cal.metric,
       quality: { eyeDistancePx: pq.eyeDistancePx, rollDeg: pq.rollDeg, yawRatio: pq.yawRatio, sharpness: p.sharpness ?? 0 },
       timings: { probeMs, referenceMs },
     };
@@ -160,15 +173,29 @@ export class FaceEngine {
   }
 
   private spawn(): Promise<FaceEngineInfo> {
-    const workerData = { backend: this.o.backend } satisfies WorkerConfig;
+    const workerData = { backend: this.o.backend, recognizer: this.o.recognizer } satisfies WorkerConfig;
     const w = import.meta.url.endsWith('.ts') ? tsWorker(new URL('./worker.ts', import.meta.url), workerData) : new Worker(new URL('./worker.js', import.meta.url), { workerData });
     return new Promise<FaceEngineInfo>((resolve, reject) => {
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
+          let calibration: Calibration | null = null;
+          try {
+            calibration = this.o.calibration === 'none' ? null : findCalibration(m.recognizer.sha256, this.o.calibration.dir);
+            if (calibration && calibration.metric !== m.recognizer.metric) throw new Error(`the calibration for ${m.recognizer.name} is for ${calibration.metric}, the model gives ${m.recognizer.metric}`);
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+            void w.terminate();
+            return;
+          }
           this.worker = w;
           this.baseTensors = m.tensors;
-          this.info = { backend: m.backend, loadMs: m.loadMs, warmupMs: m.warmupMs, recognizerSha256: m.recognizerSha256 };
-          this.log.info({ backend: m.backend, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs) }, 'face models loaded');
+          this.lastTensors = m.tensors;
+          this.info = { backend: m.backend, backendNote: m.backendNote, loadMs: m.loadMs, warmupMs: m.warmupMs, recognizer: m.recognizer, calibration };
+          if (m.backendNote) this.log.warn({ backend: m.backend, why: m.backendNote }, 'the configured tfjs backend did not load; using the next one');
+          this.log.info(
+            { backend: m.backend, recognizer: m.recognizer.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), ...(calibration ? { threshold: calibration.threshold, targetFar: calibration.target_far } : {}) },
+            'face models loaded',
+          );
           resolve(this.info);
         } else if (m.type === 'failed') {
           reject(new Error(`the face worker could not load its models: ${m.error}`));

@@ -1,32 +1,96 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { FaceEngine } from './engine.js';
-import { euclidean } from './geometry.js';
+import { distance, type Metric } from './metric.js';
 
 /**
- * What `kioskd calibrate` and `npm run bench faceid` both do: embed folders of labelled photos
- * (`<dir>/<identity>/<n>.jpg`) and compare every pair. Same identity = genuine, else impostor.
+ * What `kioskd calibrate` and `npm run bench faceid` both do: embed labelled photos and compare
+ * pairs of them. By default every same-identity pair is genuine and every other pair impostor;
+ * a pairs list can name the pairs instead.
  */
-export interface EmbeddedPhoto {
+export interface LabelledPhoto {
   /** `<folder>/<identity>`: identities of different folders never match by name. */
   readonly id: string;
   readonly set: string;
+  readonly path: string;
+}
+
+/** `<dir>/<identity>/<n>.jpg` for each dir. */
+export function listPhotos(dirs: readonly string[]): LabelledPhoto[] {
+  return dirs.flatMap((dir) => {
+    const set = basename(resolve(dir));
+    const photos = readdirSync(dir)
+      .filter((name) => statSync(join(dir, name)).isDirectory()) // symlinked folders count
+      .sort()
+      .flatMap((name) =>
+        readdirSync(join(dir, name))
+          .filter((f) => /\.jpe?g$/i.test(f))
+          .sort()
+          .map((f) => ({ set, id: `${set}/${name}`, path: join(dir, name, f) })),
+      );
+    if (photos.length === 0) throw new Error(`${dir}: no photos found; expected ${dir}/<identity>/<n>.jpg`);
+    return photos;
+  });
+}
+
+export interface Pair {
+  readonly a: number;
+  readonly b: number;
+  readonly same: boolean;
+}
+
+/**
+ * A pairs file: tab-separated `fold same left right`, paths relative to `dir`, `same` 1/0 (or
+ * true/false); a header line is allowed. The identity of a photo is its folder's name.
+ */
+export function readPairs(file: string, dir: string): { photos: LabelledPhoto[]; pairs: Pair[] } {
+  const set = basename(resolve(dir));
+  const photos: LabelledPhoto[] = [];
+  const index = new Map<string, number>();
+  const at = (rel: string): number => {
+    let i = index.get(rel);
+    if (i === undefined) {
+      i = photos.push({ set, id: `${set}/${basename(dirname(rel))}`, path: join(dir, rel) }) - 1;
+      index.set(rel, i);
+    }
+    return i;
+  };
+  const pairs: Pair[] = [];
+  readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .forEach((line, n) => {
+      if (!line.trim() || /^fold\t/i.test(line)) return;
+      const cols = line.split('\t');
+      if (cols.length !== 4 || !/^(1|0|true|false)$/i.test(cols[1]!)) throw new Error(`${file}:${n + 1}: expected "fold<TAB>same<TAB>left<TAB>right" with same 1 or 0`);
+      pairs.push({ a: at(cols[2]!), b: at(cols[3]!), same: /^(1|true)$/i.test(cols[1]!) });
+    });
+  return { photos, pairs };
+}
+
+/** Every pair of photos; same identity = genuine. */
+export function* allPairs(photos: readonly LabelledPhoto[]): Generator<Pair> {
+  for (let a = 0; a < photos.length; a++) for (let b = a + 1; b < photos.length; b++) yield { a, b, same: photos[a]!.id === photos[b]!.id };
+}
+
+export interface Embedded {
   readonly embedding: readonly number[] | null;
   readonly ms: number;
 }
 
-export async function embedFolders(engine: FaceEngine, dirs: readonly string[], progress?: (done: number, total: number) => void): Promise<EmbeddedPhoto[]> {
-  const photos = dirs.flatMap((dir) => {
-    const set = basename(resolve(dir));
-    return readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .flatMap((d) => readdirSync(join(dir, d.name)).filter((f) => /\.jpe?g$/i.test(f)).map((f) => ({ set, id: `${set}/${d.name}`, path: join(dir, d.name, f) })));
-  });
-  const out: EmbeddedPhoto[] = [];
+/** Each photo through the engine, in order; `load` may degrade the bytes (bench --mode kiosk). */
+export async function embedAll(
+  engine: FaceEngine,
+  photos: readonly LabelledPhoto[],
+  role: 'probe' | 'reference',
+  load: (p: LabelledPhoto) => Uint8Array = (p) => readFileSync(p.path),
+  progress?: (done: number, total: number) => void,
+): Promise<Embedded[]> {
+  const out: Embedded[] = [];
   for (const p of photos) {
+    const bytes = load(p);
     const t0 = performance.now();
-    const a = await engine.analyze(readFileSync(p.path), 'reference', AbortSignal.timeout(60_000));
-    out.push({ id: p.id, set: p.set, embedding: a.embedding, ms: performance.now() - t0 });
+    const a = await engine.analyze(bytes, role, AbortSignal.timeout(60_000));
+    out.push({ embedding: a.embedding, ms: performance.now() - t0 });
     progress?.(out.length, photos.length);
   }
   return out;
@@ -42,25 +106,37 @@ export interface PairDistances {
   readonly byGroup: Map<string, number[]>;
 }
 
-export function pairDistances(photos: readonly EmbeddedPhoto[], group: (id: string) => string | null): PairDistances {
+/**
+ * Distances of the pairs (lower = more alike, whatever the metric; see metric.ts). `left` holds
+ * each pair's first photo's embedding and `right` its second's: the same list normally; in kiosk
+ * mode the chip portrait's and the camera frame's.
+ */
+export function pairDistances(
+  photos: readonly LabelledPhoto[],
+  pairs: Iterable<Pair>,
+  left: readonly (readonly number[] | null)[],
+  right: readonly (readonly number[] | null)[],
+  metric: Metric,
+  group: (id: string) => string | null,
+): PairDistances {
   const r: PairDistances = { genuine: [], impostor: [], bySet: new Map(), byGroup: new Map() };
   const add = (m: Map<string, number[]>, k: string, d: number): void => {
     const list = m.get(k);
     if (list) list.push(d);
     else m.set(k, [d]);
   };
-  for (let i = 0; i < photos.length; i++) {
-    for (let j = i + 1; j < photos.length; j++) {
-      const a = photos[i]!;
-      const b = photos[j]!;
-      if (a.id === b.id) r.genuine.push(a.embedding && b.embedding ? euclidean(a.embedding, b.embedding) : Infinity);
-      else if (a.embedding && b.embedding) {
-        const d = euclidean(a.embedding, b.embedding);
-        r.impostor.push(d);
-        if (a.set === b.set) add(r.bySet, a.set, d);
-        const g = group(a.id);
-        if (g && g === group(b.id)) add(r.byGroup, g, d);
-      }
+  for (const { a, b, same } of pairs) {
+    const ea = left[a];
+    const eb = right[b];
+    if (same) r.genuine.push(ea && eb ? distance(metric, ea, eb) : Infinity);
+    else if (ea && eb) {
+      const d = distance(metric, ea, eb);
+      r.impostor.push(d);
+      const pa = photos[a]!;
+      const pb = photos[b]!;
+      if (pa.set === pb.set) add(r.bySet, pa.set, d);
+      const g = group(pa.id);
+      if (g && g === group(pb.id)) add(r.byGroup, g, d);
     }
   }
   return r;
@@ -74,13 +150,15 @@ export function equalErrorRate(genuine: readonly number[], impostor: readonly nu
   const g = genuine.filter(Number.isFinite).sort((a, b) => a - b);
   const im = [...impostor].sort((a, b) => a - b);
   if (g.length === 0 || im.length === 0) return NaN;
+  // Missed faces are rejects at every threshold: they count in the genuine total.
+  const total = genuine.length;
   let best = 1;
   let gi = 0;
   let ii = 0;
   for (const t of [...g, ...im].sort((a, b) => a - b)) {
     while (gi < g.length && g[gi]! < t) gi++;
     while (ii < im.length && im[ii]! < t) ii++;
-    best = Math.min(best, Math.max(1 - gi / g.length, ii / im.length));
+    best = Math.min(best, Math.max(1 - gi / total, ii / im.length));
   }
   return best;
 }

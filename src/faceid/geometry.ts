@@ -12,6 +12,8 @@ export interface DetectedFace {
   readonly rightEye: Point;
   readonly mouth: Point;
   readonly nose: Point;
+  /** The two corners of the mouth (for the 5-point ArcFace alignment). */
+  readonly mouthCorners: readonly [Point, Point];
 }
 
 export type QualityReason = 'no-face' | 'multiple-faces' | 'too-small' | 'too-blurry' | 'off-pose';
@@ -27,11 +29,16 @@ export interface QualityRules {
   readonly minSharpness: number;
   /** A second face at least this fraction of the chosen one's size is a second person at the kiosk. */
   readonly secondFaceRatio: number;
+  /** Refuse a face whose eyes, nose or mouth corners fall outside the frame (too close, too high). */
+  readonly wholeFace: boolean;
 }
 
-export const PROBE_RULES: QualityRules = { minEyeDistancePx: 28, maxRollDeg: 25, maxYawRatio: 0.35, minSharpness: 25, secondFaceRatio: 0.6 };
-/** Chip portraits are small and recompressed: only a face and its pose are required. */
-export const REFERENCE_RULES: QualityRules = { minEyeDistancePx: 14, maxRollDeg: 25, maxYawRatio: 0.4, minSharpness: 0, secondFaceRatio: 2 };
+export const PROBE_RULES: QualityRules = { minEyeDistancePx: 28, maxRollDeg: 25, maxYawRatio: 0.35, minSharpness: 25, secondFaceRatio: 0.6, wholeFace: true };
+/**
+ * Chip portraits are small, recompressed and (ICAO) frontal: only a face is required; the pose
+ * limits only refuse profiles. A stricter rule here would only turn patients away.
+ */
+export const REFERENCE_RULES: QualityRules = { minEyeDistancePx: 14, maxRollDeg: 30, maxYawRatio: 0.8, minSharpness: 0, secondFaceRatio: 2, wholeFace: false };
 
 /** A kiosk frames one patient: the face nearest the centre is theirs (the largest may be a bystander). */
 export function pickCentral(faces: readonly DetectedFace[], width: number, height: number): DetectedFace | null {
@@ -72,6 +79,9 @@ export function assess(faces: readonly DetectedFace[], width: number, height: nu
   if (rivals.length > 0) return { ok: false, reason: 'multiple-faces', detail: `${rivals.length + 1} faces of similar size in the frame` };
   const eyes = eyeDistance(face);
   if (eyes < rules.minEyeDistancePx) return { ok: false, reason: 'too-small', detail: `eyes ${eyes.toFixed(0)} px apart; at least ${rules.minEyeDistancePx} needed` };
+  // Landmarks guessed beyond the frame edge: half a face cannot be aligned, let alone compared.
+  const outside = [face.leftEye, face.rightEye, face.nose, ...face.mouthCorners].some(([x, y]) => !(x >= 0 && y >= 0 && x < width && y < height));
+  if (rules.wholeFace && outside) return { ok: false, reason: 'off-pose', detail: 'the face is partly outside the frame' };
   const p = pose(face);
   if (Math.abs(p.rollDeg) > rules.maxRollDeg) return { ok: false, reason: 'off-pose', detail: `head tilted ${p.rollDeg.toFixed(0)}°` };
   if (p.yawRatio > rules.maxYawRatio) return { ok: false, reason: 'off-pose', detail: 'head turned to the side' };
@@ -88,6 +98,17 @@ export function dlibChip(f: DetectedFace): { x: number; y: number; size: number 
   const size = Math.max(8, Math.floor((d(f.leftEye, f.mouth) + d(f.rightEye, f.mouth)) / 2 / 0.45));
   const ref: Point = [(f.leftEye[0] + f.rightEye[0] + f.mouth[0]) / 3, (f.leftEye[1] + f.rightEye[1] + f.mouth[1]) / 3];
   return { x: ref[0] - 0.5 * size, y: ref[1] - 0.43 * size, size };
+}
+
+/**
+ * The five points ArcFace-style recognisers are aligned on, in image order (left to right as
+ * seen in the frame, whatever the detector calls "left"): eye, eye, nose tip, mouth corner,
+ * mouth corner.
+ */
+export function fivePoints(f: DetectedFace): [Point, Point, Point, Point, Point] {
+  const [e1, e2] = f.leftEye[0] <= f.rightEye[0] ? [f.leftEye, f.rightEye] : [f.rightEye, f.leftEye];
+  const [m1, m2] = f.mouthCorners[0][0] <= f.mouthCorners[1][0] ? f.mouthCorners : [f.mouthCorners[1], f.mouthCorners[0]];
+  return [e1, e2, f.nose, m1, m2];
 }
 
 export function euclidean(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,4 +1,5 @@
 import type { DetectedFace } from './geometry.js';
+import type { Metric } from './metric.js';
 
 /** Messages between the engine (main thread) and the inference worker. */
 export type WorkerRequest = { readonly id: number; readonly type: 'analyze'; readonly jpeg: Uint8Array; readonly role: 'probe' | 'reference' };
@@ -19,12 +20,37 @@ export interface Analysis {
 }
 
 export type WorkerMessage =
-  | { readonly type: 'ready'; readonly backend: string; readonly loadMs: number; readonly warmupMs: number; readonly tensors: number; readonly recognizerSha256: string }
+  | {
+      readonly type: 'ready';
+      readonly backend: string;
+      readonly loadMs: number;
+      readonly warmupMs: number;
+      readonly tensors: number;
+      readonly recognizer: { readonly name: string; readonly sha256: string; readonly metric: Metric };
+      /** Why the backend asked for was not used, if it was not. */
+      readonly backendNote?: string;
+    }
   | { readonly type: 'failed'; readonly error: string }
   | { readonly id: number; readonly type: 'result'; readonly analysis: Analysis }
   | { readonly id: number; readonly type: 'error'; readonly error: string };
 
+export interface RecognizerSpec {
+  /** 'faceapi' (bundled), or the path of a .onnx model or a TFJS graph model.json. */
+  readonly model: string;
+  /** Colour order the model was trained on (ONNX default bgr, TFJS default rgb). */
+  readonly channels?: 'rgb' | 'bgr' | undefined;
+  /** Pixel scaling: symmetric (v − 127.5) / 127.5 (default), or unit v / 255. */
+  readonly range?: 'symmetric' | 'unit' | undefined;
+  /** Side of the aligned square crop (default: the model's input, else 112). */
+  readonly size?: number | undefined;
+  /** How V8 compiles onnxruntime's wasm: baseline (default; ~70 MB less memory) or optimizing (~25% faster embedding). */
+  readonly onnxCompiler?: 'baseline' | 'optimizing' | undefined;
+}
+
+export type Backend = 'tensorflow' | 'wasm' | 'cpu';
+
 export interface WorkerConfig {
-  /** 'wasm' (default), or 'cpu' (slow; for machines where wasm will not load). */
-  readonly backend: 'wasm' | 'cpu';
+  /** 'wasm' (default); 'tensorflow' when @tensorflow/tfjs-node is installed (falls back to wasm); 'cpu' last. */
+  readonly backend: Backend;
+  readonly recognizer: RecognizerSpec;
 }

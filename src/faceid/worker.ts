@@ -1,42 +1,42 @@
 /**
  * The inference worker: every tensor lives here, never on the main thread (a 100 ms
  * synchronous wasm call there would starve MQTT keepalives and the systemd watchdog).
- * Detection: Human's BlazeFace + FaceMesh (robust on close and webcam faces). Embedding:
- * face-api's 128-d recogniser on a dlib-style chip cut from the full-resolution frame
- * (faceid-baseline.md round 2: 95.6% TAR at FAR 1e-3, ~110 ms). Both share one tfjs.
+ * Detection: Human's BlazeFace + FaceMesh (robust on close and webcam faces), on the frame
+ * Human downscales to its detector's input. Embedding: the configured recogniser
+ * (recognizers.ts) on a crop cut from the full-resolution frame.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { assess, dlibChip, pickCentral, PROBE_RULES, REFERENCE_RULES, type DetectedFace, type Point } from './geometry.js';
-import type { Analysis, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import type { Analysis, Backend, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
+import { loadRecognizer } from './recognizers.js';
+import { downscale, laplacianVariance, squareCrop } from './align.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the libraries' node-wasm builds ship loose types */
 const require = createRequire(import.meta.url);
 const port = parentPort!;
 const config = workerData as WorkerConfig;
 const post = (m: WorkerMessage): void => port.postMessage(m);
+/** Longest side of the frame the detector is given. */
+const DETECT_MAX_SIDE = 640;
 
 async function main(): Promise<void> {
   const started = performance.now();
   const tf: any = require('@tensorflow/tfjs');
-  require('@tensorflow/tfjs-backend-wasm');
-  await tf.setBackend(config.backend);
-  await tf.ready();
+  const backend = await chooseBackend(tf, config.backend);
   // Model files are read from the installed packages with fs: never from the network.
   tf.io.registerLoadRouter((url: unknown) => {
     const s = String(url);
     if (!s.startsWith('file://')) return null;
     return { load: async () => loadModel(s.slice('file://'.length)) };
   });
-  const faceapi: any = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
   // Human's exports map refuses deep paths: load its wasm build by file path.
   const humanDir = dirname(dirname(require.resolve('@vladmandic/human')));
   const { Human } = require(join(humanDir, 'dist', 'human.node-wasm.js'));
   const human = new Human({
-    backend: config.backend,
+    backend: backend.name,
     modelBasePath: `file://${join(humanDir, 'models')}/`,
     debug: false,
     face: {
@@ -55,11 +55,9 @@ async function main(): Promise<void> {
     gesture: { enabled: false },
     segmentation: { enabled: false },
   });
-  if (human.tf.Tensor !== tf.Tensor) throw new Error('Human and face-api loaded different tfjs instances');
+  if (human.tf.Tensor !== tf.Tensor) throw new Error('Human and the recogniser loaded different tfjs instances');
   await human.load();
-  const faceapiModels = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  await faceapi.nets.faceRecognitionNet.loadFromDisk(faceapiModels);
-  const recognizerSha256 = createHash('sha256').update(readFileSync(join(faceapiModels, 'face_recognition_model.bin'))).digest('hex');
+  const recognizer = await loadRecognizer(config.recognizer, tf);
   const loadMs = performance.now() - started;
 
   const jpeg: any = require('jpeg-js');
@@ -72,17 +70,36 @@ async function main(): Promise<void> {
     } finally {
       req.jpeg.fill(0); // the photo's bytes do not outlive the call
     }
-    let frame: any;
     try {
-      frame = tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
-    } catch (err) {
-      img.data.fill(0);
-      throw err;
-    }
-    try {
+      // Detection runs on a copy no larger than DETECT_MAX_SIDE (BlazeFace sees 256 px anyway, and
+      // a full 1280×960 tensor would only grow the wasm heap); the crop comes from the full frame.
       const t1 = performance.now();
-      const res = await human.detect(frame);
-      const faces: DetectedFace[] = res.face.map((f: any) => toFace(f));
+      const small = downscale(img.data, img.width, img.height, DETECT_MAX_SIDE);
+      const detect = async (rgb: Uint8Array, width: number, height: number): Promise<DetectedFace[]> => {
+        const input = tf.tensor3d(rgb, [height, width, 3], 'int32');
+        try {
+          return (await human.detect(input)).face.map((f: any) => toFace(f));
+        } finally {
+          input.dispose();
+        }
+      };
+      let faces: DetectedFace[];
+      try {
+        faces = await detect(small.rgb, small.width, small.height);
+        if (faces.length === 0) {
+          // A face that fills the whole frame (a patient leaning in, a tight portrait) is missed
+          // by the detector; with a border around it, it is found. Costs a second pass only here.
+          const padded = pad(small.rgb, small.width, small.height, 0.3);
+          try {
+            faces = (await detect(padded.rgb, padded.width, padded.height)).map((f) => shiftFace(f, -padded.dx, -padded.dy));
+          } finally {
+            padded.rgb.fill(0);
+          }
+        }
+        faces = faces.map((f) => scaleFace(f, 1 / small.scale));
+      } finally {
+        if (small.rgb !== img.data) small.rgb.fill(0);
+      }
       const t2 = performance.now();
       const rules = req.role === 'probe' ? PROBE_RULES : REFERENCE_RULES;
       const q = assess(faces, img.width, img.height, rules);
@@ -90,19 +107,10 @@ async function main(): Promise<void> {
       let sharpness: number | null = null;
       const chosen = pickCentral(faces, img.width, img.height);
       if (chosen) {
-        const c = dlibChip(chosen);
-        const crop = tf.tidy(() =>
-          tf.image.cropAndResize(frame.toFloat().expandDims(0), [[c.y / img.height, c.x / img.width, (c.y + c.size) / img.height, (c.x + c.size) / img.width]], [0], [150, 150]),
-        );
-        try {
-          sharpness = tf.tidy(() => laplacianVariance(tf, crop)) as number;
-          if (q.ok) {
-            const d = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(crop);
-            embedding = Array.from(d as Float32Array);
-          }
-        } finally {
-          crop.dispose();
-        }
+        const chip = squareCrop(img.data, img.width, img.height, dlibChip(chosen), 150);
+        sharpness = laplacianVariance(chip, 150);
+        chip.fill(0);
+        if (q.ok) embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
       }
       const t3 = performance.now();
       return {
@@ -116,7 +124,6 @@ async function main(): Promise<void> {
         tensors: tf.memory().numTensors,
       };
     } finally {
-      frame.dispose();
       img.data.fill(0); // the frame's pixels do not outlive the call
     }
   };
@@ -126,10 +133,16 @@ async function main(): Promise<void> {
   const blank = tf.zeros([256, 256, 3], 'int32');
   await human.detect(blank);
   blank.dispose();
-  const warm = tf.zeros([1, 150, 150, 3]);
-  (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(warm)) as unknown;
-  warm.dispose();
-  post({ type: 'ready', backend: tf.getBackend(), loadMs, warmupMs: performance.now() - w0, tensors: tf.memory().numTensors, recognizerSha256 });
+  await recognizer.warm();
+  post({
+    type: 'ready',
+    backend: tf.getBackend(),
+    loadMs,
+    warmupMs: performance.now() - w0,
+    tensors: tf.memory().numTensors,
+    recognizer: { name: recognizer.name, sha256: recognizer.sha256, metric: recognizer.metric },
+    ...(backend.note ? { backendNote: backend.note } : {}),
+  });
 
   port.on('message', (req: WorkerRequest) => {
     analyze(req).then(
@@ -152,16 +165,69 @@ function toFace(f: any): DetectedFace {
     rightEye: mean('rightEyeUpper0', 'rightEyeLower0'),
     mouth: mean('lipsUpperOuter', 'lipsLowerOuter'),
     nose: mean('noseTip'),
+    // FaceMesh points 61 and 291 are the mouth corners.
+    mouthCorners: [meshPoint(f, 61), meshPoint(f, 291)],
   };
 }
 
-/** Sharpness: variance of the Laplacian of the grey face chip. Blur removes high frequencies. */
-function laplacianVariance(tf: any, crop: any): number {
-  const grey = crop.mean(3, true); // [1,150,150,1]
-  const kernel = tf.tensor4d([0, 1, 0, 1, -4, 1, 0, 1, 0], [3, 3, 1, 1]);
-  const lap = tf.conv2d(grey, kernel, 1, 'valid');
-  const { variance } = tf.moments(lap);
-  return variance.dataSync()[0] as number;
+function meshPoint(f: any, i: number): Point {
+  const p = f.mesh?.[i] as number[] | undefined;
+  return p ? [p[0]!, p[1]!] : [NaN, NaN];
+}
+
+/** The frame with a mid-grey border of `ratio` of its size on every side. */
+function pad(rgb: Uint8Array, width: number, height: number, ratio: number): { rgb: Uint8Array; width: number; height: number; dx: number; dy: number } {
+  const dx = Math.round(width * ratio);
+  const dy = Math.round(height * ratio);
+  const w = width + 2 * dx;
+  const h = height + 2 * dy;
+  const out = new Uint8Array(w * h * 3).fill(128);
+  for (let y = 0; y < height; y++) out.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), ((y + dy) * w + dx) * 3);
+  return { rgb: out, width: w, height: h, dx, dy };
+}
+
+function shiftFace(f: DetectedFace, dx: number, dy: number): DetectedFace {
+  const p = (q: Point): Point => [q[0] + dx, q[1] + dy];
+  return {
+    ...f,
+    box: { ...f.box, x: f.box.x + dx, y: f.box.y + dy },
+    leftEye: p(f.leftEye),
+    rightEye: p(f.rightEye),
+    mouth: p(f.mouth),
+    nose: p(f.nose),
+    mouthCorners: [p(f.mouthCorners[0]), p(f.mouthCorners[1])],
+  };
+}
+
+function scaleFace(f: DetectedFace, k: number): DetectedFace {
+  const p = (q: Point): Point => [q[0] * k, q[1] * k];
+  return {
+    box: { x: f.box.x * k, y: f.box.y * k, width: f.box.width * k, height: f.box.height * k },
+    score: f.score,
+    leftEye: p(f.leftEye),
+    rightEye: p(f.rightEye),
+    mouth: p(f.mouth),
+    nose: p(f.nose),
+    mouthCorners: [p(f.mouthCorners[0]), p(f.mouthCorners[1])],
+  };
+}
+
+/** The backend asked for, else the next one that loads: tensorflow → wasm → cpu. */
+async function chooseBackend(tf: any, wanted: Backend): Promise<{ name: string; note?: string }> {
+  const notes: string[] = [];
+  const order: Backend[] = wanted === 'tensorflow' ? ['tensorflow', 'wasm', 'cpu'] : wanted === 'wasm' ? ['wasm', 'cpu'] : ['cpu'];
+  for (const name of order) {
+    try {
+      if (name === 'tensorflow') require('@tensorflow/tfjs-node');
+      if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend(name))) throw new Error('did not initialise');
+      await tf.ready();
+      return notes.length ? { name, note: notes.join('; ') } : { name };
+    } catch (err) {
+      notes.push(`${name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    }
+  }
+  throw new Error(`no tfjs backend would load (${notes.join('; ')})`);
 }
 
 function loadModel(path: string): unknown {

@@ -16,6 +16,18 @@ export interface InfoPayload {
   readonly drivers: Readonly<Record<string, string>>;
   readonly mqtt_protocol: 4 | 5;
   readonly started_at: string;
+  /** The face engine as loaded at boot: null while loading or when disabled. */
+  readonly faceid?: FaceIdInfo | null;
+}
+
+export interface FaceIdInfo {
+  readonly backend: string;
+  readonly recognizer: string;
+  readonly model_sha256: string;
+  readonly threshold: number;
+  readonly target_far: number;
+  readonly load_ms: number;
+  readonly warmup_ms: number;
 }
 
 export interface StatePayload {
@@ -33,6 +45,8 @@ export interface HealthPayload {
   readonly loop_lag_p99_ms: number;
   /** tf.memory().numTensors of the face engine; null while no engine is loaded. */
   readonly tensors: number | null;
+  /** Times the face worker was restarted (call timeout, tensor leak, crash). */
+  readonly faceid_restarts?: number;
   readonly mqtt: { readonly queued: number; readonly dropped: number };
   readonly liveness: { readonly ok: boolean; readonly reason: string | null };
 }

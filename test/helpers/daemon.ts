@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { spawnDaemon } from '../../hw-sim/daemon.js';
+import { deepMerge } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 
 export interface DaemonProc {
@@ -22,7 +23,9 @@ export function writeConfig(config: ConfigInput): string {
 
 /** Runs the real daemon (from source) as a child process and keeps its output for assertions. */
 export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): DaemonProc {
-  const proc = spawnDaemon(writeConfig(config), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Face models only where a test asks for them (they take seconds and ~200 MB per daemon).
+  const withDefaults = deepMerge({ faceid: { enabled: false } }, config as Record<string, unknown>) as ConfigInput;
+  const proc = spawnDaemon(writeConfig(withDefaults), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));

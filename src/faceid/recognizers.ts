@@ -1,0 +1,173 @@
+/**
+ * The recognisers the worker can run (worker side only: this module loads model runtimes).
+ * - `faceapi`: face-api's dlib ResNet (bundled, licence allows shipping), on a dlib chip; L2.
+ * - a `.onnx` file: through onnxruntime-web on wasm (an optional dependency, no native code),
+ *   on an ArcFace 5-point-aligned crop; cosine.
+ * - a TFJS graph `model.json`: through tfjs, on the same aligned crop; cosine.
+ * Each reports the sha256 of its model file(s), which selects its calibration.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { alignedCrop, squareCrop } from './align.js';
+import { dlibChip, fivePoints, type DetectedFace } from './geometry.js';
+import type { Metric } from './metric.js';
+import type { RecognizerSpec } from './protocol.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the runtimes ship loose types */
+const require = createRequire(import.meta.url);
+
+/** The full-resolution frame: the recogniser cuts its own crop from it. */
+export interface Frame {
+  /** RGB bytes, row-major. */
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface Recognizer {
+  readonly name: string;
+  readonly sha256: string;
+  readonly metric: Metric;
+  embed(frame: Frame, face: DetectedFace): Promise<number[]>;
+  /** One inference on a blank input, so the first patient does not pay for kernel set-up. */
+  warm(): Promise<void>;
+}
+
+const sha256 = (...parts: Uint8Array[]): string => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+
+export async function loadRecognizer(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
+  if (spec.model === 'faceapi') return await faceApi(tf);
+  if (spec.model.endsWith('.onnx')) return onnx(spec);
+  if (spec.model.endsWith('.json')) return tfjsGraph(spec, tf);
+  throw new Error(`recogniser "${spec.model}": expected "faceapi", a .onnx file or a TFJS graph model.json`);
+}
+
+async function faceApi(tf: any): Promise<Recognizer> {
+  const faceapi: any = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+  const dir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  const net = faceapi.nets.faceRecognitionNet;
+  await net.loadFromDisk(dir);
+  return {
+    name: 'face-api faceRecognitionNet (dlib ResNet, 128-d) on a dlib chip',
+    sha256: sha256(readFileSync(join(dir, 'face_recognition_model.bin'))),
+    metric: 'l2',
+    async embed(frame, face) {
+      const chip = squareCrop(frame.rgb, frame.width, frame.height, dlibChip(face), 150);
+      const crop = tf.tensor4d(chip, [1, 150, 150, 3]);
+      try {
+        return Array.from((await net.computeFaceDescriptor(crop)) as Float32Array);
+      } finally {
+        chip.fill(0); // the face does not outlive the call
+        crop.dispose();
+      }
+    },
+    async warm() {
+      const blank = tf.zeros([1, 150, 150, 3]);
+      try {
+        await net.computeFaceDescriptor(blank);
+      } finally {
+        blank.dispose();
+      }
+    },
+  };
+}
+
+async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
+  let ort: any;
+  try {
+    ort = require('onnxruntime-web');
+  } catch {
+    throw new Error('onnxruntime-web is not installed (it is an optional dependency): run "npm install onnxruntime-web" to use an ONNX recogniser');
+  }
+  ort.env.wasm.numThreads = 1; // threads are not available to wasm in Node; one core is left for the daemon
+  const bytes = readFileSync(spec.model);
+  // onnxruntime's 14 MB wasm module, optimised by TurboFan while the session is built, costs
+  // ~110 MB of machine code; V8's baseline compiler needs a third of that and the embedding
+  // runs ~25% slower (measured: 45 against 36 ms). Memory is the scarcer on a kiosk board.
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const baseline = (spec.onnxCompiler ?? 'baseline') === 'baseline';
+  if (baseline) v8.setFlagsFromString('--liftoff-only');
+  let session: any;
+  try {
+    session = await ort.InferenceSession.create(bytes);
+  } finally {
+    if (baseline) v8.setFlagsFromString('--no-liftoff-only');
+  }
+  const input = session.inputNames[0] as string;
+  const output = session.outputNames[0] as string;
+  const size = spec.size ?? 112;
+  const run = async (pixels: Float32Array): Promise<number[]> => {
+    const x = new ort.Tensor('float32', pixels, [1, 3, size, size]);
+    const r = await session.run({ [input]: x });
+    const y = r[output];
+    try {
+      return Array.from(y.data as Float32Array);
+    } finally {
+      pixels.fill(0); // the aligned face does not outlive the call
+      x.dispose?.();
+      y.dispose?.();
+    }
+  };
+  return {
+    name: `ONNX ${spec.model.split('/').pop()} on an ArcFace 5-point crop`,
+    sha256: sha256(bytes),
+    metric: 'cosine',
+    embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), { size, channels: spec.channels ?? 'bgr', layout: 'nchw', range: spec.range ?? 'symmetric' })),
+    warm: async () => void (await run(new Float32Array(3 * size * size))),
+  };
+}
+
+async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
+  const json = readFileSync(spec.model);
+  const manifest = JSON.parse(json.toString('utf8'));
+  const dir = dirname(spec.model);
+  const weightFiles: Buffer[] = manifest.weightsManifest.flatMap((g: any) => g.paths.map((f: string) => readFileSync(join(dir, f))));
+  const weights = Buffer.concat(weightFiles);
+  const model = await tf.loadGraphModel({
+    load: async () => ({
+      modelTopology: manifest.modelTopology,
+      format: manifest.format,
+      signature: manifest.signature,
+      userDefinedMetadata: manifest.userDefinedMetadata,
+      weightSpecs: manifest.weightsManifest.flatMap((g: any) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  });
+  const shape: number[] = model.inputs[0].shape;
+  const layout = shape[1] === 3 ? 'nchw' : 'nhwc';
+  const size = spec.size ?? (layout === 'nchw' ? shape[2] : shape[1]) ?? 112;
+  // Several outputs (an age head, say): the embedding is the widest one, found by running once.
+  const names: string[] = model.outputNodes;
+  const probe = tf.zeros(layout === 'nchw' ? [1, 3, size, size] : [1, size, size, 3]);
+  const outs = [model.execute(probe, names)].flat();
+  const embeddingOutput = names[outs.reduce((best: number, y: any, i: number) => (y.size > outs[best].size ? i : best), 0)]!;
+  for (const y of outs) y.dispose();
+  probe.dispose();
+  const run = async (pixels: Float32Array): Promise<number[]> => {
+    const x = tf.tensor(pixels, layout === 'nchw' ? [1, 3, size, size] : [1, size, size, 3]);
+    try {
+      const y = model.execute(x, embeddingOutput);
+      try {
+        return Array.from((await y.data()) as Float32Array);
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      pixels.fill(0);
+      x.dispose();
+    }
+  };
+  return {
+    name: `TFJS graph ${spec.model.split('/').slice(-2).join('/')} on an ArcFace 5-point crop`,
+    sha256: sha256(json, ...weightFiles),
+    metric: 'cosine',
+    embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), { size, channels: spec.channels ?? 'rgb', layout, range: spec.range ?? 'symmetric' })),
+    warm: async () => void (await run(new Float32Array(3 * size * size))),
+  };
+}
