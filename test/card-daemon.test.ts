@@ -124,7 +124,8 @@ function assertNothingPersonal(t: ExecutionContext, d: DaemonProc, w: Watcher): 
   const everything = d.output() + '\n' + w.seen.map((m) => `${m.topic} ${m.payload}`).join('\n');
   for (const p of SAMPLE_IDENTITIES) {
     const iso = `${p.dob.slice(4)}-${p.dob.slice(2, 4)}-${p.dob.slice(0, 2)}`;
-    for (const secret of [p.idNumber, p.fullName, p.dob, iso, p.address, ...p.fullName.split(' ').filter((x) => x.length > 2), ...(p.oldIdNumber ? [p.oldIdNumber] : [])]) {
+    const slashed = `${p.dob.slice(0, 2)}/${p.dob.slice(2, 4)}/${p.dob.slice(4)}`; // the 6-field form's date
+    for (const secret of [p.idNumber, p.fullName, p.dob, iso, slashed, p.address, ...p.fullName.split(' ').filter((x) => x.length > 2), ...(p.oldIdNumber ? [p.oldIdNumber] : [])]) {
       t.false(everything.includes(secret), `"${secret}" leaked`);
     }
   }

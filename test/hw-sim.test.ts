@@ -54,10 +54,12 @@ test('hw-sim killed -9: its daemon notices and stops instead of living on as an 
   t.false(alive(pid));
 });
 
-test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ctrl-C leaves "stopped"', async (t) => {
+test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ctrl-C leaves "stopped" and ends hw-sim', async (t) => {
   const port = await freePort();
+  // Its own process group, as in a terminal: Ctrl-C reaches hw-sim and its socat helper alike.
   const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--device-id', 'cli-sim'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   t.teardown(() => sim.exitCode === null && sim.kill('SIGKILL'));
   let out = '';
@@ -75,7 +77,7 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   // The virtual scanner is plugged in and hw-sim requires only the card: the kiosk is ready.
   await w.waitFor((m) => m.topic === 'kiosk/cli-sim/state' && JSON.parse(m.payload).mode === 'idle', 10_000);
 
-  sim.kill('SIGINT');
+  process.kill(-sim.pid!, 'SIGINT'); // the whole group, as a terminal's Ctrl-C
   await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'stopped', 10_000);
   t.is(await exited, 0);
   t.regex(out, /hw-sim: stopped/);

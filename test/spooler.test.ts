@@ -22,6 +22,8 @@ function fakePrinter() {
   return {
     printer,
     set: (s: PortState) => (state = s),
+    /** Prints sent to the printer and not yet answered. */
+    sent: () => pending.length,
     async answer(o: PrintOutcome): Promise<void> {
       while (pending.length === 0) await new Promise((r) => setImmediate(r));
       pending.shift()!(o);
@@ -36,9 +38,21 @@ function rig() {
   const entries: JournalEntry[] = [];
   const journal: Journal = { path: 'memory', record: (e) => void entries.push(e), flush: async () => {} };
   const events: string[] = [];
-  const spooler = createTicketSpooler({ printer: p.printer, encode: () => new Uint8Array(10), journal, clock, wallClock: () => new Date(0), event: (k) => void events.push(k), reprintWithinMs: 60_000 });
+  const payloads: unknown[] = [];
+  const spooler = createTicketSpooler({
+    printer: p.printer,
+    encode: () => new Uint8Array(10),
+    journal,
+    clock,
+    wallClock: () => new Date(0),
+    event: (k, data) => {
+      events.push(k);
+      payloads.push(data);
+    },
+    reprintWithinMs: 60_000,
+  });
   const story = (id: string) => entries.filter((e) => e.ticketId === id).map((e) => e.event);
-  return { clock, p, spooler, events, story };
+  return { clock, p, spooler, events, payloads, entries, story };
 }
 const ticket = (id: string): Ticket => ({ ticketId: id, number: id.toUpperCase(), department: 'Khoa Khám bệnh', room: null, priority: null, issuedAt: new Date(0), insurance: 'Có BHYT', patientName: 'Nguyễn Văn A', idLast4: '0001' });
 const signal = new AbortController().signal;
@@ -53,6 +67,25 @@ test('a failed ticket is held and reprinted when the printer is back', async (t)
   await p.answer({ ok: true, ms: 5, bytes: 10 });
   t.deepEqual(story('a'), ['issued', 'failed', 'reprinted']);
   t.deepEqual(spooler.held(), []);
+});
+
+test('a held ticket is not retried while the printer is still faulted, then prints once it is ready; nothing personal reaches the journal or the events', async (t) => {
+  const { p, spooler, story, payloads, entries } = rig();
+  const r = spooler.submit(ticket('h'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  t.like(await r, { outcome: 'held' });
+  p.set({ kind: 'faulted', reason: 'paper-out' });
+  spooler.printerChanged(signal);
+  await new Promise((res) => setImmediate(res));
+  t.is(p.sent(), 0, 'nothing is sent to a faulted printer');
+  t.deepEqual(story('h'), ['issued', 'failed']);
+  p.set({ kind: 'ready' });
+  spooler.printerChanged(signal);
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  t.deepEqual(story('h'), ['issued', 'failed', 'reprinted']);
+  const everything = JSON.stringify([payloads, entries]);
+  t.true(payloads.length >= 2, 'the ticket events were published');
+  for (const secret of ['Nguyễn', 'Văn A']) t.false(everything.includes(secret), `"${secret}" leaked`);
 });
 
 test('a held ticket not reprinted in time is recorded void', async (t) => {

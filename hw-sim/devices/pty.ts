@@ -25,9 +25,12 @@ export async function openPtyPair(dir: string, name: string): Promise<PtyPair> {
   const p: ChildProcess = spawn('sh', ['-c', 'socat "$1" "$2" & s=$!; read _; kill $s 2>/dev/null; wait $s', 'sh', `pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
     stdio: ['pipe', 'ignore', 'ignore'],
   });
+  // Killed by a signal (a terminal's Ctrl-C reaches the whole process group), a child has no
+  // exit code, only a signal code: both mean it is gone.
+  const exited = (): boolean => p.exitCode !== null || p.signalCode !== null;
   const end = Date.now() + 5000;
   while (!(existsSync(daemonEnd) && existsSync(simEnd))) {
-    if (Date.now() > end || p.exitCode !== null) {
+    if (Date.now() > end || exited()) {
       p.kill('SIGKILL');
       throw new Error('socat did not create the pty pair within 5 s');
     }
@@ -36,6 +39,6 @@ export async function openPtyPair(dir: string, name: string): Promise<PtyPair> {
   return {
     daemonEnd,
     simEnd,
-    close: () => (p.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => (p.once('exit', () => r()), p.stdin?.end()))),
+    close: () => (exited() ? Promise.resolve() : new Promise<void>((r) => (p.once('exit', () => r()), p.stdin?.end()))),
   };
 }

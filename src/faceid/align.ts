@@ -102,18 +102,18 @@ export function warp(rgb: Uint8Array, width: number, height: number, m: Similari
   return out;
 }
 
-/** The frame shrunk so its longer side is at most `maxSide` (detection needs no more), and the scale used. */
-export function downscale(rgb: Uint8Array, width: number, height: number, maxSide: number): { rgb: Uint8Array; width: number; height: number; scale: number } {
+/**
+ * The frame shrunk so its longer side is at most `maxSide` (detection needs no more), as floats
+ * 0–255 (the detector takes them as they are: no rounding copy), and the scale used.
+ */
+export function downscale(rgb: Uint8Array, width: number, height: number, maxSide: number): { rgb: Uint8Array | Float32Array; width: number; height: number; scale: number } {
   const scale = Math.min(1, maxSide / Math.max(width, height));
   if (scale === 1) return { rgb, width, height, scale };
   const w = Math.round(width * scale);
   const h = Math.round(height * scale);
   // Pixel centres map onto pixel centres.
   const sx = w / width;
-  const small = warp(rgb, width, height, { a: sx, b: 0, tx: 0.5 * sx - 0.5, ty: 0.5 * sx - 0.5 }, w, h);
-  // Uint8ClampedArray rounds and clamps natively (a mapped Uint8Array.from costs 5× the warp).
-  const bytes = new Uint8ClampedArray(small);
-  return { rgb: new Uint8Array(bytes.buffer), width: w, height: h, scale };
+  return { rgb: warp(rgb, width, height, { a: sx, b: 0, tx: 0.5 * sx - 0.5, ty: 0.5 * sx - 0.5 }, w, h), width: w, height: h, scale };
 }
 
 /** An axis-aligned square of the frame (x, y, side in frame pixels) as an out×out HWC float image. */

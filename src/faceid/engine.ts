@@ -152,7 +152,7 @@ export class FaceEngine {
       });
       // A copy is moved (transferred, not copied again) to the worker, which wipes it after
       // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
-      const copy = Uint8Array.from(jpeg);
+      const copy = new Uint8Array(jpeg); // a copy (a Buffer's slice() would be a view of the caller's memory)
       w.postMessage({ id, type: 'analyze', jpeg: copy, role }, [copy.buffer]);
     });
   }

@@ -41,6 +41,29 @@ const sha256 = (...parts: Uint8Array[]): string => {
   return h.digest('hex');
 };
 
+/**
+ * A TFJS model (model.json and its weight files) read with fs, never fetched: the artifacts
+ * tfjs loads, and the files' bytes in order (model.json first) for the model's sha256.
+ */
+export function readTfjsModel(path: string): { artifacts: unknown; files: Buffer[] } {
+  const json = readFileSync(path);
+  const manifest = JSON.parse(json.toString('utf8'));
+  const dir = dirname(path);
+  const weightFiles: Buffer[] = manifest.weightsManifest.flatMap((g: any) => g.paths.map((f: string) => readFileSync(join(dir, f))));
+  const weights = Buffer.concat(weightFiles);
+  return {
+    artifacts: {
+      modelTopology: manifest.modelTopology,
+      format: manifest.format,
+      signature: manifest.signature,
+      userDefinedMetadata: manifest.userDefinedMetadata,
+      weightSpecs: manifest.weightsManifest.flatMap((g: any) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    },
+    files: [json, ...weightFiles],
+  };
+}
+
 export async function loadRecognizer(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
   if (spec.model === 'faceapi') return await faceApi(tf);
   if (spec.model.endsWith('.onnx')) return onnx(spec);
@@ -124,21 +147,8 @@ async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
 }
 
 async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
-  const json = readFileSync(spec.model);
-  const manifest = JSON.parse(json.toString('utf8'));
-  const dir = dirname(spec.model);
-  const weightFiles: Buffer[] = manifest.weightsManifest.flatMap((g: any) => g.paths.map((f: string) => readFileSync(join(dir, f))));
-  const weights = Buffer.concat(weightFiles);
-  const model = await tf.loadGraphModel({
-    load: async () => ({
-      modelTopology: manifest.modelTopology,
-      format: manifest.format,
-      signature: manifest.signature,
-      userDefinedMetadata: manifest.userDefinedMetadata,
-      weightSpecs: manifest.weightsManifest.flatMap((g: any) => g.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  });
+  const { artifacts, files } = readTfjsModel(spec.model);
+  const model = await tf.loadGraphModel({ load: async () => artifacts });
   const shape: number[] = model.inputs[0].shape;
   const layout = shape[1] === 3 ? 'nchw' : 'nhwc';
   const size = spec.size ?? (layout === 'nchw' ? shape[2] : shape[1]) ?? 112;
@@ -165,7 +175,7 @@ async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
   };
   return {
     name: `TFJS graph ${spec.model.split('/').slice(-2).join('/')} on an ArcFace 5-point crop`,
-    sha256: sha256(json, ...weightFiles),
+    sha256: sha256(...files),
     metric: 'cosine',
     embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), { size, channels: spec.channels ?? 'rgb', layout, range: spec.range ?? 'symmetric' })),
     warm: async () => void (await run(new Float32Array(3 * size * size))),

@@ -5,13 +5,12 @@
  * Human downscales to its detector's input. Embedding: the configured recogniser
  * (recognizers.ts) on a crop cut from the full-resolution frame.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { assess, dlibChip, pickCentral, PROBE_RULES, REFERENCE_RULES, type DetectedFace, type Point } from './geometry.js';
 import type { Analysis, Backend, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
-import { loadRecognizer } from './recognizers.js';
+import { loadRecognizer, readTfjsModel } from './recognizers.js';
 import { downscale, laplacianVariance, squareCrop } from './align.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the libraries' node-wasm builds ship loose types */
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
   tf.io.registerLoadRouter((url: unknown) => {
     const s = String(url);
     if (!s.startsWith('file://')) return null;
-    return { load: async () => loadModel(s.slice('file://'.length)) };
+    return { load: async () => readTfjsModel(s.slice('file://'.length)).artifacts };
   });
   // Human's exports map refuses deep paths: load its wasm build by file path.
   const humanDir = dirname(dirname(require.resolve('@vladmandic/human')));
@@ -75,8 +74,8 @@ async function main(): Promise<void> {
       // a full 1280×960 tensor would only grow the wasm heap); the crop comes from the full frame.
       const t1 = performance.now();
       const small = downscale(img.data, img.width, img.height, DETECT_MAX_SIDE);
-      const detect = async (rgb: Uint8Array, width: number, height: number): Promise<DetectedFace[]> => {
-        const input = tf.tensor3d(rgb, [height, width, 3], 'int32');
+      const detect = async (rgb: Uint8Array | Float32Array, width: number, height: number): Promise<DetectedFace[]> => {
+        const input = tf.tensor3d(rgb, [height, width, 3], rgb instanceof Float32Array ? 'float32' : 'int32');
         try {
           return (await human.detect(input)).face.map((f: any) => toFace(f));
         } finally {
@@ -110,7 +109,8 @@ async function main(): Promise<void> {
         const chip = squareCrop(img.data, img.width, img.height, dlibChip(chosen), 150);
         sharpness = laplacianVariance(chip, 150);
         chip.fill(0);
-        if (q.ok) embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
+        // A blurred frame is refused anyway: the costly step is skipped on the retries a kiosk sees most.
+        if (q.ok && sharpness >= rules.minSharpness) embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
       }
       const t3 = performance.now();
       return {
@@ -176,12 +176,12 @@ function meshPoint(f: any, i: number): Point {
 }
 
 /** The frame with a mid-grey border of `ratio` of its size on every side. */
-function pad(rgb: Uint8Array, width: number, height: number, ratio: number): { rgb: Uint8Array; width: number; height: number; dx: number; dy: number } {
+function pad(rgb: Uint8Array | Float32Array, width: number, height: number, ratio: number): { rgb: Float32Array; width: number; height: number; dx: number; dy: number } {
   const dx = Math.round(width * ratio);
   const dy = Math.round(height * ratio);
   const w = width + 2 * dx;
   const h = height + 2 * dy;
-  const out = new Uint8Array(w * h * 3).fill(128);
+  const out = new Float32Array(w * h * 3).fill(128);
   for (let y = 0; y < height; y++) out.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), ((y + dy) * w + dx) * 3);
   return { rgb: out, width: w, height: h, dx, dy };
 }
@@ -228,18 +228,6 @@ async function chooseBackend(tf: any, wanted: Backend): Promise<{ name: string; 
     }
   }
   throw new Error(`no tfjs backend would load (${notes.join('; ')})`);
-}
-
-function loadModel(path: string): unknown {
-  const json = JSON.parse(readFileSync(path, 'utf8'));
-  const dir = dirname(path);
-  const weights = Buffer.concat(json.weightsManifest.flatMap((g: any) => g.paths.map((f: string) => readFileSync(join(dir, f)))));
-  return {
-    modelTopology: json.modelTopology,
-    format: json.format,
-    weightSpecs: json.weightsManifest.flatMap((g: any) => g.weights),
-    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-  };
 }
 
 main().catch((err: unknown) => post({ type: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));

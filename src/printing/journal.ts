@@ -1,6 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
+import { maskIdNumbers } from '../log/mask.js';
 
 /**
  * The record of every queue number the kiosk issued and what became of it, one JSON line per
@@ -37,7 +38,9 @@ export function createJournal(stateDir: string, wallClock: () => Date, log: Logg
   return {
     path,
     record(entry) {
-      const line = JSON.stringify({ ts: wallClock().toISOString(), ticket_id: entry.ticketId, number: entry.number, department: entry.department, event: entry.event, ...(entry.reason ? { reason: entry.reason } : {}) });
+      // The file is not written through the logger, so it masks ID-like numbers itself (a
+      // print-test command's "number" is free text); the line is one JSON object whatever comes in.
+      const line = maskIdNumbers(JSON.stringify({ ts: wallClock().toISOString(), ticket_id: entry.ticketId, number: entry.number, department: entry.department, event: entry.event, ...(entry.reason ? { reason: entry.reason } : {}) }));
       log.info({ ticket: entry.ticketId, number: entry.number, event: entry.event, reason: entry.reason }, `ticket ${entry.number} ${entry.event}`);
       chain = chain.then(async () => {
         if (broken) return;

@@ -134,7 +134,8 @@ export function createScanAssembler(o: ScanAssemblyOptions, deps: Pick<CardReade
       try {
         if (l(r) === true) taken = true;
       } catch (err) {
-        log.error({ err }, 'a scan listener failed; the scanner keeps reading');
+        // The message only (the error object may carry the scan's text); the logger masks ID runs in it.
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'a scan listener failed; the scanner keeps reading');
       }
     }
     return taken;
@@ -175,7 +176,8 @@ export function createScanAssembler(o: ScanAssemblyOptions, deps: Pick<CardReade
 
 function summarize(bytes: Uint8Array): ScanSummary {
   const text = decodeScannerBytes(bytes);
-  const first = /^\uFEFF?(\d{12})/.exec(text);
+  // eslint-disable-next-line no-control-regex -- the same STX wrapper parseCccd strips
+  const first = /^\uFEFF?\u0002?(\d{12})/.exec(text);
   return { bytes: bytes.length, fields: text.split('|').length, idLast4: first ? first[1]!.slice(-4) : null };
 }
 

@@ -144,7 +144,7 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
       if (link !== l) return { ok: false, reason: 'disconnected' };
       if (!(await refresh(job, l))) {
         drop(l, 'job-timeout');
-        return { ok: false, reason: job.aborted ? 'timeout' : link === null ? 'not-answering' : 'disconnected' };
+        return { ok: false, reason: job.aborted ? 'timeout' : 'not-answering' }; // refresh() already dropped the link
       }
       const now = state as PortState; // refresh() just changed it
       if (now.kind === 'faulted') {

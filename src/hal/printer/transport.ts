@@ -42,6 +42,20 @@ const GS_R_1 = Uint8Array.of(0x1d, 0x72, 0x01);
 export class Answers {
   private status: Array<(b: number) => void> = [];
   private inOrder: Array<(b: number) => void> = [];
+  private wake: (() => void) | null = null;
+  /** Resolves after `idleMs`, or at once when someone starts waiting for an answer (poll loops sleep on it). */
+  idle(idleMs: number, busyMs: number): Promise<void> {
+    const ms = this.status.length + this.inOrder.length > 0 ? busyMs : idleMs;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
   take(byte: number): void {
     if (isStatusByte(byte)) this.status.shift()?.(byte);
     else if ((byte & 0x90) === 0) this.inOrder.shift()?.(byte);
@@ -80,6 +94,7 @@ export class Answers {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       queue.push(done);
+      this.wake?.();
     });
   }
 }
@@ -151,7 +166,8 @@ export function devicePrinter(path: string): PrinterLinkOpener {
       void fh.close().catch(() => {});
       closed?.(reason);
     };
-    // Status answers are read by a small poll loop while the link is open.
+    // Status answers are read by a small poll loop while the link is open: every 20 ms while an
+    // answer is awaited, every 250 ms otherwise (enough to notice an unplug), woken by a request.
     const buf = Buffer.alloc(64);
     const pollAnswers = async (): Promise<void> => {
       while (open_) {
@@ -160,11 +176,11 @@ export function devicePrinter(path: string): PrinterLinkOpener {
           // usblp reads 0 bytes when a bulk-IN transfer comes back empty: not an unplug
           // (that is ENODEV). A device that is really gone stops answering, and the port
           // reconnects, which then fails to open it.
-          if (bytesRead === 0) await sleep(20);
+          if (bytesRead === 0) await answers.idle(250, 20);
           for (let i = 0; i < bytesRead; i++) answers.take(buf[i]!);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await sleep(20);
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await answers.idle(250, 20);
           else return fail(code === 'ENODEV' || code === 'EIO' || code === 'ENXIO' ? 'the printer was unplugged' : (e as Error).message);
         }
       }
@@ -180,7 +196,7 @@ export function devicePrinter(path: string): PrinterLinkOpener {
           off += bytesWritten;
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await sleep(20);
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await answers.idle(250, 20);
           else {
             fail((e as Error).message);
             throw e;
@@ -198,4 +214,3 @@ export function devicePrinter(path: string): PrinterLinkOpener {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

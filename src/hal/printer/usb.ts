@@ -51,11 +51,18 @@ export function usbPrinter(vendorId: number, productId: number, loadUsb: () => P
       device.close();
       throw new Error(`${where} has no interface`);
     }
-    if (iface.isKernelDriverActive()) iface.detachKernelDriver();
-    iface.claim();
-    const out = iface.endpoints.find((e) => e.direction === 'out');
-    const inp = iface.endpoints.find((e) => e.direction === 'in');
-    if (!out) throw new Error(`${where} has no bulk OUT endpoint`);
+    let out: (typeof iface.endpoints)[number] | undefined;
+    let inp: (typeof iface.endpoints)[number] | undefined;
+    try {
+      if (iface.isKernelDriverActive()) iface.detachKernelDriver();
+      iface.claim();
+      out = iface.endpoints.find((e) => e.direction === 'out');
+      inp = iface.endpoints.find((e) => e.direction === 'in');
+      if (!out) throw new Error(`${where} has no bulk OUT endpoint`);
+    } catch (err) {
+      device.close(); // every reconnect attempt would otherwise leak a device handle
+      throw err;
+    }
     let closed: ((reason: string) => void) | null = null;
     let open = true;
     const answers = new Answers();
