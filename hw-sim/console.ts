@@ -1,5 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { BhytGatewaySim } from './devices/bhyt-gateway.js';
+import type { VirtualCamera } from './devices/camera.js';
+import type { IdentityServiceSim } from './devices/identity-service.js';
+import type { VirtualPanel } from './devices/panel.js';
 import type { VirtualPrinter } from './devices/printer.js';
 import type { VirtualScanner } from './devices/scanner.js';
 import { SAMPLE_IDENTITIES, cccdPayload } from './identities.js';
@@ -19,11 +23,22 @@ export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
   cover open|close         open / close its cover
   printer off|on           power it off (no answer at all) / on
   paperout-after N         the paper runs out after N more bytes (mid-ticket)
+  face N|stranger|empty    what the camera shows: sample N's face, someone else, nobody
+  camera fail|hang         the camera errors out / never answers ("face N" repairs it)
+  yes | no | helpme        press the consent-yes / consent-no / help button
+  bhyt N CODE    the BHYT gateway answers CODE (000, 010 expired, 110 revoked …) for sample N
+  bhyt down|up|slow|500    gateway faults (up: back to normal)
+  portrait down|up|slow    identity-service faults;  portrait none N: no portrait for sample N
   help`;
 
 export interface ConsoleDevices {
   readonly scanner: VirtualScanner;
   readonly printer: VirtualPrinter | null;
+  readonly camera?: VirtualCamera;
+  readonly panel?: VirtualPanel;
+  readonly gateway?: BhytGatewaySim;
+  readonly identity?: IdentityServiceSim;
+  readonly showFace?: (who: number | 'stranger' | 'empty') => Promise<void>;
   /** Sends a command to the daemon over MQTT and returns its answer as a line of text. */
   readonly ask: (command: string, args: Record<string, unknown>) => Promise<string>;
 }
@@ -35,6 +50,11 @@ export function runConsole(input: Readable, devices: ConsoleDevices, say: (line:
     void handle(line.trim(), devices).then(say, (err: unknown) => say(`hw-sim: ${err instanceof Error ? err.message : String(err)}`));
   });
   return () => rl.close();
+}
+
+function need<T>(device: T | undefined, what: string): T {
+  if (device === undefined) throw new Error(`no ${what} in this simulation`);
+  return device;
 }
 
 async function handle(line: string, devices: ConsoleDevices): Promise<string> {
@@ -107,6 +127,50 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
       if (!Number.isInteger(n) || n < 0) throw new Error('paperout-after N (bytes)');
       printer().faults.paperOutAfterBytes = n;
       return `hw-sim: the paper runs out after ${n} more bytes`;
+    }
+    case 'face': {
+      const who = arg === 'stranger' || arg === 'empty' ? arg : Number(arg || '1');
+      await need(devices.showFace, 'camera')(who);
+      return `hw-sim: the camera shows ${typeof who === 'number' ? `sample ${who}` : who === 'stranger' ? 'a stranger' : 'nobody'}`;
+    }
+    case 'camera':
+      if (arg === 'fail') await need(devices.camera, 'camera').fail('no cameras available');
+      else if (arg === 'hang') await need(devices.camera, 'camera').hang();
+      else throw new Error('camera fail|hang');
+      return `hw-sim: camera ${arg}`;
+    case 'yes':
+    case 'no':
+    case 'helpme': {
+      const button = cmd === 'yes' ? 'consent-yes' : cmd === 'no' ? 'consent-no' : 'help';
+      return need(devices.panel, 'button panel').press(button) ? `hw-sim: pressed ${button}` : 'hw-sim: kioskd is not connected to the button panel';
+    }
+    case 'bhyt': {
+      const gw = need(devices.gateway, 'BHYT gateway');
+      const [a = '', code] = rest;
+      const fault = ({ down: 'down', up: 'none', slow: 'slow', '500': 'http-500' } as const)[a as 'down'];
+      if (fault) {
+        await gw.setFault(fault);
+        return `hw-sim: BHYT gateway ${a}`;
+      }
+      const p = SAMPLE_IDENTITIES[Number(a) - 1];
+      if (!p || !code || !/^\d{3}$/.test(code)) throw new Error('bhyt N CODE | bhyt down|up|slow|500');
+      gw.setResult(p.idNumber, code);
+      return `hw-sim: BHYT answers ${code} for sample ${a}`;
+    }
+    case 'portrait': {
+      const id = need(devices.identity, 'identity service');
+      const [a = '', n] = rest;
+      if (a === 'none') {
+        const p = SAMPLE_IDENTITIES[Number(n) - 1];
+        if (!p) throw new Error('portrait none N');
+        id.withhold(p.idNumber);
+        return `hw-sim: no portrait for sample ${n}`;
+      }
+      const fault = ({ down: 'down', up: 'none', slow: 'slow' } as const)[a as 'down'];
+      if (!fault) throw new Error('portrait down|up|slow | portrait none N');
+      id.setFault(fault);
+      if (a === 'up') for (const p of SAMPLE_IDENTITIES) id.restore(p.idNumber);
+      return `hw-sim: identity service ${a}`;
     }
     case 'help':
       return CONSOLE_HELP;

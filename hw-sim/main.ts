@@ -98,9 +98,13 @@ async function main(): Promise<number> {
       `  scan a test card: type "scan 1" and Enter here (or "help" for faults: unplug, garbage, …)`,
       `  printer:    virtual receipt printer on ${sim.printer.url}; tickets appear in ${sim.ticketsDir} (PNG + text)`,
       `  print a test ticket: type "print"; paper out: "paper out" (and "paper ok"); "help" lists all`,
-      `  the camera is not built yet: it reports "absent"; this config requires card and printer.`,
+      `  camera:     a fake rpicam-still on kioskd's PATH (${sim.camera.binDir}); "face 2" / "face stranger" / "face empty" chooses what it shows`,
+      `  ${sim.faces.note}`,
+      `  buttons:    virtual lamps and buttons on ${sim.panel.url}; "yes" / "no" answer the consent question, "helpme" presses help`,
+      `  portraits:  identity service ${sim.identity.url}; BHYT gateway ${sim.gateway.url} ("bhyt 2 010": sample 2's card expired)`,
+      `  a check-in: "scan 1", then "yes": a ticket with a queue number prints (with "face stranger" first: a counter ticket)`,
       values['no-daemon']
-        ? `  kioskd is not started (--no-daemon): node dist/src/main.js --config ${sim.configPath}`
+        ? `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env).map(([k, v]) => `${k}=${v}`).join(' ')} node dist/src/main.js --config ${sim.configPath}`
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
       '',
     ].join('\n'),
@@ -112,8 +116,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const daemon = spawnDaemon(sim.configPath);
-  const stopConsole = runConsole(process.stdin, { scanner: sim.scanner, printer: sim.printer, ask: (cmd, args) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) }, (line) => line && process.stdout.write(line + '\n'));
+  const daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv });
+  const stopConsole = runConsole(process.stdin, { scanner: sim.scanner, printer: sim.printer, camera: sim.camera, panel: sim.panel, gateway: sim.gateway, identity: sim.identity, showFace: sim.showFace, ask: (cmd, args) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) }, (line) => line && process.stdout.write(line + '\n'));
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   sim.printer.onTicket((t) => process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`));
   const killOnExit = (): void => {

@@ -5,8 +5,14 @@ import YAML from 'yaml';
 import { deepMerge } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { portInUse, startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { BhytGatewaySim } from './devices/bhyt-gateway.js';
+import { VirtualCamera } from './devices/camera.js';
+import { IdentityServiceSim } from './devices/identity-service.js';
+import { VirtualPanel } from './devices/panel.js';
 import { VirtualPrinter } from './devices/printer.js';
 import { VirtualScanner, type ScannerLink } from './devices/scanner.js';
+import { loadSimFaces, type SimFaces } from './faces.js';
+import { SAMPLE_IDENTITIES } from './identities.js';
 
 export interface SimOptions {
   /** Broker port; default 1883, or a free port if 1883 is taken. */
@@ -29,6 +35,15 @@ export interface Sim {
   readonly broker: EmbeddedBroker;
   readonly scanner: VirtualScanner;
   readonly printer: VirtualPrinter;
+  readonly camera: VirtualCamera;
+  readonly panel: VirtualPanel;
+  readonly gateway: BhytGatewaySim;
+  readonly identity: IdentityServiceSim;
+  readonly faces: SimFaces;
+  /** The environment the daemon must run with (the fake rpicam-still on its PATH). */
+  readonly daemonEnv: NodeJS.ProcessEnv;
+  /** Points the camera at sample identity N's face (1-based), a stranger, or nobody. */
+  showFace(who: number | 'stranger' | 'empty'): Promise<void>;
   /** Where the virtual printer writes each ticket as PNG and text. */
   readonly ticketsDir: string;
   readonly deviceId: string;
@@ -39,8 +54,9 @@ export interface Sim {
 }
 
 /**
- * Starts the virtual kiosk hardware on loopback and writes the daemon config that points at
- * it. Built so far: the card scanner and the receipt printer. Camera and indicators are absent.
+ * Starts the virtual kiosk on loopback — scanner, printer, camera (a fake rpicam-still),
+ * lamps and buttons, the identity service with portraits, the BHYT gateway — and writes the
+ * daemon config that points at it.
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const host = '127.0.0.1';
@@ -52,6 +68,22 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const scanner = await VirtualScanner.start(opts.scanner ?? (VirtualScanner.socatAvailable() ? 'pty' : 'tcp'), dir);
   const ticketsDir = join(dir, 'tickets');
   const printer = await VirtualPrinter.start({ outDir: ticketsDir });
+  const faces = await loadSimFaces();
+  const camera = await VirtualCamera.start(dir);
+  const panel = await VirtualPanel.start();
+  const identity = await IdentityServiceSim.start(faces);
+  const bhytPassword = 'hw-sim-mat-khau';
+  const gateway = await BhytGatewaySim.start({ username: '79024_BV', password: bhytPassword });
+  const bhytPasswordFile = join(dir, 'bhyt-password');
+  writeFileSync(bhytPasswordFile, bhytPassword + '\n', { mode: 0o600 });
+  const showFace = async (who: number | 'stranger' | 'empty'): Promise<void> => {
+    if (who === 'stranger' || who === 'empty') return camera.show(who === 'stranger' ? faces.stranger : faces.empty, who);
+    const p = SAMPLE_IDENTITIES[who - 1];
+    const frame = p ? faces.cameraOf(p.idNumber) : null;
+    if (!p || !frame) throw new Error(`no sample identity ${who}; there are ${SAMPLE_IDENTITIES.length}`);
+    await camera.show(frame, `sample-${who}`);
+  };
+  await showFace(1);
   const generated: ConfigInput = {
     device: { id: deviceId },
     // aedes speaks MQTT 3.1.1 only; saying so saves the daemon a refused MQTT 5 attempt.
@@ -59,14 +91,28 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     hal: {
       mode: 'sim',
       card: { driver: 'serial', path: scanner.daemonPath, baudRate: 9600, reconnectBaseMs: 250, reconnectMaxMs: 2000 },
-      camera: { driver: 'none' },
+      camera: { driver: 'rpicam', width: faces.width, height: faces.height },
       printer: { driver: 'tcp', host: printer.host, port: printer.tcpPort, statusPollMs: 1000, reconnectBaseMs: 250, reconnectMaxMs: 2000 },
-      indicators: { driver: 'none' },
+      indicators: { driver: 'sim', url: panel.url },
     },
-    // The camera is not built yet; requiring card and printer lets the kiosk be idle and take
-    // scans. Real kiosks keep the default (card, camera, printer).
-    kiosk: { requiredPorts: ['card', 'printer'], stateDir: join(dir, 'state') },
+    kiosk: { stateDir: join(dir, 'state') },
     ticket: { hospital: 'BỆNH VIỆN MÔ PHỎNG (hw-sim)', subtitle: 'Ki-ốt tiếp đón tự động' },
+    checkin: {
+      departments: [
+        { id: 'kham-benh', name: 'Khoa Khám bệnh', prefix: 'A', room: 'Phòng 105 – Tầng 1' },
+        { id: 'nhi', name: 'Khoa Nhi', prefix: 'B', room: 'Phòng 210 – Tầng 2' },
+      ],
+    },
+    identity: { url: identity.url },
+    bhyt: {
+      enabled: true,
+      url: gateway.url,
+      username: '79024_BV',
+      passwordFile: bhytPasswordFile,
+      officerName: 'Nguyễn Văn Kiốt',
+      officerId: '079090000999',
+      timeoutMs: 2000,
+    },
     faceid: { enabled: opts.faceid ?? false },
   };
   const config = deepMerge(generated, opts.configOverrides ?? {}) as ConfigInput;
@@ -76,6 +122,13 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     broker,
     scanner,
     printer,
+    camera,
+    panel,
+    gateway,
+    identity,
+    faces,
+    daemonEnv: { ...process.env, ...camera.env },
+    showFace,
     ticketsDir,
     deviceId,
     config,
@@ -84,6 +137,10 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     async stop() {
       await scanner.stop();
       await printer.stop();
+      await camera.stop();
+      await panel.stop();
+      await identity.stop();
+      await gateway.stop();
       await broker.close();
     },
   };

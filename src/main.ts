@@ -5,15 +5,21 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from './config/load.js';
 import { configJsonSchema, configSchema } from './config/schema.js';
+import { createBhytClient } from './bhyt/client.js';
+import { reconcileOnce } from './checkin/reconcile.js';
+import { createSessions } from './checkin/sessions.js';
+import { bhytState, createCheckinSteps } from './checkin/steps.js';
 import { decodeScans } from './cli/card-decode.js';
+import type { CheckinConfig } from './config/schema.js';
 import { FaceEngine } from './faceid/engine.js';
 import { faceEngineOptions } from './faceid/options.js';
 import { maskId } from './hal/card/types.js';
 import { createHal } from './hal/factory.js';
+import { createPortraitClient } from './identity/portrait-client.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
 import { createNotifier, watchdogPingMs } from './hal/systemd-notify.js';
 import { HealthMonitor } from './lifecycle/health.js';
@@ -23,7 +29,12 @@ import { MqttLink, redactUrl } from './mqtt/link.js';
 import { createPublisher, dropReportEvent } from './mqtt/publisher.js';
 import { kioskTopics, type FaceIdInfo, type InfoPayload } from './mqtt/topics.js';
 import { createPrinting, sampleTicket } from './printing/setup.js';
+import { ledsFor } from './pipeline/leds.js';
+import { priorityOf } from './pipeline/priority.js';
 import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
+import type { CheckinPolicy } from './pipeline/steps.js';
+import { localDate } from './queue/business-day.js';
+import { openQueueStore } from './queue/store.js';
 import { every, systemClock } from './util/clock.js';
 import { packageVersion } from './version.js';
 
@@ -194,12 +205,51 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   };
   const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: localToday });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
+  // Queue numbers and the check-in audit (SQLite, WAL). A kiosk that cannot number tickets
+  // must not take patients: failing here exits 70 and systemd retries.
+  const store = openQueueStore({ path: join(config.kiosk.stateDir, 'kioskd.db'), timeZone: config.ticket.timeZone, ...config.checkin.numbering });
+  const sessions = createSessions();
+  const bhyt = config.bhyt.enabled
+    ? createBhytClient({
+        url: config.bhyt.url,
+        username: config.bhyt.username!,
+        password: secrets.bhytPassword ?? '',
+        officerName: config.bhyt.officerName!,
+        officerId: config.bhyt.officerId!,
+        timeoutMs: config.bhyt.timeoutMs,
+        breaker: config.bhyt.breaker,
+        clock,
+        wallClock,
+        log: log.child({ ns: 'bhyt' }),
+      })
+    : null;
+  // Filled in once the face models have loaded; until then check-ins follow the no-portrait policy.
+  let faces: FaceEngine | null = null;
+  let printingRef: Awaited<ReturnType<typeof createPrinting>> | null = null;
+  let alertKiosk: (code: string, message: string) => void = () => {};
+  const steps = createCheckinSteps({
+    sessions,
+    camera: hal.ports.camera,
+    faces: () => faces,
+    portraits: config.identity.url
+      ? createPortraitClient({ url: config.identity.url, timeoutMs: config.identity.timeoutMs, token: secrets.identityToken, log: log.child({ ns: 'identity' }) })
+      : null,
+    bhyt,
+    store,
+    submit: (ticket, signal) => printingRef!.spooler.submit(ticket, signal),
+    checkin: config.checkin,
+    wallClock,
+    alert: (code, message) => alertKiosk(code, message),
+    log: log.child({ ns: 'checkin' }),
+  });
   const runtime = createKioskRuntime({
     clock,
     ports: initialPorts,
     requiredPorts: config.kiosk.requiredPorts,
     heartbeatMs: config.kiosk.heartbeatMs,
     resultHoldMs: config.kiosk.resultHoldMs,
+    policy: checkinPolicy(config.checkin),
+    steps,
   });
   const health = new HealthMonitor({
     clock,
@@ -229,39 +279,85 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   });
   const publish = createPublisher(link, topics, config.mqtt.eventExpirySec, wallClock);
   alertCrash = (message) => publish.event('alert', { level: 'critical', code: 'daemon.crashed', message });
+  alertKiosk = (code, message) => publish.event('alert', { level: 'error', code, message });
   const drivers = { ...hal.drivers, sd_notify: notifier.kind };
 
   const statusLine = (s: KioskStatus): string =>
     `${s.mode}; ${PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ')}; mqtt=${link.connected() ? 'connected' : 'connecting'}`;
   let since = startedAt;
   const publishState = (s: KioskStatus): void =>
-    publish.retained('state', { mode: s.mode, step: s.step, session_id: s.sessionId, ports: s.ports, since });
+    publish.retained('state', { mode: s.mode, step: s.step, session_id: s.sessionId, ports: s.ports, leds: ledsFor(s), since });
 
   // Face models load at boot (a few seconds), in their worker, while the devices open.
-  const faces = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
+  const engine = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
   let faceInfo: FaceIdInfo | null = null;
   const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo });
   publish.retained('status', 'online');
   publish.retained('info', info());
   let lastMode = runtime.status().mode;
-  let lastSession: string | null = null;
-  runtime.subscribe((s) => {
-    if (lastSession !== null && s.sessionId !== lastSession) {
-      publish.event('session', {
-        type: 'ended',
-        session_id: lastSession,
-        outcome: 'incomplete',
-        message: 'check-in steps after card reading are not built yet',
-      });
+  const checkinLog = log.child({ ns: 'checkin' });
+  runtime.onSession((r) => {
+    const s = r.session;
+    if (r.type === 'started') {
+      publish.event('checkin.started', { session_id: s.id, card: s.card, priority: sessions.get(s.id).priority !== null });
+      return;
     }
-    lastSession = s.sessionId;
+    const data = sessions.get(s.id);
+    const bhytCode = s.insurance && 'code' in s.insurance ? s.insurance.code : null;
+    try {
+      store.finish({
+        checkinId: s.id,
+        card: s.card,
+        startedAt: data.startedAt,
+        endedAt: wallClock(),
+        outcome: s.outcome!,
+        reason: s.reason,
+        department: s.ticket === 'counter' ? 'counter' : s.department,
+        ticket: s.ticket,
+        faceVerified: s.faceVerified,
+        faceScore: s.score,
+        bhytCode,
+        bhytState: bhytState(s.insurance),
+        stepsMs: r.stepsMs,
+        totalMs: r.totalMs,
+      });
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err), session: s.id }, 'the check-in could not be recorded');
+    }
+    const stepsMs = Object.fromEntries(Object.entries(r.stepsMs).map(([k, v]) => [k, Math.round(v)]));
+    const ticket = s.number === null ? null : s.ticket;
+    publish.event(s.outcome === 'printed' ? 'checkin.completed' : 'checkin.failed', {
+      session_id: s.id,
+      outcome: s.outcome!,
+      reason: s.reason,
+      ticket,
+      number: s.number,
+      department: s.ticket === 'counter' ? 'counter' : s.department,
+      face_verified: s.faceVerified,
+      attempts: s.attempt,
+      bhyt_code: bhytCode,
+      bhyt: bhytState(s.insurance),
+      steps_ms: stepsMs,
+      total_ms: Math.round(r.totalMs),
+    });
+    checkinLog.info({ session: s.id, card: s.card, outcome: s.outcome, reason: s.reason, number: s.number, steps_ms: stepsMs, total_ms: Math.round(r.totalMs) }, `check-in ${s.outcome}`);
+    sessions.drop(s.id);
+  });
+  runtime.subscribe((s) => {
     if (s.mode !== lastMode) {
       since = wallClock().toISOString();
       log.info({ from: lastMode, to: s.mode, ports: PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ') }, 'kiosk mode changed');
       lastMode = s.mode;
     }
+    hal.ports.indicators.setLeds(ledsFor(s));
     publishState(s);
     notifier.status(statusLine(s));
+  });
+  hal.ports.indicators.onButton((button) => {
+    const st = runtime.status();
+    log.info({ button, mode: st.mode, step: st.step }, 'button pressed');
+    if (button === 'help') publish.event('help.requested', { mode: st.mode, step: st.step, session_id: st.sessionId });
+    else if (st.step === 'consent') runtime.consent(button === 'consent-yes');
   });
   link.onConnect(() => {
     // info carries the protocol actually negotiated (auto may have fallen back to 3.1.1).
@@ -287,9 +383,32 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     clock,
     wallClock,
     log: log.child({ ns: 'tickets' }),
-    event: (kind, data) => publish.event(kind, data),
+    event: (kind, data) => {
+      publish.event(kind, data);
+      // A ticket held for a reprint settles later: the audit follows it.
+      if (kind === 'ticket.reprinted') store.markPrinted(data.ticket_id);
+      if (kind === 'ticket.voided') store.markVoid(data.ticket_id, (data as { reason: string }).reason);
+    },
   });
+  printingRef = printing;
+  // Numbers a previous run allocated but never printed (it crashed or was killed) are void.
+  for (const v of store.voidUnprinted('the kiosk restarted before the ticket printed')) {
+    printing.journal.record({ ticketId: v.checkinId, number: v.number, department: v.department, event: 'voided', reason: 'the kiosk restarted before the ticket printed' });
+    publish.event('ticket.voided', { ticket_id: v.checkinId, number: v.number, department: v.department, reason: 'the kiosk restarted before the ticket printed' });
+  }
+  const purge = (): void => {
+    const p = store.purge(wallClock(), config.checkin.retentionDays, 72);
+    if (p.checkins || p.lookups) log.info({ checkins: p.checkins, lookups: p.lookups }, 'old check-in records deleted (retention)');
+  };
+  purge();
   const printLifetime = new AbortController();
+  const reconcileDeps = (client: NonNullable<typeof bhyt>) => ({
+    store,
+    bhyt: client,
+    log: log.child({ ns: 'bhyt' }),
+    reconciled: (r: { sessionId: string; number: string | null; code: string; route: 'proceed' | 'counter'; reason: string }) =>
+      publish.event('checkin.reconciled', { session_id: r.sessionId, number: r.number, bhyt_code: r.code, route: r.route, reason: r.reason }),
+  });
   hal.ports.printer.onStateChange(() => printing.spooler.printerChanged(printLifetime.signal));
   const cardLog = log.child({ ns: 'card' });
   hal.ports.card.onScan((scan) => {
@@ -299,11 +418,14 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       publish.event('card.rejected', { code: r.code, message: r.message, bytes: summary.bytes, fields: summary.fields, card_last4: summary.idLast4 });
       return;
     }
-    // The identity itself stays here, in memory, for this check-in; only the masked number leaves.
+    // The identity stays in memory, in the session store, for this check-in; only the masked number leaves.
     const card = maskId(scan.identity.idNumber);
     const mode = runtime.status().mode;
     const sessionId = randomUUID();
+    const now = wallClock();
+    sessions.open(sessionId, scan.identity, now, priorityOf(scan.identity.dateOfBirth, localDate(now, config.ticket.timeZone)));
     const started = runtime.cardRead(sessionId, card);
+    if (!started) sessions.drop(sessionId);
     cardLog.info({ card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null }, started ? 'card read; session started' : `card read while ${mode}; ignored`);
     publish.event('card.read', { card, form: scan.identity.form, repairs: scan.identity.repairs, session_id: started ? sessionId : null, mode });
     return started;
@@ -321,6 +443,29 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
         const r = await printing.spooler.submit(sampleTicket(ticketId, number, wallClock()), printLifetime.signal);
         return { ticket_id: ticketId, number, ...r };
       },
+      // A touchscreen front end answers for the patient as the buttons would.
+      consent: (args) => {
+        if (args['answer'] !== 'yes' && args['answer'] !== 'no') throw new Error('consent needs {"answer": "yes"|"no"}');
+        if (runtime.status().step !== 'consent') throw new Error('the kiosk is not asking for consent');
+        runtime.consent(args['answer'] === 'yes');
+        return runtime.status();
+      },
+      department: (args) => {
+        const id = args['id'];
+        if (typeof id !== 'string' || !config.checkin.departments.some((d) => d.id === id)) {
+          throw new Error(`department needs {"id": …} with one of: ${config.checkin.departments.map((d) => d.id).join(', ')}`);
+        }
+        runtime.chooseDepartment(id);
+        return runtime.status();
+      },
+      cancel: () => {
+        runtime.cancel();
+        return runtime.status();
+      },
+      reconcile: async () => {
+        if (!bhyt) throw new Error('the BHYT gateway is not enabled');
+        return reconcileOnce(reconcileDeps(bhyt), printLifetime.signal);
+      },
       maintenance: (args) => {
         if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
         runtime.setMaintenance(args['enabled']);
@@ -333,9 +478,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   runtime.start();
   publishState(runtime.status());
   link.start();
-  const loadingFaces = faces
+  const loadingFaces = engine
     ?.start()
     .then((f) => {
+      faces = engine;
       faceInfo = { backend: f.backend, recognizer: f.recognizer.name, model_sha256: f.recognizer.sha256, threshold: f.calibration!.threshold, target_far: f.calibration!.target_far, load_ms: Math.round(f.loadMs), warmup_ms: Math.round(f.warmupMs) };
       publish.retained('info', info());
     })
@@ -356,9 +502,20 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   notifier.ready(statusLine(runtime.status()));
 
   const publishHealth = (): void =>
-    publish.retained('health', { ...health.report(), tensors: faceInfo && faces ? faces.lastTensors : null, ...(faces ? { faceid_restarts: faces.restarts } : {}), mqtt: link.stats() });
+    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: store.countToday(wallClock()), mqtt: link.stats() });
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
+  const stopPurge = every(clock, 6 * 3600_000, purge);
+  let reconciling = false;
+  const stopReconcile = bhyt
+    ? every(clock, config.bhyt.reconcileEverySec * 1000, () => {
+        if (reconciling) return;
+        reconciling = true;
+        void reconcileOnce(reconcileDeps(bhyt), printLifetime.signal)
+          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'BHYT reconcile pass failed'))
+          .finally(() => (reconciling = false));
+      })
+    : () => {};
   const pingMs = watchdogPingMs(process.env, process.pid);
   let livenessFailure: string | null = null;
   const stopWatchdog =
@@ -392,15 +549,18 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       runtime.shutdown();
       stopWatchdog();
       stopHealth();
+      stopPurge();
+      stopReconcile();
       // A ticket on its way to the printer may finish (its number must not be torn off).
       await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();
       printLifetime.abort(new Error('stopping'));
       await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
       await hal.close();
-      await faces?.stop();
+      await engine?.stop();
       await printing.journal.flush();
       runtime.stop();
+      store.close();
       health.close();
       clock.clearTimeout(deadline);
       log.info('stopped');
@@ -419,6 +579,19 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       });
     }
   });
+}
+
+function checkinPolicy(c: CheckinConfig): CheckinPolicy {
+  return {
+    consentTimeoutMs: c.consentTimeoutSec * 1000,
+    verifyAttempts: c.verifyAttempts,
+    retryPauseMs: c.retryPauseMs,
+    noPortrait: c.noPortrait,
+    departments: c.departments.map((d) => d.id),
+    defaultDepartment: c.departments[0]!.id,
+    departmentChoiceMs: c.departmentChoiceSec * 1000,
+    timeouts: c.timeouts,
+  };
 }
 
 main(process.argv.slice(2)).then(

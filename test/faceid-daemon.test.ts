@@ -11,7 +11,7 @@ test('the daemon loads the face models at boot and reports what loaded, how long
   t.teardown(() => sim.stop());
   const w = await Watcher.start(sim.broker.url, 'kiosk/face-boot/#');
   t.teardown(() => w.stop());
-  const d = runDaemon(sim.config);
+  const d = runDaemon(sim.config, sim.daemonEnv);
   t.teardown(() => killQuietly(d));
   const info = await w.waitFor((m) => m.topic === 'kiosk/face-boot/info' && json(m).faceid != null, 60_000);
   const f = json(info).faceid;
@@ -29,7 +29,7 @@ test('face models that cannot load leave the kiosk running, with an alert that s
   t.teardown(() => sim.stop());
   const w = await Watcher.start(sim.broker.url, 'kiosk/face-bad/#');
   t.teardown(() => w.stop());
-  const d = runDaemon(sim.config);
+  const d = runDaemon(sim.config, sim.daemonEnv);
   t.teardown(() => killQuietly(d));
   const alert = await w.waitFor((m) => m.topic === 'kiosk/face-bad/event/alert' && json(m).data.code === 'faceid.unavailable', 60_000);
   t.regex(json(alert).data.message, /face verification unavailable: .*\/nonexistent\/recogniser.onnx/);

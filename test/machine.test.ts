@@ -4,6 +4,21 @@ import type { PortStates } from '../src/hal/ports.js';
 import { kioskMachine, modeOf } from '../src/pipeline/machine.js';
 import { createKioskRuntime, type KioskStatus } from '../src/pipeline/runtime.js';
 import { HealthMonitor } from '../src/lifecycle/health.js';
+import type { CheckinPolicy, CheckinSteps } from '../src/pipeline/steps.js';
+
+const policy: CheckinPolicy = {
+  consentTimeoutMs: 30_000,
+  verifyAttempts: 3,
+  retryPauseMs: 500,
+  noPortrait: 'counter',
+  departments: ['kham-benh'],
+  defaultDepartment: 'kham-benh',
+  departmentChoiceMs: 0,
+  timeouts: { portraitMs: 3000, captureMs: 4000, verifyMs: 5000, insuranceMs: 6000, numberMs: 2000, printMs: 25_000 },
+};
+/** These tests look at modes, not steps: every step would hang if reached. */
+const never = () => new Promise<never>(() => {});
+const steps: CheckinSteps = { portrait: never, capture: never, verify: never, insurance: never, number: never, print: never };
 
 const ready = { kind: 'ready' } as const;
 const absent = { kind: 'absent', reason: 'not fitted' } as const;
@@ -11,7 +26,7 @@ const allReady: PortStates = { card: ready, camera: ready, printer: ready, indic
 const required = ['card', 'camera', 'printer'] as const;
 
 function runtime(ports: PortStates, clock = new SimulatedClock()) {
-  const rt = createKioskRuntime({ clock, ports, requiredPorts: required, heartbeatMs: 1000, resultHoldMs: 3000 });
+  const rt = createKioskRuntime({ clock, ports, requiredPorts: required, heartbeatMs: 1000, resultHoldMs: 3000, policy, steps });
   const seen: KioskStatus[] = [];
   rt.subscribe((s) => seen.push(s));
   rt.start();
@@ -90,7 +105,7 @@ test('every state of the machine is reachable and none is a dead end except stop
   const seenPaths = new Set<string>();
   while (queue.length > 0) {
     const path = queue.shift()!;
-    const actor = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000 } }).start();
+    const actor = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000, policy } }).start();
     for (const e of path) actor.send(e);
     const from = modeOf(actor.getSnapshot().value);
     const key = `${from}|${JSON.stringify(actor.getSnapshot().context.ports.card)}`;
@@ -98,7 +113,7 @@ test('every state of the machine is reachable and none is a dead end except stop
     if (seenPaths.has(key)) continue;
     seenPaths.add(key);
     for (const e of events) {
-      const a2 = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000 } }).start();
+      const a2 = createActor(kioskMachine, { input: { ports: allReady, requiredPorts: required, now: 0, resultHoldMs: 3000, policy } }).start();
       for (const p of path) a2.send(p);
       a2.send(e);
       const to = modeOf(a2.getSnapshot().value);
@@ -127,13 +142,14 @@ test('heartbeats on the injected clock prove liveness; a stopped machine fails i
   health.close();
 });
 
-test('a card read in idle starts a session at step card-read; it ends after the result hold and the kiosk is ready again', (t) => {
+test('a card read in idle starts a session at the consent step; it ends after the result hold and the kiosk is ready again', (t) => {
   const { rt, clock } = runtime(allReady);
   rt.bootDone();
   t.true(rt.cardRead('s-1', '********0001'));
-  t.like(rt.status(), { mode: 'in-session', step: 'card-read', sessionId: 's-1' });
+  t.like(rt.status(), { mode: 'in-session', step: 'consent', sessionId: 's-1' });
   t.false(rt.cardRead('s-2', '********0002'), 'a second card during a session does not start another');
   t.is(rt.status().sessionId, 's-1');
+  rt.cancel();
   clock.increment(2999);
   t.is(rt.status().mode, 'in-session');
   clock.increment(1);
@@ -151,6 +167,8 @@ test('a card is not taken while out of service or in maintenance; a port fault d
   rt.setMaintenance(false);
   t.true(rt.cardRead('s-3', 'x'));
   rt.portChanged('card', { kind: 'faulted', reason: 'unplugged' });
+  t.is(rt.status().mode, 'in-session', 'the patient at the kiosk is not dropped for a scanner fault');
+  clock.increment(30_000);
   clock.increment(3000);
   t.like(rt.status(), { mode: 'out-of-service', sessionId: null });
 });

@@ -14,7 +14,7 @@ test('paper runs out mid-ticket: out of service, an alert, the number held and r
   const base = 'kiosk/printer-e2e';
   const w = await Watcher.start(sim.broker.url, `${base}/#`);
   t.teardown(() => w.stop());
-  const d = runDaemon(sim.config);
+  const d = runDaemon(sim.config, sim.daemonEnv);
   t.teardown(() => killQuietly(d));
   const idle = (m: Seen) => m.topic === `${base}/state` && json(m).mode === 'idle' && json(m).ports.printer.kind === 'ready';
   await w.waitFor(idle, 20_000);

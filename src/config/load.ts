@@ -31,6 +31,8 @@ export class ConfigError extends Error {
 /** Secrets are kept apart from the config so that logging or publishing the config can never leak them. */
 export interface Secrets {
   readonly mqttPassword?: string;
+  readonly bhytPassword?: string;
+  readonly identityToken?: string;
   /** TLS material read at load time, so a missing file is a config error (78), not a crash. */
   readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
 }
@@ -186,9 +188,15 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
     }
   };
   const credDir = env['CREDENTIALS_DIRECTORY'];
-  const pwFile = config.mqtt.passwordFile ?? (credDir && existsSync(join(credDir, 'mqtt-password')) ? join(credDir, 'mqtt-password') : undefined);
-  // A trailing newline from `echo secret > file` is not part of the password.
-  const mqttPassword = pwFile === undefined ? undefined : read('mqtt.passwordFile', pwFile)?.toString('utf8').replace(/\r?\n$/, '');
+  const credential = (name: string): string | undefined => (credDir && existsSync(join(credDir, name)) ? join(credDir, name) : undefined);
+  // A trailing newline from `echo secret > file` is not part of the secret.
+  const text = (path: string, file: string | undefined): string | undefined => (file === undefined ? undefined : read(path, file)?.toString('utf8').replace(/\r?\n$/, ''));
+  const mqttPassword = text('mqtt.passwordFile', config.mqtt.passwordFile ?? credential('mqtt-password'));
+  const bhytPassword = config.bhyt.enabled ? text('bhyt.passwordFile', config.bhyt.passwordFile ?? credential('bhyt-password')) : undefined;
+  if (config.bhyt.enabled && bhytPassword === undefined && !problems.some((p) => p.path === 'bhyt.passwordFile')) {
+    problems.push({ path: 'bhyt.passwordFile', message: 'required when bhyt.enabled is true: a file with the gateway password, or the systemd credential "bhyt-password"' });
+  }
+  const identityToken = text('identity.tokenFile', config.identity.tokenFile);
   const t = config.mqtt.tls;
   const tls = t
     ? {
@@ -199,6 +207,8 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
     : undefined;
   return {
     ...(mqttPassword !== undefined ? { mqttPassword } : {}),
+    ...(bhytPassword !== undefined ? { bhytPassword } : {}),
+    ...(identityToken !== undefined ? { identityToken } : {}),
     ...(tls ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import type { CardReader, Port, PortId, PortState, TicketPrinter, Unsubscribe } from './ports.js';
+import type { Camera, CardReader, Port, PortId, PortState, TicketPrinter, Unsubscribe } from './ports.js';
 
 /**
  * A port with no device behind it. It says so honestly ("absent") instead of pretending to
@@ -22,4 +22,8 @@ export function absentCardReader(reason: string): CardReader {
 
 export function absentPrinter(reason: string): TicketPrinter {
   return { ...absentPort('printer', reason), print: async () => ({ ok: false, reason: `no printer: ${reason}` }), status: () => null };
+}
+
+export function absentCamera(reason: string): Camera {
+  return { ...absentPort('camera', reason), capture: async () => ({ ok: false, reason: `no camera: ${reason}` }) };
 }

@@ -2,18 +2,24 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { CardConfig, PrinterConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
-import { absentCardReader, absentPort, absentPrinter } from './absent.js';
+import { absentCamera, absentCardReader, absentPrinter } from './absent.js';
+import type { CameraConfig } from './camera/config.js';
+import { createRpicamCamera } from './camera/rpicam.js';
+import type { IndicatorsConfig } from './indicators/config.js';
+import { createGpioIndicators } from './indicators/gpio.js';
+import { nullIndicators } from './indicators/null.js';
+import { createSimIndicators } from './indicators/sim.js';
 import { createHidScanner } from './card/hid-reader.js';
 import { createCardReader, createScanAssembler } from './card/reader.js';
 import { linkOpenerFor } from './card/transport.js';
 import { createTicketPrinter } from './printer/printer.js';
 import { devicePrinter, tcpPrinter } from './printer/transport.js';
 import { usbPrinter } from './printer/usb.js';
-import { PORT_IDS, type CardReader, type Port, type PortId, type TicketPrinter } from './ports.js';
+import { PORT_IDS, type Camera, type CardReader, type Indicators, type Port, type PortId, type TicketPrinter } from './ports.js';
 
 export interface Hal {
   readonly mode: 'real' | 'sim';
-  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter };
+  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter; readonly camera: Camera; readonly indicators: Indicators };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
   open(signal: AbortSignal): Promise<void>;
@@ -25,6 +31,8 @@ export interface HalDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly today: () => { year: number; month: number; day: number };
+  /** The environment camera commands run with (hw-sim puts its fake rpicam-still on PATH). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -32,8 +40,9 @@ export interface HalDeps {
  * here, lazily, only when configured, so a machine without libusb still starts.
  */
 export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal> {
-  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter };
-  for (const id of ['camera', 'indicators'] as const) ports[id] = absentPort(id, 'no driver configured');
+  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter; camera: Camera; indicators: Indicators };
+  ports.camera = createCamera(cfg.camera, deps);
+  ports.indicators = createIndicators(cfg.indicators, deps);
   ports.card = createCard(cfg.card, deps);
   ports.printer = createPrinter(cfg.printer, deps);
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
@@ -82,6 +91,23 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
       );
       return { ...port, onScan: (l) => assembler.onScan(l) };
     }
+  }
+}
+
+function createCamera(cfg: CameraConfig, deps: HalDeps): Camera {
+  if (cfg.driver === 'none') return absentCamera('no driver configured');
+  return createRpicamCamera(cfg, { clock: deps.clock, random: deps.random, log: deps.log.child({ port: 'camera' }), ...(deps.env ? { env: deps.env } : {}) });
+}
+
+function createIndicators(cfg: IndicatorsConfig, deps: HalDeps): Indicators {
+  const d = { clock: deps.clock, random: deps.random, log: deps.log.child({ port: 'indicators' }) };
+  switch (cfg.driver) {
+    case 'none':
+      return nullIndicators('no driver configured');
+    case 'gpio':
+      return createGpioIndicators(cfg, d);
+    case 'sim':
+      return createSimIndicators(cfg, d);
   }
 }
 

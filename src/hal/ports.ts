@@ -62,6 +62,30 @@ export interface TicketPrinter extends Port {
 
 export type PrintOutcome = { readonly ok: true; readonly ms: number; readonly bytes: number } | { readonly ok: false; readonly reason: string };
 
+/** A camera: one still frame per call, as JPEG bytes held in memory only (never a file). */
+export interface Camera extends Port {
+  /** Never rejects for camera trouble: the outcome says what happened. Aborting kills the capture. */
+  capture(signal: AbortSignal): Promise<CaptureOutcome>;
+}
+
+export type CaptureOutcome = { readonly ok: true; readonly jpeg: Uint8Array; readonly ms: number } | { readonly ok: false; readonly reason: string };
+
+export type LedId = 'ready' | 'busy' | 'error';
+export type LedState = 'on' | 'off' | 'blink';
+export type Leds = Readonly<Record<LedId, LedState>>;
+export type ButtonId = 'consent-yes' | 'consent-no' | 'help';
+export const LED_IDS: readonly LedId[] = ['ready', 'busy', 'error'];
+export const BUTTON_IDS: readonly ButtonId[] = ['consent-yes', 'consent-no', 'help'];
+
+/** The kiosk's lamps and push buttons (GPIO on a real kiosk). */
+export interface Indicators extends Port {
+  /** Sets every LED at once; cheap and idempotent (called on every kiosk step). */
+  setLeds(leds: Leds): void;
+  /** What the LEDs were last set to. */
+  leds(): Leds;
+  onButton(listener: (button: ButtonId) => void): Unsubscribe;
+}
+
 export type PortStates = Readonly<Record<PortId, PortState>>;
 
 /** One word per port for status lines: "ready", "absent", "faulted(paper-out)". */

@@ -1,5 +1,6 @@
 import type { KioskMode } from '../pipeline/machine.js';
-import type { PortId, PortState } from '../hal/ports.js';
+import type { Outcome } from '../pipeline/steps.js';
+import type { Leds, PortId, PortState } from '../hal/ports.js';
 
 /**
  * The MQTT contract: every topic a kiosk publishes and the payload it carries. Publishing goes
@@ -35,6 +36,7 @@ export interface StatePayload {
   readonly step: string | null;
   readonly session_id: string | null;
   readonly ports: Readonly<Record<PortId, PortState>>;
+  readonly leds?: Leds;
   readonly since: string;
 }
 
@@ -47,6 +49,8 @@ export interface HealthPayload {
   readonly tensors: number | null;
   /** Times the face worker was restarted (call timeout, tensor leak, crash). */
   readonly faceid_restarts?: number;
+  /** Queue tickets printed since the day's numbering reset. */
+  readonly checkins_today?: number;
   readonly mqtt: { readonly queued: number; readonly dropped: number };
   readonly liveness: { readonly ok: boolean; readonly reason: string | null };
 }
@@ -88,12 +92,16 @@ export interface EventTopics {
     readonly fields: number;
     readonly card_last4: string | null;
   };
-  readonly session: {
-    readonly type: 'ended';
-    readonly session_id: string;
-    readonly outcome: 'incomplete';
-    readonly message: string;
-  };
+  /** A card started a check-in. Only the masked card number. */
+  readonly 'checkin.started': { readonly session_id: string; readonly card: string; readonly priority: boolean };
+  /** A queue ticket printed for the department: the patient is checked in. */
+  readonly 'checkin.completed': CheckinEndEvent;
+  /** Any other end (counter, declined, mismatch, no face, timeout, device error, cancelled). */
+  readonly 'checkin.failed': CheckinEndEvent;
+  /** A BHYT lookup that could not be made at check-in was made later. */
+  readonly 'checkin.reconciled': { readonly session_id: string; readonly number: string | null; readonly bhyt_code: string; readonly route: 'proceed' | 'counter'; readonly reason: string };
+  /** The patient pressed the help button. */
+  readonly 'help.requested': { readonly mode: KioskMode; readonly step: string | null; readonly session_id: string | null };
   /** The printer took the whole ticket and still had paper afterwards. */
   readonly 'ticket.printed': TicketEvent & { readonly bytes: number; readonly ms: number; readonly reprint: boolean };
   /** It did not: the number is held for a reprint when the printer recovers. */
@@ -102,6 +110,23 @@ export interface EventTopics {
   readonly 'ticket.reprinted': TicketEvent & { readonly held_s: number };
   /** A held ticket was not reprinted in time (or the daemon stopped): the number is void. */
   readonly 'ticket.voided': TicketEvent & { readonly reason: string };
+}
+
+export interface CheckinEndEvent {
+  readonly session_id: string;
+  readonly outcome: Outcome;
+  /** For technicians, no personal data. */
+  readonly reason: string | null;
+  readonly ticket: 'queue' | 'counter' | null;
+  readonly number: string | null;
+  readonly department: string;
+  readonly face_verified: boolean;
+  readonly attempts: number;
+  readonly bhyt_code: string | null;
+  readonly bhyt: 'checked' | 'unchecked' | 'skipped' | 'not-asked';
+  /** Milliseconds per step (summed over attempts), and in all. */
+  readonly steps_ms: Readonly<Record<string, number>>;
+  readonly total_ms: number;
 }
 
 /** A queue ticket's life: no personal data, only the ticket id, its number and department. */

@@ -21,6 +21,8 @@ export interface Ticket {
   readonly idLast4: string | null;
   /** A reprint after a printer fault says so, so staff know why a patient holds an older time. */
   readonly reprint?: boolean;
+  /** Short lines for staff and patient ("Chưa xác thực khuôn mặt", why the counter …). */
+  readonly notes?: readonly string[];
 }
 
 export interface TicketTemplate {
@@ -64,6 +66,10 @@ export function layoutTicket(t: Ticket, tpl: TicketTemplate): TicketBlock[] {
   const last4 = printable(t.idLast4).replace(/\D/g, '').slice(-4);
   if (last4.length === 4) blocks.push(text(`CCCD: ********${last4}`, 'body', 'left'));
   blocks.push(text(`BHYT: ${printable(t.insurance, 80)}`, 'body', 'left'));
+  for (const note of (t.notes ?? []).slice(0, 3)) {
+    const line = printable(note, 80);
+    if (line) blocks.push(text(line, 'body', 'left'));
+  }
   blocks.push(text(`Thời gian: ${formatTime(t.issuedAt, tpl.timeZone)}${t.reprint ? ' (in lại)' : ''}`, 'body', 'left'));
   blocks.push({ kind: 'space' }, { kind: 'qr', data: printable(t.ticketId, 64) });
   const footer = printable(tpl.footer, 200);

@@ -1,0 +1,53 @@
+import type { CitizenIdentity } from '../hal/card/types.js';
+import type { PriorityReason } from '../pipeline/priority.js';
+import type { InsuranceResult } from '../pipeline/steps.js';
+
+/**
+ * The personal data of the check-ins in progress, in memory only: the card's identity, the
+ * reference portrait and the last camera frame. The state machine sees session ids; the steps
+ * look the data up here. Dropping a session zero-fills its images, so nothing outlives it.
+ */
+export interface SessionData {
+  readonly identity: CitizenIdentity;
+  readonly startedAt: Date;
+  readonly priority: PriorityReason | null;
+  portrait: Uint8Array | null;
+  frame: Uint8Array | null;
+  faceVerified: boolean;
+  insurance: InsuranceResult | null;
+}
+
+export type Sessions = ReturnType<typeof createSessions>;
+
+export function createSessions() {
+  const live = new Map<string, SessionData>();
+  return {
+    open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData {
+      const s: SessionData = { identity, startedAt, priority, portrait: null, frame: null, faceVerified: false, insurance: null };
+      live.set(id, s);
+      return s;
+    },
+    get(id: string): SessionData {
+      const s = live.get(id);
+      if (!s) throw new Error(`no check-in ${id} in progress`);
+      return s;
+    },
+    /** Replaces the camera frame, wiping the previous one. */
+    setFrame(id: string, jpeg: Uint8Array | null): void {
+      const s = live.get(id);
+      if (!s) return;
+      s.frame?.fill(0);
+      s.frame = jpeg;
+    },
+    drop(id: string): void {
+      const s = live.get(id);
+      if (!s) return;
+      s.frame?.fill(0);
+      s.portrait?.fill(0);
+      s.frame = null;
+      s.portrait = null;
+      live.delete(id);
+    },
+    size: (): number => live.size,
+  };
+}

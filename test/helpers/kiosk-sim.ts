@@ -1,0 +1,87 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawnDaemon } from '../../hw-sim/daemon.js';
+import { SAMPLE_IDENTITIES } from '../../hw-sim/identities.js';
+import { startSim, type Sim, type SimOptions } from '../../hw-sim/sim.js';
+import type { PrintedTicket } from '../../hw-sim/devices/printer.js';
+import { until } from './wait.js';
+import { Watcher, type Seen } from './watch.js';
+
+/**
+ * A whole virtual kiosk for scenario tests: hw-sim's devices and broker, and the real daemon
+ * (face models loaded) as its own process, as `npm start` runs them.
+ */
+export interface KioskSim {
+  readonly sim: Sim;
+  readonly watch: Watcher;
+  daemon: ChildProcess;
+  output(): string;
+  readonly base: string;
+  /** Shows face N (or `face`) to the camera, scans sample identity N (1-based) and answers the consent question when asked. */
+  checkIn(n: number, opts?: { consent?: 'yes' | 'no' | 'none'; face?: number | 'stranger' | 'empty'; timeoutMs?: number }): Promise<{ end: Record<string, unknown>; ticket: PrintedTicket | null }>;
+  waitEvent(kind: string, pred?: (data: Record<string, unknown>) => boolean, timeoutMs?: number, from?: number): Promise<Record<string, unknown>>;
+  waitState(pred: (state: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  restartDaemon(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}): Promise<KioskSim> {
+  const sim = await startSim({ faceid: true, ...opts });
+  const base = `kiosk/${sim.deviceId}`;
+  const watch = await Watcher.start(sim.broker.url, `${base}/#`);
+  let out = '';
+  const spawn = (): ChildProcess => {
+    const d = spawnDaemon(sim.configPath, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' } });
+    d.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    d.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    return d;
+  };
+  const payloadOf = (m: Seen): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
+  const k: KioskSim = {
+    sim,
+    watch,
+    daemon: spawn(),
+    output: () => out,
+    base,
+    async waitEvent(kind, pred = () => true, timeoutMs = 20_000, from = 0) {
+      const m = await watch.waitFor((m) => m.topic === `${base}/event/${kind}` && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>), timeoutMs, from);
+      return payloadOf(m)['data'] as Record<string, unknown>;
+    },
+    async waitState(pred, timeoutMs = 20_000) {
+      // The kiosk's current state is the last one published; only it, or a later one, counts.
+      const isState = (m: Seen): boolean => m.topic === `${base}/state`;
+      const last = watch.seen.findLastIndex(isState);
+      return payloadOf(await watch.waitFor((m) => isState(m) && pred(payloadOf(m)), timeoutMs, Math.max(0, last)));
+    },
+    async checkIn(n, o = {}) {
+      const from = watch.mark();
+      const ticketsBefore = sim.printer.tickets.length;
+      await sim.showFace(o.face ?? n);
+      await sim.scanner.scan(SAMPLE_IDENTITIES[n - 1]!);
+      const started = await k.waitEvent('checkin.started', () => true, 10_000, from);
+      if ((o.consent ?? 'yes') !== 'none') {
+        await sim.panel.waitForLeds((l) => l.ready === 'blink', 10_000);
+        sim.panel.press(o.consent === 'no' ? 'consent-no' : 'consent-yes');
+      }
+      const endOf = (m: Seen): boolean =>
+        (m.topic === `${base}/event/checkin.completed` || m.topic === `${base}/event/checkin.failed`) && (payloadOf(m)['data'] as Record<string, unknown>)['session_id'] === started['session_id'];
+      const end = payloadOf(await watch.waitFor(endOf, o.timeoutMs ?? 30_000, from))['data'] as Record<string, unknown>;
+      await sim.printer.settled();
+      const ticket = sim.printer.tickets.length > ticketsBefore ? sim.printer.tickets.at(-1)! : null;
+      return { end, ticket };
+    },
+    async restartDaemon() {
+      k.daemon = spawn();
+      await until(() => /drivers loaded/.test(out.split('kioskd starting').at(-1) ?? ''), 30_000, 'the restarted daemon');
+    },
+    async stop() {
+      if (k.daemon.exitCode === null && k.daemon.signalCode === null) {
+        k.daemon.kill('SIGTERM');
+        await new Promise((r) => k.daemon.once('exit', r));
+      }
+      await watch.stop();
+      await sim.stop();
+    },
+  };
+  await k.waitState((s) => s['mode'] === 'idle', 60_000);
+  return k;
+}
