@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startSim } from '../hw-sim/sim.js';
 import { adaptBench } from './adapt.js';
+import { checkinBench } from './checkin.js';
 import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
@@ -110,6 +111,7 @@ const { values, positionals } = parseArgs({
     config: { type: 'string' },
     reference: { type: 'string' },
     mode: { type: 'string', default: 'photo' },
+    n: { type: 'string', default: '200' },
   },
 });
 const which = positionals[0] ?? 'idle';
@@ -131,10 +133,11 @@ else if (which === 'faceid') {
     mode: values.mode,
   });
 }
+else if (which === 'checkin') await checkinBench(Number(values.n), values.json);
 else if (which === 'adapt') {
   if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
   await adaptBench(values.data, values.recognizer);
 } else {
-  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, adapt`);
+  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, checkin, adapt`);
   process.exit(64);
 }

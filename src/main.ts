@@ -555,6 +555,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();
       printLifetime.abort(new Error('stopping'));
+      await printing.encoder.close();
       await link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 3000);
       await hal.close();
       await engine?.stop();

@@ -58,6 +58,9 @@ export class VirtualPrinter {
   faults: PrinterFaults = {};
   readonly tickets: PrintedTicket[] = [];
   private readonly listeners = new Set<(t: PrintedTicket) => void>();
+  private readonly cutListeners = new Set<(c: { complete: boolean; at: number }) => void>();
+  /** Off for benchmarks: sheets are counted, not rendered to PNG and text. */
+  render = true;
   private readonly conns = new Set<Conn>();
   private server: Server | null = null;
   private pty: { pair: PtyPair; stream: ReadStream; fd: number } | null = null;
@@ -112,6 +115,12 @@ export class VirtualPrinter {
   onTicket(l: (t: PrintedTicket) => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Called the moment a sheet is cut (or torn off), before it is rendered: `at` is performance.now(). */
+  onCut(l: (c: { complete: boolean; at: number }) => void): () => void {
+    this.cutListeners.add(l);
+    return () => this.cutListeners.delete(l);
   }
 
   /** Resolves once every ticket cut so far is written to disk. */
@@ -307,6 +316,12 @@ export class VirtualPrinter {
   }
 
   private finish(sheet: SheetResult): void {
+    const at = performance.now();
+    for (const l of this.cutListeners) l({ complete: sheet.complete, at });
+    if (!this.render) {
+      this.bytesThisSheet = 0;
+      return;
+    }
     const index = this.tickets.length + 1;
     const bytes = this.bytesThisSheet;
     this.bytesThisSheet = 0;

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker.js';
 import type { Logger } from '../log/logger.js';
 import { findCalibration, type Calibration } from './calibration.js';
 import { assess, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
@@ -174,7 +175,7 @@ export class FaceEngine {
 
   private spawn(): Promise<FaceEngineInfo> {
     const workerData = { backend: this.o.backend, recognizer: this.o.recognizer } satisfies WorkerConfig;
-    const w = import.meta.url.endsWith('.ts') ? tsWorker(new URL('./worker.ts', import.meta.url), workerData) : new Worker(new URL('./worker.js', import.meta.url), { workerData });
+    const w = startWorker(import.meta.url, 'worker', workerData);
     return new Promise<FaceEngineInfo>((resolve, reject) => {
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
@@ -212,10 +213,4 @@ export class FaceEngine {
       });
     });
   }
-}
-
-/** Under tsx (tests, benchmarks) the worker is TypeScript source: register tsx in it first. */
-function tsWorker(url: URL, workerData: unknown): Worker {
-  const src = `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(url.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(src)}`), { workerData });
 }

@@ -29,8 +29,8 @@ export interface ProcessSample {
  */
 export class HealthMonitor {
   // Two histograms: the watchdog's window and the health report's window are reset independently.
-  private readonly watchdogLag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
-  private readonly reportLag: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private readonly watchdogLag: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  private readonly reportLag: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 
   constructor(private readonly opts: HealthMonitorOptions) {
     this.watchdogLag.enable();
@@ -73,5 +73,7 @@ export class HealthMonitor {
   }
 }
 
-const nsToMs = (ns: number): number => (Number.isFinite(ns) ? Math.round(ns / 1e5) / 10 : 0);
+const RESOLUTION_MS = 10;
+/** The histogram records the whole interval between its timer's ticks: the lag is what exceeds the tick. */
+const nsToMs = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10) : 0);
 const mb = (bytes: number): number => Math.round(bytes / 104857.6) / 10;

@@ -1,10 +1,9 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { TicketPrinter } from '../hal/ports.js';
-import { encodeTicket } from '../hal/printer/encode.js';
-import { createTicketRenderer } from '../hal/printer/raster.js';
-import { layoutTicket, type Ticket } from '../hal/printer/ticket.js';
+import type { Ticket } from '../hal/printer/ticket.js';
 import type { Clock } from '../util/clock.js';
+import { createWorkerEncoder } from './encoder.js';
 import { createJournal } from './journal.js';
 import { createTicketSpooler, type SpoolerDeps } from './spooler.js';
 
@@ -15,14 +14,12 @@ export async function createPrinting(
 ) {
   const p = config.hal.printer;
   const settings = p.driver === 'none' ? { model: 'epson-tm-t20iii', paperMm: 80 as const, text: 'raster' as const, reprintWithinSec: 900 } : p;
-  const started = deps.clock.now();
-  const renderer = await createTicketRenderer();
-  deps.log.debug({ ms: Math.round(deps.clock.now() - started) }, 'ticket fonts loaded');
   const template = { ...config.ticket, paperMm: settings.paperMm };
-  const encode = (t: Ticket): Uint8Array => encodeTicket(layoutTicket(t, template), { model: settings.model, paperMm: settings.paperMm, text: settings.text }, renderer);
+  const encoder = createWorkerEncoder(template, { model: settings.model, paperMm: settings.paperMm, text: settings.text }, deps.log);
+  const encode = (t: Ticket): Promise<Uint8Array> => encoder.encode(t);
   const journal = createJournal(config.kiosk.stateDir, deps.wallClock, deps.log);
   const spooler = createTicketSpooler({ printer: deps.printer, encode, journal, clock: deps.clock, wallClock: deps.wallClock, event: deps.event, reprintWithinMs: settings.reprintWithinSec * 1000 });
-  return { spooler, journal, encode };
+  return { spooler, journal, encode, encoder };
 }
 
 /** The technician's test ticket: every Vietnamese letter shape a real ticket needs, no real patient. */

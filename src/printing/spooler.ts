@@ -6,8 +6,8 @@ import type { Journal } from './journal.js';
 
 export interface SpoolerDeps {
   readonly printer: TicketPrinter;
-  /** Ticket → printer bytes (layout, raster or code page). */
-  readonly encode: (t: Ticket) => Uint8Array;
+  /** Ticket → printer bytes (layout, raster or code page); main.ts does it in a worker. */
+  readonly encode: (t: Ticket) => Uint8Array | Promise<Uint8Array>;
   readonly journal: Journal;
   readonly clock: Clock;
   readonly wallClock: () => Date;
@@ -69,7 +69,7 @@ export function createTicketSpooler(d: SpoolerDeps) {
         if (k !== 'ready' && k !== 'degraded') break;
         let bytes: Uint8Array;
         try {
-          bytes = d.encode({ ...h.ticket, reprint: true });
+          bytes = await d.encode({ ...h.ticket, reprint: true });
         } catch (err) {
           // The reason stays generic: an encoder message could quote the ticket's text (the name).
           voidTicket(id, 'cannot encode the reprint');
@@ -131,7 +131,7 @@ export function createTicketSpooler(d: SpoolerDeps) {
     d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
       let bytes: Uint8Array;
       try {
-        bytes = d.encode(ticket);
+        bytes = await d.encode(ticket);
       } catch (err) {
         // A ticket that cannot be laid out will not print later either: record it void, loudly.
         // The reason stays generic: an encoder message could quote the ticket's text (the name).
