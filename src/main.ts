@@ -209,6 +209,15 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   // must not take patients: failing here exits 70 and systemd retries.
   const store = openQueueStore({ path: join(config.kiosk.stateDir, 'kioskd.db'), timeZone: config.ticket.timeZone, ...config.checkin.numbering });
   const sessions = createSessions();
+  /** A database error (full SD card, a technician's lock) is logged; it must not kill a kiosk mid-session. */
+  const guarded = <T>(what: string, fn: () => T): T | null => {
+    try {
+      return fn();
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, what);
+      return null;
+    }
+  };
   const bhyt = config.bhyt.enabled
     ? createBhytClient({
         url: config.bhyt.url,
@@ -321,6 +330,11 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
         stepsMs: r.stepsMs,
         totalMs: r.totalMs,
       });
+      // Only a patient who holds a ticket needs the lookup made later; the queue row is the
+      // only personal data on disk and goes once the gateway has answered.
+      if (s.number !== null && s.insurance?.kind === 'unchecked') {
+        store.queueLookup(s.id, { cardId: data.identity.idNumber, fullName: data.identity.fullName, dateOfBirth: data.identity.dateOfBirth }, wallClock());
+      }
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err), session: s.id }, 'the check-in could not be recorded');
     }
@@ -332,6 +346,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       reason: s.reason,
       ticket,
       number: s.number,
+      ticket_printed: s.printed,
       department: s.ticket === 'counter' ? 'counter' : s.department,
       face_verified: s.faceVerified,
       attempts: s.attempt,
@@ -386,8 +401,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     event: (kind, data) => {
       publish.event(kind, data);
       // A ticket held for a reprint settles later: the audit follows it.
-      if (kind === 'ticket.reprinted') store.markPrinted(data.ticket_id);
-      if (kind === 'ticket.voided') store.markVoid(data.ticket_id, (data as { reason: string }).reason);
+      guarded('the ticket state could not be recorded', () => {
+        if (kind === 'ticket.reprinted') store.markPrinted(data.ticket_id);
+        if (kind === 'ticket.voided') store.markVoid(data.ticket_id, (data as { reason: string }).reason);
+      });
     },
   });
   printingRef = printing;
@@ -396,12 +413,16 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     printing.journal.record({ ticketId: v.checkinId, number: v.number, department: v.department, event: 'voided', reason: 'the kiosk restarted before the ticket printed' });
     publish.event('ticket.voided', { ticket_id: v.checkinId, number: v.number, department: v.department, reason: 'the kiosk restarted before the ticket printed' });
   }
-  const purge = (): void => {
-    const p = store.purge(wallClock(), config.checkin.retentionDays, 72);
-    if (p.checkins || p.lookups) log.info({ checkins: p.checkins, lookups: p.lookups }, 'old check-in records deleted (retention)');
-  };
+  const purge = (): void => void guarded('old check-in records could not be deleted', () => {
+      const p = store.purge(wallClock(), config.checkin.retentionDays, 72);
+      if (p.checkins || p.lookups) log.info({ checkins: p.checkins, lookups: p.lookups }, 'old check-in records deleted (retention)');
+    });
   purge();
   const printLifetime = new AbortController();
+  // One pass at a time, whether the timer or a technician's command started it.
+  let reconciling: Promise<{ done: number; left: number }> | null = null;
+  const reconcile = (client: NonNullable<typeof bhyt>): Promise<{ done: number; left: number }> =>
+    (reconciling ??= reconcileOnce(reconcileDeps(client), printLifetime.signal).finally(() => (reconciling = null)));
   const reconcileDeps = (client: NonNullable<typeof bhyt>) => ({
     store,
     bhyt: client,
@@ -464,7 +485,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
       },
       reconcile: async () => {
         if (!bhyt) throw new Error('the BHYT gateway is not enabled');
-        return reconcileOnce(reconcileDeps(bhyt), printLifetime.signal);
+        return reconcile(bhyt);
       },
       maintenance: (args) => {
         if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
@@ -502,18 +523,13 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   notifier.ready(statusLine(runtime.status()));
 
   const publishHealth = (): void =>
-    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: store.countToday(wallClock()), mqtt: link.stats() });
+    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: guarded('the check-in count could not be read', () => store.countToday(wallClock())) ?? 0, mqtt: link.stats() });
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
   const stopPurge = every(clock, 6 * 3600_000, purge);
-  let reconciling = false;
   const stopReconcile = bhyt
     ? every(clock, config.bhyt.reconcileEverySec * 1000, () => {
-        if (reconciling) return;
-        reconciling = true;
-        void reconcileOnce(reconcileDeps(bhyt), printLifetime.signal)
-          .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'BHYT reconcile pass failed'))
-          .finally(() => (reconciling = false));
+        void reconcile(bhyt).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'BHYT reconcile pass failed'));
       })
     : () => {};
   const pingMs = watchdogPingMs(process.env, process.pid);

@@ -230,6 +230,21 @@ test('shutdown during capture cancels at once (the capture is aborted); during p
   t.is(b.ended()[0]!.session.outcome, 'printed');
 });
 
+test('maintenance switched on and off again while a ticket prints: the kiosk is ready afterwards, not stuck in maintenance', async (t) => {
+  const printing = deferred<{ ok: true }>();
+  const k = kiosk({ print: () => printing.promise });
+  k.rt.cardRead('s1', 'x');
+  k.rt.consent(true);
+  await settle();
+  k.rt.setMaintenance(true);
+  k.rt.setMaintenance(false);
+  printing.resolve({ ok: true });
+  await settle();
+  t.like(k.ended()[0]!.session, { outcome: 'printed', printed: true });
+  k.clock.increment(3000);
+  t.is(k.rt.status().mode, 'idle');
+});
+
 test('department: the patient may choose within the time allowed, else the default', async (t) => {
   const p = { ...policy, departmentChoiceMs: 10_000 };
   const a = kiosk({}, p);

@@ -20,7 +20,8 @@ export async function reconcileOnce(d: ReconcileDeps, signal: AbortSignal, batch
   for (const p of pending) {
     if (signal.aborted) break;
     const r = await d.bhyt.lookup({ cardId: p.cardId, fullName: p.fullName, dateOfBirth: p.dateOfBirth }, signal).catch(() => null);
-    if (!r || r.kind === 'unavailable' || r.fault === 'gateway') {
+    // Not an answer about the card (gateway error, or the kiosk's own credentials refused): try later.
+    if (!r || r.kind === 'unavailable' || r.fault) {
       d.store.lookupFailed(p.checkinId);
       break;
     }

@@ -35,7 +35,10 @@ export function createSessions() {
     /** Replaces the camera frame, wiping the previous one. */
     setFrame(id: string, jpeg: Uint8Array | null): void {
       const s = live.get(id);
-      if (!s) return;
+      if (!s) {
+        jpeg?.fill(0); // the check-in ended while the camera was busy
+        return;
+      }
       s.frame?.fill(0);
       s.frame = jpeg;
     },
@@ -44,6 +47,7 @@ export function createSessions() {
       if (!s) return;
       s.frame?.fill(0);
       s.portrait?.fill(0);
+      s.identity.portrait?.fill(0);
       s.frame = null;
       s.portrait = null;
       live.delete(id);

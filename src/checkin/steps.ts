@@ -81,10 +81,6 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
       const s = d.sessions.get(sessionId);
       const result = await lookup(s.identity, signal);
       s.insurance = result;
-      if (result.kind === 'unchecked') {
-        // Retried later by the reconciler; the queue row is the only personal data on disk.
-        d.store.queueLookup(sessionId, { cardId: s.identity.idNumber, fullName: s.identity.fullName, dateOfBirth: s.identity.dateOfBirth }, d.wallClock());
-      }
       return result;
     },
 
@@ -133,7 +129,12 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
       };
       const r = await d.submit(ticket, signal);
       if (r.outcome === 'printed') {
-        d.store.markPrinted(input.sessionId);
+        // The patient holds the ticket whatever the database says: an error here is logged, not reported as a failed print.
+        try {
+          d.store.markPrinted(input.sessionId);
+        } catch (err) {
+          d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'a printed ticket could not be recorded');
+        }
         return { ok: true };
       }
       if (r.outcome === 'void') d.store.markVoid(input.sessionId, r.reason);

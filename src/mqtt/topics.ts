@@ -119,6 +119,8 @@ export interface CheckinEndEvent {
   readonly reason: string | null;
   readonly ticket: 'queue' | 'counter' | null;
   readonly number: string | null;
+  /** The ticket came out of the printer (false: it is held for a reprint, or none was given). */
+  readonly ticket_printed: boolean;
   readonly department: string;
   readonly face_verified: boolean;
   readonly attempts: number;

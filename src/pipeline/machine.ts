@@ -44,6 +44,8 @@ export interface Session {
   readonly exitTo: 'stopping' | 'maintenance' | null;
   /** The outcome has been announced (session.ended emitted). */
   readonly reported: boolean;
+  /** A ticket (queue or counter) came out of the printer. */
+  readonly printed: boolean;
 }
 
 export type KioskEvent =
@@ -164,6 +166,7 @@ export const kioskMachine = setup({
               reason: null,
               exitTo: null,
               reported: false,
+              printed: false,
             }
           : null,
     }),
@@ -272,7 +275,7 @@ export const kioskMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'match',
                 target: 'insurance',
-                actions: { type: 'update' as const, params: ({ event }): Patch => ({ faceVerified: true, score: scoreOf(event.output) }) },
+                actions: { type: 'update' as const, params: ({ event }): Patch => ({ faceVerified: true, score: scoreOf(event.output), reason: null }) },
               },
               {
                 guard: ({ context, event }) => (event.output.kind === 'mismatch' || event.output.kind === 'refused') && (context.session?.attempt ?? 0) < context.policy.verifyAttempts,
@@ -337,7 +340,13 @@ export const kioskMachine = setup({
         },
         print: {
           // A ticket on its way out may finish: its number must not be torn off half-printed.
-          on: { shutdown: { actions: 'stopAfterPrint' }, 'maintenance.enter': { actions: 'maintenanceAfterPrint' }, cancel: {} },
+          on: {
+            shutdown: { actions: 'stopAfterPrint' },
+            'maintenance.enter': { actions: 'maintenanceAfterPrint' },
+            // A technician who changes their mind before the print ends: no maintenance after all.
+            'maintenance.exit': { actions: { type: 'update' as const, params: ({ context }): Patch => ({ exitTo: context.session?.exitTo === 'stopping' ? 'stopping' : null }) } },
+            cancel: {},
+          },
           invoke: {
             src: 'print',
             input: ({ context }) => {
@@ -345,7 +354,7 @@ export const kioskMachine = setup({
               return { sessionId: s.id, ticket: s.ticket, department: s.department, number: s.number!, counterReason: s.counterReason, faceVerified: s.faceVerified, insurance: s.insurance };
             },
             onDone: [
-              { guard: ({ event }) => event.output.ok, target: 'done', actions: { type: 'update' as const, params: ({ context }) => ({ outcome: context.session?.outcome ?? 'printed' }) } },
+              { guard: ({ event }) => event.output.ok, target: 'done', actions: { type: 'update' as const, params: ({ context }): Patch => ({ outcome: context.session?.outcome ?? 'printed', printed: true }) } },
               failed(({ event }) => (event.output.ok ? '' : `printer: ${event.output.reason}`)),
             ],
             onError: failed(({ event }) => `printer: ${errorText(event.error)}`),

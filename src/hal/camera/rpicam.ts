@@ -75,7 +75,9 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
         settled = true;
         clock.clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
-        chunks = []; // the caller gets its own copy; nothing here keeps the picture
+        // The caller gets its own copy; the pieces of the picture read from the pipe are wiped.
+        for (const c of chunks) c.fill(0);
+        chunks = [];
         resolve(a);
       };
       const stoppedOutcome = (why: NonNullable<typeof stoppedFor>): Attempt => {
@@ -163,7 +165,9 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
           log.debug({ command: cmd }, 'capture cancelled');
         } else {
           log.warn({ command: cmd, reason: o.reason }, 'camera capture failed');
-          setState({ kind: 'faulted', reason: o.reason });
+          // Degraded, not faulted: one bad shot must not take the kiosk out of service with
+          // no way back (only a capture can show the camera works again). Staff get the alert.
+          setState({ kind: 'degraded', reason: o.reason });
         }
         return o;
       }
