@@ -30,6 +30,7 @@ test.after.always(async () => {
 
 test.afterEach.always(async () => {
   // Every scenario leaves the kiosk as the next patient expects it.
+  for (const p of SAMPLE_IDENTITIES) k.sim.gateway.setResult(p.idNumber, '000');
   await k.sim.gateway.setFault('none');
   k.sim.printer.state.paper = 'ok';
   k.sim.printer.faults = {};
@@ -53,7 +54,9 @@ test.serial('happy path: card, consent, face match, BHYT 000, a queue ticket wit
   t.is(started['card'], '********0001');
   // Nothing a monitor receives names the patient or carries the full number or birth date.
   const traffic = k.watch.seen.slice(from).map((m) => m.payload).join('\n');
-  for (const secret of [person(1).idNumber, person(1).fullName, 'Nguyễn', '01/01/1990', '1990-01-01']) t.false(traffic.includes(secret), `MQTT carried "${secret}"`);
+  for (const secret of [person(1).idNumber, person(1).oldIdNumber, person(1).fullName, 'Nguyễn', person(1).dob, '01/01/1990', '1990-01-01', person(1).address]) {
+    t.false(traffic.includes(secret), `MQTT carried "${secret}"`);
+  }
   await idle();
 });
 
@@ -155,6 +158,8 @@ test.serial('the same card scanned twice: one check-in, one ticket', async (t) =
   const count = (kind: string) => k.watch.seen.slice(from).filter((m) => m.topic === `${k.base}/event/${kind}`).length;
   t.is(count('checkin.started'), 1);
   t.is(count('ticket.printed'), 1);
+  // The duplicate guard dropped the second scan before it reached the kiosk (not just "busy").
+  t.is(count('card.read'), 1);
 });
 
 test.serial('kill -9 mid-print, restart: the unprinted number is void and numbering continues without a duplicate', async (t) => {
@@ -180,7 +185,11 @@ test.serial('kill -9 mid-print, restart: the unprinted number is void and number
   // The audit: every number given today is unique, and the killed one is recorded void.
   const db = new Database(join(k.sim.dir, 'state', 'kioskd.db'), { readonly: true });
   const rows = db.prepare(`SELECT id, number, ticket_state FROM checkins WHERE number IS NOT NULL`).all() as Array<{ id: string; number: string; ticket_state: string }>;
+  const audit = JSON.stringify(db.prepare(`SELECT * FROM checkins`).all());
   db.close();
+  // The audit holds masked cards only: no full 12-digit number and no name of any sample patient.
+  t.notRegex(audit, /(?<![\d.])\d{12}(?!\d)/);
+  for (const p of SAMPLE_IDENTITIES) t.false(audit.includes(p.fullName));
   t.is(new Set(rows.map((r) => r.number)).size, rows.length, 'a number was given twice');
   t.is(rows.find((r) => r.id === started['session_id'])?.ticket_state, 'void');
 });

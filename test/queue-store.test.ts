@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -80,6 +80,10 @@ test('a queued BHYT lookup keeps what the gateway needs until reconciled, then t
   raw.close();
   t.false(everything.includes('001190900001'));
   t.false(everything.includes('Tuyết'));
+  // Deleted means gone from the file too (secure_delete), not only from query results.
+  const bytes = Buffer.concat([readFileSync(path), existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`) : Buffer.alloc(0)]);
+  t.false(bytes.includes(Buffer.from('001190900001')), 'the CCCD number is still in the database file');
+  t.false(bytes.includes(Buffer.from('Tuyết')), 'the name is still in the database file');
 });
 
 test('retention: check-ins older than the retention and stale queued lookups are deleted', (t) => {
@@ -101,10 +105,12 @@ test('kill -9 while allocating, twice: no number is ever handed out twice and nu
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/allocate-loop.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the allocating child exited on its own (${code})`)));
       const check = setInterval(() => {
         if (out.split('\n').length > 60 + round * 37) {
           clearInterval(check);
+          child.removeAllListeners('exit');
           child.kill('SIGKILL');
           resolve();
         }
@@ -115,7 +121,8 @@ test('kill -9 while allocating, twice: no number is ever handed out twice and nu
   }
   const s = open(path);
   const voided = s.voidUnprinted('restarted');
-  const next = s.allocate(req('after')).number;
+  const now = new Date(); // the child numbered in today's sequence
+  const next = s.allocate(req('after', { at: now, startedAt: now })).number;
   s.close();
   const raw = new Database(path, { readonly: true });
   const numbers = (raw.prepare(`SELECT number FROM checkins WHERE number LIKE 'A%'`).all() as Array<{ number: string }>).map((r) => r.number);

@@ -87,10 +87,7 @@ export class VirtualCamera {
   }
 }
 
-/**
- * tsc does not copy hw-sim/bin into dist, so from dist/hw-sim/devices/ this climbs back to
- * the source tree; from hw-sim/devices/ (tsx) it is next door.
- */
+/** Next door both under tsx and in dist (the build copies hw-sim/bin); else the source tree above dist. */
 function findBinDir(): string {
   for (const rel of ['../bin/', '../../../hw-sim/bin/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));

@@ -117,6 +117,8 @@ export function openQueueStore(o: QueueStoreOptions) {
   // FULL: a committed number survives a power cut too, not only a killed process.
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 2000');
+  // Deleted rows (a reconciled lookup's name and number) are overwritten, not left in free pages.
+  db.pragma('secure_delete = ON');
   db.exec(SCHEMA);
 
   const nextSeq = db.prepare<[string, string], { last: number }>(

@@ -53,6 +53,8 @@ export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}
       return payloadOf(await watch.waitFor((m) => isState(m) && pred(payloadOf(m)), timeoutMs, Math.max(0, last)));
     },
     async checkIn(n, o = {}) {
+      // A patient steps up only when the kiosk is ready for them.
+      await k.waitState((st) => st['mode'] === 'idle', 20_000);
       const from = watch.mark();
       const ticketsBefore = sim.printer.tickets.length;
       await sim.showFace(o.face ?? n);
@@ -60,7 +62,7 @@ export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}
       const started = await k.waitEvent('checkin.started', () => true, 10_000, from);
       if ((o.consent ?? 'yes') !== 'none') {
         await sim.panel.waitForLeds((l) => l.ready === 'blink', 10_000);
-        sim.panel.press(o.consent === 'no' ? 'consent-no' : 'consent-yes');
+        if (!sim.panel.press(o.consent === 'no' ? 'consent-no' : 'consent-yes')) throw new Error('kioskd is not connected to the button panel');
       }
       const endOf = (m: Seen): boolean =>
         (m.topic === `${base}/event/checkin.completed` || m.topic === `${base}/event/checkin.failed`) && (payloadOf(m)['data'] as Record<string, unknown>)['session_id'] === started['session_id'];
@@ -82,6 +84,6 @@ export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}
       await sim.stop();
     },
   };
-  await k.waitState((s) => s['mode'] === 'idle', 60_000);
+  await k.waitState((s) => s['mode'] === 'idle', 45_000);
   return k;
 }
