@@ -345,6 +345,8 @@ test('model: every state is visited and none is a dead end', async (t) => {
   };
   const nodes = new Map<string, Choice[]>(); // key → shortest path reaching it
   const edges = new Map<string, Set<string>>();
+  /** Edges a kiosk follows when nothing answers at all: only time passes (hung devices, a patient who left). */
+  const unattended = new Map<string, Set<string>>();
   const frontier: Choice[][] = [[]];
   const built = build();
   nodes.set(snapshotKey(built), []);
@@ -363,6 +365,7 @@ test('model: every state is visited and none is a dead end', async (t) => {
       const to = snapshotKey(k);
       k.stop();
       (edges.get(from) ?? edges.set(from, new Set()).get(from)!).add(to);
+      if (c.kind === 'time') (unattended.get(from) ?? unattended.set(from, new Set()).get(from)!).add(to);
       if (!nodes.has(to)) {
         nodes.set(to, [...path, c]);
         frontier.push([...path, c]);
@@ -377,19 +380,28 @@ test('model: every state is visited and none is a dead end', async (t) => {
   ]) {
     t.true(steps.has(expected), `${expected} was never reached`);
   }
-  // Every node but stopping can reach idle.
-  const canReachIdle = new Set([...nodes.keys()].filter((k) => k.startsWith('idle/')));
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [from, tos] of edges) {
-      if (!canReachIdle.has(from) && [...tos].some((to) => canReachIdle.has(to))) {
-        canReachIdle.add(from);
-        grew = true;
+  const reachIdle = (graph: Map<string, Set<string>>): Set<string> => {
+    const ok = new Set([...nodes.keys()].filter((k) => k.startsWith('idle/')));
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [from, tos] of graph) {
+        if (!ok.has(from) && [...tos].some((to) => ok.has(to))) {
+          ok.add(from);
+          grew = true;
+        }
       }
     }
-  }
+    return ok;
+  };
+  // Every node but stopping can reach idle.
+  const canReachIdle = reachIdle(edges);
   const deadEnds = [...nodes.keys()].filter((k) => !k.startsWith('stopping/') && !canReachIdle.has(k));
   t.deepEqual(deadEnds, [], 'states from which the kiosk can never be ready again');
+  // And every session ends on its own even when no device, service or person ever answers:
+  // each step has a time limit (a step without one would be stuck here).
+  const selfHealing = reachIdle(unattended);
+  const stuck = [...nodes.keys()].filter((k) => k.startsWith('in-session/') && k.includes('/ready/') && !selfHealing.has(k));
+  t.deepEqual(stuck, [], 'sessions that only a person could end');
   t.true(nodes.size > 20, `explored ${nodes.size} states`);
 });
