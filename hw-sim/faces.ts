@@ -12,8 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import jpeg from 'jpeg-js';
 import { SAMPLE_IDENTITIES } from './identities.js';
+import { chipPortrait, decodeJpeg, encodeJpeg, resize, type Rgba } from './image.js';
 
 export interface SimFace {
   readonly idNumber: string;
@@ -96,12 +96,6 @@ interface Box {
   readonly h: number;
 }
 
-interface Rgba {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-}
-
 /**
  * What a source gives: portraits, made at once (small, and the identity service needs them), and
  * the photos for the camera frames. Encoding a 1280×960 JPEG takes about 100 ms, so each frame
@@ -181,7 +175,7 @@ function defaultFacesDir(): string {
 }
 
 function fromShared(dir: string): Built {
-  const read = (person: string, file: string): Rgba => decode(readFileSync(join(dir, person, file)));
+  const read = (person: string, file: string): Rgba => decodeJpeg(readFileSync(join(dir, person, file)));
   const origins = new Map<string, string>();
   const portraits = new Map<string, Uint8Array>();
   const cameraPhotos = new Map<string, Rgba>();
@@ -202,7 +196,7 @@ function fromDemo(): Built {
   const photos = new Map<number, Rgba>();
   const photo = (n: number): Rgba => {
     let img = photos.get(n);
-    if (!img) photos.set(n, (img = decode(readFileSync(join(demoDir, `sample${n}.jpg`)))));
+    if (!img) photos.set(n, (img = decodeJpeg(readFileSync(join(demoDir, `sample${n}.jpg`)))));
     return img;
   };
   // The portrait is a tight head-and-shoulders crop. The camera crop is looser, but narrow
@@ -220,12 +214,6 @@ function fromDemo(): Built {
   return { origins, portraits, cameraPhotos, strangerPhoto: () => stranger };
 }
 
-const decode = (bytes: Uint8Array): Rgba => {
-  const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
-  return { width: d.width, height: d.height, data: d.data };
-};
-
-const encode = (img: Rgba, quality: number): Uint8Array => new Uint8Array(jpeg.encode({ width: img.width, height: img.height, data: img.data }, quality).data);
 
 /** The face box grown by these fractions of its size (left and right, above, below), clamped to the photo. */
 function crop(img: Rgba, b: Box, side: number, above: number, below: number): Rgba {
@@ -237,48 +225,6 @@ function crop(img: Rgba, b: Box, side: number, above: number, below: number): Rg
   const data = new Uint8Array(w * (y1 - y0) * 4);
   for (let y = y0; y < y1; y++) data.set(img.data.subarray((y * img.width + x0) * 4, (y * img.width + x1) * 4), (y - y0) * w * 4);
   return { width: w, height: y1 - y0, data };
-}
-
-/** Area-average shrink: a smaller image shows no aliasing, as a camera's or a chip writer's scaler gives. */
-function shrink(img: Rgba, width: number, height: number): Rgba {
-  const out = new Uint8Array(width * height * 4);
-  const sx = img.width / width;
-  const sy = img.height / height;
-  for (let y = 0; y < height; y++) {
-    const y0 = y * sy;
-    const y1 = (y + 1) * sy;
-    for (let x = 0; x < width; x++) {
-      const x0 = x * sx;
-      const x1 = (x + 1) * sx;
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      let wsum = 0;
-      for (let yy = Math.floor(y0); yy < Math.min(img.height, Math.ceil(y1)); yy++) {
-        const wy = Math.min(y1, yy + 1) - Math.max(y0, yy);
-        for (let xx = Math.floor(x0); xx < Math.min(img.width, Math.ceil(x1)); xx++) {
-          const w = wy * (Math.min(x1, xx + 1) - Math.max(x0, xx));
-          const i = (yy * img.width + xx) * 4;
-          r += img.data[i]! * w;
-          g += img.data[i + 1]! * w;
-          b += img.data[i + 2]! * w;
-          wsum += w;
-        }
-      }
-      const o = (y * width + x) * 4;
-      out[o] = r / wsum;
-      out[o + 1] = g / wsum;
-      out[o + 2] = b / wsum;
-      out[o + 3] = 255;
-    }
-  }
-  return { width, height, data: out };
-}
-
-/** Like a DG2 chip portrait (as bench/kiosk-mode.ts does it): at most 240×320, JPEG quality 60. */
-function chipPortrait(img: Rgba): Uint8Array {
-  const k = Math.min(1, 240 / img.width, 320 / img.height);
-  return encode(k < 1 ? shrink(img, Math.round(img.width * k), Math.round(img.height * k)) : img, 60);
 }
 
 /**
@@ -305,10 +251,10 @@ function cameraFrame(img: Rgba | null, width: number, height: number): Uint8Arra
   }
   if (img) {
     const k = Math.min(1, (0.9 * width) / img.width, (0.9 * height) / img.height);
-    const p = k < 1 ? shrink(img, Math.floor(img.width * k), Math.floor(img.height * k)) : img;
+    const p = k < 1 ? resize(img, Math.floor(img.width * k), Math.floor(img.height * k)) : img;
     const x0 = (width - p.width) >> 1;
     const y0 = Math.max(0, Math.min(height - p.height, Math.round(0.45 * height - p.height / 2)));
     for (let y = 0; y < p.height; y++) data.set(p.data.subarray(y * p.width * 4, (y + 1) * p.width * 4), ((y0 + y) * width + x0) * 4);
   }
-  return encode({ width, height, data }, 85);
+  return encodeJpeg({ width, height, data }, 85);
 }

@@ -199,10 +199,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   process.on('SIGINT', requestStop);
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
-  const localToday = () => {
-    const d = wallClock();
-    return { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate() };
-  };
+  // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
+  const localToday = () => localDate(wallClock(), config.ticket.timeZone);
   const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: localToday });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
   // Queue numbers and the check-in audit (SQLite, WAL). A kiosk that cannot number tickets
@@ -444,8 +442,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     const card = maskId(scan.identity.idNumber);
     const mode = runtime.status().mode;
     const sessionId = randomUUID();
-    const now = wallClock();
-    sessions.open(sessionId, scan.identity, now, priorityOf(scan.identity.dateOfBirth, localDate(now, config.ticket.timeZone)));
+    sessions.open(sessionId, scan.identity, wallClock(), priorityOf(scan.identity.dateOfBirth, localToday()));
     const started = runtime.cardRead(sessionId, card);
     if (!started) sessions.drop(sessionId);
     cardLog.info({ card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null }, started ? 'card read; session started' : `card read while ${mode}; ignored`);

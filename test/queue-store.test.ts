@@ -53,7 +53,7 @@ test('a number allocated but not printed is recorded void at the next start; pri
   b.close();
 });
 
-test('the database file is private (0600) and holds only the masked card in check-in records', (t) => {
+test('the database file is private (0600) and keeps what a finished check-in was: outcome, number, step times', (t) => {
   const path = tmp();
   const s = open(path);
   s.allocate(req('1'));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenLoopback } from './listen.js';
 
 export type BhytGatewayFault = 'none' | 'http-500' | 'slow' | 'expire-token' | 'malformed-json' | 'down';
 
@@ -126,12 +127,7 @@ export class BhytGatewaySim {
   private async listen(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    const a = server.address();
-    if (a && typeof a !== 'string') this.port = a.port;
+    this.port = await listenLoopback(server, this.port);
     this.server = server;
   }
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
@@ -74,9 +74,11 @@ export class VirtualCamera {
     return Number.isFinite(pid) ? pid : null;
   }
 
-  /** A daemon still running sees the camera disappear. */
+  /** A daemon still running sees the camera disappear; the frames (real people's faces) are deleted. */
   async stop(): Promise<void> {
     await this.fail('no cameras available');
+    await rm(join(this.dir, 'frames'), { recursive: true, force: true });
+    this.framesWritten.clear();
   }
 
   /** Temp file + rename: a capture starting mid-write reads the old or the new value, never half. */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { SimFaces } from '../faces.js';
+import { listenLoopback } from './listen.js';
 
 export type IdentityFault = 'none' | 'http-500' | 'slow' | 'down';
 
@@ -31,11 +31,7 @@ export class IdentityServiceSim {
 
   static async start(faces: SimFaces, opts: IdentityServiceOptions = {}): Promise<IdentityServiceSim> {
     const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenLoopback(server, 0);
     const sim = new IdentityServiceSim(server, faces, opts.token, `http://127.0.0.1:${port}`);
     // A new connection is dropped at once while down. A kept-alive one is dropped in handle().
     server.on('connection', (socket) => {

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ButtonId, LedId, LedState, Leds } from '../../src/hal/ports.js';
+import { listenLoopback } from './listen.js';
 
 const LEDS: readonly LedId[] = ['ready', 'busy', 'error'];
 const STATES: readonly string[] = ['on', 'off', 'blink'];
@@ -90,12 +91,7 @@ export class VirtualPanel {
   async plug(): Promise<void> {
     if (this.server) return;
     const server = createServer((sock) => this.accept(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    const a = server.address();
-    if (a && typeof a !== 'string') this.port = a.port;
+    this.port = await listenLoopback(server, this.port);
     this.server = server;
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { EscPosReader } from '../printer/escpos.js';
 import { openPtyPair, type PtyPair } from './pty.js';
 import { Paper, createSheetRenderer, sheetPictures, sheetText, type SheetRenderer, type SheetResult } from '../printer/paper.js';
+import { listenLoopback } from './listen.js';
 
 export interface PrinterState {
   paper: 'ok' | 'near-end' | 'out';
@@ -168,12 +169,7 @@ export class VirtualPrinter {
       const reader = new EscPosReader();
       sock.on('data', (chunk: Buffer) => this.receive(conn, reader, chunk));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    const a = server.address();
-    if (a && typeof a !== 'string') this.port = a.port;
+    this.port = await listenLoopback(server, this.port);
     this.server = server;
   }
 

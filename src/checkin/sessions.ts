@@ -52,6 +52,5 @@ export function createSessions() {
       s.portrait = null;
       live.delete(id);
     },
-    size: (): number => live.size,
   };
 }

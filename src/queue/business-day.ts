@@ -5,11 +5,8 @@
  */
 export function businessDay(at: Date, timeZone: string, resetAt: string): string {
   const [h, m] = resetAt.split(':').map(Number) as [number, number];
-  const shifted = new Date(at.getTime() - (h * 60 + m) * 60_000);
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(shifted).map((p) => [p.type, p.value]),
-  );
-  return `${parts['year']}-${parts['month']}-${parts['day']}`;
+  const d = localDate(new Date(at.getTime() - (h * 60 + m) * 60_000), timeZone);
+  return `${d.year}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}`;
 }
 
 /** The local calendar date (YYYY-MM-DD) in a time zone, for ages. */

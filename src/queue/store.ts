@@ -142,6 +142,11 @@ export function openQueueStore(o: QueueStoreOptions) {
   const markPrintedStmt = db.prepare(`UPDATE checkins SET ticket_state = 'printed' WHERE id = ? AND ticket_state = 'allocated'`);
   const markVoidStmt = db.prepare(`UPDATE checkins SET ticket_state = 'void', void_reason = ? WHERE id = ? AND ticket_state = 'allocated'`);
   const unprinted = db.prepare<[], { id: string; number: string; department: string }>(`SELECT id, number, department FROM checkins WHERE ticket_state = 'allocated'`);
+  const queueLookupStmt = db.prepare(`INSERT OR IGNORE INTO bhyt_pending (checkin_id, card_id, full_name, date_of_birth, queued_at) VALUES (?, ?, ?, ?, ?)`);
+  const lookupFailedStmt = db.prepare(`UPDATE bhyt_pending SET attempts = attempts + 1 WHERE checkin_id = ?`);
+  const reconciledRow = db.prepare(`UPDATE checkins SET bhyt_code = ?, bhyt_state = 'reconciled' WHERE id = ?`);
+  const deletePending = db.prepare(`DELETE FROM bhyt_pending WHERE checkin_id = ?`);
+  const printedToday = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM checkins WHERE day = ? AND ticket_state = 'printed'`);
 
   const allocateTx = db.transaction((r: AllocateRequest) => {
     const day = businessDay(r.at, o.timeZone, o.resetAt);
@@ -165,7 +170,6 @@ export function openQueueStore(o: QueueStoreOptions) {
   });
 
   return {
-    path: o.path,
     /** Next number in the lane, written with the check-in record in one transaction. */
     allocate: (r: AllocateRequest): { number: string; seq: number; day: string } => allocateTx.immediate(r),
     markPrinted(checkinId: string): void {
@@ -203,13 +207,7 @@ export function openQueueStore(o: QueueStoreOptions) {
     },
     /** Queues a lookup the gateway could not answer, to be retried by the reconciler. */
     queueLookup(checkinId: string, q: { cardId: string; fullName: string; dateOfBirth: string }, at: Date): void {
-      db.prepare(`INSERT OR IGNORE INTO bhyt_pending (checkin_id, card_id, full_name, date_of_birth, queued_at) VALUES (?, ?, ?, ?, ?)`).run(
-        checkinId,
-        q.cardId,
-        q.fullName,
-        q.dateOfBirth,
-        at.toISOString(),
-      );
+      queueLookupStmt.run(checkinId, q.cardId, q.fullName, q.dateOfBirth, at.toISOString());
     },
     pendingLookups(limit: number): PendingLookup[] {
       return db
@@ -220,13 +218,13 @@ export function openQueueStore(o: QueueStoreOptions) {
         .map((r) => ({ checkinId: r.checkin_id, cardId: r.card_id, fullName: r.full_name, dateOfBirth: r.date_of_birth, number: r.number, attempts: r.attempts }));
     },
     lookupFailed(checkinId: string): void {
-      db.prepare(`UPDATE bhyt_pending SET attempts = attempts + 1 WHERE checkin_id = ?`).run(checkinId);
+      lookupFailedStmt.run(checkinId);
     },
     /** The gateway answered: the result joins the check-in record and the personal data is deleted. */
     reconciled(checkinId: string, code: string): void {
       db.transaction(() => {
-        db.prepare(`UPDATE checkins SET bhyt_code = ?, bhyt_state = 'reconciled' WHERE id = ?`).run(code, checkinId);
-        db.prepare(`DELETE FROM bhyt_pending WHERE checkin_id = ?`).run(checkinId);
+        reconciledRow.run(code, checkinId);
+        deletePending.run(checkinId);
       }).immediate();
     },
     /** Deletes check-in records older than the retention, and queued lookups older than `pendingHours`. */
@@ -242,7 +240,7 @@ export function openQueueStore(o: QueueStoreOptions) {
     },
     countToday(at: Date): number {
       const day = businessDay(at, o.timeZone, o.resetAt);
-      return (db.prepare(`SELECT COUNT(*) AS n FROM checkins WHERE day = ? AND ticket_state = 'printed'`).get(day) as { n: number }).n;
+      return printedToday.get(day)!.n;
     },
     close(): void {
       db.close();
