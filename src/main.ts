@@ -197,6 +197,17 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   };
   process.on('SIGTERM', requestStop);
   process.on('SIGINT', requestStop);
+  if (opts.exitWithParent) {
+    // A supervisor killed with SIGKILL cannot stop us; being re-parented is the sign. Watched
+    // from the first moment: a parent may die while the face models are still loading.
+    const parent = process.ppid;
+    const stopWatch = every(clock, 1000, () => {
+      if (process.ppid !== parent) {
+        stopWatch();
+        if (stopReason === null) requestStop('parent exited');
+      }
+    });
+  }
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
   // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
@@ -583,16 +594,6 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
     };
     beginStop = (reason) => void stop(reason);
     if (stopReason !== null) void stop(stopReason); // a signal came during start-up
-    if (opts.exitWithParent) {
-      // A supervisor killed with SIGKILL cannot stop us; being re-parented is the sign.
-      const parent = process.ppid;
-      const stopWatch = every(clock, 1000, () => {
-        if (process.ppid !== parent) {
-          stopWatch();
-          if (stopReason === null) requestStop('parent exited');
-        }
-      });
-    }
   });
 }
 

@@ -50,7 +50,7 @@ test('hw-sim killed -9: its daemon notices and stops instead of living on as an 
   t.teardown(() => alive(pid) && process.kill(pid, 'SIGKILL'));
   await until(() => h.out().includes('drivers loaded'), 15_000, 'daemon start');
   h.sim.kill('SIGKILL');
-  await until(() => !alive(pid), 10_000, 'the orphaned daemon to exit');
+  await until(() => !alive(pid), 20_000, 'the orphaned daemon to exit');
   t.false(alive(pid));
 });
 
