@@ -8,7 +8,7 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
-import { startKioskSim, type KioskSim } from './helpers/kiosk-sim.js';
+import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
 
 let k: KioskSim;
 

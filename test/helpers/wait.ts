@@ -1,11 +1,5 @@
 import { existsSync } from 'node:fs';
+import { until } from '../../hw-sim/wait.js';
 
-export async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
+export { until };
 export const waitForPath = (path: string, ms: number): Promise<void> => until(() => existsSync(path), ms, `${path} to exist`);

@@ -1,13 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawnDaemon } from '../../hw-sim/daemon.js';
-import { SAMPLE_IDENTITIES } from '../../hw-sim/identities.js';
-import { startSim, type Sim, type SimOptions } from '../../hw-sim/sim.js';
-import type { PrintedTicket } from '../../hw-sim/devices/printer.js';
+import { spawnDaemon } from './daemon.js';
+import { SAMPLE_IDENTITIES } from './identities.js';
+import { startSim, type Sim, type SimOptions } from './sim.js';
+import type { PrintedTicket } from './devices/printer.js';
 import { until } from './wait.js';
 import { Watcher, type Seen } from './watch.js';
 
 /**
- * A whole virtual kiosk for scenario tests: hw-sim's devices and broker, and the real daemon
+ * A whole virtual kiosk for scenarios (the runner, tests, the web panel): hw-sim's devices and broker, and the real daemon
  * (face models loaded) as its own process, as `npm start` runs them.
  */
 export interface KioskSim {
