@@ -24,10 +24,23 @@ export interface KioskSim {
   stop(): Promise<void>;
 }
 
-export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}): Promise<KioskSim> {
+export interface KioskSimOptions extends SimOptions {
+  readonly faceid?: boolean;
+  /** Runs once the devices and the broker are up, before the daemon starts (the scenario runner starts its MQTT log here). */
+  readonly beforeDaemon?: (sim: Sim) => Promise<void>;
+}
+
+export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSim> {
   const sim = await startSim({ faceid: true, ...opts });
   const base = `kiosk/${sim.deviceId}`;
   const watch = await Watcher.start(sim.broker.url, `${base}/#`);
+  try {
+    await opts.beforeDaemon?.(sim);
+  } catch (err) {
+    await watch.stop();
+    await sim.stop();
+    throw err;
+  }
   let out = '';
   const spawn = (): ChildProcess => {
     const d = spawnDaemon(sim.configPath, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' } });
@@ -84,6 +97,17 @@ export async function startKioskSim(opts: SimOptions & { faceid?: boolean } = {}
       await sim.stop();
     },
   };
-  await k.waitState((s) => s['mode'] === 'idle', 45_000);
+  // A daemon that exits while starting (a config error: 78) will never be idle: say so at once.
+  const exited = new Promise<never>((_, reject) =>
+    k.daemon.once('exit', (code, signal) => reject(new Error(`kioskd exited while starting (${signal ? `signal ${signal}` : `code ${code}`})`))),
+  );
+  try {
+    await Promise.race([k.waitState((s) => s['mode'] === 'idle', 45_000), exited]);
+  } catch (err) {
+    // Nothing may outlive a kiosk that did not come up; its last words say why.
+    await k.stop().catch(() => {});
+    const tail = out.trimEnd().split('\n').slice(-15).join('\n');
+    throw new Error(`the virtual kiosk did not become idle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\nkioskd's last output:\n${tail}`);
+  }
   return k;
 }

@@ -1,0 +1,96 @@
+/** `hw-sim run FILE… [--artifacts DIR]`: runs scenario files against the real daemon. */
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatError, loadScenarioFile, type ScenarioFile } from './parse.js';
+import { runScenarios } from './runner.js';
+
+const EX_USAGE = 64;
+const EX_DATAERR = 65;
+
+const USAGE = `usage: hw-sim run FILE… [--artifacts DIR]
+
+Runs scenario files (the schema: hw-sim/scenarios/README.md) against the real kioskd on a
+virtual kiosk and prints a report. A directory stands for the .yaml files in it.
+
+  --artifacts DIR  write report.txt, mqtt.log, daemon.log and tickets/<scenario>/ (the tickets
+                   the virtual printer rendered, PNG and text) to DIR
+
+Exit status: 0 every expectation held, 1 one failed, 64 usage error, 65 invalid scenario file
+(every problem is listed and nothing is run).`;
+
+export async function runMain(argv: string[]): Promise<number> {
+  let values: { artifacts?: string | undefined; help?: boolean | undefined };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { artifacts: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    process.stderr.write(`hw-sim run: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return EX_USAGE;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (positionals.length === 0) {
+    process.stderr.write(`hw-sim run: name at least one scenario file\n${USAGE}\n`);
+    return EX_USAGE;
+  }
+  if (values.artifacts === '') {
+    process.stderr.write(`hw-sim run: --artifacts needs a directory\n`);
+    return EX_USAGE;
+  }
+
+  const files: ScenarioFile[] = [];
+  const problems: string[] = [];
+  for (const path of expand(positionals)) {
+    const r = await loadScenarioFile(path);
+    if (r.ok) files.push(r.file);
+    else problems.push(...r.errors.map(formatError));
+  }
+  if (problems.length > 0) {
+    const bad = new Set(problems.map((p) => p.split(':')[0])).size;
+    process.stderr.write(`${problems.join('\n')}\nhw-sim run: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bad} scenario file${bad === 1 ? '' : 's'}; nothing was run\n`);
+    return EX_DATAERR;
+  }
+
+  // Ctrl-C stops the run cleanly (the kiosk and kioskd are stopped); a second one does not wait.
+  const interrupt = new AbortController();
+  const onSignal = (): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write('\nhw-sim run: interrupted; stopping the kiosk (Ctrl-C again to quit at once)\n');
+    interrupt.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await runScenarios({
+      files,
+      ...(values.artifacts !== undefined ? { artifacts: resolve(values.artifacts) } : {}),
+      out: (text) => process.stdout.write(text),
+      signal: interrupt.signal,
+    });
+    if (interrupt.signal.aborted) return 130;
+    return r.failed.length === 0 ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Paths as given; a directory stands for its *.yaml / *.yml files, in name order. */
+function expand(paths: readonly string[]): string[] {
+  return paths.flatMap((p) => {
+    let dir = false;
+    try {
+      dir = statSync(p).isDirectory();
+    } catch {
+      // not there: reported when it is read
+    }
+    if (!dir) return [p];
+    return readdirSync(p)
+      .filter((n) => /\.ya?ml$/i.test(n))
+      .sort()
+      .map((n) => join(p, n));
+  });
+}

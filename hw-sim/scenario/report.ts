@@ -1,0 +1,107 @@
+import type { Expectation, Step } from './schema.js';
+import { brief } from './values.js';
+
+/** The readable report: printed as the run goes, and kept for report.txt. */
+export class Report {
+  private readonly lines: string[] = [];
+  constructor(private readonly out: (text: string) => void) {}
+
+  line(text = ''): void {
+    this.lines.push(text);
+    this.out(text + '\n');
+  }
+
+  /** One step: ✔/✘, what it was, how long it took; for a failure, what was expected and seen, indented. */
+  step(ok: boolean, what: string, ms: number, note: string | undefined, details: readonly string[] = []): void {
+    this.line(`  ${ok ? '✔' : '✘'} ${what}${note ? ` → ${note}` : ''} (${Math.round(ms)} ms)`);
+    for (const d of details) for (const l of d.split('\n')) this.line(`      ${l}`);
+  }
+
+  text(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+export function summaryLine(passed: number, failed: number): string {
+  const n = passed + failed;
+  return `${n} scenario${n === 1 ? '' : 's'}: ${passed} passed, ${failed} failed`;
+}
+
+const SAMPLE = (who: number | string): string => (typeof who === 'number' ? `sample ${who}` : who);
+
+/** What a step does, in a technician's words, on one line. */
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case 'scan':
+      if (s.identity !== undefined) return `scan the card of sample ${s.identity}${s.form ? ` (${s.form} form)` : ''}`;
+      if (s.text !== undefined) return `scan the text ${brief(s.text, 60)}`;
+      return `scan the bytes ${brief(s.hex, 60)}`;
+    case 'face':
+      return `the camera shows ${s.who === 'stranger' ? 'a stranger' : s.who === 'empty' ? 'nobody' : SAMPLE(s.who)}`;
+    case 'camera':
+      return { fail: 'the camera fails', hang: 'the camera hangs', garbage: 'the camera returns garbage', ok: 'the camera works again' }[s.mode];
+    case 'press':
+      return `press ${s.button}`;
+    case 'paper':
+      return `printer paper ${s.level}`;
+    case 'printer': {
+      const parts = [
+        s.ok && 'all right again',
+        s.paper_out_after_bytes !== undefined && `paper out after ${s.paper_out_after_bytes} bytes`,
+        s.drain_bytes_per_sec !== undefined && `slow, ${s.drain_bytes_per_sec} bytes/s`,
+        s.disconnect_after_bytes !== undefined && `drops the connection after ${s.disconnect_after_bytes} bytes`,
+        s.cover !== undefined && `cover ${s.cover}`,
+        s.power !== undefined && `power ${s.power}`,
+      ].filter(Boolean);
+      return `printer: ${parts.join(', ')}`;
+    }
+    case 'scanner':
+      return s.action === 'unplug' ? 'unplug the scanner' : 'plug the scanner in';
+    case 'broker':
+      return s.action === 'stop' ? 'stop the MQTT broker' : 'start the MQTT broker again';
+    case 'bhyt':
+      return s.identity !== undefined ? `BHYT answers ${s.result} for sample ${s.identity}` : `BHYT gateway ${s.fault === 'none' || s.fault === 'up' ? 'back to normal' : s.fault}${s.delay !== undefined ? ` (${s.delay} ms)` : ''}`;
+    case 'portrait':
+      return s.withhold !== undefined ? `no portrait for sample ${s.withhold}` : s.restore !== undefined ? `the portrait of sample ${s.restore} is back` : `identity service ${s.fault === 'none' ? 'back to normal' : s.fault}`;
+    case 'command':
+      return `command ${s.name}${s.args ? ` ${brief(s.args, 60)}` : ''}${s.status ? `, answer ${s.status}` : ''}${s.data !== undefined ? ` with ${brief(s.data, 60)}` : ''}`;
+    case 'wait':
+      return `wait ${s.ms >= 1000 ? `${s.ms / 1000} s` : `${s.ms} ms`}`;
+    case 'kill_daemon':
+      return `kill kioskd (${s.signal})`;
+    case 'restart_daemon':
+      return 'start kioskd again';
+    case 'mark':
+      return `mark "${s.label}"`;
+    case 'expect':
+      return `expect ${describeExpectation(s.expect)}`;
+  }
+}
+
+function describeExpectation(e: Expectation): string {
+  const tail = `${e.within !== undefined ? ` within ${e.within >= 1000 ? `${e.within / 1000} s` : `${e.within} ms`}` : ''}${e.since ? ` since mark ${e.since}` : ''}`;
+  switch (e.kind) {
+    case 'state':
+      return `state ${brief(e.match)}${tail}`;
+    case 'mqtt': {
+      const want = e.data !== undefined ? brief(e.data) : e.payload !== undefined ? `payload ${brief(e.payload)}` : '';
+      const n = e.absent ? 'no ' : e.count !== undefined ? `${e.count}× ` : '';
+      return `${n}${e.topic}${want ? ` ${want}` : ''}${tail}`;
+    }
+    case 'ticket':
+      if (e.none) return `no ticket${tail}`;
+      return `${e.count !== undefined ? `${e.count} ` : ''}ticket${e.count !== undefined && e.count !== 1 ? 's' : ''}${e.complete === true ? ' complete' : e.complete === false ? ' torn off' : ''}${e.text !== undefined ? `, text ${e.text}` : ''}${tail}`;
+    case 'leds':
+      return `lamps ${Object.entries(e.leds)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}${tail}`;
+    case 'audit':
+      return `audit: ${[e.unique_numbers && 'numbers unique', e.no_personal_data && 'no personal data', e.ticket_state && `ticket state ${brief(e.ticket_state)}`].filter(Boolean).join(', ')}${tail}`;
+    case 'calls':
+      return `calls ${Object.entries(e.counts)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}${tail}`;
+    case 'no_personal_data':
+      return `no personal data in ${e.where.map((w) => (w === 'mqtt' ? 'MQTT' : 'the daemon log')).join(' and ')}${tail}`;
+  }
+}

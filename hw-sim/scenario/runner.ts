@@ -1,0 +1,274 @@
+import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Leds } from '../../src/hal/ports.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
+import { SAMPLE_IDENTITIES } from '../identities.js';
+import { startKioskSim, type KioskSim } from '../kiosk.js';
+import { configSchema } from '../../src/config/schema.js';
+import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
+import { checkExpectation } from './expect.js';
+import { logLine, MqttRecorder } from './mqtt-log.js';
+import type { ScenarioFile } from './parse.js';
+import { describeStep, Report, summaryLine } from './report.js';
+import type { Action } from './schema.js';
+import { runAction } from './steps.js';
+import { substitute } from './values.js';
+
+export interface RunOptions {
+  readonly files: readonly ScenarioFile[];
+  /** Where report.txt, mqtt.log, daemon.log and tickets/ go; nothing is written without it. */
+  readonly artifacts?: string;
+  readonly out: (text: string) => void;
+  readonly clock?: Clock;
+  /** Ctrl-C: the run stops, the kiosk is stopped, what ran is reported. */
+  readonly signal?: AbortSignal;
+}
+
+export interface RunResult {
+  readonly passed: readonly string[];
+  readonly failed: readonly string[];
+}
+
+/** One virtual kiosk and what records it. */
+interface Bench {
+  readonly kiosk: KioskSim;
+  readonly mqtt: MqttRecorder;
+  readonly leds: Array<{ at: number; leds: Leds }>;
+  /** How much of the daemon's output is in daemon.log already. */
+  logged: number;
+  /** The daemon's card duplicate window: the same card within it counts once, even across scenarios. */
+  readonly duplicateWindowMs: number;
+  lastScanAt: number | null;
+}
+
+/** How long a kiosk may take to be idle again before the next scenario. */
+const READY_MS = 30_000;
+
+/**
+ * Runs scenario files in order against the real daemon on a virtual kiosk. Consecutive files
+ * with the same face-model switch and `config:` share one kiosk (its devices are reset between
+ * them); a different config gets a kiosk of its own.
+ */
+export async function runScenarios(o: RunOptions): Promise<RunResult> {
+  const clock = o.clock ?? systemClock();
+  const signal = o.signal ?? new AbortController().signal;
+  const report = new Report(o.out);
+  const art = o.artifacts ? artifacts(o.artifacts) : null;
+  const passed: string[] = [];
+  const failed: string[] = [];
+  const slugs = new Set<string>();
+  report.line(`hw-sim run: ${o.files.length} scenario file${o.files.length === 1 ? '' : 's'}`);
+  try {
+    for (const group of groups(o.files)) {
+      if (signal.aborted) break;
+      const { faceid, config } = group[0]!.scenario;
+      const what = `face models ${faceid ? 'on' : 'off'}${Object.keys(config).length ? `; config: ${flat(config)}` : ''}`;
+      report.line();
+      report.line(`starting a virtual kiosk with kioskd (${what})`);
+      const t0 = clock.now();
+      let bench: Bench;
+      try {
+        bench = await startBench(faceid, config, clock, art?.mqttLog);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        report.line(`✘ the virtual kiosk did not start: ${message.split('\n')[0]}`);
+        for (const l of message.split('\n').slice(1)) report.line(`    ${l}`);
+        for (const f of group) {
+          report.line(`✘ ${f.path}: not run`);
+          failed.push(f.path);
+        }
+        continue;
+      }
+      report.line(`  ready in ${((clock.now() - t0) / 1000).toFixed(1)} s (broker ${bench.kiosk.sim.broker.url}, kiosk ${bench.kiosk.base})`);
+      try {
+        if (art) art.daemon(`kiosk start (${what})`, bench);
+        for (const f of group) {
+          if (signal.aborted) break;
+          const slug = unique(slugs, basename(f.path).replace(/\.ya?ml$/i, ''));
+          art?.mqttMark(`scenario ${f.path}`);
+          const ok = await runOne(f, bench, report, clock, signal, art ? (from) => art.tickets(slug, bench, from) : null);
+          (ok ? passed : failed).push(f.path);
+          if (art) art.daemon(`scenario ${f.path}`, bench);
+        }
+      } finally {
+        await stopBench(bench);
+        if (art) art.daemon('kiosk stopped', bench);
+      }
+    }
+  } finally {
+    report.line();
+    if (signal.aborted) report.line('interrupted: the remaining scenarios were not run');
+    if (failed.length > 0) report.line(`failed: ${failed.join(', ')}`);
+    report.line(summaryLine(passed.length, failed.length + (signal.aborted ? o.files.length - passed.length - failed.length : 0)));
+    if (art) {
+      writeFileSync(join(art.dir, 'report.txt'), report.text());
+      report.line(`artifacts: ${art.dir} (report.txt, mqtt.log, daemon.log, tickets/)`);
+    }
+  }
+  return { passed, failed };
+}
+
+async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Clock, signal: AbortSignal, keepTickets: ((fromIndex: number) => Promise<void>) | null): Promise<boolean> {
+  const s = f.scenario;
+  const { kiosk: k } = bench;
+  report.line();
+  report.line(`${f.path}${s.name ? ` — ${s.name}` : ''}`);
+  if (s.description) report.line(`  ${s.description.trim().replace(/\s*\n\s*/g, ' ')}`);
+  const started = clock.now();
+  const ready = await prepare(bench, clock, signal);
+  if (ready === null && bench.lastScanAt !== null) {
+    // A card the previous scenario scanned would be dropped as a double scan: let its window pass.
+    const left = bench.lastScanAt + bench.duplicateWindowMs + 100 - clock.now();
+    if (left > 0) await sleep(clock, left, signal).catch(() => {});
+  }
+  if (ready !== null) {
+    report.step(false, 'the kiosk is ready (idle) before the scenario', clock.now() - started, undefined, ready);
+    report.line(`✘ ${f.path} failed (${((clock.now() - started) / 1000).toFixed(1)} s)`);
+    return false;
+  }
+  const ctx: ScenarioContext = { kiosk: k, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(k, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
+  let ok = true;
+  for (const [i, step] of s.steps.entries()) {
+    const t0 = clock.now();
+    try {
+      const note = step.kind === 'expect' ? await checkExpectation(step.expect, ctx) : await runAction(substitute(step, ctx.saved) as Action, ctx);
+      report.step(true, describeStep(step), clock.now() - t0, note);
+    } catch (err) {
+      ok = false;
+      const lines = signal.aborted ? ['interrupted'] : err instanceof StepFailed ? err.lines : [err instanceof Error ? err.message : String(err)];
+      const note = err instanceof StepFailed ? null : daemonNote(k);
+      report.step(false, describeStep(step), clock.now() - t0, undefined, note ? [...lines, note] : lines);
+      const left = s.steps.length - i - 1;
+      if (left > 0) report.line(`  · ${left} more step${left === 1 ? '' : 's'} not run`);
+      break;
+    }
+  }
+  bench.lastScanAt = ctx.lastScanAt ?? bench.lastScanAt;
+  await k.sim.printer.settled();
+  await keepTickets?.(ctx.marks.get('start')!.tickets);
+  report.line(`${ok ? '✔' : '✘'} ${f.path} ${ok ? 'passed' : 'failed'} (${((clock.now() - started) / 1000).toFixed(1)} s)`);
+  return ok;
+}
+
+/**
+ * Puts the kiosk back as a patient expects it — every device working, every sample's BHYT
+ * card valid, kioskd running — and waits until it is idle. Null when ready; else why not.
+ */
+async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise<string[] | null> {
+  const { sim } = bench.kiosk;
+  try {
+    for (const p of SAMPLE_IDENTITIES) {
+      sim.gateway.setResult(p.idNumber, '000');
+      sim.identity.restore(p.idNumber);
+    }
+    await sim.gateway.setFault('none');
+    sim.identity.setFault('none');
+    Object.assign(sim.printer.state, { paper: 'ok', coverOpen: false, offline: false, error: false, mute: false });
+    sim.printer.faults = {};
+    await sim.printer.plug();
+    await sim.scanner.plug();
+    await sim.showFace(1);
+    await sim.broker.reopen();
+    if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
+    const ctx: ScenarioContext = { kiosk: bench.kiosk, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
+    await checkExpectation({ kind: 'state', match: { mode: 'idle' }, within: READY_MS, since: undefined, save: undefined }, ctx);
+    return null;
+  } catch (err) {
+    return err instanceof StepFailed ? [...err.lines] : [err instanceof Error ? err.message : String(err)];
+  }
+}
+
+async function startBench(faceid: boolean, config: Record<string, unknown>, clock: Clock, mqttLog: ((line: string) => void) | undefined): Promise<Bench> {
+  const made: { mqtt?: MqttRecorder } = {};
+  const leds: Bench['leds'] = [];
+  const kiosk = await startKioskSim({
+    // A free port: runs side by side (CI, a technician's own hw-sim on 1883) must not collide.
+    brokerPort: 0,
+    faceid,
+    configOverrides: config,
+    // The log starts before the daemon does, so its first messages are in it too.
+    beforeDaemon: async (sim) => {
+      made.mqtt = await MqttRecorder.start(sim.broker.url, (r) => mqttLog?.(logLine(r)));
+      sim.panel.onLeds((l) => leds.push({ at: clock.now(), leds: l }));
+    },
+  }).catch(async (err: unknown) => {
+    await made.mqtt?.stop();
+    throw err;
+  });
+  const parsed = configSchema.safeParse(kiosk.sim.config);
+  const card = parsed.success ? (parsed.data.hal.card as { duplicateWindowSec?: number }) : {};
+  return { kiosk, mqtt: made.mqtt!, leds, logged: 0, duplicateWindowMs: (card.duplicateWindowSec ?? 5) * 1000, lastScanAt: null };
+}
+
+async function stopBench(b: Bench): Promise<void> {
+  const dir = b.kiosk.sim.dir;
+  await b.kiosk.stop();
+  await b.mqtt.stop();
+  // The state database holds check-ins of sample patients only, but nothing of a run should pile up in /tmp.
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Consecutive files that can share a kiosk: same face-model switch, same config. */
+function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
+  const out: ScenarioFile[][] = [];
+  let key = '';
+  for (const f of files) {
+    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config)]);
+    if (out.length === 0 || k !== key) out.push([]);
+    out.at(-1)!.push(f);
+    key = k;
+  }
+  return out;
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+/** {a: {b: 1}, c: 2} → "a.b=1 c=2" */
+function flat(v: Record<string, unknown>, prefix = ''): string {
+  return Object.entries(v)
+    .map(([k, x]) => (x && typeof x === 'object' && !Array.isArray(x) ? flat(x as Record<string, unknown>, `${prefix}${k}.`) : `${prefix}${k}=${JSON.stringify(x)}`))
+    .join(' ');
+}
+
+function unique(taken: Set<string>, slug: string): string {
+  let s = slug;
+  for (let i = 2; taken.has(s); i++) s = `${slug}-${i}`;
+  taken.add(s);
+  return s;
+}
+
+/** The artifacts folder: report.txt, mqtt.log, daemon.log, tickets/<scenario>/. */
+function artifacts(dir: string) {
+  mkdirSync(join(dir, 'tickets'), { recursive: true });
+  const mqttFile = join(dir, 'mqtt.log');
+  const daemonFile = join(dir, 'daemon.log');
+  writeFileSync(mqttFile, '# time (UTC) | R retained, - not | topic | payload\n');
+  writeFileSync(daemonFile, '');
+  return {
+    dir,
+    mqttLog: (line: string) => appendFileSync(mqttFile, line + '\n'),
+    mqttMark: (what: string) => appendFileSync(mqttFile, `# ---- ${new Date().toISOString()} ${what}\n`),
+    /** Appends what the daemon said since the last call, under a heading. */
+    daemon(what: string, b: Bench): void {
+      const out = b.kiosk.output();
+      appendFileSync(daemonFile, `===== ${new Date().toISOString()} ${what} =====\n${out.slice(b.logged)}`);
+      b.logged = out.length;
+    },
+    /** Copies what the virtual printer rendered during a scenario (PNG and text). */
+    async tickets(slug: string, b: Bench, fromIndex: number): Promise<void> {
+      const printed = b.kiosk.sim.printer.tickets.slice(fromIndex);
+      const to = join(dir, 'tickets', slug);
+      rmSync(to, { recursive: true, force: true });
+      if (printed.length === 0) return;
+      mkdirSync(to, { recursive: true });
+      for (const t of printed) {
+        copyFileSync(t.png, join(to, basename(t.png)));
+        copyFileSync(t.txt, join(to, basename(t.txt)));
+      }
+    },
+  };
+}

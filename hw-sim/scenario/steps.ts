@@ -1,0 +1,168 @@
+import type { BhytGatewayFault } from '../devices/bhyt-gateway.js';
+import type { IdentityFault } from '../devices/identity-service.js';
+import { SAMPLE_IDENTITIES } from '../identities.js';
+import type { KioskSim } from '../kiosk.js';
+import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
+import type { Action } from './schema.js';
+import { brief, getPath, mismatches, show } from './values.js';
+
+const person = (n: number) => SAMPLE_IDENTITIES[n - 1]!;
+const BHYT_FAULT: Record<string, BhytGatewayFault> = { none: 'none', up: 'none', down: 'down', slow: 'slow', '500': 'http-500', 'expire-token': 'expire-token', 'malformed-json': 'malformed-json' };
+const PORTRAIT_FAULT: Record<string, IdentityFault> = { none: 'none', down: 'down', slow: 'slow', '500': 'http-500' };
+
+/** Does one action on the virtual devices or the daemon; resolves with a note for the report, if any. */
+export async function runAction(step: Action, ctx: ScenarioContext): Promise<string | undefined> {
+  const { kiosk: k } = ctx;
+  const { sim } = k;
+  switch (step.kind) {
+    case 'scan': {
+      ctx.lastScanAt = ctx.clock.now();
+      if (step.identity !== undefined) {
+        await sim.scanner.scan(person(step.identity), { ...(step.form ? { form: step.form } : {}), ...(step.terminator !== undefined ? { terminator: step.terminator } : {}) });
+        return undefined;
+      }
+      if (step.text !== undefined) await sim.scanner.send(step.text + (step.terminator ?? '\r\n'));
+      else await sim.scanner.send(Buffer.from(step.hex!.replace(/\s+/g, ''), 'hex'));
+      return undefined;
+    }
+    case 'face':
+      await sim.showFace(step.who);
+      ctx.face = step.who;
+      return undefined;
+    case 'camera':
+      if (step.mode === 'fail') await sim.camera.fail('no cameras available');
+      else if (step.mode === 'hang') await sim.camera.hang();
+      else if (step.mode === 'garbage') await sim.camera.garbage();
+      else await sim.showFace(ctx.face);
+      return undefined;
+    case 'press':
+      if (!sim.panel.press(step.button)) throw new StepFailed([`expected kioskd to be connected to the button panel`, `saw: no connection${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`]);
+      return undefined;
+    case 'paper':
+      sim.printer.state.paper = step.level;
+      return undefined;
+    case 'printer':
+      await printer(k, step);
+      return undefined;
+    case 'scanner':
+      if (step.action === 'unplug') await sim.scanner.unplug();
+      else await sim.scanner.plug();
+      return undefined;
+    case 'broker':
+      if (step.action === 'stop') await sim.broker.close();
+      else await sim.broker.reopen();
+      return undefined;
+    case 'bhyt':
+      if (step.identity !== undefined) sim.gateway.setResult(person(step.identity).idNumber, step.result!);
+      else await sim.gateway.setFault(BHYT_FAULT[step.fault!]!, step.delay !== undefined ? { delayMs: step.delay } : {});
+      return undefined;
+    case 'portrait':
+      if (step.withhold !== undefined) sim.identity.withhold(person(step.withhold).idNumber);
+      else if (step.restore !== undefined) sim.identity.restore(person(step.restore).idNumber);
+      else sim.identity.setFault(PORTRAIT_FAULT[step.fault!]!);
+      return undefined;
+    case 'command':
+      return command(step, ctx);
+    case 'wait':
+      await sleep(ctx.clock, step.ms, ctx.signal);
+      return undefined;
+    case 'kill_daemon': {
+      if (!daemonRunning(k)) throw new StepFailed(['expected a running kioskd to kill', `saw: ${daemonNote(k)}`]);
+      const exited = new Promise<void>((r) => k.daemon.once('exit', () => r()));
+      k.daemon.kill(step.signal);
+      if (!(await within(ctx, exited, 20_000))) throw new StepFailed([`expected kioskd to exit on ${step.signal} within 20 s`, 'saw: it still runs']);
+      return k.daemon.signalCode ? `killed by ${k.daemon.signalCode}` : `exited with code ${k.daemon.exitCode}`;
+    }
+    case 'restart_daemon':
+      await stopDaemon(k, ctx);
+      await k.restartDaemon();
+      return `pid ${k.daemon.pid}`;
+    case 'mark':
+      await sim.printer.settled();
+      ctx.marks.set(step.label, markNow(k, ctx.mqtt));
+      return undefined;
+  }
+}
+
+/** Stops a running daemon politely (SIGKILL after 20 s), so a new one can start. */
+export async function stopDaemon(k: KioskSim, ctx: Pick<ScenarioContext, 'clock' | 'signal'>): Promise<void> {
+  if (!daemonRunning(k)) return;
+  const exited = new Promise<void>((r) => k.daemon.once('exit', () => r()));
+  k.daemon.kill('SIGTERM');
+  if (await within(ctx, exited, 20_000)) return;
+  k.daemon.kill('SIGKILL');
+  await exited;
+}
+
+async function printer(k: KioskSim, step: Extract<Action, { kind: 'printer' }>): Promise<void> {
+  const p = k.sim.printer;
+  if (step.ok) {
+    Object.assign(p.state, { paper: 'ok', coverOpen: false, offline: false, error: false, mute: false });
+    p.faults = {};
+    await p.plug();
+  }
+  if (step.paper_out_after_bytes !== undefined) p.faults.paperOutAfterBytes = step.paper_out_after_bytes;
+  if (step.drain_bytes_per_sec !== undefined) p.faults.drainBytesPerSec = step.drain_bytes_per_sec;
+  if (step.disconnect_after_bytes !== undefined) p.faults.disconnectAfterBytes = step.disconnect_after_bytes;
+  if (step.cover !== undefined) p.state.coverOpen = step.cover === 'open';
+  if (step.power === 'off') await p.unplug();
+  if (step.power === 'on') await p.plug();
+}
+
+/** Sends a command to the daemon as central monitoring would and waits for its answer. */
+async function command(step: Extract<Action, { kind: 'command' }>, ctx: ScenarioContext): Promise<string> {
+  const k = ctx.kiosk;
+  const transaction = `hw-sim-run-${Date.now()}-${Math.random().toString(16).slice(2, 6)}`;
+  const responseTopic = `${k.base}/cmd/${step.name}/response`;
+  const from = ctx.mqtt.seen.length;
+  const limit = step.within ?? 10_000;
+  const sent = ctx.mqtt.publish(`${k.base}/cmd/${step.name}`, JSON.stringify({ ...(step.args ?? {}), transaction }));
+  if (!(await within(ctx, sent, limit))) throw new StepFailed([`expected to send cmd/${step.name} within ${limit} ms`, `saw: the broker did not take it (${ctx.mqtt.connected ? 'connected' : 'not connected'})`]);
+  const answered = (): Record<string, unknown> | undefined => {
+    for (const m of ctx.mqtt.seen.slice(from)) {
+      if (m.topic !== responseTopic) continue;
+      const r = parse(m.payload);
+      if (r && r['transaction'] === transaction) return r;
+    }
+    return undefined;
+  };
+  const end = ctx.clock.now() + limit;
+  let answer = answered();
+  while (!answer && ctx.clock.now() < end) {
+    await sleep(ctx.clock, 20, ctx.signal);
+    answer = answered();
+  }
+  if (!answer) throw new StepFailed([`expected an answer on ${responseTopic} within ${limit} ms`, `saw: none${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`]);
+  const problems: string[] = [];
+  if (step.status !== undefined && answer['status'] !== step.status) problems.push(`status: expected ${step.status}, saw ${show(answer['status'])}${answer['error'] ? ` (${String(answer['error'])})` : ''}`);
+  if (step.data !== undefined) problems.push(...mismatches(step.data, answer['data'], 'data'));
+  if (problems.length > 0) throw new StepFailed([`expected the answer to cmd/${step.name} to have${step.status ? ` status ${step.status}` : ''}${step.data !== undefined ? ` data ${brief(step.data)}` : ''}`, ...problems.map((p) => `saw: ${p}`), `answer: ${show(answer, 400)}`]);
+  const notes: string[] = [`${String(answer['status'])}${answer['error'] ? `: ${String(answer['error'])}` : ''}`];
+  for (const [name, path] of Object.entries(step.save ?? {})) {
+    const v = getPath(answer, path);
+    if (v === undefined) throw new StepFailed([`expected ${path} in the answer to save as ${name}`, `saw: ${show(answer, 400)}`]);
+    ctx.saved.set(name, v);
+    notes.push(`${name}=${show(v)}`);
+  }
+  return notes.join(', ');
+}
+
+function parse(text: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True if `p` settles within `ms`. */
+async function within(ctx: Pick<ScenarioContext, 'clock' | 'signal'>, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: unknown;
+  const timeout = new Promise<false>((r) => (timer = ctx.clock.setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    ctx.clock.clearTimeout(timer);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The check-in scenarios of issue 6 (hw-sim/scenarios/*.yaml) run as a technician runs them:
+ * `hw-sim run … --artifacts DIR` against the real daemon with its face models, on hw-sim's
+ * virtual kiosk. What they check is in the files; this test checks that every file passed and
+ * that the artifacts folder holds what the README promises. Artifacts stay in
+ * artifacts/scenarios/ for a look after a CI run.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ARTIFACTS = join(ROOT, 'artifacts', 'scenarios');
+const FILES = readdirSync(join(ROOT, 'hw-sim', 'scenarios'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .map((f) => `hw-sim/scenarios/${f}`);
+
+test('hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against the real daemon, with report, MQTT log, daemon log and tickets saved', async (t) => {
+  t.timeout(300_000);
+  t.true(FILES.length >= 11, `the check-in scenarios are in hw-sim/scenarios/ (found ${FILES.length})`);
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'run', ...FILES, '--artifacts', ARTIFACTS], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.is(code, 0, `hw-sim run failed:\n${out}\n${err}`);
+  for (const f of FILES) t.true(out.includes(`✔ ${f} passed`), `${f} is reported as passed`);
+  t.true(out.includes(`${FILES.length} scenarios: ${FILES.length} passed, 0 failed`));
+  t.notRegex(out, /✘/);
+
+  // The artifacts folder, as documented in hw-sim/scenarios/README.md.
+  const report = readFileSync(join(ARTIFACTS, 'report.txt'), 'utf8');
+  t.true(out.startsWith(report), 'report.txt is the report that was printed');
+  const mqttLog = readFileSync(join(ARTIFACTS, 'mqtt.log'), 'utf8');
+  t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/checkin\.completed \{.*"outcome":"printed"/m);
+  t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/ticket\.voided /m);
+  for (const f of FILES) t.true(mqttLog.includes(`# ---- `) && mqttLog.includes(`scenario ${f}`), `mqtt.log marks where ${f} began`);
+  const daemonLog = readFileSync(join(ARTIFACTS, 'daemon.log'), 'utf8');
+  t.regex(daemonLog, /"msg":"kioskd starting"/);
+  t.true((daemonLog.match(/"msg":"kioskd starting"/g)?.length ?? 0) >= 2, 'the daemon log holds the first start and the restart after kill -9');
+  for (const f of FILES) {
+    const dir = join(ARTIFACTS, 'tickets', f.replace(/^.*\//, '').replace(/\.yaml$/, ''));
+    t.true(existsSync(dir), `tickets of ${f} are saved`);
+    const pngs = readdirSync(dir).filter((n) => n.endsWith('.png'));
+    t.true(pngs.length >= 1, `${f} printed a ticket`);
+    for (const png of pngs) {
+      t.deepEqual([...readFileSync(join(dir, png)).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${png} is a PNG`);
+      t.true(readFileSync(join(dir, png.replace(/\.png$/, '.txt')), 'utf8').trim().length > 0, `${png} has its text`);
+    }
+  }
+  const happy = readdirSync(join(ARTIFACTS, 'tickets', 'checkin-01-happy-path')).find((n) => n.endsWith('.txt'))!;
+  t.regex(readFileSync(join(ARTIFACTS, 'tickets', 'checkin-01-happy-path', happy), 'utf8'), /Khám bệnh/);
+});
