@@ -9,11 +9,15 @@ import mqtt from 'mqtt';
 import { printSample } from './print-sample.js';
 import { runConsole } from './console.js';
 import { spawnDaemon } from './daemon.js';
-import { startSim } from './sim.js';
+import { startSim, type Sim } from './sim.js';
+import { startWebPanel, type WebPanel } from './web/server.js';
 
 const USAGE = `Usage:
   hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-faceid] [--no-daemon]
+                [--panel-port N] [--no-panel]
   hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]
+  hw-sim run FILE… [--artifacts DIR]   run scenario files (hw-sim/scenarios/README.md) against
+                                       the real daemon; exit 0 only if every expectation held
 
   start        start the embedded MQTT broker and virtual devices on 127.0.0.1, write the
                daemon config for them, and run kioskd against it until Ctrl-C (default)
@@ -23,6 +27,9 @@ const USAGE = `Usage:
                the default when socat is installed) or tcp (tcp://127.0.0.1:PORT)
   --no-faceid  do not load the face models in kioskd (starts faster, ~200 MB less)
   --no-daemon  do not run kioskd; run it yourself with the printed config
+  --panel-port N  the technician web panel's port on 127.0.0.1 (default 8080, or a free
+               one if 8080 is taken)
+  --no-panel   do not serve the web panel
 
   print-sample prints a sample Vietnamese ticket through kioskd's own encoder and printer
                driver to a virtual printer over TCP, and writes what it printed to DIR as
@@ -30,6 +37,8 @@ const USAGE = `Usage:
                and tesseract-ocr-vie are installed)`;
 
 async function main(): Promise<number> {
+  // Scenario files have their own options.
+  if (process.argv[2] === 'run') return (await import('./scenario/cli.js')).runMain(process.argv.slice(3));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -37,6 +46,8 @@ async function main(): Promise<number> {
       'device-id': { type: 'string' },
       'no-daemon': { type: 'boolean' },
       'no-faceid': { type: 'boolean' },
+      'panel-port': { type: 'string' },
+      'no-panel': { type: 'boolean' },
       scanner: { type: 'string' },
       out: { type: 'string' },
       paper: { type: 'string' },
@@ -72,6 +83,11 @@ async function main(): Promise<number> {
     process.stderr.write(`--port must be a TCP port number, not "${values.port}"\n`);
     return 64;
   }
+  const panelPort = values['panel-port'] === undefined ? undefined : Number(values['panel-port']);
+  if (panelPort !== undefined && !(Number.isInteger(panelPort) && panelPort >= 0 && panelPort < 65536)) {
+    process.stderr.write(`--panel-port must be a TCP port number, not "${values['panel-port']}"\n`);
+    return 64;
+  }
   const scanner = values.scanner;
   if (scanner !== undefined && scanner !== 'pty' && scanner !== 'tcp') {
     process.stderr.write(`--scanner must be pty or tcp, not "${scanner}"\n`);
@@ -83,6 +99,15 @@ async function main(): Promise<number> {
     ...(port !== undefined ? { brokerPort: port } : {}),
     ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
   });
+  let panel: WebPanel | null = null;
+  if (!values['no-panel']) {
+    try {
+      panel = await openPanel(sim, panelPort);
+    } catch (err) {
+      await sim.stop();
+      throw err;
+    }
+  }
   const { host, port: p, url } = sim.broker;
   const base = `kiosk/${sim.deviceId}`;
   process.stdout.write(
@@ -103,6 +128,9 @@ async function main(): Promise<number> {
       `  buttons:    virtual lamps and buttons on ${sim.panel.url}; "yes" / "no" answer the consent question, "helpme" presses help`,
       `  portraits:  identity service ${sim.identity.url}; BHYT gateway ${sim.gateway.url} ("bhyt 2 010": sample 2's card expired)`,
       `  a check-in: "scan 1", then "yes": a ticket with a queue number prints (with "face stranger" first: a counter ticket)`,
+      panel
+        ? `  web panel:  ${panel.url}  (open it in a browser: mode and step, lamps, buttons, card scans, faces, printer faults, tickets, MQTT traffic)`
+        : `  web panel:  off (--no-panel)`,
       values['no-daemon']
         ? `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env).map(([k, v]) => `${k}=${v}`).join(' ')} node dist/src/main.js --config ${sim.configPath}`
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
@@ -112,6 +140,7 @@ async function main(): Promise<number> {
 
   if (values['no-daemon']) {
     await waitForSignal();
+    await panel?.close();
     await sim.stop();
     return 0;
   }
@@ -148,9 +177,22 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 1000));
   }
   stopConsole();
+  await panel?.close();
   await sim.stop();
   process.stdout.write('hw-sim: stopped\n');
   return stopRequestedAt !== 0 && exit.code === 0 ? 0 : exit.code === 78 ? 78 : 1;
+}
+
+/** The web panel on the port asked for; by default on 8080, or on a free port when 8080 is taken. */
+async function openPanel(sim: Sim, port: number | undefined): Promise<WebPanel> {
+  const taken = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  try {
+    return await startWebPanel({ sim, port: port ?? 8080 });
+  } catch (err) {
+    if (!taken(err)) throw err;
+    if (port !== undefined) throw new Error(`--panel-port ${port}: 127.0.0.1:${port} is already in use; choose another port, or leave --panel-port out for a free one`);
+    return startWebPanel({ sim, port: 0 });
+  }
 }
 
 /** One command to the daemon over the broker, as central monitoring would send it. */

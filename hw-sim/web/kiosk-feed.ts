@@ -1,0 +1,147 @@
+import mqtt, { type MqttClient } from 'mqtt';
+
+/** One message under kiosk/<id>/# as the panel's traffic pane shows it. */
+export interface TrafficEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly topic: string;
+  /** Truncated: the pane is for eyes, and memory must stay bounded. */
+  readonly payload: string;
+  readonly bytes: number;
+  readonly retain: boolean;
+}
+
+/** What the daemon says about itself over MQTT, as a monitor sees it. */
+export interface KioskReport {
+  readonly status: string | null;
+  readonly state: Record<string, unknown> | null;
+  readonly health: Record<string, unknown> | null;
+  /** The last checkin.completed / checkin.failed event's data, with when it came. */
+  readonly lastEnd: (Record<string, unknown> & { readonly at: string }) | null;
+}
+
+export interface KioskFeedOptions {
+  readonly brokerUrl: string;
+  readonly base: string;
+  /** Traffic entries kept (oldest dropped first). */
+  readonly keep?: number;
+  readonly payloadChars?: number;
+}
+
+/**
+ * The panel's MQTT client: subscribes to everything the kiosk publishes, keeps the latest
+ * retained values and the last check-in end, a bounded traffic log, and sends daemon commands
+ * the way central monitoring does (cmd/<name> with a transaction, answer on .../response).
+ */
+export class KioskFeed {
+  readonly traffic: TrafficEntry[] = [];
+  private report: KioskReport = { status: null, state: null, health: null, lastEnd: null };
+  private seq = 0;
+  private readonly listeners = new Set<(kind: 'traffic' | 'report', entry?: TrafficEntry) => void>();
+  private readonly pending = new Map<string, (r: { status?: string; data?: unknown; error?: string }) => void>();
+  private readonly keep: number;
+  private readonly payloadChars: number;
+
+  private constructor(
+    private readonly client: MqttClient,
+    readonly base: string,
+    opts: KioskFeedOptions,
+  ) {
+    this.keep = opts.keep ?? 500;
+    this.payloadChars = opts.payloadChars ?? 400;
+    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
+  }
+
+  static async start(opts: KioskFeedOptions): Promise<KioskFeed> {
+    // mqtt.js subscribes again by itself after a reconnect (resubscribe defaults to true).
+    const client = await mqtt.connectAsync(opts.brokerUrl, { protocolVersion: 4, reconnectPeriod: 1000, clientId: `hw-sim-web-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    const feed = new KioskFeed(client, opts.base, opts);
+    await client.subscribeAsync(`${opts.base}/#`, { qos: 1 });
+    return feed;
+  }
+
+  current(): KioskReport {
+    return this.report;
+  }
+
+  onChange(l: (kind: 'traffic' | 'report', entry?: TrafficEntry) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Sends a command to the daemon; resolves with its data, rejects with its error or after timeoutMs. */
+  async command(name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<unknown> {
+    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`not a command name: ${name}`);
+    const transaction = `web-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+    const answer = new Promise<{ status?: string; data?: unknown; error?: string }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(transaction);
+        reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`));
+      }, timeoutMs);
+      this.pending.set(transaction, (r) => {
+        clearTimeout(timer);
+        this.pending.delete(transaction);
+        resolve(r);
+      });
+    });
+    await this.client.publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 });
+    const r = await answer;
+    if (r.status !== 'ok') throw new Error(r.error ?? `kioskd refused "${name}"`);
+    return r.data;
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    await this.client.endAsync(true);
+  }
+
+  private receive(topic: string, payload: Buffer, retain: boolean): void {
+    const text = payload.toString('utf8');
+    const entry: TrafficEntry = {
+      seq: ++this.seq,
+      at: new Date().toISOString(),
+      topic,
+      payload: text.length > this.payloadChars ? `${text.slice(0, this.payloadChars)}…` : text,
+      bytes: payload.length,
+      retain,
+    };
+    this.traffic.push(entry);
+    if (this.traffic.length > this.keep) this.traffic.splice(0, this.traffic.length - this.keep);
+    for (const l of this.listeners) l('traffic', entry);
+    if (this.absorb(topic.slice(this.base.length + 1), text)) for (const l of this.listeners) l('report');
+  }
+
+  /** Updates the report from one message; true when something the panel shows changed. */
+  private absorb(sub: string, text: string): boolean {
+    const json = (): Record<string, unknown> | null => {
+      try {
+        const v: unknown = JSON.parse(text);
+        return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+      } catch {
+        return null;
+      }
+    };
+    if (sub === 'status') {
+      // Retained values are cleared with an empty payload.
+      this.report = { ...this.report, status: text === '' ? null : text.replace(/^"|"$/g, '') };
+      return true;
+    }
+    if (sub === 'state' || sub === 'health') {
+      this.report = { ...this.report, [sub]: json() };
+      return true;
+    }
+    if (sub === 'event/checkin.completed' || sub === 'event/checkin.failed') {
+      const data = json()?.['data'];
+      if (data === null || typeof data !== 'object') return false;
+      this.report = { ...this.report, lastEnd: { ...(data as Record<string, unknown>), at: new Date().toISOString() } };
+      return true;
+    }
+    const m = /^cmd\/[^/]+\/response$/.exec(sub);
+    if (m) {
+      const r = json();
+      const t = r?.['transaction'];
+      if (typeof t === 'string') this.pending.get(t)?.(r as { status?: string; data?: unknown; error?: string });
+    }
+    return false;
+  }
+}

@@ -1,0 +1,235 @@
+/* global document, window, EventSource, fetch */
+// The hw-sim web panel's page script: renders the server's snapshots (Server-Sent Events)
+// and turns clicks into POST /api/<action>. Data is only ever set as text, never as HTML:
+// MQTT payloads come from whatever publishes on the broker.
+'use strict';
+
+const MAX_ROWS = 500;
+const $ = (id) => document.getElementById(id);
+let snap = null;
+let trafficCount = 0;
+const held = [];
+
+function text(id, value) {
+  const el = $(id);
+  const v = value === null || value === undefined || value === '' ? '—' : String(value);
+  if (el.textContent !== v) el.textContent = v;
+}
+
+function say(message, ok) {
+  const el = $('action-result');
+  el.textContent = message;
+  el.className = ok ? 'ok' : 'error';
+  el.dataset.ok = ok ? 'true' : 'false';
+}
+
+async function post(action, body) {
+  try {
+    const r = await fetch(`/api/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await r.json().catch(() => ({ ok: false, error: `HTTP ${r.status}` }));
+    say(answer.ok ? answer.message : `${action}: ${answer.error}`, answer.ok);
+    return answer.ok;
+  } catch (err) {
+    say(`${action}: ${err instanceof Error ? err.message : String(err)} (is hw-sim still running?)`, false);
+    return false;
+  }
+}
+
+function portText(p) {
+  if (!p) return '—';
+  const extra = p.reason ? ` (${p.reason})` : p.attempt ? ` (attempt ${p.attempt})` : '';
+  return `${p.kind}${extra}`;
+}
+
+function render(s) {
+  const first = snap === null;
+  snap = s;
+  text('device-id', s.deviceId);
+  const k = s.kiosk;
+  const status = k.status || 'unknown';
+  const badge = $('kiosk-status');
+  badge.textContent = status;
+  badge.dataset.status = status;
+  const st = k.state || {};
+  text('kiosk-mode', st.mode);
+  text('kiosk-step', st.step);
+  $('kiosk-mode').dataset.mode = st.mode || '';
+  text('kiosk-since', st.since ? new Date(st.since).toLocaleTimeString() : null);
+  text('checkins-today', k.health ? k.health.checkins_today : null);
+  for (const port of ['card', 'camera', 'printer', 'indicators']) {
+    const p = st.ports ? st.ports[port] : null;
+    text(`port-${port}`, portText(p));
+    $(`port-${port}`).dataset.kind = p ? p.kind : '';
+  }
+  const end = k.lastEnd;
+  text('last-outcome', end && end.outcome);
+  text('last-number', end && end.number);
+  text('last-ticket', end ? `${end.ticket || 'none'}${end.ticket_printed ? ', printed' : end.ticket ? ', not printed (held)' : ''}` : null);
+  text('last-reason', end && end.reason);
+  $('last-outcome').dataset.outcome = end ? end.outcome : '';
+
+  for (const lamp of ['ready', 'busy', 'error']) {
+    const v = s.leds[lamp];
+    const el = $(`lamp-${lamp}`);
+    if (el.dataset.state !== v) el.dataset.state = v;
+    text(`lamp-${lamp}-state`, v === 'on' ? 'steady' : v);
+  }
+  text('buttons-connected', s.buttonsConnected ? 'kioskd is connected to the buttons' : 'kioskd is not connected to the buttons');
+
+  text('scanner-state', `${s.scanner.plugged ? 'plugged in' : 'unplugged'} (${s.scanner.link})`);
+  $('scanner-plug').textContent = s.scanner.plugged ? 'Unplug' : 'Plug in';
+  text('camera-shows', s.camera);
+  for (const b of document.querySelectorAll('#faces button')) b.classList.toggle('chosen', s.camera === b.dataset.label);
+
+  const pr = s.printer;
+  text('printer-summary', pr.plugged ? `paper ${pr.paper}${pr.coverOpen ? ', cover open' : ''}${pr.offline ? ', offline' : ''}${pr.error ? ', error' : ''}` : 'powered off');
+  for (const b of document.querySelectorAll('[data-paper]')) b.classList.toggle('chosen', b.dataset.paper === pr.paper);
+  for (const c of document.querySelectorAll('[data-flag]')) c.checked = Boolean(pr[c.dataset.flag]);
+  $('printer-power').textContent = pr.plugged ? 'Power off' : 'Power on';
+  if (document.activeElement !== $('bhyt-fault')) $('bhyt-fault').value = s.gateway;
+  if (document.activeElement !== $('identity-fault')) $('identity-fault').value = s.identity;
+
+  if (first) {
+    for (const sel of [$('sample-select'), $('bhyt-sample')]) {
+      for (const p of s.samples) sel.append(new window.Option(`${p.label} · ${p.card}`, String(p.n)));
+    }
+    buildFaces(s.samples);
+  }
+  renderTickets(s.tickets);
+}
+
+function renderTickets(tickets) {
+  const box = $('tickets');
+  const shown = [...box.querySelectorAll('figure')].map((f) => f.dataset.index).join(',');
+  if (shown === tickets.map((t) => String(t.index)).join(',')) return;
+  box.replaceChildren();
+  if (tickets.length === 0) {
+    const p = document.createElement('p');
+    p.className = 'dim';
+    p.textContent = 'none yet';
+    box.append(p);
+    return;
+  }
+  for (const t of tickets) {
+    const fig = document.createElement('figure');
+    fig.dataset.index = String(t.index);
+    fig.dataset.complete = String(t.complete);
+    fig.dataset.testid = `ticket-${t.index}`;
+    const a = document.createElement('a');
+    a.href = t.url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    const img = document.createElement('img');
+    img.src = t.url;
+    img.alt = `ticket ${t.index}`;
+    img.dataset.testid = 'ticket-img';
+    img.id = `ticket-img-${t.index}`;
+    a.append(img);
+    const cap = document.createElement('figcaption');
+    cap.textContent = `#${t.index} · ${t.complete ? 'complete' : 'torn off unfinished'} · ${t.bytes} bytes`;
+    fig.append(a, cap);
+    box.append(fig);
+  }
+}
+
+function buildFaces(samples) {
+  const box = $('faces');
+  const faces = [...samples.map((p) => ({ who: String(p.n), label: `sample-${p.n}`, title: p.label })), { who: 'stranger', label: 'stranger', title: 'Stranger' }, { who: 'empty', label: 'empty', title: 'Nobody' }];
+  for (const f of faces) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.id = `face-${f.who}`;
+    b.dataset.testid = `face-${f.who}`;
+    b.dataset.label = f.label;
+    const img = document.createElement('img');
+    img.src = `/faces/${f.who}.jpg`;
+    img.alt = f.title;
+    const cap = document.createElement('span');
+    cap.textContent = f.title;
+    b.append(img, cap);
+    b.addEventListener('click', () => post('face', { who: /^\d+$/.test(f.who) ? Number(f.who) : f.who }));
+    box.append(b);
+  }
+}
+
+function trafficRow(e) {
+  const tr = document.createElement('tr');
+  tr.dataset.topic = e.topic;
+  const time = document.createElement('td');
+  time.textContent = e.at.slice(11, 23);
+  const topic = document.createElement('td');
+  topic.textContent = e.retain ? `${e.topic} (retained)` : e.topic;
+  const payload = document.createElement('td');
+  payload.textContent = e.payload;
+  payload.title = `${e.bytes} bytes`;
+  tr.append(time, topic, payload);
+  return tr;
+}
+
+function applyFilter(tr) {
+  const f = $('traffic-filter').value.trim();
+  tr.hidden = f !== '' && !tr.dataset.topic.includes(f);
+}
+
+function addTraffic(entries) {
+  if ($('traffic-pause').checked) {
+    held.push(...entries);
+    if (held.length > MAX_ROWS) held.splice(0, held.length - MAX_ROWS);
+    return;
+  }
+  const rows = $('traffic-rows');
+  // Newest on top; the table keeps the last MAX_ROWS, as the server does.
+  for (const e of entries) {
+    const tr = trafficRow(e);
+    applyFilter(tr);
+    rows.prepend(tr);
+    trafficCount++;
+  }
+  while (rows.childElementCount > MAX_ROWS) rows.lastElementChild.remove();
+  text('traffic-count', `${trafficCount} messages${trafficCount > MAX_ROWS ? `, last ${MAX_ROWS} shown` : ''}`);
+}
+
+function connect() {
+  const es = new EventSource('/events');
+  const link = $('link');
+  es.addEventListener('open', () => {
+    link.textContent = 'live';
+    link.dataset.link = 'live';
+  });
+  es.addEventListener('error', () => {
+    link.textContent = 'reconnecting…';
+    link.dataset.link = 'down';
+  });
+  es.addEventListener('snapshot', (ev) => render(JSON.parse(ev.data)));
+  es.addEventListener('traffic', (ev) => {
+    // A (re)connect sends the whole backlog: start the table over.
+    $('traffic-rows').replaceChildren();
+    trafficCount = 0;
+    addTraffic(JSON.parse(ev.data));
+  });
+  es.addEventListener('mqtt', (ev) => addTraffic([JSON.parse(ev.data)]));
+}
+
+function wire() {
+  for (const b of document.querySelectorAll('[data-button]')) b.addEventListener('click', () => post('button', { button: b.dataset.button }));
+  for (const b of document.querySelectorAll('[data-daemon]')) b.addEventListener('click', () => post('daemon', { command: b.dataset.daemon }));
+  for (const b of document.querySelectorAll('[data-camera]')) b.addEventListener('click', () => post('camera', { mode: b.dataset.camera }));
+  for (const b of document.querySelectorAll('[data-paper]')) b.addEventListener('click', () => post('printer', { paper: b.dataset.paper }));
+  for (const c of document.querySelectorAll('[data-flag]')) c.addEventListener('change', () => post('printer', { [c.dataset.flag]: c.checked }));
+  $('printer-power').addEventListener('click', () => post('printer', { power: snap && snap.printer.plugged ? 'off' : 'on' }));
+  $('scan').addEventListener('click', () => post('scan', { sample: Number($('sample-select').value), form: $('scan-form').value }));
+  $('send-raw').addEventListener('click', () => post('raw', { text: $('raw-bytes').value, mode: $('raw-mode').value }));
+  $('scanner-plug').addEventListener('click', () => post('scanner', { plugged: !(snap && snap.scanner.plugged) }));
+  $('bhyt-fault').addEventListener('change', () => post('bhyt', { fault: $('bhyt-fault').value }));
+  $('identity-fault').addEventListener('change', () => post('identity', { fault: $('identity-fault').value }));
+  $('bhyt-set').addEventListener('click', () => post('bhyt', { sample: Number($('bhyt-sample').value), code: $('bhyt-code').value.trim() }));
+  $('traffic-filter').addEventListener('input', () => {
+    for (const tr of $('traffic-rows').children) applyFilter(tr);
+  });
+  $('traffic-pause').addEventListener('change', () => {
+    if (!$('traffic-pause').checked) addTraffic(held.splice(0));
+  });
+  connect();
+}
+
+wire();

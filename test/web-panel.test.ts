@@ -1,0 +1,246 @@
+/**
+ * hw-sim's technician web panel in a real browser (Debian's Chromium through playwright-core),
+ * on a whole virtual kiosk with the real daemon and its face models: a check-in done only by
+ * clicking, a printer fault seen in the page, and POSTs from other origins refused.
+ * Screenshots of the key moments go to artifacts/web-panel/.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
+import { parseRawBytes } from '../hw-sim/web/raw-bytes.js';
+import { startWebPanel, type WebPanel } from '../hw-sim/web/server.js';
+import { launchChromium } from './helpers/browser.js';
+
+/*
+ * Page-side callbacks are typed by these few declarations (the project compiles without DOM
+ * types). They must not define named functions: tsx wraps those in a helper the page lacks,
+ * so longer page code is passed as a string to page.evaluate.
+ */
+declare const document: { querySelector(selector: string): { textContent: string | null; complete: boolean; naturalWidth: number; naturalHeight: number } | null };
+
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/web-panel/', import.meta.url));
+
+let k: KioskSim | undefined;
+let panel: WebPanel | undefined;
+let browser: Browser | undefined;
+
+test.before(async () => {
+  // The browser first: without it nothing here can run, and the message says how to install it.
+  browser = await launchChromium();
+  k = await startKioskSim({
+    configOverrides: {
+      kiosk: { resultHoldMs: 300 },
+      hal: { card: { duplicateWindowSec: 1 } },
+      checkin: { consentTimeoutSec: 30 },
+    },
+  });
+  panel = await startWebPanel({ sim: k.sim, port: 0 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await panel?.close();
+  await k?.stop();
+});
+
+/** A fresh tab on the panel, with the page's own errors collected so a broken script fails the test. */
+async function openPanel(t: ExecutionContext): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 1440, height: 1100 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    // A refused action is an HTTP error the browser logs; the page shows it, and tests check that.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  t.teardown(() => page.close());
+  await page.goto(panel!.url);
+  await page.locator('[data-testid="link"][data-link="live"]').waitFor({ timeout: 10_000 });
+  return { page, errors };
+}
+
+async function waitText(page: Page, testid: string, re: RegExp, timeout = 20_000): Promise<string> {
+  await page.waitForFunction(([id, source, flags]) => new RegExp(source, flags).test(document.querySelector(`[data-testid="${id}"]`)?.textContent ?? ''), [testid, re.source, re.flags] as const, { timeout });
+  return (await page.getByTestId(testid).textContent()) ?? '';
+}
+
+async function shot(t: ExecutionContext, page: Page, name: string): Promise<void> {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  t.log(`screenshot: ${path}`);
+}
+
+test.serial('a full check-in done by clicking: face 1, sample 1, Scan, consent Yes; the printed ticket shows as an image', async (t) => {
+  const { page, errors } = await openPanel(t);
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  t.is(await page.getByTestId('kiosk-status').textContent(), 'online');
+  t.regex((await page.getByTestId('port-printer').textContent()) ?? '', /^ready/);
+  await shot(t, page, '1-idle');
+
+  // Every mode/step the page shows from here on, in order, as a technician watching would see them.
+  await page.evaluate(`
+    window.seen = [];
+    const mode = document.getElementById('kiosk-mode');
+    const step = document.getElementById('kiosk-step');
+    const note = () => {
+      const s = mode.textContent + '/' + step.textContent;
+      if (window.seen.at(-1) !== s) window.seen.push(s);
+    };
+    for (const el of [mode, step]) new MutationObserver(note).observe(el, { childList: true, characterData: true, subtree: true });
+  `);
+
+  await page.getByTestId('face-1').click();
+  await waitText(page, 'camera-shows', /^sample-1$/);
+  await page.getByTestId('sample-select').selectOption('1');
+  t.regex((await page.getByTestId('sample-select').locator('option:checked').textContent()) ?? '', /^Mẫu 1 · \*{8}0001$/);
+  const from = k!.watch.mark();
+  await page.getByTestId('scan').click();
+  await waitText(page, 'action-result', /scanned sample 1/);
+  await waitText(page, 'kiosk-mode', /^in-session$/, 10_000);
+
+  // The kiosk asks for consent by blinking the ready lamp.
+  await page.locator('[data-testid="lamp-ready"][data-state="blink"]').waitFor({ timeout: 15_000 });
+  t.is(await page.getByTestId('kiosk-step').textContent(), 'consent');
+  await shot(t, page, '2-consent-asked');
+  await page.getByTestId('btn-consent-yes').click();
+  await waitText(page, 'action-result', /pressed consent-yes/);
+
+  const ticket = page.getByTestId('ticket-img').first();
+  await ticket.waitFor({ timeout: 30_000 });
+  const loaded = await page.waitForFunction(
+    () => {
+      const img = document.querySelector('[data-testid="ticket-img"]');
+      return img?.complete && img.naturalWidth ? { w: img.naturalWidth, h: img.naturalHeight } : null;
+    },
+    undefined,
+    { timeout: 15_000 },
+  );
+  const size = (await loaded.jsonValue())!;
+  t.is(size.w, 576, 'the picture is the 80 mm paper width the virtual printer rendered');
+  t.true(size.h > 200, `a whole ticket is taller than a strip (${size.h} px)`);
+
+  const outcome = await waitText(page, 'last-outcome', /\S/, 30_000);
+  const number = await waitText(page, 'last-number', /^A\d{3}$/);
+  t.is(outcome, 'printed');
+  const end = await k!.waitEvent('checkin.completed', () => true, 5000, from);
+  t.is(number, String(end['number']), 'the page shows the number the kiosk gave');
+  t.is(await page.getByTestId('ticket-1').getAttribute('data-complete'), 'true');
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  await shot(t, page, '3-ticket-printed');
+
+  const seen = await page.evaluate<string[]>('window.seen');
+  t.log(`mode/step as the page showed them: ${seen.join(' → ')}`);
+  t.true(seen.includes('in-session/consent'), seen.join(' → '));
+  t.true(
+    seen.some((s) => s.startsWith('in-session/') && s !== 'in-session/consent'),
+    'steps after consent were shown',
+  );
+  t.is(seen.at(-1), 'idle/—');
+
+  // The traffic pane saw the check-in's events (only masked card numbers travel there).
+  const topics = await page.evaluate<string[]>(`[...document.querySelectorAll('[data-testid="traffic-rows"] tr')].map((r) => r.dataset.topic)`);
+  t.true(topics.includes(`${k!.base}/event/checkin.started`));
+  t.true(topics.includes(`${k!.base}/event/checkin.completed`));
+  t.deepEqual(errors, []);
+});
+
+test.serial('paper out from the printer toggle: the page shows the printer port faulted and the kiosk out of service, then back', async (t) => {
+  const { page, errors } = await openPanel(t);
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  await page.getByTestId('printer-paper-out').click();
+  await waitText(page, 'action-result', /printer: paper out/);
+  t.regex(await waitText(page, 'port-printer', /paper-out/, 10_000), /^faulted \(paper-out\)$/);
+  await waitText(page, 'kiosk-mode', /^out-of-service$/, 10_000);
+  await page.locator('[data-testid="lamp-error"]:not([data-state="off"])').waitFor({ timeout: 10_000 });
+  t.regex((await page.getByTestId('printer-summary').textContent()) ?? '', /paper out/);
+  await shot(t, page, '4-paper-out');
+
+  await page.getByTestId('printer-paper-ok').click();
+  await waitText(page, 'port-printer', /^ready$/, 10_000);
+  await waitText(page, 'kiosk-mode', /^idle$/, 10_000);
+  await shot(t, page, '5-paper-back');
+  t.deepEqual(errors, []);
+});
+
+test.serial('the raw-bytes box reaches the daemon, and a refused action says why in the page', async (t) => {
+  const { page, errors } = await openPanel(t);
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  const from = k!.watch.mark();
+  await page.getByTestId('raw-bytes').fill('KHONG PHAI CCCD|\\x41\\r\\n');
+  await page.getByTestId('send-raw').click();
+  await waitText(page, 'action-result', /sent 19 bytes/);
+  const rejected = await k!.waitEvent('card.rejected', () => true, 10_000, from);
+  t.is(rejected['bytes'], 17, 'the daemon got the text, the escaped byte, and a CR LF terminating the line');
+  await page.locator(`[data-testid="traffic-rows"] tr[data-topic="${k!.base}/event/card.rejected"]`).first().waitFor({ timeout: 10_000 });
+
+  // A bad escape is refused before anything is sent.
+  await page.getByTestId('raw-bytes').fill('\\q');
+  await page.getByTestId('send-raw').click();
+  await waitText(page, 'action-result', /unknown escape \\q/);
+  t.is(await page.getByTestId('action-result').getAttribute('data-ok'), 'false');
+
+  await page.getByTestId('scanner-plug').click();
+  await waitText(page, 'scanner-state', /^unplugged/);
+  await page.getByTestId('scan').click();
+  await waitText(page, 'action-result', /scanner is unplugged/);
+  t.is(await page.getByTestId('action-result').getAttribute('data-ok'), 'false');
+  await shot(t, page, '6-scanner-unplugged');
+  await page.getByTestId('scanner-plug').click();
+  await waitText(page, 'scanner-state', /^plugged in/);
+  t.true(k!.sim.scanner.plugged);
+  // The daemon finds the scanner again by itself, and the page shows the kiosk ready.
+  await waitText(page, 'port-card', /^ready$/, 15_000);
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  t.deepEqual(errors, []);
+});
+
+/** POST as any client can, with the headers we choose (fetch will not let us set Host). */
+function post(path: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; body: string }> {
+  const u = new URL(path, panel!.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+test.serial('POSTs from another web page (foreign Origin, or a rebinding Host) are refused and change nothing', async (t) => {
+  const own = new URL(panel!.url).origin;
+  const json = { 'content-type': 'application/json' };
+  const foreign = await fetch(new URL('/api/scanner', panel!.url), { method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: JSON.stringify({ plugged: false }) });
+  t.is(foreign.status, 403);
+  t.regex(await foreign.text(), /cross-origin/);
+  t.true(k!.sim.scanner.plugged, 'the scanner was not unplugged');
+
+  const rebound = await post('/api/scanner', { ...json, host: `evil.example:${panel!.port}`, origin: `http://evil.example:${panel!.port}` }, { plugged: false });
+  t.is(rebound.status, 403);
+  t.true(k!.sim.scanner.plugged);
+  // A form post cannot send JSON; anything else is refused too.
+  const form = await post('/api/scanner', { 'content-type': 'text/plain', origin: own }, { plugged: false });
+  t.is(form.status, 415);
+  t.true(k!.sim.scanner.plugged);
+
+  // The panel's own origin is served (the control that the refusals above are about the origin).
+  const ok = await fetch(new URL('/api/bhyt', panel!.url), { method: 'POST', headers: { ...json, origin: own }, body: JSON.stringify({ fault: 'none' }) });
+  t.is(ok.status, 200);
+  t.like(await ok.json(), { ok: true });
+});
+
+test('raw bytes: escapes and hex become the bytes a scanner would send', (t) => {
+  t.deepEqual(parseRawBytes('Ab\\r\\n', 'text'), Buffer.from('Ab\r\n'));
+  t.deepEqual(parseRawBytes('\\x00\\xFF\\\\Đ', 'text'), Buffer.concat([Buffer.of(0, 0xff, 0x5c), Buffer.from('Đ', 'utf8')]));
+  t.deepEqual(parseRawBytes('0d 0A,0x41', 'hex'), Buffer.of(0x0d, 0x0a, 0x41));
+  t.throws(() => parseRawBytes('abc', 'hex'), { message: /even number/ });
+  t.throws(() => parseRawBytes('zz', 'hex'), { message: /only 0-9/ });
+  t.throws(() => parseRawBytes('\\x4', 'text'), { message: /two hex digits/ });
+  t.throws(() => parseRawBytes('end\\', 'text'), { message: /lone/ });
+});
