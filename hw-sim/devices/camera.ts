@@ -30,9 +30,12 @@ export class VirtualCamera {
     return cam;
   }
 
-  /** What the daemon's environment needs so its rpicam driver finds this camera. */
-  get env(): { readonly HWSIM_CAMERA_DIR: string; readonly PATH: string } {
-    return { HWSIM_CAMERA_DIR: this.dir, PATH: `${this.binDir}:${process.env['PATH'] ?? ''}` };
+  /**
+   * What the daemon's environment needs so its rpicam driver finds this camera. hw-sim/bin
+   * also holds the fake timedatectl (`kioskd selftest`), which reads HWSIM_CLOCK_STATE.
+   */
+  get env(): { readonly HWSIM_CAMERA_DIR: string; readonly HWSIM_CLOCK_STATE: string; readonly PATH: string } {
+    return { HWSIM_CAMERA_DIR: this.dir, HWSIM_CLOCK_STATE: join(this.dir, '..', 'clock-state'), PATH: `${this.binDir}:${process.env['PATH'] ?? ''}` };
   }
 
   /** The next captures return exactly these bytes. A label is written once; reuse it to switch back. */

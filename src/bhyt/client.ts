@@ -51,6 +51,8 @@ export interface BhytClient {
    * is not mistaken for a gateway outage; a cancel does not count against the gateway.
    */
   lookup(q: BhytQuery, signal: AbortSignal): Promise<BhytLookup>;
+  /** Takes a fresh token and nothing else (`kioskd selftest`): no card leaves the kiosk. */
+  login(signal: AbortSignal): Promise<{ readonly ok: true; readonly ms: number } | { readonly ok: false; readonly reason: string; readonly ms: number }>;
   breakerState(): BreakerState;
 }
 
@@ -242,7 +244,21 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
     }
   }
 
-  return { lookup, breakerState: breaker.state };
+  async function login(signal: AbortSignal): Promise<{ ok: true; ms: number } | { ok: false; reason: string; ms: number }> {
+    const started = clock.now();
+    const ms = (): number => Math.round(clock.now() - started);
+    token = null;
+    try {
+      await currentToken(signal);
+      return { ok: true, ms: ms() };
+    } catch (e) {
+      if (signal.aborted) throw abortError(signal);
+      if (e instanceof TokenRefused) return { ok: false, reason: `token request refused: ${routeOf(e.code).reason}`, ms: ms() };
+      return { ok: false, reason: e instanceof Unavailable ? e.message : `unexpected ${e instanceof Error ? e.name : typeof e} in the BHYT client`, ms: ms() };
+    }
+  }
+
+  return { lookup, login, breakerState: breaker.state };
 }
 
 /** ISO `YYYY-MM-DD` → `dd/MM/yyyy`; `YYYY` stays `yyyy` (the gateway's form for a birth year only). */

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Config } from '../config/schema.js';
+import type { Secrets } from '../config/load.js';
+import { redactUrl } from '../mqtt/link.js';
+import { kioskTopics } from '../mqtt/topics.js';
+import type { Clock } from '../util/clock.js';
+import { errorText, fail, pass, pause, seconds, type Check, type Verdict } from './check.js';
+
+/** CONNACK codes that mean "not MQTT 5 here" (3.1.1 code 1, v5 0x84): `auto` retries with 3.1.1, as the daemon does. */
+const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
+
+export interface BrokerCheckDeps {
+  readonly config: Pick<Config, 'mqtt'>;
+  readonly deviceId: string;
+  readonly secrets: Pick<Secrets, 'mqttPassword' | 'tls'>;
+  readonly clock: Clock;
+  readonly limitMs: number;
+}
+
+type Attempt = { readonly ok: true; readonly client: MqttClient } | { readonly ok: false; readonly reason: string; readonly code?: number };
+
+/**
+ * Connects to the configured broker with the kiosk's credentials and TLS, subscribes to the
+ * kiosk's own status topic and disconnects. It publishes nothing and sets no last will, so
+ * monitoring sees no trace of it; its client id differs from the daemon's, so a daemon still
+ * running is not knocked off.
+ */
+export function brokerCheck(d: BrokerCheckDeps): Check {
+  const m = d.config.mqtt;
+  const url = redactUrl(m.url);
+  return {
+    name: 'broker',
+    limitMs: d.limitMs,
+    async run(signal): Promise<Verdict> {
+      let protocol: 4 | 5 = m.protocol === 4 ? 4 : 5;
+      let a = await connectOnce(protocol, signal);
+      if (!a.ok && m.protocol === 'auto' && a.code !== undefined && UNSUPPORTED_PROTOCOL.has(a.code)) {
+        protocol = 4;
+        a = await connectOnce(protocol, signal);
+      }
+      if (!a.ok) return fail(a.reason);
+      const client = a.client;
+      try {
+        const topic = kioskTopics(m.topicPrefix, d.deviceId).retained('status');
+        let retained: string | null = null;
+        client.on('message', (t, payload) => {
+          if (t === topic) retained = payload.toString('utf8').slice(0, 40);
+        });
+        const granted = await client.subscribeAsync(topic, { qos: 1 });
+        if (granted.some((g) => g.qos === 0x80 || g.qos > 2)) return fail(`connected to ${url}, but the broker refused the subscription to ${topic} (check its ACL)`);
+        // A retained status follows the SUBACK at once; a moment is enough to see it.
+        await pause(d.clock, 200, signal);
+        const version = protocol === 5 ? 'MQTT 5' : 'MQTT 3.1.1';
+        const status = retained === null ? 'no status retained yet' : `retained status "${retained}"${retained === 'online' ? ': is the kioskd service still running?' : ''}`;
+        return pass(`connected to ${url} (${version}), subscribed to ${topic}: ${status}`);
+      } catch (err) {
+        return fail(`connected to ${url}, then: ${errorText(err)}`);
+      } finally {
+        await client.endAsync(true).catch(() => {});
+      }
+    },
+  };
+
+  function connectOnce(protocol: 4 | 5, signal: AbortSignal): Promise<Attempt> {
+    const options: IClientOptions = {
+      clientId: `kioskd-${d.deviceId}-selftest-${randomBytes(3).toString('hex')}`.slice(0, 128),
+      protocolVersion: protocol,
+      keepalive: m.keepaliveSec,
+      reconnectPeriod: 0, // one attempt: the check reports what happened, it does not wait it out
+      connectTimeout: d.limitMs,
+      clean: true,
+      ...(m.username !== undefined ? { username: m.username } : {}),
+      ...(d.secrets.mqttPassword !== undefined ? { password: d.secrets.mqttPassword } : {}),
+      ...(m.tls
+        ? {
+            rejectUnauthorized: m.tls.rejectUnauthorized,
+            ...(d.secrets.tls?.ca ? { ca: d.secrets.tls.ca } : {}),
+            ...(d.secrets.tls?.cert ? { cert: d.secrets.tls.cert } : {}),
+            ...(d.secrets.tls?.key ? { key: d.secrets.tls.key } : {}),
+          }
+        : {}),
+    };
+    return new Promise<Attempt>((resolve) => {
+      const client = mqtt.connect(m.url, options);
+      let settled = false;
+      const finish = (a: Attempt): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (!a.ok) client.end(true);
+        resolve(a);
+      };
+      const onAbort = (): void => finish({ ok: false, reason: `no answer from ${url} within ${seconds(d.limitMs)}` });
+      signal.addEventListener('abort', onAbort, { once: true });
+      client.on('connect', () => finish({ ok: true, client }));
+      client.on('error', (err: Error & { code?: number | string }) => finish({ ok: false, reason: why(err), ...(typeof err.code === 'number' ? { code: err.code } : {}) }));
+      client.on('close', () => finish({ ok: false, reason: `${url} closed the connection before accepting it${m.url.startsWith('mqtt://') || m.url.startsWith('ws://') ? ' (does it want TLS: mqtts://?)' : ''}` }));
+    });
+  }
+
+  function why(err: Error & { code?: number | string }): string {
+    const c = err.code;
+    if (typeof c === 'number') return `${url} refused the connection: ${err.message.replace(/^Connection refused: /i, '')}${c === 4 || c === 5 || c === 0x86 || c === 0x87 ? ' (check mqtt.username and the password file)' : ''}`;
+    if (c === 'ECONNREFUSED') return `connection refused at ${url} (is the broker running?)`;
+    if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return `cannot resolve the broker's host name (${url})`;
+    if (c === 'ETIMEDOUT' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH') return `cannot reach ${url} (${c})`;
+    if (typeof c === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(c)) return `TLS with ${url} failed: ${err.message}`;
+    return `cannot connect to ${url}: ${errorText(err)}`;
+  }
+}
