@@ -51,11 +51,19 @@ const USAGE = `Usage:
                   [--recognizer faceapi|MODEL.onnx|model.json] [--config FILE]
                                 fit the face-match threshold of a recogniser (default: the configured
                                 one) on labelled photos (DIR/<identity>/<n>.jpg)
+  kioskd monitor --broker URL [--prefix P] [--once] [--json]
+                                live table of every kiosk on a broker (JSON lines when not a TTY)
+  kioskd selftest [--config FILE] [--skip CHECK…] [--timeout-sec N] [--expect-face] [--scan-sec N] [--json]
+                                on the kiosk (service stopped): test ticket, camera + face detection,
+                                lamps, scanner, broker, BHYT token, clock sync; exit 1 names failures
   kioskd --version | --help
 
 Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
 
 async function main(argv: string[]): Promise<number> {
+  // Tools with their own options; loaded only when asked for.
+  if (argv[0] === 'monitor') return (await import('./cli/monitor.js')).monitorMain(argv.slice(1));
+  if (argv[0] === 'selftest') return (await import('./cli/selftest.js')).selftestMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,0 +1,284 @@
+/**
+ * What `kioskd monitor` knows about each kiosk, folded from MQTT messages by a pure reducer:
+ * `reduceFleet(fleet, message, now)` returns a new fleet and never throws, whatever arrives.
+ * `now` is wall-clock milliseconds (the caller's clock), so tests drive time by hand.
+ */
+import { describePortState, type PortState } from '../hal/ports.js';
+import type { Availability } from '../mqtt/topics.js';
+
+export type Paper = 'ok' | 'low' | 'out' | 'unknown';
+/** `stale`: says online, but nothing has been heard from it for too long. */
+export type RowStatus = Availability | 'stale' | 'unknown';
+
+export interface FleetMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array | string;
+  /** True for a retained value the broker replayed on subscribe: old news, not a sign of life. */
+  readonly retain: boolean;
+}
+
+interface KioskFacts {
+  readonly id: string;
+  readonly status: Availability | null;
+  /** When something was last heard from the kiosk itself (wall ms). */
+  readonly lastSeen: number | null;
+  readonly version: string | null;
+  readonly state: { readonly mode: string; readonly step: string | null; readonly printer: PortState | null } | null;
+  readonly health: { readonly checkinsToday: number | null; readonly day: number } | null;
+  /** When the last live health arrived, and the last few gaps between them (its publish interval). */
+  readonly healthAt: number | null;
+  readonly healthGaps: readonly number[];
+  /** Times of errors (alerts error/critical, failed tickets) within the last hour, oldest first. */
+  readonly errors: readonly number[];
+  /** checkin.completed counted per local day, and since the last health (which already counts earlier ones). */
+  readonly completed: { readonly day: number; readonly count: number };
+  readonly completedSinceHealth: number;
+  /** Ids of recent events: QoS 1 may deliver one twice. */
+  readonly recentIds: readonly string[];
+}
+
+export interface Fleet {
+  readonly prefix: string;
+  readonly kiosks: ReadonlyMap<string, KioskFacts>;
+}
+
+export interface KioskRow {
+  readonly kiosk: string;
+  readonly status: RowStatus;
+  readonly mode: string | null;
+  readonly step: string | null;
+  /** Wall ms, null when never heard live. */
+  readonly lastSeen: number | null;
+  readonly paper: Paper;
+  /** The printer port as the kiosk reports it ("ready", "faulted(paper-out)" …), null if unknown. */
+  readonly printer: string | null;
+  readonly errors1h: number;
+  readonly checkinsToday: number;
+  readonly version: string | null;
+}
+
+const HOUR_MS = 3600_000;
+const DEFAULT_STALE_MS = 90_000;
+/** Floor for stale detection: a very short health interval must not flap on jitter. */
+const MIN_STALE_MS = 10_000;
+const MAX_ERRORS = 1000;
+const MAX_RECENT_IDS = 64;
+const HEALTH_GAPS_KEPT = 3;
+/** A flood of made-up kiosk ids must not eat the monitor's memory; no real broker has this many. */
+export const MAX_KIOSKS = 10_000;
+const RETAINED = new Set(['status', 'info', 'state', 'health']);
+const STATUSES = new Set<string>(['online', 'stopped', 'offline']);
+
+export function emptyFleet(prefix = 'kiosk'): Fleet {
+  return { prefix, kiosks: new Map() };
+}
+
+export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet {
+  const route = routeOf(fleet.prefix, msg.topic);
+  if (!route) return fleet;
+  const text = typeof msg.payload === 'string' ? msg.payload : Buffer.from(msg.payload).toString('utf8');
+  const before = fleet.kiosks.get(route.id);
+  if (RETAINED.has(route.kind) && text === '') {
+    // An empty retained payload deletes the value (a decommissioned kiosk being cleaned up).
+    if (!before) return fleet;
+    const after = clearRetained(before, route.kind);
+    const kiosks = new Map(fleet.kiosks);
+    if (after.status === null && after.version === null && after.state === null && after.health === null) kiosks.delete(route.id);
+    else kiosks.set(route.id, after);
+    return { ...fleet, kiosks };
+  }
+  if (!before && fleet.kiosks.size >= MAX_KIOSKS) return fleet;
+  const k = before ?? newKiosk(route.id);
+  const next = apply(seen(k, route.kind, text, msg.retain, now), route.kind, text, msg.retain, now);
+  return { ...fleet, kiosks: new Map(fleet.kiosks).set(route.id, next) };
+}
+
+/** The rows as they stand at `now`, sorted by kiosk id. */
+export function fleetRows(fleet: Fleet, now: number): KioskRow[] {
+  return [...fleet.kiosks.keys()].sort().map((id) => kioskRow(fleet, id, now)!);
+}
+
+export function kioskRow(fleet: Fleet, id: string, now: number): KioskRow | null {
+  const k = fleet.kiosks.get(id);
+  if (!k) return null;
+  const printer = k.state?.printer ?? null;
+  return {
+    kiosk: k.id,
+    status: statusAt(k, now),
+    mode: k.state?.mode ?? null,
+    step: k.state?.step ?? null,
+    lastSeen: k.lastSeen,
+    paper: paperOf(printer),
+    printer: printer ? describePortState(printer) : null,
+    errors1h: k.errors.filter((t) => t > now - HOUR_MS).length,
+    checkinsToday: checkinsAt(k, now),
+    version: k.version,
+  };
+}
+
+/** What a printer port state says about the paper; only the paper sensor's reasons count. */
+export function paperOf(s: PortState | null): Paper {
+  if (!s) return 'unknown';
+  if (s.kind === 'ready') return 'ok';
+  if (s.kind === 'degraded' && s.reason === 'paper-near-end') return 'low';
+  if (s.kind === 'faulted' && s.reason === 'paper-out') return 'out';
+  return 'unknown';
+}
+
+type Kind = 'status' | 'info' | 'state' | 'health' | 'response' | `event/${string}`;
+
+/** `<prefix>/<id>/<what the kiosk publishes>`; commands sent *to* kiosks and unknown topics are not ours. */
+function routeOf(prefix: string, topic: string): { id: string; kind: Kind } | null {
+  const levels = topic.split('/');
+  if (levels[0] !== prefix || levels.length < 3) return null;
+  const id = levels[1]!;
+  if (id === '') return null;
+  const rest = levels.slice(2);
+  if (rest.length === 1 && RETAINED.has(rest[0]!)) return { id, kind: rest[0] as Kind };
+  if (rest.length === 2 && rest[0] === 'event' && rest[1] !== '') return { id, kind: `event/${rest[1]!}` };
+  if (rest.length === 3 && rest[0] === 'cmd' && rest[2] === 'response') return { id, kind: 'response' };
+  return null;
+}
+
+function newKiosk(id: string): KioskFacts {
+  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, completedSinceHealth: 0, recentIds: [] };
+}
+
+function clearRetained(k: KioskFacts, kind: Kind): KioskFacts {
+  switch (kind) {
+    case 'status':
+      return { ...k, status: null };
+    case 'info':
+      return { ...k, version: null };
+    case 'state':
+      return { ...k, state: null };
+    default:
+      return { ...k, health: null };
+  }
+}
+
+/**
+ * Last seen moves on live messages from the kiosk. A replayed retained "online" counts too (the
+ * broker holds the kiosk's session, or its will would have replaced it); a live "offline" is
+ * that will, sent by the broker, so it does not.
+ */
+function seen(k: KioskFacts, kind: Kind, text: string, retain: boolean, now: number): KioskFacts {
+  if (kind === 'status') {
+    const s = statusWord(text);
+    if (retain ? s !== 'online' : s === 'offline') return k;
+  } else if (retain) return k;
+  return { ...k, lastSeen: now };
+}
+
+function apply(k: KioskFacts, kind: Kind, text: string, retain: boolean, now: number): KioskFacts {
+  if (kind === 'status') {
+    const s = statusWord(text);
+    return s ? { ...k, status: s } : k;
+  }
+  if (kind === 'response') return k;
+  const json = parseJson(text);
+  if (!isRecord(json)) return k;
+  if (kind === 'info') return typeof json['version'] === 'string' ? { ...k, version: json['version'] } : k;
+  if (kind === 'state') return typeof json['mode'] === 'string' ? { ...k, state: stateOf(json) } : k;
+  if (kind === 'health') return healthOf(k, json, retain, now);
+  return eventOf(k, kind.slice('event/'.length), json, now);
+}
+
+function statusWord(text: string): Availability | null {
+  let word: unknown = text.trim();
+  // Tolerate a JSON string ("\"online\"") from a hand-rolled publisher.
+  if (typeof word === 'string' && word.startsWith('"')) word = parseJson(word);
+  return typeof word === 'string' && STATUSES.has(word) ? (word as Availability) : null;
+}
+
+function stateOf(json: Record<string, unknown>): NonNullable<KioskFacts['state']> {
+  const ports = json['ports'];
+  const printer = isRecord(ports) ? portStateOf(ports['printer']) : null;
+  return { mode: json['mode'] as string, step: typeof json['step'] === 'string' ? json['step'] : null, printer };
+}
+
+function portStateOf(v: unknown): PortState | null {
+  if (!isRecord(v)) return null;
+  const reason = typeof v['reason'] === 'string' ? v['reason'] : '?';
+  switch (v['kind']) {
+    case 'ready':
+      return { kind: 'ready' };
+    case 'connecting':
+      return { kind: 'connecting', attempt: typeof v['attempt'] === 'number' ? v['attempt'] : 0 };
+    case 'absent':
+    case 'degraded':
+    case 'faulted':
+      return { kind: v['kind'], reason };
+    default:
+      return null;
+  }
+}
+
+function healthOf(k: KioskFacts, json: Record<string, unknown>, retain: boolean, now: number): KioskFacts {
+  const c = json['checkins_today'];
+  const health = { checkinsToday: typeof c === 'number' && Number.isInteger(c) && c >= 0 ? c : null, day: dayOf(now) };
+  if (retain) return { ...k, health, completedSinceHealth: 0 };
+  const gap = k.healthAt === null ? null : now - k.healthAt;
+  // The largest recent gap is the interval: a reconnect replays health early, shortening one gap.
+  const healthGaps = gap !== null && gap > 0 ? [...k.healthGaps, gap].slice(-HEALTH_GAPS_KEPT) : k.healthGaps;
+  return { ...k, health, healthAt: now, healthGaps, completedSinceHealth: 0 };
+}
+
+function eventOf(k: KioskFacts, kind: string, envelope: Record<string, unknown>, now: number): KioskFacts {
+  const id = envelope['id'];
+  if (typeof id === 'string') {
+    if (k.recentIds.includes(id)) return k;
+    k = { ...k, recentIds: [...k.recentIds, id].slice(-MAX_RECENT_IDS) };
+  }
+  const data = isRecord(envelope['data']) ? envelope['data'] : {};
+  // The kiosk's own timestamp (a replay after an outage is old), never later than now.
+  const ts = typeof envelope['ts'] === 'string' ? Date.parse(envelope['ts']) : NaN;
+  const at = Number.isFinite(ts) ? Math.min(ts, now) : now;
+  const isError = (kind === 'alert' && (data['level'] === 'error' || data['level'] === 'critical')) || kind === 'ticket.failed';
+  if (isError && at > now - HOUR_MS) {
+    const errors = [...k.errors.filter((t) => t > now - HOUR_MS), at].sort((a, b) => a - b).slice(-MAX_ERRORS);
+    return { ...k, errors };
+  }
+  if (kind === 'checkin.completed') {
+    const day = dayOf(at);
+    if (day < k.completed.day) return k;
+    const completed = day === k.completed.day ? { day, count: k.completed.count + 1 } : { day, count: 1 };
+    return { ...k, completed, completedSinceHealth: k.health && k.health.day === day ? k.completedSinceHealth + 1 : k.completedSinceHealth };
+  }
+  return k;
+}
+
+function statusAt(k: KioskFacts, now: number): RowStatus {
+  if (k.status !== 'online') return k.status ?? 'unknown';
+  if (k.lastSeen !== null && now - k.lastSeen > staleAfterMs(k)) return 'stale';
+  return 'online';
+}
+
+/** Three health intervals once they have been observed, else 90 s. */
+export function staleAfterMs(k: Pick<KioskFacts, 'healthGaps'>): number {
+  return k.healthGaps.length === 0 ? DEFAULT_STALE_MS : Math.max(MIN_STALE_MS, 3 * Math.max(...k.healthGaps));
+}
+
+/** The kiosk's own count when its health is from today, plus tickets since; else what we counted. */
+function checkinsAt(k: KioskFacts, now: number): number {
+  const today = dayOf(now);
+  if (k.health && k.health.day === today && k.health.checkinsToday !== null) return k.health.checkinsToday + k.completedSinceHealth;
+  return k.completed.day === today ? k.completed.count : 0;
+}
+
+/** Local midnight (the monitor's time zone) as wall ms: the key of a day. */
+function dayOf(ms: number): number {
+  return new Date(ms).setHours(0, 0, 0, 0);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
