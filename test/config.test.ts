@@ -87,6 +87,11 @@ test('the MQTT password comes from a file or a systemd credential, and never sit
   const fromCred = parseConfig('', 't.yaml', { env: { CREDENTIALS_DIRECTORY: dir }, hostname: () => 'h' });
   t.is(fromCred.secrets.mqttPassword, 'from-credential');
 
+  // Run by hand outside the service (sudo kioskd selftest): the credstore file the unit loads.
+  writeFileSync(join(dir, 'kioskd.mqtt-password'), 'from-credstore');
+  const fromStore = parseConfig('', 't.yaml', { env: { KIOSKD_CREDSTORE: dir }, hostname: () => 'h' });
+  t.is(fromStore.secrets.mqttPassword, 'from-credstore');
+
   const missing = problemsOf(`mqtt: { passwordFile: ${join(dir, 'nope')} }\n`);
   t.deepEqual(missing.map((p) => p.path), ['mqtt.passwordFile']);
 });

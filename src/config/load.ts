@@ -188,7 +188,12 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
     }
   };
   const credDir = env['CREDENTIALS_DIRECTORY'];
-  const credential = (name: string): string | undefined => (credDir && existsSync(join(credDir, name)) ? join(credDir, name) : undefined);
+  // Outside the service (`sudo kioskd selftest`, `check-config`), read the same files the unit
+  // loads: /etc/credstore/kioskd.<name> (root-only), so a technician needs no extra flags.
+  const credential = (name: string): string | undefined => {
+    const file = credDir ? join(credDir, name) : join(env['KIOSKD_CREDSTORE'] ?? '/etc/credstore', `kioskd.${name}`);
+    return existsSync(file) ? file : undefined;
+  };
   // A trailing newline from `echo secret > file` is not part of the secret.
   const text = (path: string, file: string | undefined): string | undefined => (file === undefined ? undefined : read(path, file)?.toString('utf8').replace(/\r?\n$/, ''));
   const mqttPassword = text('mqtt.passwordFile', config.mqtt.passwordFile ?? credential('mqtt-password'));
