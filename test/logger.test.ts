@@ -56,4 +56,7 @@ test('a CCCD number inside a message, a format argument or an error is cut to it
 
 test('masking leaves other numbers alone', (t) => {
   t.is(maskIdNumbers('time 1795425328635 port 1883 id 001099012345.'), 'time 1795425328635 port 1883 id ********2345.');
+  // A UUID whose last group happens to be all digits is an id, not a card number.
+  t.is(maskIdNumbers('session 3dadd8f3-571f-440b-91c7-123456786208'), 'session 3dadd8f3-571f-440b-91c7-123456786208');
+  t.is(maskIdNumbers('card 079123456789 session 3dadd8f3-571f-440b-91c7-0791234567ab'), 'card ********6789 session 3dadd8f3-571f-440b-91c7-0791234567ab');
 });

@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPersonalData } from '../hw-sim/scenario/privacy.js';
+import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -131,4 +133,12 @@ test('usage errors exit 64: no file, an unknown option', async (t) => {
   const unknown = await hwSimRun(['--frobnicate', 'x.yaml']);
   t.is(unknown.code, 64);
   t.regex(unknown.err, /usage: hw-sim run FILE… \[--artifacts DIR\]/);
+});
+
+test('the personal-data check catches ID numbers, names and birth dates, but not ids that merely end in 12 digits', (t) => {
+  const p = SAMPLE_IDENTITIES[0]!;
+  t.deepEqual(findPersonalData('{"session_id":"3dadd8f3-571f-440b-91c7-123456786208","card":"********0001"}'), []);
+  t.truthy(findPersonalData(`card ${p.idNumber}`).find((l) => /ID number/.test(l.what)));
+  t.truthy(findPersonalData('maThe 079123456789').find((l) => /12-digit/.test(l.what)));
+  t.truthy(findPersonalData(`hoTen ${p.fullName.toUpperCase()}`).find((l) => /name/.test(l.what)));
 });

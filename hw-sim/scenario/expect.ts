@@ -53,6 +53,8 @@ export async function checkExpectation(raw: Expectation, ctx: ScenarioContext): 
   const end = ctx.clock.now() + limit;
   for (;;) {
     const final = ctx.clock.now() >= end;
+    // A ticket cut is rendered (picture, OCR) a second or two later: count what was cut by now.
+    if (final && e.kind === 'ticket') await ctx.kiosk.sim.printer.settled();
     const v = check(final);
     if (v.kind === 'pass') return v.note;
     if (v.kind === 'fail' || final) {

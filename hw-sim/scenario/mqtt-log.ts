@@ -11,10 +11,13 @@ export interface Recorded {
 /**
  * Everything on the kiosk's broker, in arrival order: what expectations look at and what
  * lands in the artifacts' mqtt.log. It reconnects and subscribes again when the broker comes
- * back after a `broker: stop`.
+ * back after a `broker: stop` (`listening()` says when it has).
  */
 export class MqttRecorder {
   readonly seen: Recorded[] = [];
+
+  /** The subscription on the current connection: true once the broker granted it. */
+  private subscribed: Promise<boolean>;
 
   private constructor(
     private readonly client: MqttClient,
@@ -25,17 +28,32 @@ export class MqttRecorder {
       this.seen.push(r);
       onMessage(r);
     });
+    this.subscribed = this.subscribe();
+    // Subscribed again on every reconnect by us (not mqtt.js), so listening() knows when it is done.
+    client.on('connect', () => (this.subscribed = this.subscribe()));
   }
 
   static async start(url: string, onMessage: (r: Recorded) => void = () => {}): Promise<MqttRecorder> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 200, clientId: `hw-sim-run-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 200, resubscribe: false, clientId: `hw-sim-run-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
     const rec = new MqttRecorder(client, onMessage);
-    await client.subscribeAsync('#', { qos: 1 });
+    if (!(await rec.subscribed)) throw new Error(`could not subscribe to # on ${url}`);
     return rec;
   }
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** True once connected and subscribed (after a broker restart: again); false while not yet. */
+  async listening(): Promise<boolean> {
+    return this.client.connected && (await this.subscribed);
+  }
+
+  private subscribe(): Promise<boolean> {
+    return this.client.subscribeAsync('#', { qos: 1 }).then(
+      () => true,
+      () => false,
+    );
   }
 
   async publish(topic: string, payload: string): Promise<void> {

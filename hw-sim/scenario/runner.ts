@@ -11,7 +11,7 @@ import { logLine, MqttRecorder } from './mqtt-log.js';
 import type { ScenarioFile } from './parse.js';
 import { describeStep, Report, summaryLine } from './report.js';
 import type { Action } from './schema.js';
-import { runAction } from './steps.js';
+import { runAction, stopDaemon } from './steps.js';
 import { substitute } from './values.js';
 
 export interface RunOptions {
@@ -169,12 +169,25 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
     await sim.scanner.plug();
     await sim.showFace(1);
     await sim.broker.reopen();
-    if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
     const ctx: ScenarioContext = { kiosk: bench.kiosk, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
+    // Maintenance is the one mode a kiosk never leaves by itself (a file may end in it, or fail
+    // before switching it off): a fresh kioskd starts idle.
+    if (daemonRunning(bench.kiosk) && lastMode(bench) === 'maintenance') await stopDaemon(bench.kiosk, ctx);
+    if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
     await checkExpectation({ kind: 'state', match: { mode: 'idle' }, within: READY_MS, since: undefined, save: undefined }, ctx);
     return null;
   } catch (err) {
     return err instanceof StepFailed ? [...err.lines] : [err instanceof Error ? err.message : String(err)];
+  }
+}
+
+/** The mode in the last state the kiosk published, if any. */
+function lastMode(bench: Bench): unknown {
+  const last = bench.mqtt.seen.findLast((m) => m.topic === `${bench.kiosk.base}/state`);
+  try {
+    return last ? (JSON.parse(last.payload) as { mode?: unknown }).mode : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -50,7 +50,7 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
       return undefined;
     case 'broker':
       if (step.action === 'stop') await sim.broker.close();
-      else await sim.broker.reopen();
+      else await startBroker(ctx);
       return undefined;
     case 'bhyt':
       if (step.identity !== undefined) sim.gateway.setResult(person(step.identity).idNumber, step.result!);
@@ -81,6 +81,35 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
       await sim.printer.settled();
       ctx.marks.set(step.label, markNow(k, ctx.mqtt));
       return undefined;
+  }
+}
+
+/**
+ * Starts the broker again with the runner's recorder subscribed before kioskd is back. kioskd
+ * sends the events it kept while offline the moment it reconnects, and a fresh broker keeps no
+ * sessions: a recorder that came second would miss them. kioskd is paused (SIGSTOP) for the
+ * fraction of a second this takes, so its reconnect timer cannot win the race.
+ */
+async function startBroker(ctx: ScenarioContext): Promise<void> {
+  const k = ctx.kiosk;
+  const pid = daemonRunning(k) ? k.daemon.pid : undefined;
+  const signal = (s: NodeJS.Signals): void => {
+    try {
+      if (pid !== undefined) process.kill(pid, s);
+    } catch {
+      // it exited meanwhile: nothing to pause or resume
+    }
+  };
+  signal('SIGSTOP');
+  try {
+    await k.sim.broker.reopen();
+    const end = ctx.clock.now() + 10_000;
+    while (!(await ctx.mqtt.listening())) {
+      if (ctx.clock.now() >= end) throw new StepFailed(['expected the runner to be subscribed to the broker again within 10 s', 'saw: it is not']);
+      await sleep(ctx.clock, 10, ctx.signal);
+    }
+  } finally {
+    signal('SIGCONT');
   }
 }
 
