@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { BhytGatewaySim } from './devices/bhyt-gateway.js';
@@ -29,6 +30,7 @@ export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
   bhyt N CODE    the BHYT gateway answers CODE (000, 010 expired, 110 revoked …) for sample N
   bhyt down|up|slow|500    gateway faults (up: back to normal)
   portrait down|up|slow    identity-service faults;  portrait none N: no portrait for sample N
+  clock unsynced|synced    what the fake timedatectl says to \`kioskd selftest\` (NTP sync)
   help`;
 
 export interface ConsoleDevices {
@@ -138,6 +140,11 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
       else if (arg === 'hang') await need(devices.camera, 'camera').hang();
       else throw new Error('camera fail|hang');
       return `hw-sim: camera ${arg}`;
+    case 'clock': {
+      if (arg !== 'synced' && arg !== 'unsynced') throw new Error('clock synced|unsynced');
+      writeFileSync(need(devices.camera, 'camera').env.HWSIM_CLOCK_STATE, arg + '\n');
+      return `hw-sim: the kiosk's clock now reports ${arg === 'synced' ? 'synchronised' : 'not synchronised'} (timedatectl)`;
+    }
     case 'yes':
     case 'no':
     case 'helpme': {

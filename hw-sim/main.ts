@@ -132,21 +132,29 @@ async function main(): Promise<number> {
         ? `  web panel:  ${panel.url}  (open it in a browser: mode and step, lamps, buttons, card scans, faces, printer faults, tickets, MQTT traffic)`
         : `  web panel:  off (--no-panel)`,
       values['no-daemon']
-        ? `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env).map(([k, v]) => `${k}=${v}`).join(' ')} node dist/src/main.js --config ${sim.configPath}`
+        ? [
+            `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env).map(([k, v]) => `${k}=${v}`).join(' ')} node dist/src/main.js --config ${sim.configPath}`,
+            `  self-test:  the same with "selftest" before --config; "paper out", "unplug", "camera fail", "clock unsynced" here make it fail`,
+          ].join('\n')
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
       '',
     ].join('\n'),
   );
 
+  const consoleDevices = { scanner: sim.scanner, printer: sim.printer, camera: sim.camera, panel: sim.panel, gateway: sim.gateway, identity: sim.identity, showFace: sim.showFace, ask: (cmd: string, args: Record<string, unknown>) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) };
+  const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
   if (values['no-daemon']) {
+    // The console still drives the devices: a technician runs `kioskd selftest` against them.
+    const stopConsole = runConsole(process.stdin, consoleDevices, say);
     await waitForSignal();
+    stopConsole();
     await panel?.close();
     await sim.stop();
     return 0;
   }
 
   const daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv });
-  const stopConsole = runConsole(process.stdin, { scanner: sim.scanner, printer: sim.printer, camera: sim.camera, panel: sim.panel, gateway: sim.gateway, identity: sim.identity, showFace: sim.showFace, ask: (cmd, args) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) }, (line) => line && process.stdout.write(line + '\n'));
+  const stopConsole = runConsole(process.stdin, consoleDevices, say);
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   sim.printer.onTicket((t) => process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`));
   const killOnExit = (): void => {
