@@ -110,6 +110,11 @@ const ls = spawnSync('npm', ['ls', '--omit=dev', '--offline'], { cwd: stage, enc
 if (ls.status !== 0) fail(`npm ls --omit=dev finds the production tree broken:\n${ls.stdout}${ls.stderr}`);
 // The native module must load with this Node: the kiosk runs the same major.
 run(process.execPath, ['-e', `new (require(${JSON.stringify(join(stage, 'node_modules/better-sqlite3'))}))(':memory:').close()`]);
+// sd-notify is optional for development, but a kiosk needs it: the unit's NotifyAccess=main
+// refuses READY=1 from the systemd-notify fallback's child process, and systemd would kill
+// the daemon at TimeoutStartSec over and over. Built only where libsystemd-dev is installed.
+if (!existsSync(join(stage, 'node_modules/sd-notify'))) fail('sd-notify is not installed (apt-get install libsystemd-dev, then npm ci): without it the kiosk never reports READY under systemd');
+run(process.execPath, ['-e', `require(${JSON.stringify(join(stage, 'node_modules/sd-notify'))})`]);
 
 // Flat on purpose: scripts/flash/provision reads it with sed (a technician's laptop may have
 // no Node or jq).

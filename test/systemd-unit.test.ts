@@ -221,3 +221,23 @@ test('the udev rules parse, name /dev/kiosk-scanner and /dev/kiosk-printer, and 
     t.regex(r.find((p) => p.key === 'ATTRS' && p.attr === 'idProduct')?.value ?? '', /^[0-9a-f]{4}$/);
   }
 });
+
+test('the self-test unit runs kioskd selftest under exactly the service sandbox, rates 2.0 or lower, and hands the devices back', (t) => {
+  const SELFTEST = 'systemd/kioskd-selftest.service';
+  const complaints = analyze(['verify', SELFTEST])
+    .split('\n')
+    .filter((l) => l.trim() !== '' && l !== 'kioskd-selftest.service: Command /usr/bin/node is not executable: No such file or directory');
+  t.deepEqual(complaints, []);
+  const score = Number(/Overall exposure level for kioskd-selftest\.service: (\d+\.\d+)/.exec(analyze(['security', '--offline=yes', SELFTEST]))?.[1]);
+  t.true(score <= 2.0, `exposure ${score}`);
+  const text = readFileSync(SELFTEST, 'utf8');
+  const st = serviceSection(text);
+  t.is(one(st, 'Type'), 'oneshot');
+  t.regex(one(st, 'ExecStart') ?? '', /\/dist\/src\/main\.js selftest --config \/etc\/kioskd\/config\.yaml$/);
+  // Starting it stops the kiosk (it takes the devices), and the kiosk comes back either way.
+  for (const k of ['Conflicts', 'OnSuccess', 'OnFailure']) t.regex(text, new RegExp(`^${k}=kioskd\\.service$`, 'm'), k);
+  // Every sandbox line of the service, the same here (only the daemon's lifecycle lines differ).
+  const lifecycle = new Set(['Type', 'NotifyAccess', 'ExecStart', 'WatchdogSec', 'TimeoutStartSec', 'TimeoutStopSec', 'Restart', 'RestartSec', 'RestartPreventExitStatus', 'KillMode', 'StandardOutput', 'StandardError']);
+  const sandbox = (s: Map<string, string[]>) => [...s].filter(([k]) => !lifecycle.has(k)).sort(([a], [b]) => a.localeCompare(b));
+  t.deepEqual(sandbox(st), sandbox(service()));
+});

@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -190,16 +190,27 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
   const credDir = env['CREDENTIALS_DIRECTORY'];
   // Outside the service (`sudo kioskd selftest`, `check-config`), read the same files the unit
   // loads: /etc/credstore/kioskd.<name> (root-only), so a technician needs no extra flags.
+  let credstoreDenied: string | null = null;
   const credential = (name: string): string | undefined => {
-    const file = credDir ? join(credDir, name) : join(env['KIOSKD_CREDSTORE'] ?? '/etc/credstore', `kioskd.${name}`);
-    return existsSync(file) ? file : undefined;
+    const store = env['KIOSKD_CREDSTORE'] ?? '/etc/credstore';
+    const file = credDir ? join(credDir, name) : join(store, `kioskd.${name}`);
+    if (existsSync(file)) return file;
+    // existsSync says "absent" for a root-only store too: remembered for the "required" message.
+    if (!credDir && existsSync(store)) {
+      try {
+        accessSync(store, constants.X_OK);
+      } catch {
+        credstoreDenied = store;
+      }
+    }
+    return undefined;
   };
   // A trailing newline from `echo secret > file` is not part of the secret.
   const text = (path: string, file: string | undefined): string | undefined => (file === undefined ? undefined : read(path, file)?.toString('utf8').replace(/\r?\n$/, ''));
   const mqttPassword = text('mqtt.passwordFile', config.mqtt.passwordFile ?? credential('mqtt-password'));
   const bhytPassword = config.bhyt.enabled ? text('bhyt.passwordFile', config.bhyt.passwordFile ?? credential('bhyt-password')) : undefined;
   if (config.bhyt.enabled && bhytPassword === undefined && !problems.some((p) => p.path === 'bhyt.passwordFile')) {
-    problems.push({ path: 'bhyt.passwordFile', message: 'required when bhyt.enabled is true: a file with the gateway password, or the systemd credential "bhyt-password"' });
+    problems.push({ path: 'bhyt.passwordFile', message: `required when bhyt.enabled is true: a file with the gateway password, or the systemd credential "bhyt-password"${credstoreDenied ? ` (${credstoreDenied} may hold it but is not readable by this user: run with sudo)` : ''}` });
   }
   const identityToken = text('identity.tokenFile', config.identity.tokenFile);
   const t = config.mqtt.tls;

@@ -268,9 +268,10 @@ export const configSchema = z.strictObject({
       heartbeatMs: durationMs(100, 60_000).default(5000),
       resultHoldMs: durationMs(0, 60_000).default(3000).describe("how long a patient's result stays before the kiosk is ready for the next"),
       stateDir: z.string().min(1).default('/var/lib/kioskd').describe("where the queue database and ticket journal live (systemd's StateDirectory)"),
-      shutdownGraceMs: durationMs(0, 120_000)
+      // At most 20 s: the unit's TimeoutStopSec=25s would otherwise SIGKILL a ticket mid-print.
+      shutdownGraceMs: durationMs(0, 20_000)
         .default(10_000)
-        .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it'),
+        .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it (keep under TimeoutStopSec)'),
     })
     .prefault({}),
   ticket: ticketSchema,

@@ -35,7 +35,8 @@ export async function createNotifier(env: NodeJS.ProcessEnv, log: Logger): Promi
       watchdog: () => sendState('WATCHDOG=1'),
     };
   }
-  log.warn('optional package sd-notify is not installed; using the systemd-notify command (the unit needs NotifyAccess=all)');
+  // An error: the shipped unit (NotifyAccess=main) refuses a child's READY=1, so systemd will time the start out.
+  log.error('optional package sd-notify is not installed; using the systemd-notify command (the unit needs NotifyAccess=all)');
   const send = (...assignments: string[]): void => {
     execFile('systemd-notify', [`--pid=${process.pid}`, ...assignments], { env: { ...env } }, (err) => {
       if (err) log.warn({ err: err.message }, 'systemd-notify failed');
