@@ -105,10 +105,17 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
   t.is(provision.status, 0, `${provision.stdout}${provision.stderr}`);
   t.regex(provision.stdout, /checked by the release's kioskd check-config: configuration is valid \(kiosk id "lobby-1", broker mqtts:\/\/broker\.hospital\.vn:8883\)/);
   t.is(readlinkSync(join(card, 'opt/kioskd/current')), `releases/${pkg.version}`);
+  // The password where the release's unit loads it from (LoadCredential=mqtt-password:kioskd.mqtt-password),
+  // handed to the daemon as systemd does: $CREDENTIALS_DIRECTORY/mqtt-password.
+  t.is(readFileSync(join(card, 'etc/credstore/kioskd.mqtt-password'), 'utf8'), 'secret\n');
+  t.is(statSync(join(card, 'etc/credstore/kioskd.mqtt-password')).mode & 0o777, 0o600);
+  const credentials = join(out, 'credentials');
+  mkdirSync(credentials);
+  symlinkSync(join(card, 'etc/credstore/kioskd.mqtt-password'), join(credentials, 'mqtt-password'));
   const installed = spawnSync(process.execPath, [join(card, 'opt/kioskd/current/dist/src/main.js'), 'check-config', join(card, 'etc/kioskd/config.yaml')], {
     encoding: 'utf8',
     cwd: out,
-    env: { ...env, KIOSKD__MQTT__TLS__CA_FILE: ca, CREDENTIALS_DIRECTORY: join(card, 'etc/kioskd/secrets') },
+    env: { ...env, KIOSKD__MQTT__TLS__CA_FILE: ca, CREDENTIALS_DIRECTORY: credentials },
   });
   t.is(installed.status, 0, installed.stderr);
 });
