@@ -539,8 +539,11 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }
   // READY after local init: the broker and the devices are reported on, not waited for.
   notifier.ready(statusLine(runtime.status()));
 
-  const publishHealth = (): void =>
-    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: guarded('the check-in count could not be read', () => store.countToday(wallClock())) ?? 0, mqtt: link.stats() });
+  const publishHealth = (): void => {
+    // One instant for the count and its time: a monitor adds only check-ins after `ts` to the count.
+    const at = wallClock();
+    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: guarded('the check-in count could not be read', () => store.countToday(at)) ?? 0, mqtt: link.stats(), ts: at.toISOString() });
+  };
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
   const stopPurge = every(clock, 6 * 3600_000, purge);

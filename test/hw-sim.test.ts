@@ -70,6 +70,13 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   t.regex(out, new RegExp(`MQTT broker \\(embedded, MQTT 3\\.1\\.1\\): mqtt://127\\.0\\.0\\.1:${port}`));
   t.regex(out, /topics: +kiosk\/cli-sim\/status/);
   t.regex(out, /scanner: +virtual CCCD scanner on (a pty \(\/|tcp:\/\/127\.0\.0\.1:\d+)/);
+  // The web panel: on 8080, or on a free port when 8080 is taken (as when test files run side by side).
+  const panelUrl = /web panel: +(http:\/\/127\.0\.0\.1:\d+\/)(\s|$)/m.exec(out)?.[1];
+  t.truthy(panelUrl, `the banner names the web panel:\n${out}`);
+  const page = await fetch(panelUrl!);
+  t.is(page.status, 200);
+  t.regex(page.headers.get('content-type') ?? '', /^text\/html\b/);
+  t.regex(await page.text(), /<title>hw-sim/);
 
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/cli-sim/#');
   t.teardown(() => w.stop());

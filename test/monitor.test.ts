@@ -8,7 +8,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../hw-sim/broker.js';
 import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
 import { until } from '../hw-sim/wait.js';
 import type { PortState } from '../src/hal/ports.js';
-import { emptyFleet, fleetRows, kioskRow, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
+import { copyFleet, emptyFleet, fleetRows, kioskRow, MAX_KIOSKS, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
 import { age, changeKey, renderTable, rowJson } from '../src/monitor/render.js';
 import type { AlertPayload, EventEnvelope, EventTopics, HealthPayload, InfoPayload, StatePayload } from '../src/mqtt/topics.js';
 import { freePort } from './helpers/ports.js';
@@ -23,7 +23,8 @@ const MIN = 60 * S;
 const ports = (printer: PortState): StatePayload['ports'] => ({ card: { kind: 'ready' }, camera: { kind: 'ready' }, printer, indicators: { kind: 'ready' } });
 const state = (mode: StatePayload['mode'], printer: PortState = { kind: 'ready' }, step: string | null = null): string =>
   JSON.stringify({ mode, step, session_id: step ? 's-1' : null, ports: ports(printer), since: new Date(T0).toISOString() } satisfies StatePayload);
-const health = (checkinsToday?: number): string =>
+/** A health report the kiosk took at `ts` (its own clock). */
+const health = (ts: number, checkinsToday?: number): string =>
   JSON.stringify({
     uptime_s: 100,
     rss_mb: 120,
@@ -33,6 +34,7 @@ const health = (checkinsToday?: number): string =>
     ...(checkinsToday === undefined ? {} : { checkins_today: checkinsToday }),
     mqtt: { queued: 0, dropped: 0 },
     liveness: { ok: true, reason: null },
+    ts: new Date(ts).toISOString(),
   } satisfies HealthPayload);
 const info = (version: string): string =>
   JSON.stringify({ schema: 1, version, hal_mode: 'sim', drivers: {}, mqtt_protocol: 4, started_at: new Date(T0).toISOString() } satisfies InfoPayload);
@@ -59,7 +61,7 @@ test('a kiosk appears from its retained topics with status, mode, step, paper an
     [retained('kiosk/lobby-1/status', 'online'), T0],
     [retained('kiosk/lobby-1/info', info('1.4.0')), T0],
     [retained('kiosk/lobby-1/state', state('in-session', { kind: 'ready' }, 'consent')), T0],
-    [retained('kiosk/lobby-1/health', health(12)), T0],
+    [retained('kiosk/lobby-1/health', health(T0, 12)), T0],
   ]);
   t.like(row(f, 'lobby-1', T0 + 5 * S), { kiosk: 'lobby-1', status: 'online', mode: 'in-session', step: 'consent', paper: 'ok', printer: 'ready', version: '1.4.0', checkinsToday: 12, errors1h: 0, lastSeen: T0 });
 });
@@ -67,13 +69,13 @@ test('a kiosk appears from its retained topics with status, mode, step, paper an
 test('retained values other than "online" are old news: they do not count as a sign of life', (t) => {
   const f = fold([
     [retained('kiosk/k/state', state('idle')), T0],
-    [retained('kiosk/k/health', health(3)), T0],
+    [retained('kiosk/k/health', health(T0, 3)), T0],
   ]);
   t.like(row(f, 'k', T0), { status: 'unknown', lastSeen: null, mode: 'idle' });
-  const off = fold([[retained('kiosk/k/status', 'offline'), T0]], f);
+  const off = fold([[retained('kiosk/k/status', 'offline'), T0]], copyFleet(f));
   t.like(row(off, 'k', T0), { status: 'offline', lastSeen: null });
   // The broker's will ("offline", live) is not the kiosk speaking either.
-  const seen = fold([[live('kiosk/k/health', health(3)), T0 + MIN], [live('kiosk/k/status', 'offline'), T0 + 2 * MIN]], f);
+  const seen = fold([[live('kiosk/k/health', health(T0 + MIN, 3)), T0 + MIN], [live('kiosk/k/status', 'offline'), T0 + 2 * MIN]], f);
   t.like(row(seen, 'k', T0 + 2 * MIN), { status: 'offline', lastSeen: T0 + MIN });
   t.like(row(fold([[live('kiosk/k/status', 'stopped'), T0 + 3 * MIN]], seen), 'k', T0 + 3 * MIN), { status: 'stopped', lastSeen: T0 + 3 * MIN });
 });
@@ -83,7 +85,7 @@ test('an online kiosk goes stale after 90 s of silence, or after 3 health interv
   t.is(row(f, 'k', T0 + 89 * S).status, 'online');
   t.is(row(f, 'k', T0 + 91 * S).status, 'stale');
   // Health every 60 s: stale only after 180 s without a word.
-  f = fold([[live('kiosk/k/health', health()), T0 + 60 * S], [live('kiosk/k/health', health()), T0 + 120 * S]], f);
+  f = fold([[live('kiosk/k/health', health(T0 + 60 * S)), T0 + 60 * S], [live('kiosk/k/health', health(T0 + 120 * S)), T0 + 120 * S]], f);
   t.is(row(f, 'k', T0 + 120 * S + 170 * S).status, 'online');
   t.is(row(f, 'k', T0 + 120 * S + 181 * S).status, 'stale');
   // Any live message is a sign of life; a stale kiosk that speaks is online again.
@@ -138,18 +140,18 @@ test('the error window keeps bounded memory under an alert storm', (t) => {
 });
 
 test("check-ins today: the kiosk's own count when its health has it, plus tickets since; else counted since local midnight", (t) => {
-  let f = fold([[retained('kiosk/k/health', health(7)), T0]]);
+  let f = fold([[retained('kiosk/k/health', health(T0, 7)), T0]]);
   t.is(row(f, 'k', T0).checkinsToday, 7);
   f = fold([[live('kiosk/k/event/checkin.completed', completed(T0 + MIN, 8)), T0 + MIN]], f);
   t.is(row(f, 'k', T0 + MIN).checkinsToday, 8, 'a ticket since the last health adds one');
-  f = fold([[live('kiosk/k/health', health(8)), T0 + 2 * MIN]], f);
+  f = fold([[live('kiosk/k/health', health(T0 + 2 * MIN, 8)), T0 + 2 * MIN]], f);
   t.is(row(f, 'k', T0 + 2 * MIN).checkinsToday, 8, 'the next health already includes it');
   // After midnight yesterday's health no longer counts.
   const tomorrow = new Date(2025, 2, 11, 0, 5).getTime();
   t.is(row(f, 'k', tomorrow).checkinsToday, 0);
   // A kiosk whose health has no count (an older daemon): completions since midnight are counted.
   let g = fold([
-    [live('kiosk/old/health', health()), T0],
+    [live('kiosk/old/health', health(T0)), T0],
     [live('kiosk/old/event/checkin.completed', completed(new Date(2025, 2, 9, 23, 50).getTime(), 1)), T0],
     [live('kiosk/old/event/checkin.completed', completed(T0 + MIN, 2)), T0 + MIN],
     [live('kiosk/old/event/checkin.completed', completed(T0 + 2 * MIN, 3)), T0 + 2 * MIN],
@@ -160,6 +162,63 @@ test("check-ins today: the kiosk's own count when its health has it, plus ticket
   // A failed check-in is not a check-in.
   const failed = event('checkin.failed', { ...(JSON.parse(completed(T0, 9)) as EventEnvelope<EventTopics['checkin.failed']>).data, outcome: 'declined', ticket: null, number: null }, T0);
   t.is(row(fold([[live('kiosk/x/event/checkin.failed', failed), T0]]), 'x', T0).checkinsToday, 0);
+});
+
+test('check-ins after a broker outage: the health sent on reconnect already counts the replayed tickets older than it', (t) => {
+  let f = fold([
+    [retained('kiosk/k/status', 'online'), T0],
+    [retained('kiosk/k/health', health(T0, 5)), T0],
+  ]);
+  t.is(row(f, 'k', T0).checkinsToday, 5);
+  // The broker is away from T0+1m to T0+10m. Meanwhile the kiosk prints #6 and #7, takes its
+  // health (7), prints #8. On reconnect it sends that health first, then the queued events.
+  const back = T0 + 10 * MIN;
+  f = fold(
+    [
+      [live('kiosk/k/status', 'online'), back],
+      [live('kiosk/k/health', health(T0 + 4 * MIN, 7)), back],
+      [live('kiosk/k/event/checkin.completed', completed(T0 + 2 * MIN, 6)), back],
+      [live('kiosk/k/event/checkin.completed', completed(T0 + 3 * MIN, 7)), back],
+      [live('kiosk/k/event/checkin.completed', completed(T0 + 5 * MIN, 8)), back],
+    ],
+    f,
+  );
+  t.is(row(f, 'k', back).checkinsToday, 8, 'the kiosk printed 8: 7 in its health, 1 after it (not 7 + 3)');
+  f = fold([[live('kiosk/k/event/checkin.completed', completed(back + MIN, 9)), back + MIN]], f);
+  t.is(row(f, 'k', back + MIN).checkinsToday, 9);
+  f = fold([[live('kiosk/k/health', health(back + 2 * MIN, 9)), back + 2 * MIN]], f);
+  t.is(row(f, 'k', back + 2 * MIN).checkinsToday, 9, 'the next health agrees');
+});
+
+test("a retained health from yesterday is not today's count: the check-ins since local midnight are", (t) => {
+  const yesterdayEvening = new Date(2025, 2, 9, 18, 0).getTime();
+  // The monitor starts this morning; the kiosk was switched off last night and its last health stays on the broker.
+  let f = fold([
+    [retained('kiosk/k/status', 'offline'), T0],
+    [retained('kiosk/k/health', health(yesterdayEvening, 40)), T0],
+  ]);
+  t.is(row(f, 'k', T0).checkinsToday, 0, "yesterday's 40 are not today's");
+  f = fold([[live('kiosk/k/event/checkin.completed', completed(T0 + MIN, 1)), T0 + MIN]], f);
+  t.is(row(f, 'k', T0 + MIN).checkinsToday, 1);
+  // A ticket of last night replayed late is yesterday's too.
+  f = fold([[live('kiosk/k/event/checkin.completed', completed(yesterdayEvening + MIN, 41)), T0 + 2 * MIN]], f);
+  t.is(row(f, 'k', T0 + 2 * MIN).checkinsToday, 1);
+  // Today's first health takes over, and the tickets after it add to it.
+  f = fold([[live('kiosk/k/health', health(T0 + 3 * MIN, 1)), T0 + 3 * MIN], [live('kiosk/k/event/checkin.completed', completed(T0 + 4 * MIN, 2)), T0 + 4 * MIN]], f);
+  t.is(row(f, 'k', T0 + 4 * MIN).checkinsToday, 2);
+});
+
+test('a flood of kiosk ids is folded in place and capped; copyFleet branches off an independent fleet', (t) => {
+  const f = emptyFleet();
+  for (let i = 0; i < MAX_KIOSKS + 50; i++) t.is(reduceFleet(f, retained(`kiosk/k${i}/status`, 'online'), T0), f);
+  t.is(f.kiosks.size, MAX_KIOSKS, 'kiosks beyond the cap are not tracked');
+  t.is(row(f, 'k0', T0).status, 'online');
+  t.is(kioskRow(f, `k${MAX_KIOSKS}`, T0), null);
+  // A known kiosk still updates at the cap.
+  const branch = copyFleet(f);
+  reduceFleet(branch, live('kiosk/k0/status', 'stopped'), T0 + S);
+  t.is(row(branch, 'k0', T0 + S).status, 'stopped');
+  t.is(row(f, 'k0', T0 + S).status, 'online', 'the fleet it was copied from is unchanged');
 });
 
 test('garbage never throws and makes no phantom kiosks beyond the one the topic names', (t) => {
@@ -214,7 +273,7 @@ const fleetOfThree = (): Fleet =>
     [retained('kiosk/a-lobby/status', 'online'), T0],
     [retained('kiosk/a-lobby/info', info('1.4.0')), T0],
     [retained('kiosk/a-lobby/state', state('idle')), T0],
-    [retained('kiosk/a-lobby/health', health(42)), T0],
+    [retained('kiosk/a-lobby/health', health(T0, 42)), T0],
     [retained('kiosk/c-er/status', 'offline'), T0],
   ]);
 
@@ -255,9 +314,9 @@ test('JSON lines: the row as snake_case JSON; a change is anything but last_seen
   const f = fleetOfThree();
   const a = row(f, 'a-lobby', T0 + S);
   t.deepEqual(rowJson(a), { kiosk: 'a-lobby', status: 'online', mode: 'idle', step: null, last_seen: new Date(T0).toISOString(), paper: 'ok', printer: 'ready', errors_1h: 0, checkins_today: 42, version: '1.4.0' });
-  const later = fold([[live('kiosk/a-lobby/health', health(42)), T0 + 30 * S]], f);
+  const later = fold([[live('kiosk/a-lobby/health', health(T0 + 30 * S, 42)), T0 + 30 * S]], copyFleet(f));
   t.is(changeKey(row(later, 'a-lobby', T0 + 31 * S)), changeKey(a), 'a heartbeat alone is not a change');
-  const paperOut = fold([[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + 40 * S]], f);
+  const paperOut = fold([[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + 40 * S]], copyFleet(f));
   t.not(changeKey(row(paperOut, 'a-lobby', T0 + 40 * S)), changeKey(a));
   t.is(age(59_999), '59s');
   t.is(age(61_000), '1m01s');
@@ -346,7 +405,7 @@ async function runToEnd(args: string[]): Promise<{ code: number | null; stdout: 
 const stripAnsi = (s: string): string => s.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'), '');
 
 let k: KioskSim | undefined;
-const kiosk = async (): Promise<KioskSim> => (k ??= await startKioskSim({ faceid: false }));
+const kiosk = async (): Promise<KioskSim> => (k ??= await startKioskSim({ brokerPort: 0, faceid: false }));
 
 test.after.always(async () => {
   await k?.stop();

@@ -117,6 +117,8 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   t.timeout(180_000);
   const deviceId = 'contract-kiosk';
   const k = await startKioskSim({
+    // A free port: another test file may start its broker at the same moment.
+    brokerPort: 0,
     faceid: false,
     deviceId,
     configOverrides: {

@@ -20,7 +20,8 @@ import { systemClock } from '../src/util/clock.js';
  */
 let sim: Sim;
 test.before(async () => {
-  sim = await startSim({ faceid: true });
+  // A free port: another test file may start its broker at the same moment.
+  sim = await startSim({ brokerPort: 0, faceid: true });
 });
 test.after.always(async () => {
   await sim?.stop();

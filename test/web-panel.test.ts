@@ -1,16 +1,18 @@
 /**
  * hw-sim's technician web panel in a real browser (Debian's Chromium through playwright-core),
  * on a whole virtual kiosk with the real daemon and its face models: a check-in done only by
- * clicking, a printer fault seen in the page, and POSTs from other origins refused.
- * Screenshots of the key moments go to artifacts/web-panel/.
+ * clicking, a printer fault seen in the page, and requests from other sites refused.
+ * Screenshots of the key moments go to artifacts/web-panel/, with the face photos (real people)
+ * and the ticket images (they print the patient's name) masked.
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdirSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
+import { until } from '../hw-sim/wait.js';
 import { parseRawBytes } from '../hw-sim/web/raw-bytes.js';
 import { startWebPanel, type WebPanel } from '../hw-sim/web/server.js';
 import { launchChromium } from './helpers/browser.js';
@@ -32,7 +34,11 @@ test.before(async () => {
   // The browser first: without it nothing here can run, and the message says how to install it.
   browser = await launchChromium();
   k = await startKioskSim({
+    // A free port: another test file may start its broker at the same moment.
+    brokerPort: 0,
     configOverrides: {
+      // One health at start only: a check-in count on the page can come only from the ticket's event.
+      mqtt: { healthIntervalSec: 3600 },
       kiosk: { resultHoldMs: 300 },
       hal: { card: { duplicateWindowSec: 1 } },
       checkin: { consentTimeoutSec: 30 },
@@ -68,9 +74,14 @@ async function waitText(page: Page, testid: string, re: RegExp, timeout = 20_000
   return (await page.getByTestId(testid).textContent()) ?? '';
 }
 
+/**
+ * The face thumbnails are real people's photos, and a ticket prints the (sample) patient's name:
+ * both are masked, since screenshots leave the machine as CI artifacts. The ticket's number
+ * stays readable in the page's "Last check-in" box.
+ */
 async function shot(t: ExecutionContext, page: Page, name: string): Promise<void> {
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: true, mask: [page.locator('[data-testid^="face-"] img'), page.getByTestId('ticket-img')] });
   t.log(`screenshot: ${path}`);
 }
 
@@ -78,6 +89,7 @@ test.serial('a full check-in done by clicking: face 1, sample 1, Scan, consent Y
   const { page, errors } = await openPanel(t);
   await waitText(page, 'kiosk-mode', /^idle$/);
   t.is(await page.getByTestId('kiosk-status').textContent(), 'online');
+  t.is(await waitText(page, 'checkins-today', /^\d+$/), '0');
   t.regex((await page.getByTestId('port-printer').textContent()) ?? '', /^ready/);
   await shot(t, page, '1-idle');
 
@@ -129,6 +141,8 @@ test.serial('a full check-in done by clicking: face 1, sample 1, Scan, consent Y
   const end = await k!.waitEvent('checkin.completed', () => true, 5000, from);
   t.is(number, String(end['number']), 'the page shows the number the kiosk gave');
   t.is(await page.getByTestId('ticket-1').getAttribute('data-complete'), 'true');
+  // The kiosk's next health is an hour away: the page counts the ticket itself, as kioskd monitor does.
+  await waitText(page, 'checkins-today', /^1$/, 10_000);
   await waitText(page, 'kiosk-mode', /^idle$/);
   await shot(t, page, '3-ticket-printed');
 
@@ -198,22 +212,34 @@ test.serial('the raw-bytes box reaches the daemon, and a refused action says why
   t.deepEqual(errors, []);
 });
 
-/** POST as any client can, with the headers we choose (fetch will not let us set Host). */
-function post(path: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; body: string }> {
-  const u = new URL(path, panel!.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
 }
 
-test.serial('POSTs from another web page (foreign Origin, or a rebinding Host) are refused and change nothing', async (t) => {
+/** A request as any client can make it, with the headers we choose (fetch will not let us set Host). */
+function send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
+  const u = new URL(path, panel!.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers }, (res) => {
+      // An event stream never ends: its first chunk is all we read.
+      const stream = /^text\/event-stream/.test(res.headers['content-type'] ?? '');
+      let text = '';
+      res.setEncoding(stream ? 'utf8' : 'latin1');
+      res.on('data', (c: string) => {
+        text += c;
+        if (stream) res.destroy();
+      });
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+const post = (path: string, headers: Record<string, string>, body: unknown): Promise<Answer> => send('POST', path, headers, body);
+
+test.serial('POSTs from another web page (foreign Origin, cross-site fetch, or a rebinding Host) are refused and change nothing', async (t) => {
   const own = new URL(panel!.url).origin;
   const json = { 'content-type': 'application/json' };
   const foreign = await fetch(new URL('/api/scanner', panel!.url), { method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: JSON.stringify({ plugged: false }) });
@@ -221,8 +247,19 @@ test.serial('POSTs from another web page (foreign Origin, or a rebinding Host) a
   t.regex(await foreign.text(), /cross-origin/);
   t.true(k!.sim.scanner.plugged, 'the scanner was not unplugged');
 
-  const rebound = await post('/api/scanner', { ...json, host: `evil.example:${panel!.port}`, origin: `http://evil.example:${panel!.port}` }, { plugged: false });
-  t.is(rebound.status, 403);
+  // A browser that leaves Origin out still says where the request comes from.
+  const crossSite = await post('/api/scanner', { ...json, 'sec-fetch-site': 'cross-site' }, { plugged: false });
+  t.is(crossSite.status, 403);
+  t.regex(crossSite.body, /cross-site request refused/);
+  t.true(k!.sim.scanner.plugged);
+
+  // DNS rebinding: the page's own origin is the rebound name, so Origin matches Host and only the Host check can refuse.
+  const evilHost = `evil.example:${panel!.port}`;
+  for (const origin of [`http://${evilHost}`, own, undefined]) {
+    const rebound = await post('/api/scanner', { ...json, host: evilHost, ...(origin ? { origin } : {}) }, { plugged: false });
+    t.is(rebound.status, 403, `Origin ${origin ?? '(none)'}`);
+    t.regex(rebound.body, /unknown Host/);
+  }
   t.true(k!.sim.scanner.plugged);
   // A form post cannot send JSON; anything else is refused too.
   const form = await post('/api/scanner', { 'content-type': 'text/plain', origin: own }, { plugged: false });
@@ -233,6 +270,32 @@ test.serial('POSTs from another web page (foreign Origin, or a rebinding Host) a
   const ok = await fetch(new URL('/api/bhyt', panel!.url), { method: 'POST', headers: { ...json, origin: own }, body: JSON.stringify({ fault: 'none' }) });
   t.is(ok.status, 200);
   t.like(await ok.json(), { ok: true });
+});
+
+test.serial('GETs through a rebinding Host are refused: no snapshot, event stream, ticket or face for another site', async (t) => {
+  if (k!.sim.printer.tickets.length === 0) {
+    // Run alone (--match): a test ticket from the daemon, asked for as the page would.
+    const printed = await post('/api/daemon', { 'content-type': 'application/json', origin: new URL(panel!.url).origin }, { command: 'print-test' });
+    t.is(printed.status, 200, printed.body);
+    await until(() => k!.sim.printer.tickets.length > 0, 15_000, 'the test ticket');
+  }
+  const ticket = k!.sim.printer.tickets[0];
+  const paths = ['/api/snapshot', '/events', `/tickets/${ticket!.index}.png`, '/faces/1.jpg', '/'];
+  for (const path of paths) {
+    const rebound = await send('GET', path, { host: `evil.example:${panel!.port}` });
+    t.is(rebound.status, 403, path);
+    t.regex(rebound.body, /unknown Host/, path);
+    t.false(/image|event-stream/.test(rebound.headers['content-type'] ?? ''), path);
+  }
+  // The same requests with the panel's own Host are served, and only to pages of the panel's own origin.
+  for (const path of paths) {
+    const own = await send('GET', path, {});
+    t.is(own.status, 200, path);
+    t.is(own.headers['cross-origin-resource-policy'], 'same-origin', path);
+  }
+  const png = await send('GET', `/tickets/${ticket!.index}.png`, {});
+  t.is(png.headers['content-type'], 'image/png');
+  t.true(png.body.startsWith('\x89PNG'), 'a PNG');
 });
 
 test('raw bytes: escapes and hex become the bytes a scanner would send', (t) => {

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { emptyFleet, kioskRow, reduceFleet, type Fleet } from '../../src/monitor/fleet.js';
 
 /** One message under kiosk/<id>/# as the panel's traffic pane shows it. */
 export interface TrafficEntry {
@@ -16,6 +17,11 @@ export interface KioskReport {
   readonly status: string | null;
   readonly state: Record<string, unknown> | null;
   readonly health: Record<string, unknown> | null;
+  /**
+   * Counted as `kioskd monitor` does: the last health's checkins_today plus the tickets after it
+   * (a health comes only every mqtt.healthIntervalSec); null before anything was heard.
+   */
+  readonly checkinsToday: number | null;
   /** The last checkin.completed / checkin.failed event's data, with when it came. */
   readonly lastEnd: (Record<string, unknown> & { readonly at: string }) | null;
 }
@@ -35,7 +41,10 @@ export interface KioskFeedOptions {
  */
 export class KioskFeed {
   readonly traffic: TrafficEntry[] = [];
-  private report: KioskReport = { status: null, state: null, health: null, lastEnd: null };
+  private report: Omit<KioskReport, 'checkinsToday'> = { status: null, state: null, health: null, lastEnd: null };
+  /** The monitor's own reducer over this kiosk's messages: one rule for counting check-ins. */
+  private readonly fleet: Fleet;
+  private readonly kioskId: string;
   private seq = 0;
   private readonly listeners = new Set<(kind: 'traffic' | 'report', entry?: TrafficEntry) => void>();
   private readonly pending = new Map<string, (r: { status?: string; data?: unknown; error?: string }) => void>();
@@ -49,6 +58,9 @@ export class KioskFeed {
   ) {
     this.keep = opts.keep ?? 500;
     this.payloadChars = opts.payloadChars ?? 400;
+    const [prefix = '', id = ''] = base.split('/');
+    this.fleet = emptyFleet(prefix);
+    this.kioskId = id;
     client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
   }
 
@@ -60,8 +72,9 @@ export class KioskFeed {
     return feed;
   }
 
-  current(): KioskReport {
-    return this.report;
+  /** The report as it stands at `now` (wall ms): "today" moves at midnight. */
+  current(now = Date.now()): KioskReport {
+    return { ...this.report, checkinsToday: kioskRow(this.fleet, this.kioskId, now)?.checkinsToday ?? null };
   }
 
   onChange(l: (kind: 'traffic' | 'report', entry?: TrafficEntry) => void): () => void {
@@ -73,21 +86,21 @@ export class KioskFeed {
   async command(name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<unknown> {
     if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`not a command name: ${name}`);
     const transaction = `web-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
-    const answer = new Promise<{ status?: string; data?: unknown; error?: string }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(transaction);
-        reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`));
-      }, timeoutMs);
-      this.pending.set(transaction, (r) => {
+    // One promise, settled once by whichever comes first: the answer, the timeout or a failed
+    // publish. A timer left running after a failed publish would reject later, unhandled.
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         this.pending.delete(transaction);
-        resolve(r);
-      });
+        finish();
+      };
+      const timer = setTimeout(() => settle(() => reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`))), timeoutMs);
+      this.pending.set(transaction, (r) => settle(() => (r.status === 'ok' ? resolve(r.data) : reject(new Error(r.error ?? `kioskd refused "${name}"`)))));
+      this.client.publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 }).catch((err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))));
     });
-    await this.client.publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 });
-    const r = await answer;
-    if (r.status !== 'ok') throw new Error(r.error ?? `kioskd refused "${name}"`);
-    return r.data;
   }
 
   async stop(): Promise<void> {
@@ -96,6 +109,7 @@ export class KioskFeed {
   }
 
   private receive(topic: string, payload: Buffer, retain: boolean): void {
+    reduceFleet(this.fleet, { topic, payload, retain }, Date.now());
     const text = payload.toString('utf8');
     const entry: TrafficEntry = {
       seq: ++this.seq,
@@ -132,7 +146,8 @@ export class KioskFeed {
     }
     if (sub === 'event/checkin.completed' || sub === 'event/checkin.failed') {
       const data = json()?.['data'];
-      if (data === null || typeof data !== 'object') return false;
+      // A completion moves the count even when it carries no data the panel shows.
+      if (data === null || typeof data !== 'object') return sub === 'event/checkin.completed';
       this.report = { ...this.report, lastEnd: { ...(data as Record<string, unknown>), at: new Date().toISOString() } };
       return true;
     }

@@ -42,6 +42,9 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
+  // A page on another site may not load our faces, tickets or API answers (as <img>, <script> …):
+  // such a request names our own Host, so the Host check alone lets it through.
+  'cross-origin-resource-policy': 'same-origin',
 };
 const MAX_BODY = 64 * 1024;
 const TICKETS_SHOWN = 24;

@@ -1,6 +1,9 @@
 /**
- * What `kioskd monitor` knows about each kiosk, folded from MQTT messages by a pure reducer:
- * `reduceFleet(fleet, message, now)` returns a new fleet and never throws, whatever arrives.
+ * What `kioskd monitor` knows about each kiosk, folded from MQTT messages by a reducer:
+ * `reduceFleet(fleet, message, now)` never throws, whatever arrives, and depends on nothing but
+ * its arguments. It updates `fleet` in place and returns it (a copy of the whole map per message
+ * would cost O(kiosks) each, quadratic over a big fleet's retained burst): the caller owns one
+ * fleet and keeps no earlier value of it; `copyFleet` makes one to branch from.
  * `now` is wall-clock milliseconds (the caller's clock), so tests drive time by hand.
  */
 import { describePortState, type PortState } from '../hal/ports.js';
@@ -24,22 +27,28 @@ interface KioskFacts {
   readonly lastSeen: number | null;
   readonly version: string | null;
   readonly state: { readonly mode: string; readonly step: string | null; readonly printer: PortState | null } | null;
-  readonly health: { readonly checkinsToday: number | null; readonly day: number } | null;
+  /** The last health's count and when the kiosk took it (its `ts`; the arrival time if it has none). */
+  readonly health: { readonly checkinsToday: number | null; readonly at: number } | null;
   /** When the last live health arrived, and the last few gaps between them (its publish interval). */
   readonly healthAt: number | null;
   readonly healthGaps: readonly number[];
-  /** Times of errors (alerts error/critical, failed tickets) within the last hour, oldest first. */
+  /** Times of errors (alerts error/critical, failed tickets) seen within the last hour, oldest first. */
   readonly errors: readonly number[];
-  /** checkin.completed counted per local day, and since the last health (which already counts earlier ones). */
+  /** checkin.completed counted per local day: the count when no health of today has one. */
   readonly completed: { readonly day: number; readonly count: number };
-  readonly completedSinceHealth: number;
+  /**
+   * The kiosk's times of the checkin.completed later than the last health's (all, before any
+   * health): the health's count already has the earlier ones, which a reconnect replays after it.
+   */
+  readonly afterHealth: readonly number[];
   /** Ids of recent events: QoS 1 may deliver one twice. */
   readonly recentIds: readonly string[];
 }
 
 export interface Fleet {
   readonly prefix: string;
-  readonly kiosks: ReadonlyMap<string, KioskFacts>;
+  /** Written by `reduceFleet` only. */
+  readonly kiosks: Map<string, KioskFacts>;
 }
 
 export interface KioskRow {
@@ -63,6 +72,8 @@ const DEFAULT_STALE_MS = 90_000;
 const MIN_STALE_MS = 10_000;
 const MAX_ERRORS = 1000;
 const MAX_RECENT_IDS = 64;
+/** More check-ins between two health reports than any kiosk can do; only a health-less kiosk reaches it. */
+const MAX_AFTER_HEALTH = 1000;
 const HEALTH_GAPS_KEPT = 3;
 /** A flood of made-up kiosk ids must not eat the monitor's memory; no real broker has this many. */
 export const MAX_KIOSKS = 10_000;
@@ -73,6 +84,12 @@ export function emptyFleet(prefix = 'kiosk'): Fleet {
   return { prefix, kiosks: new Map() };
 }
 
+/** An independent fleet with the same facts (they are immutable, so the map is all there is to copy). */
+export function copyFleet(fleet: Fleet): Fleet {
+  return { prefix: fleet.prefix, kiosks: new Map(fleet.kiosks) };
+}
+
+/** Folds one message into `fleet`, in place, and returns it (see the top of this file). */
 export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet {
   const route = routeOf(fleet.prefix, msg.topic);
   if (!route) return fleet;
@@ -82,15 +99,14 @@ export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet
     // An empty retained payload deletes the value (a decommissioned kiosk being cleaned up).
     if (!before) return fleet;
     const after = clearRetained(before, route.kind);
-    const kiosks = new Map(fleet.kiosks);
-    if (after.status === null && after.version === null && after.state === null && after.health === null) kiosks.delete(route.id);
-    else kiosks.set(route.id, after);
-    return { ...fleet, kiosks };
+    if (after.status === null && after.version === null && after.state === null && after.health === null) fleet.kiosks.delete(route.id);
+    else fleet.kiosks.set(route.id, after);
+    return fleet;
   }
   if (!before && fleet.kiosks.size >= MAX_KIOSKS) return fleet;
   const k = before ?? newKiosk(route.id);
-  const next = apply(seen(k, route.kind, text, msg.retain, now), route.kind, text, msg.retain, now);
-  return { ...fleet, kiosks: new Map(fleet.kiosks).set(route.id, next) };
+  fleet.kiosks.set(route.id, apply(seen(k, route.kind, text, msg.retain, now), route.kind, text, msg.retain, now));
+  return fleet;
 }
 
 /** The rows as they stand at `now`, sorted by kiosk id. */
@@ -141,7 +157,7 @@ function routeOf(prefix: string, topic: string): { id: string; kind: Kind } | nu
 }
 
 function newKiosk(id: string): KioskFacts {
-  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, completedSinceHealth: 0, recentIds: [] };
+  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, afterHealth: [], recentIds: [] };
 }
 
 function clearRetained(k: KioskFacts, kind: Kind): KioskFacts {
@@ -216,12 +232,15 @@ function portStateOf(v: unknown): PortState | null {
 
 function healthOf(k: KioskFacts, json: Record<string, unknown>, retain: boolean, now: number): KioskFacts {
   const c = json['checkins_today'];
-  const health = { checkinsToday: typeof c === 'number' && Number.isInteger(c) && c >= 0 ? c : null, day: dayOf(now) };
-  if (retain) return { ...k, health, completedSinceHealth: 0 };
+  // An older daemon sends no ts: its health is taken as of now, as it always was.
+  const at = kioskTime(json['ts']) ?? now;
+  const health = { checkinsToday: typeof c === 'number' && Number.isInteger(c) && c >= 0 ? c : null, at };
+  const afterHealth = k.afterHealth.filter((t) => t > at);
+  if (retain) return { ...k, health, afterHealth };
   const gap = k.healthAt === null ? null : now - k.healthAt;
   // The largest recent gap is the interval: a reconnect replays health early, shortening one gap.
   const healthGaps = gap !== null && gap > 0 ? [...k.healthGaps, gap].slice(-HEALTH_GAPS_KEPT) : k.healthGaps;
-  return { ...k, health, healthAt: now, healthGaps, completedSinceHealth: 0 };
+  return { ...k, health, healthAt: now, healthGaps, afterHealth };
 }
 
 function eventOf(k: KioskFacts, kind: string, envelope: Record<string, unknown>, now: number): KioskFacts {
@@ -232,8 +251,8 @@ function eventOf(k: KioskFacts, kind: string, envelope: Record<string, unknown>,
   }
   const data = isRecord(envelope['data']) ? envelope['data'] : {};
   // The kiosk's own timestamp (a replay after an outage is old), never later than now.
-  const ts = typeof envelope['ts'] === 'string' ? Date.parse(envelope['ts']) : NaN;
-  const at = Number.isFinite(ts) ? Math.min(ts, now) : now;
+  const ts = kioskTime(envelope['ts']) ?? now;
+  const at = Math.min(ts, now);
   const isError = (kind === 'alert' && (data['level'] === 'error' || data['level'] === 'critical')) || kind === 'ticket.failed';
   if (isError && at > now - HOUR_MS) {
     const errors = [...k.errors.filter((t) => t > now - HOUR_MS), at].sort((a, b) => a - b).slice(-MAX_ERRORS);
@@ -243,7 +262,9 @@ function eventOf(k: KioskFacts, kind: string, envelope: Record<string, unknown>,
     const day = dayOf(at);
     if (day < k.completed.day) return k;
     const completed = day === k.completed.day ? { day, count: k.completed.count + 1 } : { day, count: 1 };
-    return { ...k, completed, completedSinceHealth: k.health && k.health.day === day ? k.completedSinceHealth + 1 : k.completedSinceHealth };
+    // Compared on the kiosk's own clock, as the health's ts is: a replayed one older than the health is in its count.
+    const afterHealth = k.health && ts <= k.health.at ? k.afterHealth : [...k.afterHealth, ts].slice(-MAX_AFTER_HEALTH);
+    return { ...k, completed, afterHealth };
   }
   return k;
 }
@@ -259,16 +280,28 @@ export function staleAfterMs(k: Pick<KioskFacts, 'healthGaps'>): number {
   return k.healthGaps.length === 0 ? DEFAULT_STALE_MS : Math.max(MIN_STALE_MS, 3 * Math.max(...k.healthGaps));
 }
 
-/** The kiosk's own count when its health is from today, plus tickets since; else what we counted. */
+/**
+ * The kiosk's own count when its health was taken today, plus the tickets after it; else (no
+ * count, or a retained health from another day) the tickets seen since local midnight.
+ */
 function checkinsAt(k: KioskFacts, now: number): number {
   const today = dayOf(now);
-  if (k.health && k.health.day === today && k.health.checkinsToday !== null) return k.health.checkinsToday + k.completedSinceHealth;
+  const h = k.health;
+  if (h && h.checkinsToday !== null && dayOf(Math.min(h.at, now)) === today) {
+    return h.checkinsToday + k.afterHealth.filter((t) => t > h.at && dayOf(Math.min(t, now)) === today).length;
+  }
   return k.completed.day === today ? k.completed.count : 0;
 }
 
 /** Local midnight (the monitor's time zone) as wall ms: the key of a day. */
 function dayOf(ms: number): number {
   return new Date(ms).setHours(0, 0, 0, 0);
+}
+
+/** A kiosk's ISO timestamp as wall ms, or null when it is missing or not a time. */
+function kioskTime(v: unknown): number | null {
+  const ms = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function parseJson(text: string): unknown {

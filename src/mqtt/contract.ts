@@ -109,6 +109,9 @@ const health = z
     checkins_today: z.exactOptional(z.number()).describe('Queue tickets printed since the day\'s numbering reset.'),
     mqtt: z.object({ queued: z.number().describe('Events waiting for the broker.'), dropped: z.number().describe('Events dropped while the broker was away.') }),
     liveness: z.object({ ok: z.boolean(), reason: z.string().nullable().describe('Why not, when not ok.') }).describe('What the systemd watchdog pings are gated on.'),
+    ts: z.iso
+      .datetime()
+      .describe('When these figures were taken (ISO 8601, UTC). A health taken while the broker was away is sent on reconnect before the events queued meanwhile: checkins_today already counts the checkin.completed events older than this.'),
   })
   .describe('Process health, every mqtt.healthIntervalSec.');
 
@@ -434,7 +437,7 @@ const RETAINED_TEXT: Record<keyof RetainedTopics, { title: string; description: 
   status: { title: 'Availability', description: 'online once connected; stopped on a clean stop; offline (the last will) when the kiosk vanished. The first topic sent on every connect.' },
   info: { title: 'Kiosk information', description: 'Version, drivers, negotiated MQTT protocol, start time and the face engine. Republished on every connect.' },
   state: { title: 'Kiosk state', description: 'Mode, check-in step, device ports and lamps; published on every change and on every connect.' },
-  health: { title: 'Health', description: 'Memory, event-loop lag, face-engine tensors, MQTT queue, liveness; every mqtt.healthIntervalSec and on every connect.' },
+  health: { title: 'Health', description: 'Memory, event-loop lag, face-engine tensors, check-ins today, MQTT queue, liveness, and when they were taken; every mqtt.healthIntervalSec and on every connect.' },
 };
 
 const json = 'application/json' as const;

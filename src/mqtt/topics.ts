@@ -53,6 +53,12 @@ export interface HealthPayload {
   readonly checkins_today?: number;
   readonly mqtt: { readonly queued: number; readonly dropped: number };
   readonly liveness: { readonly ok: boolean; readonly reason: string | null };
+  /**
+   * When these figures were taken (ISO 8601 UTC, the daemon's wall clock). A health taken during
+   * a broker outage is sent on reconnect before the events queued meanwhile: a monitor counts only
+   * events after this time on top of `checkins_today`, and knows a retained value from yesterday.
+   */
+  readonly ts: string;
 }
 
 /** Retained topics: the latest value is what a monitor needs, and it is republished on every connect. */

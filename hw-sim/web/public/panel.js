@@ -55,7 +55,8 @@ function render(s) {
   text('kiosk-step', st.step);
   $('kiosk-mode').dataset.mode = st.mode || '';
   text('kiosk-since', st.since ? new Date(st.since).toLocaleTimeString() : null);
-  text('checkins-today', k.health ? k.health.checkins_today : null);
+  // Counted by the server as kioskd monitor does: the last health's count plus the tickets since.
+  text('checkins-today', k.checkinsToday);
   for (const port of ['card', 'camera', 'printer', 'indicators']) {
     const p = st.ports ? st.ports[port] : null;
     text(`port-${port}`, portText(p));
