@@ -1,7 +1,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 
 const PROVISION = resolve('scripts/flash/provision');
 const UNIT = readFileSync('systemd/kioskd.service', 'utf8');
+const SELFTEST_UNIT = readFileSync('systemd/kioskd-selftest.service', 'utf8');
 // systemd/99-kioskd.rules is written by someone else; until it exists the fake release carries a stand-in.
 const RULES = existsSync('systemd/99-kioskd.rules')
   ? readFileSync('systemd/99-kioskd.rules', 'utf8')
@@ -39,10 +40,26 @@ console.log(file + ': configuration is valid (kiosk id "' + /id: "([^"]+)"/.exec
 interface ReleaseOptions {
   readonly rules?: boolean;
   readonly unit?: string;
+  /** Whether it carries systemd/kioskd-selftest.service (releases from before it did not). */
+  readonly selftest?: boolean;
   readonly template?: string;
   readonly nodeVersion?: string;
   readonly commit?: string;
+  readonly dirty?: boolean;
+  readonly builtAt?: string;
+  /** The CPU it was built for, in Node's names; this machine's by default. */
+  readonly arch?: string;
 }
+
+const defaultCommit = (version: string) => `c0ffee${version.replace(/\D/g, '')}`;
+/** The directory name under /opt/kioskd/releases/ of a clean build: <version>-<short commit>. */
+const rel = (version: string, commit = defaultCommit(version)) => `${version}-${commit.slice(0, 12)}`;
+/** Node's CPU names (process.arch) as dpkg says them, and as an ELF header's e_machine. */
+const DPKG_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386' };
+const ELF_MACHINE: Record<string, number> = { x64: 62, arm64: 183, arm: 40, ia32: 3 };
+const hostDpkgArch = DPKG_ARCH[process.arch];
+if (!hostDpkgArch) throw new Error(`test/flash.test.ts knows no Debian name for this CPU (${process.arch}): add it to DPKG_ARCH`);
+const otherArch = process.arch === 'arm64' ? 'x64' : 'arm64';
 
 function makeRelease(dir: string, version: string, opts: ReleaseOptions = {}): string {
   const top = join(dir, `stage-${version}`, `kioskd-${version}`);
@@ -52,30 +69,36 @@ function makeRelease(dir: string, version: string, opts: ReleaseOptions = {}): s
   writeFileSync(join(top, 'dist/src/main.js'), FAKE_MAIN);
   writeFileSync(join(top, 'package.json'), JSON.stringify({ name: 'kioskd', version, type: 'commonjs' }));
   writeFileSync(join(top, 'systemd/kioskd.service'), opts.unit ?? UNIT);
+  if (opts.selftest !== false) writeFileSync(join(top, 'systemd/kioskd-selftest.service'), SELFTEST_UNIT);
   if (opts.rules !== false) writeFileSync(join(top, 'systemd/99-kioskd.rules'), RULES);
   writeFileSync(join(top, 'scripts/flash/templates/config.yaml.tmpl'), opts.template ?? TEMPLATE);
+  const arch = opts.arch ?? process.arch;
   const info = {
     name: 'kioskd',
     version,
-    commit: opts.commit ?? `c0ffee${version.replace(/\D/g, '')}`,
-    dirty: false,
+    commit: opts.commit ?? defaultCommit(version),
+    dirty: opts.dirty ?? false,
     node: opts.nodeVersion ?? process.version,
     nodeAbi: Number(process.versions.modules),
     platform: process.platform,
-    arch: process.arch,
+    arch,
     libc: 'glibc',
-    target: `${process.platform}-${process.arch}`,
-    builtAt: '2026-01-01T00:00:00.000Z',
+    target: `${process.platform}-${arch}`,
+    builtAt: opts.builtAt ?? '2026-01-01T00:00:00.000Z',
   };
   writeFileSync(join(top, 'release.json'), JSON.stringify(info, null, 2) + '\n');
-  const tarball = join(dir, `kioskd-${version}-${opts.commit ?? 'a'}.tar.gz`);
+  const build = createHash('sha256').update(JSON.stringify(info)).digest('hex').slice(0, 8);
+  const tarball = join(dir, `kioskd-${version}-${build}.tar.gz`);
   const r = spawnSync('tar', ['-czf', tarball, '-C', join(dir, `stage-${version}`), `kioskd-${version}/release.json`, `kioskd-${version}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
   return tarball;
 }
 
 interface RootOptions {
-  readonly node?: 'symlink' | 'absent';
+  /** /usr/bin/node: a link to this machine's node (which the card cannot follow), none, or an ELF binary of this CPU reached through absolute links inside the card. */
+  readonly node?: 'symlink' | 'absent' | { readonly elf: string };
+  /** The Architecture: of nodejs in dpkg's database (this machine's by default); false: no nodejs package. */
+  readonly dpkgNodeArch?: string | false;
   readonly dpkgNode?: string;
   /** The systemd package in dpkg's database (Bookworm's by default). */
   readonly dpkgSystemd?: string;
@@ -101,18 +124,38 @@ function makeRoot(dir: string, opts: RootOptions = {}): string {
   writeFileSync(join(root, 'etc/machine-id'), '5f0e3c1d2b4a49d8a7c6e5f4d3c2b1a0\n');
   chmodSync(join(root, 'etc/machine-id'), 0o444);
   writeFileSync(join(root, 'var/lib/dbus/machine-id'), '5f0e3c1d2b4a49d8a7c6e5f4d3c2b1a0\n');
-  if ((opts.node ?? 'symlink') === 'symlink') symlinkSync(process.execPath, join(root, 'usr/bin/node'));
+  const node = opts.node ?? 'symlink';
+  if (node === 'symlink') symlinkSync(process.execPath, join(root, 'usr/bin/node'));
+  if (typeof node === 'object') {
+    // As Debian's alternatives lay it out: absolute links, to be read inside the card.
+    mkdirSync(join(root, 'etc/alternatives'));
+    symlinkSync('/etc/alternatives/node', join(root, 'usr/bin/node'));
+    symlinkSync('/usr/bin/nodejs', join(root, 'etc/alternatives/node'));
+    writeFileSync(join(root, 'usr/bin/nodejs'), elfHeader(node.elf), { mode: 0o755 });
+  }
   const boot = opts.boot ?? 'firmware';
   if (boot !== 'none') mkdirSync(join(root, 'boot/firmware'), { recursive: true });
   if (boot === 'firmware' || boot === 'stub') writeFileSync(join(root, 'boot/cmdline.txt'), CMDLINE_STUB);
   if (boot === 'firmware') writeFileSync(join(root, 'boot/firmware/cmdline.txt'), CMDLINE);
   if (boot === 'legacy') writeFileSync(join(root, 'boot/cmdline.txt'), CMDLINE);
   const major = process.versions.node.split('.')[0];
+  const nodejs = opts.dpkgNodeArch === false ? '' : `Package: nodejs\nStatus: install ok installed\nArchitecture: ${opts.dpkgNodeArch ?? hostDpkgArch}\nVersion: ${opts.dpkgNode ?? `${major}.19.2-1nodesource1`}\n\n`;
   writeFileSync(
     join(root, 'var/lib/dpkg/status'),
-    `Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n\nPackage: systemd\nStatus: install ok installed\nVersion: ${opts.dpkgSystemd ?? '252.39-1~deb12u1'}\n\nPackage: nodejs\nStatus: install ok installed\nArchitecture: arm64\nVersion: ${opts.dpkgNode ?? `${major}.19.2-1nodesource1`}\n\n`,
+    `Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n\nPackage: systemd\nStatus: install ok installed\nVersion: ${opts.dpkgSystemd ?? '252.39-1~deb12u1'}\n\n${nodejs}`,
   );
   return root;
+}
+
+/** The first 64 bytes of a 64-bit little-endian ELF executable for a CPU (Node's name): all provisioning reads of a binary. */
+function elfHeader(arch: string): Buffer {
+  const machine = ELF_MACHINE[arch];
+  if (machine === undefined) throw new Error(`no ELF machine number for ${arch}`);
+  const b = Buffer.alloc(64);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  b.writeUInt16LE(2, 16);
+  b.writeUInt16LE(machine, 18);
+  return b;
 }
 
 /** Every path with its type, mode, owner and content (or link target): equal snapshots mean an unchanged tree. */
@@ -175,8 +218,8 @@ test('a dry run lists every file it would write, with mode and owner, and writes
     /update \/etc\/shadow \(0640 root:root\)/,
     /update \/etc\/gshadow \(0640 root:root\)/,
     /\+ user kioskd \(uid \d+, group \d+, home \/var\/lib\/kioskd, shell \/usr\/sbin\/nologin/,
-    /\+ install kioskd 1\.0\.0 to \/opt\/kioskd\/releases\/1\.0\.0\/ .*root:root/,
-    /\+ link \/opt\/kioskd\/current → releases\/1\.0\.0/,
+    /\+ install kioskd 1\.0\.0 to \/opt\/kioskd\/releases\/1\.0\.0-c0ffee100\/ \(commit c0ffee100, built 2026-01-01T00:00:00\.000Z .*root:root/,
+    /\+ link \/opt\/kioskd\/current → releases\/1\.0\.0-c0ffee100$/m,
     /\+ create \/etc\/kioskd\/config\.yaml \(0640 root:kioskd\)/,
     /\+ create \/etc\/credstore\/ \(0700 root:root\)/,
     /\+ create \/etc\/credstore\/kioskd\.mqtt-password \(0600 root:root\), content not shown/,
@@ -188,6 +231,9 @@ test('a dry run lists every file it would write, with mode and owner, and writes
     /^ +\| \+console=serial0,115200 .* rootwait cgroup_enable=memory$/m,
     /\+ create \/etc\/systemd\/system\/kioskd\.service \(0644 root:root\)/,
     /\+ link \/etc\/systemd\/system\/multi-user\.target\.wants\/kioskd\.service → \/etc\/systemd\/system\/kioskd\.service/,
+    /\+ create \/etc\/systemd\/system\/kioskd-selftest\.service \(0644 root:root\)/,
+    /· kioskd-selftest\.service is not enabled/,
+    new RegExp(`· CPU: ${process.arch}, as the release \\(dpkg's nodejs:${hostDpkgArch}\\)`),
     /checked by the release's kioskd check-config: configuration is valid \(kiosk id "lobby-1", .*credentials seen: mqtt-password\)/,
   ]) {
     t.regex(r.stdout, expected);
@@ -240,8 +286,8 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   t.is(readFileSync(join(root, 'etc/passwd-'), 'utf8').includes('kioskd'), false, 'the previous passwd is kept as passwd-');
 
   // The release, runnable where it was installed.
-  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0');
-  t.deepEqual(stat(join(root, 'opt/kioskd/releases/1.0.0/dist/src/main.js')), { mode: '0644', owner: '0:0' });
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), `releases/${rel('1.0.0')}`);
+  t.deepEqual(stat(join(root, `opt/kioskd/releases/${rel('1.0.0')}/dist/src/main.js`)), { mode: '0644', owner: '0:0' });
   t.is(spawnSync(process.execPath, [join(root, 'opt/kioskd/current/dist/src/main.js'), '--version'], { encoding: 'utf8' }).stdout, '1.0.0\n');
   t.deepEqual(readdirSync(join(root, 'var/tmp')), [], 'no unpacked leftovers');
 
@@ -283,6 +329,11 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   t.deepEqual(stat(join(root, 'etc/systemd/system/kioskd.service')), { mode: '0644', owner: '0:0' });
   t.false(existsSync(join(root, 'etc/systemd/system/kioskd.service.d')), 'no credentials drop-in: the unit loads its credentials itself');
   t.is(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/kioskd.service')), '/etc/systemd/system/kioskd.service');
+  // The self-test unit beside it, started by hand only: not enabled anywhere.
+  t.is(readFileSync(join(root, 'etc/systemd/system/kioskd-selftest.service'), 'utf8'), SELFTEST_UNIT);
+  t.deepEqual(stat(join(root, 'etc/systemd/system/kioskd-selftest.service')), { mode: '0644', owner: '0:0' });
+  const wants = readdirSync(join(root, 'etc/systemd/system')).filter((n) => n.endsWith('.wants'));
+  t.deepEqual(wants.flatMap((w) => readdirSync(join(root, 'etc/systemd/system', w))), ['kioskd.service'], 'kioskd-selftest.service is not enabled');
 
   const after = snapshot(root);
   const second = provision(args);
@@ -300,22 +351,98 @@ test('a new release swaps current and keeps the old one for rollback; going back
   const upgrade = provision([...base, '--release', makeRelease(dir, '1.1.0')]);
   t.is(upgrade.status, 0, upgrade.out);
   t.deepEqual(verdicts(upgrade.stdout), only([2]));
-  t.regex(upgrade.stdout, /~ point \/opt\/kioskd\/current → releases\/1\.1\.0 \(was releases\/1\.0\.0\)/);
-  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.1.0');
-  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), 'releases/1.0.0');
-  t.deepEqual(readdirSync(join(root, 'opt/kioskd/releases')).sort(), ['1.0.0', '1.1.0']);
+  t.regex(upgrade.stdout, /~ point \/opt\/kioskd\/current → releases\/1\.1\.0-c0ffee110 \(was releases\/1\.0\.0-c0ffee100\)/);
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), `releases/${rel('1.1.0')}`);
+  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), `releases/${rel('1.0.0')}`);
+  t.deepEqual(readdirSync(join(root, 'opt/kioskd/releases')).sort(), [rel('1.0.0'), rel('1.1.0')]);
 
   const back = provision([...base, '--release', makeRelease(dir, '1.0.0')]);
   t.is(back.status, 0, back.out);
   t.notRegex(back.stdout, /unpacking/);
-  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0');
-  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), 'releases/1.1.0');
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), `releases/${rel('1.0.0')}`);
+  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), `releases/${rel('1.1.0')}`);
+});
 
-  // Another build of an installed version replaces it in place.
-  const rebuilt = provision([...base, '--release', makeRelease(dir, '1.0.0', { commit: 'feedbeef' })]);
+test('another build of the installed version goes beside it: the running files are never replaced', (t) => {
+  const { dir, root } = setup(t);
+  const base = ['--root', root, '--device-id', 'ward-2', '--mqtt-url', 'mqtt://10.0.0.5:1883', '--yes'];
+  const releases = join(root, 'opt/kioskd/releases');
+  t.is(provision([...base, '--release', makeRelease(dir, '1.0.0')]).status, 0);
+  const running = snapshot(join(releases, rel('1.0.0')));
+
+  // Another commit, same version: a directory of its own; the one running stays as it was and becomes previous.
+  const rebuilt = provision([...base, '--release', makeRelease(dir, '1.0.0', { commit: 'feedbeef0123456789' })]);
   t.is(rebuilt.status, 0, rebuilt.out);
-  t.regex(rebuilt.stdout, /~ replace \/opt\/kioskd\/releases\/1\.0\.0\/ by another build of 1\.0\.0 \(commit feedbeef/);
-  t.regex(readFileSync(join(root, 'opt/kioskd/releases/1.0.0/release.json'), 'utf8'), /"commit": "feedbeef"/);
+  t.deepEqual(verdicts(rebuilt.stdout), only([2]));
+  t.regex(rebuilt.stdout, /\+ install kioskd 1\.0\.0 to \/opt\/kioskd\/releases\/1\.0\.0-feedbeef0123\/ \(commit feedbeef0123,/);
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0-feedbeef0123');
+  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), `releases/${rel('1.0.0')}`);
+  t.deepEqual(snapshot(join(releases, rel('1.0.0'))), running, 'the first build is left intact');
+
+  // Built from uncommitted changes: the build time tells such builds apart.
+  const dirty = provision([...base, '--release', makeRelease(dir, '1.0.0', { commit: 'feedbeef0123456789', dirty: true, builtAt: '2026-03-04T05:06:07.890Z' })]);
+  t.is(dirty.status, 0, dirty.out);
+  t.regex(dirty.stdout, /\(commit feedbeef0123 with uncommitted changes, built 2026-03-04T05:06:07\.890Z/);
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0-feedbeef0123-dirty-20260304T050607Z');
+  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), 'releases/1.0.0-feedbeef0123');
+
+  // The same commit built again (another day, another Node patch): its name is taken, so the build time goes in it.
+  const again = makeRelease(dir, '1.0.0', { commit: 'feedbeef0123456789', builtAt: '2026-05-06T07:08:09.000Z' });
+  const rebuiltAgain = provision([...base, '--release', again]);
+  t.is(rebuiltAgain.status, 0, rebuiltAgain.out);
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0-feedbeef0123-20260506T070809Z');
+  t.regex(readFileSync(join(releases, '1.0.0-feedbeef0123/release.json'), 'utf8'), /"builtAt": "2026-01-01T00:00:00\.000Z"/, 'the first build of that commit is still there');
+  const same = provision([...base, '--release', again]);
+  t.is(same.status, 0, same.out);
+  t.regex(same.stdout, /\nno changes\n$/, 'the same build is recognised under its longer name');
+  t.deepEqual(readdirSync(releases).sort(), [rel('1.0.0'), '1.0.0-feedbeef0123', '1.0.0-feedbeef0123-20260506T070809Z', '1.0.0-feedbeef0123-dirty-20260304T050607Z']);
+  t.deepEqual(snapshot(join(releases, rel('1.0.0'))), running);
+});
+
+test('a release installed by an earlier version of this script as releases/<version> is recognised, not unpacked again', (t) => {
+  const { dir, root } = setup(t);
+  const release = makeRelease(dir, '1.0.0');
+  const base = ['--root', root, '--release', release, '--device-id', 'ward-2', '--mqtt-url', 'mqtt://10.0.0.5:1883', '--yes'];
+  t.is(provision(base).status, 0);
+  // What the earlier layout looked like: the version alone names the directory.
+  renameSync(join(root, 'opt/kioskd/releases', rel('1.0.0')), join(root, 'opt/kioskd/releases/1.0.0'));
+  rmSync(join(root, 'opt/kioskd/current'));
+  symlinkSync('releases/1.0.0', join(root, 'opt/kioskd/current'));
+  const r = provision(base);
+  t.is(r.status, 0, r.out);
+  t.regex(r.stdout, /\nno changes\n$/);
+  t.notRegex(r.stdout, /unpacking/);
+  // A new build then goes beside it under the new naming, and the old directory becomes previous.
+  const up = provision([...base, '--release', makeRelease(dir, '1.0.1')]);
+  t.is(up.status, 0, up.out);
+  t.is(readlinkSync(join(root, 'opt/kioskd/current')), `releases/${rel('1.0.1')}`);
+  t.is(readlinkSync(join(root, 'opt/kioskd/previous')), 'releases/1.0.0');
+});
+
+test('the self-test unit is installed when the release has one; an older release without it says so', (t) => {
+  const { dir, root } = setup(t);
+  const base = ['--root', root, '--device-id', 'ward-2', '--mqtt-url', 'mqtt://10.0.0.5:1883', '--yes'];
+  const older = provision([...base, '--release', makeRelease(dir, '0.9.0', { selftest: false })]);
+  t.is(older.status, 0, older.out);
+  t.regex(older.stdout, /· the release has no systemd\/kioskd-selftest\.service \(it is older than the self-test unit\): not installed/);
+  t.false(existsSync(join(root, 'etc/systemd/system/kioskd-selftest.service')));
+
+  const newer = provision([...base, '--release', makeRelease(dir, '1.0.0')]);
+  t.is(newer.status, 0, newer.out);
+  t.deepEqual(verdicts(newer.stdout), only([2, 9]));
+  t.regex(newer.stdout, /\+ create \/etc\/systemd\/system\/kioskd-selftest\.service \(0644 root:root\)/);
+  t.is(readFileSync(join(root, 'etc/systemd/system/kioskd-selftest.service'), 'utf8'), SELFTEST_UNIT);
+  t.deepEqual(stat(join(root, 'etc/systemd/system/kioskd-selftest.service')), { mode: '0644', owner: '0:0' });
+  const after = snapshot(root);
+  const again = provision([...base, '--release', makeRelease(dir, '1.0.0')]);
+  t.regex(again.stdout, /\nno changes\n$/);
+  t.notRegex(again.stdout, /kioskd-selftest\.service is not enabled/, 'said once, when it is installed');
+  t.deepEqual(snapshot(root), after);
+
+  // Rolling back to the older release leaves the newer unit, and says so.
+  const back = provision([...base, '--release', makeRelease(dir, '0.9.0', { selftest: false }), '--dry-run']);
+  t.is(back.status, 0, back.out);
+  t.regex(back.stdout, /kioskd-selftest\.service, from a newer release, is left as it is/);
 });
 
 test('a changed option rewrites only the config, shows the difference and keeps the old file', (t) => {
@@ -500,7 +627,9 @@ test('bad inputs are refused with a clear message and an exit code, and change n
   const badTemplate = secret('t1.tmpl', 'device:\n  id: {{DEVICE_ID}}\nmqtt:\n  url: {{MQTT_URL}}\n  port: {{MQTT_PORT}}\n');
   const rejected = secret('t2.tmpl', 'device:\n  id: {{DEVICE_ID}}\nbogus: 1\n');
   const noCredentials = makeRelease(join(dir, 'nocreds'), '1.0.0', { unit: UNIT.replace(/^LoadCredential=.*\n/gm, '') });
+  const otherCpu = makeRelease(join(dir, 'other'), '1.0.0', { arch: otherArch });
   const cases: [string, string[], number, RegExp][] = [
+    ['no --root', ok.filter((a, i) => a !== '--root' && ok[i - 1] !== '--root'), 2, /--root DIR is required; use --root \/ to provision this machine/],
     ['no device id', ok.filter((a, i) => a !== '--device-id' && ok[i - 1] !== '--device-id'), 2, /--device-id is required/],
     ['a device id that is not one topic level', [...ok, '--device-id', 'Lobby/1'], 2, /--device-id "Lobby\/1" is not a kiosk id/],
     ['an unknown option', [...ok, '--colour'], 2, /unknown option --colour/],
@@ -511,6 +640,19 @@ test('bad inputs are refused with a clear message and an exit code, and change n
     ['a missing release', [...ok, '--release', join(dir, 'kioskd-9.9.9.tar.gz')], 4, /--release .*kioskd-9\.9\.9\.tar\.gz: no such file/],
     ['a tarball that is no release', [...ok, '--release', notRelease], 4, /is not a kioskd release tarball/],
     ['a release without udev rules', [...ok, '--release', noRules], 4, /has no systemd\/99-kioskd\.rules/],
+    [
+      'a release for another CPU than the card\'s nodejs package',
+      [...ok, '--release', otherCpu],
+      4,
+      new RegExp(`the release is linux-${otherArch} but this root is ${process.arch} \\(dpkg's nodejs:${hostDpkgArch}\\): its native modules would not load there`),
+    ],
+    // The laptop itself, named on purpose: a dry run, and refused before it would look any further.
+    [
+      'a release for another CPU than this machine, with --root /',
+      [...ok, '--root', '/', '--release', otherCpu, '--dry-run'],
+      4,
+      new RegExp(`the release is linux-${otherArch} but this root is ${process.arch} \\(.*\\): .* Is this the machine you meant\\? To provision a card, mount it and pass --root /mnt/sdroot`),
+    ],
     [
       'a password for a credential the unit does not load',
       [...ok, '--release', noCredentials, '--mqtt-password-file', secret('pw', 'x\n')],
@@ -560,16 +702,27 @@ test('node on the kiosk is checked: missing, or another major than the release w
   t.regex(wrong.stderr, /the kiosk's nodejs package is 18\.19\.0\+dfsg-6~deb12u2 but the release was built with Node v\d+/);
 });
 
-test('a release built for another CPU is installed, its config check is skipped with the reason', (t) => {
-  const { dir, root } = setup(t);
-  // Same Node major, another architecture: as when an arm64 card is provisioned from an x64 laptop.
-  const release = makeRelease(dir, '1.0.0');
-  const stageJson = join(dir, 'stage-1.0.0/kioskd-1.0.0/release.json');
-  const other = process.arch === 'arm64' ? 'x64' : 'arm64';
-  writeFileSync(stageJson, readFileSync(stageJson, 'utf8').replace(/"arch": "[^"]+"/, `"arch": "${other}"`).replace(/"target": "[^"]+"/, `"target": "linux-${other}"`));
-  spawnSync('tar', ['-czf', release, '-C', join(dir, 'stage-1.0.0'), 'kioskd-1.0.0/release.json', 'kioskd-1.0.0']);
-  const r = provision(['--root', root, '--release', release, '--device-id', 'k', '--mqtt-url', 'mqtt://b:1883', '--yes']);
-  t.is(r.status, 0, r.out);
-  t.regex(r.stdout, new RegExp(`config not checked here: the release is for linux-${other}`));
-  t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0');
+test("the card's CPU is told by its node binary when dpkg does not know node, and a card that cannot tell is provisioned with a note", (t) => {
+  const args = (root: string, release: string) => ['--root', root, '--release', release, '--device-id', 'k', '--mqtt-url', 'mqtt://b:1883', '--yes'];
+  // Node from a tarball, say: /usr/bin/node, through absolute links that mean the card's files, not this machine's.
+  const wrong = setup(t, { dpkgNodeArch: false, node: { elf: otherArch } });
+  const before = snapshot(wrong.root);
+  const r = provision(args(wrong.root, makeRelease(wrong.dir, '1.0.0')));
+  t.is(r.status, 4, r.out);
+  t.regex(r.stderr, new RegExp(`the release is linux-${process.arch} but this root is ${otherArch} \\(/usr/bin/node is an ${otherArch} ELF binary\\)`));
+  t.deepEqual(snapshot(wrong.root), before);
+
+  const right = setup(t, { dpkgNodeArch: false, node: { elf: otherArch } });
+  const ok = provision(args(right.root, makeRelease(right.dir, '1.0.0', { arch: otherArch })));
+  t.is(ok.status, 0, ok.out);
+  t.regex(ok.stdout, new RegExp(`· CPU: ${otherArch}, as the release \\(/usr/bin/node is an ${otherArch} ELF binary\\)`));
+  // Same Node major, another CPU, as when an arm64 card is provisioned from an x64 laptop: the config cannot be checked here.
+  t.regex(ok.stdout, new RegExp(`config not checked here: the release is for linux-${otherArch}`));
+  t.is(readlinkSync(join(right.root, 'opt/kioskd/current')), `releases/${rel('1.0.0')}`);
+
+  // No nodejs package, and /usr/bin/node a link to a path the card does not have: said, not refused.
+  const unknown = setup(t, { dpkgNodeArch: false });
+  const u = provision(args(unknown.root, makeRelease(unknown.dir, '1.0.0', { arch: otherArch })));
+  t.is(u.status, 0, u.out);
+  t.regex(u.stdout, new RegExp(`· CPU: cannot tell this root's CPU .*: make sure it is ${otherArch}, as the release`));
 });

@@ -86,12 +86,16 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
   const rules = join(root, 'systemd/99-kioskd.rules');
   if (!existsSync(rules)) writeFileSync(rules, 'SUBSYSTEM=="tty", ENV{ID_SERIAL}=="test-scanner", SYMLINK+="kiosk-scanner"\n'); // stand-in until systemd/ has it
   const card = join(out, 'card');
-  for (const d of ['etc', 'usr/bin', 'var/tmp', 'opt']) mkdirSync(join(card, d), { recursive: true });
+  for (const d of ['etc', 'usr/bin', 'var/tmp', 'var/lib/dpkg', 'opt']) mkdirSync(join(card, d), { recursive: true });
   writeFileSync(join(card, 'etc/os-release'), 'ID=debian\n');
   writeFileSync(join(card, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
   writeFileSync(join(card, 'etc/group'), 'root:x:0:\ndialout:x:20:\n');
   writeFileSync(join(card, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
   symlinkSync(process.execPath, join(card, 'usr/bin/node'));
+  // The card says its CPU and Node major the way Raspberry Pi OS does: dpkg's nodejs package.
+  const dpkgArch = ({ x64: 'amd64', arm64: 'arm64', arm: 'armhf' } as Record<string, string>)[process.arch];
+  if (!dpkgArch) throw new Error(`test/release.test.ts knows no Debian name for ${process.arch}`);
+  writeFileSync(join(card, 'var/lib/dpkg/status'), `Package: nodejs\nStatus: install ok installed\nArchitecture: ${dpkgArch}\nVersion: ${process.versions.node}-1nodesource1\n\n`);
   const ca = join(out, 'ca.pem');
   writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   const pw = join(out, 'pw');
@@ -104,7 +108,13 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
   );
   t.is(provision.status, 0, `${provision.stdout}${provision.stderr}`);
   t.regex(provision.stdout, /checked by the release's kioskd check-config: configuration is valid \(kiosk id "lobby-1", broker mqtts:\/\/broker\.hospital\.vn:8883\)/);
-  t.is(readlinkSync(join(card, 'opt/kioskd/current')), `releases/${pkg.version}`);
+  t.regex(provision.stdout, new RegExp(`· CPU: ${process.arch}, as the release \\(dpkg's nodejs:${dpkgArch}\\)`));
+  // Each build its own directory: <version>-<short commit>, and the build time when built from uncommitted changes.
+  const stamp = String(info['builtAt']).replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  const name = `${pkg.version}-${String(info['commit']).slice(0, 12)}${info['dirty'] === true ? `-dirty-${stamp}` : ''}`;
+  t.is(readlinkSync(join(card, 'opt/kioskd/current')), `releases/${name}`);
+  t.is(readFileSync(join(card, 'etc/systemd/system/kioskd-selftest.service'), 'utf8'), readFileSync(join(root, 'systemd/kioskd-selftest.service'), 'utf8'));
+  t.is(statSync(join(card, 'etc/systemd/system/kioskd-selftest.service')).mode & 0o7777, 0o644);
   // The password where the release's unit loads it from (LoadCredential=mqtt-password:kioskd.mqtt-password),
   // handed to the daemon as systemd does: $CREDENTIALS_DIRECTORY/mqtt-password.
   t.is(readFileSync(join(card, 'etc/credstore/kioskd.mqtt-password'), 'utf8'), 'secret\n');
