@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { systemClock, type Clock } from '../src/util/clock.js';
 import { spawnDaemon } from './daemon.js';
 import { SAMPLE_IDENTITIES } from './identities.js';
 import { startSim, type Sim, type SimOptions } from './sim.js';
@@ -28,9 +29,15 @@ export interface KioskSimOptions extends SimOptions {
   readonly faceid?: boolean;
   /** Runs once the devices and the broker are up, before the daemon starts (the scenario runner starts its MQTT log here). */
   readonly beforeDaemon?: (sim: Sim) => Promise<void>;
+  /** For `stop()`'s time limit. */
+  readonly clock?: Clock;
 }
 
+/** How long `stop()` lets kioskd shut down on SIGTERM before it kills it. */
+const STOP_GRACE_MS = 15_000;
+
 export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSim> {
+  const clock = opts.clock ?? systemClock();
   const sim = await startSim({ faceid: true, ...opts });
   const base = `kiosk/${sim.deviceId}`;
   const watch = await Watcher.start(sim.broker.url, `${base}/#`);
@@ -89,9 +96,16 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
       await until(() => /drivers loaded/.test(out.split('kioskd starting').at(-1) ?? ''), 30_000, 'the restarted daemon');
     },
     async stop() {
-      if (k.daemon.exitCode === null && k.daemon.signalCode === null) {
-        k.daemon.kill('SIGTERM');
-        await new Promise((r) => k.daemon.once('exit', r));
+      const d = k.daemon;
+      if (d.exitCode === null && d.signalCode === null) {
+        const exited = new Promise((r) => d.once('exit', r));
+        // A daemon paused (SIGSTOP, the scenario runner's broker restart) would not act on SIGTERM.
+        d.kill('SIGCONT');
+        d.kill('SIGTERM');
+        // A daemon stuck in its shutdown must not keep the kiosk (and whoever waits on it) forever.
+        const timer = clock.setTimeout(() => d.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clock.clearTimeout(timer);
       }
       await watch.stop();
       await sim.stop();

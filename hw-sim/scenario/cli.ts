@@ -2,11 +2,14 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { VirtualPrinter } from '../devices/printer.js';
 import { formatError, loadScenarioFile, type ScenarioFile } from './parse.js';
 import { runScenarios } from './runner.js';
 
 const EX_USAGE = 64;
 const EX_DATAERR = 65;
+/** sysexits' EX_UNAVAILABLE: a program the run needs is not installed. */
+const EX_UNAVAILABLE = 69;
 
 const USAGE = `usage: hw-sim run FILE… [--artifacts DIR]
 
@@ -17,7 +20,8 @@ virtual kiosk and prints a report. A directory stands for the .yaml files in it.
                    the virtual printer rendered, PNG and text) to DIR
 
 Exit status: 0 every expectation held, 1 one failed, 64 usage error, 65 invalid scenario file
-(every problem is listed and nothing is run).`;
+(every problem is listed and nothing is run), 69 a program the files need is missing
+(tesseract for ticket text; nothing is run).`;
 
 export async function runMain(argv: string[]): Promise<number> {
   let values: { artifacts?: string | undefined; help?: boolean | undefined };
@@ -54,6 +58,16 @@ export async function runMain(argv: string[]): Promise<number> {
     return EX_DATAERR;
   }
 
+  // Without OCR a ticket's text is "[picture W×H dots]": every text check would fail, after the whole run.
+  const needOcr = files.flatMap((f) => ticketTextSteps(f).map((i) => `${f.path} step ${i + 1}`));
+  if (needOcr.length > 0 && !VirtualPrinter.ocrAvailable()) {
+    process.stderr.write(
+      `hw-sim run: ticket text needs OCR: apt-get install tesseract-ocr tesseract-ocr-vie\n` +
+        `  (ticket: {text: …} in ${needOcr.slice(0, 5).join(', ')}${needOcr.length > 5 ? ` and ${needOcr.length - 5} more` : ''}); nothing was run\n`,
+    );
+    return EX_UNAVAILABLE;
+  }
+
   // Ctrl-C stops the run cleanly (the kiosk and kioskd are stopped); a second one does not wait.
   const interrupt = new AbortController();
   const onSignal = (): void => {
@@ -76,6 +90,11 @@ export async function runMain(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Indexes of the steps that read a ticket's text. */
+function ticketTextSteps(f: ScenarioFile): number[] {
+  return f.scenario.steps.flatMap((s, i) => (s.kind === 'expect' && s.expect.kind === 'ticket' && s.expect.text !== undefined ? [i] : []));
 }
 
 /** Paths as given; a directory stands for its *.yaml / *.yml files, in name order. */

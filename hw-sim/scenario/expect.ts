@@ -5,7 +5,7 @@ import type { Leds } from '../../src/hal/ports.js';
 import type { PrintedTicket } from '../devices/printer.js';
 import { daemonNote, sleep, StepFailed, type Mark, type ScenarioContext } from './context.js';
 import type { Recorded } from './mqtt-log.js';
-import { around, findPersonalData } from './privacy.js';
+import { leaksInLog, leaksInMessages, leaksInRows, maskTicketText, type Finding } from './privacy.js';
 import type { Expectation } from './schema.js';
 import { brief, getPath, mismatches, regexOf, show, substitute } from './values.js';
 
@@ -15,14 +15,26 @@ const pass = (note?: string): Verdict => ({ kind: 'pass', ...(note ? { note } : 
 const pending = (...lines: string[]): Verdict => ({ kind: 'pending', lines });
 const fail = (...lines: string[]): Verdict => ({ kind: 'fail', lines });
 
-/** Time limits when a file gives none: things that should happen get a few seconds; counts and absences are checked at once. */
+/**
+ * A count or an absence: judged at the end of its window (and failed early when exceeded),
+ * where anything else passes as soon as it is seen.
+ */
+export function judgedAtEnd(e: Expectation): boolean {
+  return (e.kind === 'mqtt' && (e.absent === true || e.count !== undefined)) || (e.kind === 'ticket' && (e.none === true || e.count !== undefined)) || e.kind === 'calls';
+}
+
+/**
+ * Time limits when a file gives none: things that should happen get a few seconds; a count or
+ * an absence gets 1 s, so that one written right after the event it follows still gives the
+ * kiosk time to do what it must not (a check-in a second after a card read is not "at once").
+ */
 export function defaultWithin(e: Expectation): number {
+  if (judgedAtEnd(e)) return 1000;
   switch (e.kind) {
     case 'state':
     case 'ticket':
-      return e.kind === 'ticket' && (e.none || e.count !== undefined) ? 0 : 10_000;
     case 'mqtt':
-      return e.absent || e.count !== undefined ? 0 : 10_000;
+      return 10_000;
     case 'leds':
       return 5000;
     case 'audit':
@@ -36,9 +48,10 @@ export function defaultWithin(e: Expectation): number {
 /**
  * Waits until the expectation holds (or, for counts and absences, until its window ends)
  * and resolves with a note for the report; throws StepFailed saying what was expected and
- * what was seen instead.
+ * what was seen instead. `startedAt` is when its time limit began counting: now, or for a
+ * count in a row of counts and absences, when the first of the row began.
  */
-export async function checkExpectation(raw: Expectation, ctx: ScenarioContext): Promise<string | undefined> {
+export async function checkExpectation(raw: Expectation, ctx: ScenarioContext, startedAt = ctx.clock.now()): Promise<string | undefined> {
   let e: Expectation;
   try {
     e = substitute(raw, ctx.saved) as Expectation;
@@ -50,7 +63,7 @@ export async function checkExpectation(raw: Expectation, ctx: ScenarioContext): 
   if (!mark) throw new StepFailed([`no mark "${sinceName}" was passed`]);
   const limit = e.within ?? defaultWithin(e);
   const check = checker(e, ctx, mark, sinceName === 'start' ? 'the scenario began' : `mark ${sinceName}`);
-  const end = ctx.clock.now() + limit;
+  const end = startedAt + limit;
   for (;;) {
     const final = ctx.clock.now() >= end;
     // A ticket cut is rendered (picture, OCR) a second or two later: count what was cut by now.
@@ -110,8 +123,14 @@ function payloadOf(m: Recorded): unknown {
   }
 }
 
+/** Events a check-in sends once each: a later one for the same session cannot follow a wrong one. */
+const ONCE_PER_SESSION = ['card.read', 'checkin.started', 'checkin.completed', 'checkin.failed', 'checkin.reconciled'];
+
 function mqttChecker(e: Extract<Expectation, { kind: 'mqtt' }>, ctx: ScenarioContext, mark: Mark, window: string, inTime: string): (final: boolean) => Verdict {
   const topic = resolveTopic(e.topic, ctx.kiosk.base);
+  // The session this expectation is about, when it names one exactly (not by a regex).
+  const expectedSession = e.data?.['session_id'];
+  const session = typeof expectedSession === 'string' && regexOf(expectedSession) === null && ONCE_PER_SESSION.some((k) => topic === `${ctx.kiosk.base}/event/${k}`) ? expectedSession : null;
   const want = e.data !== undefined ? { data: e.data } : e.payload;
   const what = `${topic}${want !== undefined ? ` with ${brief(want)}` : ''}${e.retain !== undefined ? (e.retain ? ' (retained)' : ' (not retained)') : ''}`;
   const differences = (m: Recorded): string[] => [...(want === undefined ? [] : mismatches(want, payloadOf(m))), ...(e.retain !== undefined && m.retain !== e.retain ? [`retain: expected ${e.retain}, saw ${m.retain}`] : [])];
@@ -142,7 +161,10 @@ function mqttChecker(e: Extract<Expectation, { kind: 'mqtt' }>, ctx: ScenarioCon
       return pending(head, `saw no message on ${topic} since ${window}${recent.length ? '; the last messages on any topic:' : ' and none on any topic'}`, ...recent.map((m) => `  ${clock(m)} ${m.topic} ${show(payloadOf(m), 200)}`));
     }
     const last = onTopic.slice(-5);
-    return pending(head, `saw ${onTopic.length} on ${topic}, none matching; the last ${last.length}:`, ...last.flatMap((m) => [`  ${clock(m)} ${show(payloadOf(m), 300)}`, ...differences(m).slice(0, 6).map((d) => `      ${d}`)]));
+    const lines = [head, `saw ${onTopic.length} on ${topic}, none matching; the last ${last.length}:`, ...last.flatMap((m) => [`  ${clock(m)} ${show(payloadOf(m), 300)}`, ...differences(m).slice(0, 6).map((d) => `      ${d}`)])];
+    // Waiting on would only end in the same failure, later.
+    if (session !== null && onTopic.some((m) => getPath(payloadOf(m), 'data.session_id') === session)) return fail(...lines, `(check-in ${session} sends ${e.topic} once: this was it)`);
+    return pending(...lines);
   };
 }
 
@@ -189,19 +211,26 @@ function ticketChecker(e: Extract<Expectation, { kind: 'ticket' }>, ctx: Scenari
   const re = e.text === undefined ? null : regexOf(e.text);
   const textOk = (t: PrintedTicket): boolean => e.text === undefined || (re ? re.test(t.text) : t.text.includes(e.text));
   const ok = (t: PrintedTicket): boolean => (e.complete === undefined || t.complete === e.complete) && textOk(t);
-  const describe = (t: PrintedTicket): string => `  ${basename(t.png)} ${t.complete ? 'complete' : 'torn off unfinished'}, text: ${show(t.text.trim().replace(/\s*\n\s*/g, ' ⏎ '), 400)}`;
+  // The ticket carries the patient's name: the report shows its text without it.
+  const describe = (t: PrintedTicket): string => `  ${basename(t.png)} ${t.complete ? 'complete' : 'torn off unfinished'}, text: ${show(maskTicketText(t.text.trim()).replace(/\s*\n\s*/g, ' ⏎ '), 400)}`;
+  const like = [e.complete === true ? 'complete' : e.complete === false ? 'torn-off' : '', 'ticket'].filter(Boolean).join(' ');
+  const withText = e.text !== undefined ? ` with text ${re ? 'matching' : 'containing'} ${e.text}` : '';
   return (final) => {
     const since = printer.tickets.slice(mark.tickets);
     if (e.none || e.count !== undefined) {
+      // Only the tickets like the ones described count: {count: 1, complete: true} is one complete ticket, whatever else was torn off.
       const n = e.none ? 0 : e.count!;
-      const head = `expected ${n === 0 ? 'no ticket' : `exactly ${n} ticket${n === 1 ? '' : 's'}`} printed since ${window}${inTime}`;
-      if (since.length > n || (final && since.length !== n)) return fail(head, `saw ${since.length}${since.length ? ':' : ''}`, ...since.slice(-5).map(describe));
-      return final ? pass() : pending(head);
+      const hits = since.filter(ok);
+      const filtered = e.complete !== undefined || e.text !== undefined;
+      const head = `expected ${n === 0 ? `no ${like}` : `exactly ${n} ${like}${n === 1 ? '' : 's'}`}${withText} printed since ${window}${inTime}`;
+      if (hits.length > n || (final && hits.length !== n)) {
+        return fail(head, `saw ${hits.length}${filtered ? ` like that, of ${since.length} printed` : ''}${since.length ? ':' : ''}`, ...since.slice(-5).map((t) => `${describe(t)}${filtered ? (ok(t) ? '  (counted)' : '  (not counted)') : ''}`));
+      }
+      return final ? pass(filtered ? `${hits.length} of ${since.length} printed` : undefined) : pending(head);
     }
     const hit = since.find(ok);
     if (hit) return pass(`${basename(hit.png)}`);
-    const want = [e.complete === true ? 'complete' : e.complete === false ? 'torn-off' : '', 'ticket', e.text !== undefined ? `with text ${re ? 'matching' : 'containing'} ${e.text}` : ''].filter(Boolean).join(' ');
-    const head = `expected a ${want} printed since ${window}${inTime}`;
+    const head = `expected a ${like}${withText} printed since ${window}${inTime}`;
     if (since.length === 0) {
       const s = printer.state;
       return pending(head, `saw no ticket since ${window} (the printer: paper ${s.paper}${s.coverOpen ? ', cover open' : ''}${printer.plugged ? '' : ', switched off'})`);
@@ -220,16 +249,20 @@ function ledsChecker(e: Extract<Expectation, { kind: 'leds' }>, ctx: ScenarioCon
     // The lamps as they were when the expectation began, and every change since: a short blink pattern is not missed between polls.
     const seen = [atStart, ...ctx.leds.slice(fromIndex).map((x) => x.leds)];
     if (seen.some((l) => mismatches(e.leds, l).length === 0)) return pass();
-    const history = ctx.leds.slice(-5).map((x) => `${show1(x.leds)} at ${fmtMs(x.at - startAt)}`);
+    const changes = ctx.leds.slice(fromIndex);
+    const history = changes.slice(-8).map((x) => `${show1(x.leds)} at +${Math.round(x.at - startAt)} ms`);
     return pending(
       `expected the lamps ${Object.entries(e.leds)
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')}${inTime}`,
       `saw: ${show1(panel.leds())}${panel.connected() ? '' : ' (kioskd is not connected to the panel)'}`,
-      ...(history.length ? [`changes (relative to the start of this expectation): ${history.join('; ')}`] : []),
+      `when this step began: ${show1(atStart)}; ${changes.length === 0 ? 'no change since' : `then${changes.length > history.length ? ` (the last ${history.length} of ${changes.length} changes)` : ''}: ${history.join('; ')}`}`,
     );
   };
 }
+
+/** What leaked and where, never the value: the report must not repeat the leak. */
+const finding = (f: Finding): string => `${f.what} ${f.where}`;
 
 interface AuditRow {
   readonly id: string;
@@ -260,10 +293,7 @@ function audit(e: Extract<Expectation, { kind: 'audit' }>, ctx: ScenarioContext)
       seen.set(key, r.id);
     }
   }
-  if (e.no_personal_data) {
-    const text = JSON.stringify(all);
-    for (const leak of findPersonalData(text)) problems.push(`${leak.what} ${show(leak.found)} in the audit: ${around(text, leak.index)}`);
-  }
+  if (e.no_personal_data) problems.push(...leaksInRows(all as Array<Record<string, unknown>>, 'the checkins table').map(finding));
   for (const [id, state] of Object.entries(e.ticket_state ?? {})) {
     const row = rows.find((r) => r.id === id);
     if (row?.ticket_state !== state) problems.push(`check-in ${id}: expected ticket_state ${state}, saw ${row ? show(row.ticket_state) : 'no such check-in'}`);
@@ -289,17 +319,14 @@ function calls(counts: { readonly camera?: number | undefined; readonly portrait
 
 function privacy(where: readonly ('mqtt' | 'log')[], ctx: ScenarioContext, mark: Mark, window: string): Verdict {
   const problems: string[] = [];
-  if (where.includes('mqtt')) {
-    for (const m of ctx.mqtt.seen.slice(mark.mqtt)) {
-      for (const leak of findPersonalData(`${m.topic} ${m.payload}`)) problems.push(`${leak.what} ${show(leak.found)} on ${m.topic} at ${clock(m)}: ${around(`${m.topic} ${m.payload}`, leak.index)}`);
-    }
-  }
-  if (where.includes('log')) {
-    const log = ctx.kiosk.output().slice(mark.log);
-    for (const leak of findPersonalData(log)) problems.push(`${leak.what} ${show(leak.found)} in the daemon's log: ${around(log, leak.index)}`);
-  }
+  if (where.includes('mqtt')) problems.push(...leaksInMessages(ctx.mqtt.seen.slice(mark.mqtt), window).map(finding));
+  if (where.includes('log')) problems.push(...leaksInLog(ctx.kiosk.output().slice(mark.log), window).map(finding));
   if (problems.length === 0) return pass(`${where.includes('mqtt') ? `${ctx.mqtt.seen.length - mark.mqtt} messages` : ''}${where.length === 2 ? ' and ' : ''}${where.includes('log') ? 'the daemon log' : ''} checked`);
-  return fail(`expected no personal data (names, ID numbers, dates of birth, addresses) in ${where.map((w) => (w === 'mqtt' ? 'MQTT' : "the daemon's log")).join(' or ')} since ${window}`, ...problems.slice(0, 10).map((p) => `saw: ${p}`));
+  return fail(
+    `expected no personal data (names, ID numbers, dates of birth, addresses) in ${where.map((w) => (w === 'mqtt' ? 'MQTT' : "the daemon's log")).join(' or ')} since ${window}`,
+    ...problems.slice(0, 10).map((p) => `saw: ${p}`),
+    ...(problems.length > 10 ? [`and ${problems.length - 10} more`] : []),
+  );
 }
 
 function clock(m: Recorded): string {
@@ -307,5 +334,6 @@ function clock(m: Recorded): string {
 }
 
 export function fmtMs(ms: number): string {
-  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+  const r = Math.round(ms);
+  return r >= 1000 && r % 100 === 0 ? `${r / 1000} s` : `${r} ms`;
 }

@@ -40,10 +40,6 @@ export class MqttRecorder {
     return rec;
   }
 
-  get connected(): boolean {
-    return this.client.connected;
-  }
-
   /** True once connected and subscribed (after a broker restart: again); false while not yet. */
   async listening(): Promise<boolean> {
     return this.client.connected && (await this.subscribed);
@@ -56,8 +52,30 @@ export class MqttRecorder {
     );
   }
 
-  async publish(topic: string, payload: string): Promise<void> {
-    await this.client.publishAsync(topic, payload, { qos: 1 });
+  /**
+   * Publishes (QoS 1) only while connected: mqtt.js would otherwise keep the message and send
+   * it whenever the broker is back, into whatever scenario runs then. `taken` settles when the
+   * broker acknowledges it; `withdraw()` drops it from mqtt.js's store if it has not been, for
+   * a step that gives up.
+   */
+  send(topic: string, payload: string): { taken: Promise<void>; withdraw(): void } {
+    if (!this.client.connected) {
+      const refused = Promise.reject(new Error('the runner is not connected to the broker'));
+      refused.catch(() => {});
+      return { taken: refused, withdraw: () => {} };
+    }
+    let cb: (err?: Error) => void = () => {};
+    const taken = new Promise<void>((resolve, reject) => (cb = (err?: Error) => (err ? reject(err) : resolve())));
+    // Handled by whoever awaits it; withdrawn, it rejects with nobody waiting any more.
+    taken.catch(() => {});
+    this.client.publish(topic, payload, { qos: 1 }, cb);
+    return {
+      taken,
+      withdraw: () => {
+        const id = Object.entries(this.client.outgoing).find(([, o]) => o.cb === cb)?.[0];
+        if (id !== undefined) this.client.removeOutgoingMessage(Number(id));
+      },
+    };
   }
 
   async stop(): Promise<void> {

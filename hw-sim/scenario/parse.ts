@@ -3,7 +3,7 @@ import YAML, { isMap, isScalar, LineCounter, type Document, type Node } from 'ya
 import type { z } from 'zod';
 import { configSchema } from '../../src/config/schema.js';
 import { REF } from './values.js';
-import { ScenarioSchema, type Scenario } from './schema.js';
+import { ScenarioSchema, SINCE_KINDS, type Scenario } from './schema.js';
 
 export interface ScenarioFile {
   /** As given on the command line. */
@@ -121,7 +121,9 @@ function checkNames(steps: readonly unknown[]): Array<{ path: (string | number)[
       if (typeof o['mark'] === 'string') marks.add(o['mark']);
       return;
     }
-    const since = o['expect'] !== undefined ? body['since'] : undefined;
+    // since: on a kind without a window is reported by the schema; one problem per mistake.
+    const windowed = SINCE_KINDS.some((k) => k in body);
+    const since = o['expect'] !== undefined && windowed ? body['since'] : undefined;
     if (typeof since === 'string' && !marks.has(since)) problems.push({ path: ['steps', i, 'expect', 'since'], message: `no mark "${since}" before this step (marks so far: ${[...marks].join(', ')}); add "- mark: ${since}" where its window starts` });
     if (body['save'] && typeof body['save'] === 'object') for (const k of Object.keys(body['save'])) saved.add(k);
   });

@@ -1,14 +1,20 @@
 import type { Expectation, Step } from './schema.js';
+import { maskPersonalData } from './privacy.js';
 import { brief } from './values.js';
 
-/** The readable report: printed as the run goes, and kept for report.txt. */
+/**
+ * The readable report: printed as the run goes, and kept for report.txt. Every line is masked
+ * first: what it quotes (payloads, ticket text, kioskd's output) may hold a sample patient's
+ * name, ID number or birth date, and a report is pasted into tickets and chats.
+ */
 export class Report {
   private readonly lines: string[] = [];
   constructor(private readonly out: (text: string) => void) {}
 
   line(text = ''): void {
-    this.lines.push(text);
-    this.out(text + '\n');
+    const masked = maskPersonalData(text);
+    this.lines.push(masked);
+    this.out(masked + '\n');
   }
 
   /** One step: ✔/✘, what it was, how long it took; for a failure, what was expected and seen, indented. */

@@ -6,7 +6,7 @@ import { SAMPLE_IDENTITIES } from '../identities.js';
 import { startKioskSim, type KioskSim } from '../kiosk.js';
 import { configSchema } from '../../src/config/schema.js';
 import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
-import { checkExpectation } from './expect.js';
+import { checkExpectation, judgedAtEnd } from './expect.js';
 import { logLine, MqttRecorder } from './mqtt-log.js';
 import type { ScenarioFile } from './parse.js';
 import { describeStep, Report, summaryLine } from './report.js';
@@ -115,7 +115,8 @@ async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Cloc
   report.line(`${f.path}${s.name ? ` — ${s.name}` : ''}`);
   if (s.description) report.line(`  ${s.description.trim().replace(/\s*\n\s*/g, ' ')}`);
   const started = clock.now();
-  const ready = await prepare(bench, clock, signal);
+  const { problems: ready, notes } = await prepare(bench, clock, signal);
+  for (const n of notes) report.line(`  · ${n}`);
   if (ready === null && bench.lastScanAt !== null) {
     // A card the previous scenario scanned would be dropped as a double scan: let its window pass.
     const left = bench.lastScanAt + bench.duplicateWindowMs + 100 - clock.now();
@@ -128,10 +129,13 @@ async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Cloc
   }
   const ctx: ScenarioContext = { kiosk: k, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(k, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
   let ok = true;
+  // Counts and absences in a row (nothing done between them) look at the same stretch of time: their limits count from the first.
+  let rowFrom: number | null = null;
   for (const [i, step] of s.steps.entries()) {
     const t0 = clock.now();
+    rowFrom = step.kind === 'expect' && judgedAtEnd(step.expect) ? (rowFrom ?? t0) : null;
     try {
-      const note = step.kind === 'expect' ? await checkExpectation(step.expect, ctx) : await runAction(substitute(step, ctx.saved) as Action, ctx);
+      const note = step.kind === 'expect' ? await checkExpectation(step.expect, ctx, rowFrom ?? t0) : await runAction(substitute(step, ctx.saved) as Action, ctx);
       report.step(true, describeStep(step), clock.now() - t0, note);
     } catch (err) {
       ok = false;
@@ -152,10 +156,12 @@ async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Cloc
 
 /**
  * Puts the kiosk back as a patient expects it — every device working, every sample's BHYT
- * card valid, kioskd running — and waits until it is idle. Null when ready; else why not.
+ * card valid, kioskd running, no check-in going on — and waits until it is idle. `problems`
+ * is null when ready, else why not; `notes` say what had to be done beyond the usual.
  */
-async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise<string[] | null> {
+async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise<{ problems: string[] | null; notes: string[] }> {
   const { sim } = bench.kiosk;
+  const notes: string[] = [];
   try {
     for (const p of SAMPLE_IDENTITIES) {
       sim.gateway.setResult(p.idNumber, '000');
@@ -172,20 +178,43 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
     const ctx: ScenarioContext = { kiosk: bench.kiosk, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
     // Maintenance is the one mode a kiosk never leaves by itself (a file may end in it, or fail
     // before switching it off): a fresh kioskd starts idle.
-    if (daemonRunning(bench.kiosk) && lastMode(bench) === 'maintenance') await stopDaemon(bench.kiosk, ctx);
+    if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'maintenance') await stopDaemon(bench.kiosk, ctx);
     if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
+    // A file that failed mid-check-in leaves a patient's session behind (at the consent
+    // question it would wait out the whole consent timeout): end it as the front end would.
+    // cancel does nothing while a ticket prints or a result shows, which end by themselves.
+    if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'in-session') notes.push(await cancelSession(bench, ctx));
     await checkExpectation({ kind: 'state', match: { mode: 'idle' }, within: READY_MS, since: undefined, save: undefined }, ctx);
-    return null;
+    return { problems: null, notes };
   } catch (err) {
-    return err instanceof StepFailed ? [...err.lines] : [err instanceof Error ? err.message : String(err)];
+    return { problems: err instanceof StepFailed ? [...err.lines] : [err instanceof Error ? err.message : String(err)], notes };
   }
 }
 
-/** The mode in the last state the kiosk published, if any. */
-function lastMode(bench: Bench): unknown {
+/** Sends kioskd's cancel command (as a touchscreen front end would); says what it did for the report. */
+async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string> {
+  const step = lastState(bench)?.step;
+  const what = `kioskd was still in a check-in${typeof step === 'string' ? ` (step ${step})` : ''}`;
+  // After a broker restart the runner may still be connecting: a command is sent only once it is.
+  const end = ctx.clock.now() + 10_000;
+  while (!(await bench.mqtt.listening())) {
+    if (ctx.clock.now() >= end) return `${what}; cmd/cancel not sent: the runner is not connected to the broker`;
+    await sleep(ctx.clock, 20, ctx.signal);
+  }
+  const sent = bench.mqtt.send(`${bench.kiosk.base}/cmd/cancel`, JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}` }));
+  try {
+    await sent.taken;
+  } catch (err) {
+    return `${what}; cmd/cancel not sent: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  return `${what}: sent cmd/cancel`;
+}
+
+/** The last state the kiosk published, if any. */
+function lastState(bench: Bench): { mode?: unknown; step?: unknown } | undefined {
   const last = bench.mqtt.seen.findLast((m) => m.topic === `${bench.kiosk.base}/state`);
   try {
-    return last ? (JSON.parse(last.payload) as { mode?: unknown }).mode : undefined;
+    return last ? (JSON.parse(last.payload) as { mode?: unknown; step?: unknown }) : undefined;
   } catch {
     return undefined;
   }
@@ -198,6 +227,7 @@ async function startBench(faceid: boolean, config: Record<string, unknown>, cloc
     // A free port: runs side by side (CI, a technician's own hw-sim on 1883) must not collide.
     brokerPort: 0,
     faceid,
+    clock,
     configOverrides: config,
     // The log starts before the daemon does, so its first messages are in it too.
     beforeDaemon: async (sim) => {

@@ -210,6 +210,9 @@ type ExpectBody = { [K in ExpectKind]: z.output<(typeof EXPECT_KINDS)[K]> }[Expe
 const EXPECT_OPTIONS = ['within', 'since', 'save'] as const;
 /** Kinds whose `save:` has something to pick from. */
 const SAVES: readonly ExpectKind[] = ['state', 'mqtt'];
+/** Kinds that look at a window (what happened since a mark); the others look at the kiosk as it is. */
+export const SINCE_KINDS: readonly ExpectKind[] = ['mqtt', 'ticket', 'calls', 'no_personal_data'];
+const NO_WINDOW: Partial<Record<ExpectKind, string>> = { state: "the kiosk's current state (or a later one)", leds: 'the lamps as they are (or become)', audit: 'the whole audit database' };
 
 export type Expectation = ExpectBody & { readonly within: number | undefined; readonly since: string | undefined; readonly save: Readonly<Record<string, string>> | undefined };
 
@@ -236,6 +239,12 @@ const expect = z.unknown().transform((v, ctx): Expectation => {
   const saved = o['save'] === undefined ? { success: true as const, data: undefined } : save.safeParse(o['save']);
   if (!saved.success) relay(ctx, saved.error.issues, ['save']);
   if (o['save'] !== undefined && !SAVES.includes(kind)) ctx.addIssue({ code: 'custom', path: ['save'], message: `save works with ${SAVES.join(' and ')} expectations (and command steps), not ${kind}` });
+  // A count or an absence matches no one message to save from.
+  else if (o['save'] !== undefined && body.success && body.data.kind === 'mqtt' && (body.data.count !== undefined || body.data.absent)) {
+    ctx.addIssue({ code: 'custom', path: ['save'], message: `save needs one message to pick from; ${body.data.absent ? 'absent' : 'count'} matches none in particular (save from an expectation of the message itself)` });
+  }
+  // state, leds and audit look at the kiosk as it is (or becomes): a window would be silently ignored.
+  if (o['since'] !== undefined && !SINCE_KINDS.includes(kind)) ctx.addIssue({ code: 'custom', path: ['since'], message: `since: applies to ${SINCE_KINDS.join(', ')}; ${kind} looks at ${NO_WINDOW[kind]} (remove since:)` });
   if (!body.success || !within.success || !since.success || !saved.success || unknown.length > 0) return z.NEVER;
   return { ...body.data, within: within.data, since: since.data, save: saved.data };
 });

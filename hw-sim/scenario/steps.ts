@@ -100,6 +100,9 @@ async function startBroker(ctx: ScenarioContext): Promise<void> {
       // it exited meanwhile: nothing to pause or resume
     }
   };
+  // Whatever ends this (a failure, Ctrl-C, an exception, the runner exiting), kioskd must not stay stopped.
+  const resume = (): void => signal('SIGCONT');
+  process.once('exit', resume);
   signal('SIGSTOP');
   try {
     await k.sim.broker.reopen();
@@ -109,7 +112,8 @@ async function startBroker(ctx: ScenarioContext): Promise<void> {
       await sleep(ctx.clock, 10, ctx.signal);
     }
   } finally {
-    signal('SIGCONT');
+    process.off('exit', resume);
+    resume();
   }
 }
 
@@ -145,8 +149,20 @@ async function command(step: Extract<Action, { kind: 'command' }>, ctx: Scenario
   const responseTopic = `${k.base}/cmd/${step.name}/response`;
   const from = ctx.mqtt.seen.length;
   const limit = step.within ?? 10_000;
-  const sent = ctx.mqtt.publish(`${k.base}/cmd/${step.name}`, JSON.stringify({ ...(step.args ?? {}), transaction }));
-  if (!(await within(ctx, sent, limit))) throw new StepFailed([`expected to send cmd/${step.name} within ${limit} ms`, `saw: the broker did not take it (${ctx.mqtt.connected ? 'connected' : 'not connected'})`]);
+  const refused = (why: string): StepFailed => new StepFailed([`expected to send cmd/${step.name} to the broker`, `saw: ${why}`]);
+  // Sent now or not at all: a command queued while the broker is down would reach kioskd later, in another scenario.
+  if (!k.sim.broker.running) throw refused('the broker is stopped ("broker: start" first)');
+  const sent = ctx.mqtt.send(`${k.base}/cmd/${step.name}`, JSON.stringify({ ...(step.args ?? {}), transaction }));
+  let taken: boolean;
+  try {
+    taken = await within(ctx, sent.taken, limit);
+  } catch (err) {
+    throw refused(err instanceof Error ? err.message : String(err));
+  }
+  if (!taken) {
+    sent.withdraw();
+    throw refused(`the broker did not take it within ${limit} ms (withdrawn, so it is not sent later)`);
+  }
   const answered = (): Record<string, unknown> | undefined => {
     for (const m of ctx.mqtt.seen.slice(from)) {
       if (m.topic !== responseTopic) continue;
