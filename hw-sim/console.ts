@@ -7,6 +7,8 @@ import type { IdentityServiceSim } from './devices/identity-service.js';
 import type { VirtualPanel } from './devices/panel.js';
 import type { VirtualPrinter } from './devices/printer.js';
 import type { VirtualScanner } from './devices/scanner.js';
+import type { ClockMove } from './daemon.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { SAMPLE_IDENTITIES, cccdPayload } from './identities.js';
 
 export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
@@ -31,6 +33,9 @@ export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
   bhyt down|up|slow|500    gateway faults (up: back to normal)
   portrait down|up|slow    identity-service faults;  portrait none N: no portrait for sample N
   clock unsynced|synced    what the fake timedatectl says to \`kioskd selftest\` (NTP sync)
+  advance DURATION         move kioskd's clock forward (30s, 10m, 2h, 1d): time limits, the
+                           daily number reset, BHYT retries and audit retention come due at once
+  advance to HH:MM         move it to the next HH:MM on the hospital's clocks
   help`;
 
 export interface ConsoleDevices {
@@ -43,6 +48,8 @@ export interface ConsoleDevices {
   readonly showFace?: (who: number | 'stranger' | 'empty') => Promise<void>;
   /** Sends a command to the daemon over MQTT and returns its answer as a line of text. */
   readonly ask: (command: string, args: Record<string, unknown>) => Promise<string>;
+  /** Moves the daemon's clock forward; resolves with its new wall time. */
+  readonly advanceClock?: (move: ClockMove) => Promise<{ offsetMs: number; wallClock: string }>;
 }
 
 /** The technician's keyboard in hw-sim: one line, one action on the virtual devices. */
@@ -178,6 +185,13 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
       id.setFault(fault);
       if (a === 'up') for (const p of SAMPLE_IDENTITIES) id.restore(p.idNumber);
       return `hw-sim: identity service ${a}`;
+    }
+    case 'advance': {
+      const to = /^to\s+(\d\d:\d\d)$/.exec(arg)?.[1];
+      const ms = to ? null : parseDuration(arg);
+      if (!to && (ms === null || ms <= 0)) throw new Error('advance DURATION (30s, 2h, 1d) | advance to HH:MM');
+      const r = await need(devices.advanceClock, 'kioskd to move the clock of (--no-daemon)')(to ? { toLocal: to } : { ms: ms! });
+      return `hw-sim: kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead of this machine's)`;
     }
     case 'help':
       return CONSOLE_HELP;

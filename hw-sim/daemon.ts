@@ -2,22 +2,65 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ClockAdvance, ClockAdvanceReply } from '../src/lifecycle/sim-clock.js';
+
+export interface SpawnDaemonOptions {
+  readonly stdio?: StdioOptions;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly args?: string[];
+  /** Starts kioskd on a clock hw-sim can move forward (`advanceDaemonClock`), this many ms ahead. */
+  readonly simClockOffsetMs?: number;
+}
 
 /**
  * Starts the real kioskd as its own process, the way systemd would: the built one when hw-sim
  * itself runs built, or from source (through tsx) when it runs from source.
  */
-export function spawnDaemon(configPath: string, opts: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv; args?: string[] } = {}): ChildProcess {
+export function spawnDaemon(configPath: string, opts: SpawnDaemonOptions = {}): ChildProcess {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = join(here, '..', 'src', fromSource ? 'main.ts' : 'main.js');
   if (!existsSync(entry)) throw new Error(`kioskd entry point not found at ${entry}; run npm run build`);
   const nodeArgs = fromSource ? ['--import', 'tsx'] : ['--enable-source-maps'];
-  return spawn(process.execPath, [...nodeArgs, entry, '--config', configPath, '--exit-with-parent', ...(opts.args ?? [])], {
-    stdio: opts.stdio ?? 'inherit',
+  const simClock = opts.simClockOffsetMs === undefined ? [] : ['--sim-clock', String(Math.round(opts.simClockOffsetMs))];
+  const stdio = opts.stdio ?? 'inherit';
+  // The clock is moved over node's IPC channel: a fourth descriptor beside the usual three.
+  const withIpc: StdioOptions = simClock.length === 0 ? stdio : typeof stdio === 'string' ? [stdio, stdio, stdio, 'ipc'] : [...stdio.slice(0, 3), 'ipc'];
+  return spawn(process.execPath, [...nodeArgs, entry, '--config', configPath, '--exit-with-parent', ...simClock, ...(opts.args ?? [])], {
+    stdio: withIpc,
     env: opts.env ?? process.env,
     // Own process group: a Ctrl-C in the terminal reaches hw-sim only, which then stops the
     // daemon once, instead of the daemon seeing two signals and forcing its exit.
     detached: true,
+  });
+}
+
+/** How far to move: by `ms`, or to the next HH:MM on the hospital's clocks (kioskd's ticket.timeZone). */
+export type ClockMove = { readonly ms: number } | { readonly toLocal: string };
+
+/** Moves a sim-clocked kioskd's time forward; resolves with its new offset and wall time. */
+export function advanceDaemonClock(daemon: ChildProcess, move: ClockMove, timeoutMs = 5000): Promise<{ offsetMs: number; wallClock: string }> {
+  return new Promise((resolve, reject) => {
+    if (!daemon.connected || !daemon.send) return reject(new Error('kioskd is not running on hw-sim\'s clock (not started by hw-sim, or it has exited)'));
+    const id = Math.floor(Math.random() * 2 ** 31);
+    const done = (err: Error | null, value?: { offsetMs: number; wallClock: string }): void => {
+      clearTimeout(timer);
+      daemon.off('message', onMessage);
+      daemon.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onMessage = (m: unknown): void => {
+      const r = m as ClockAdvanceReply;
+      if (typeof r !== 'object' || r === null || r.id !== id) return;
+      if (r.type === 'kioskd.clock.advanced') done(null, { offsetMs: r.offsetMs, wallClock: r.wallClock });
+      else if (r.type === 'kioskd.clock.error') done(new Error(`kioskd refused to move its clock: ${r.message}`));
+    };
+    const onExit = (): void => done(new Error('kioskd exited before its clock moved'));
+    const timer = setTimeout(() => done(new Error(`kioskd did not answer the clock request within ${timeoutMs / 1000} s`)), timeoutMs);
+    daemon.on('message', onMessage);
+    daemon.once('exit', onExit);
+    const request: ClockAdvance = { type: 'kioskd.clock.advance', id, ...move };
+    daemon.send(request, (err) => err && done(err));
   });
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { systemClock, type Clock } from '../src/util/clock.js';
-import { spawnDaemon } from './daemon.js';
+import { advanceDaemonClock, spawnDaemon, type ClockMove } from './daemon.js';
 import { SAMPLE_IDENTITIES } from './identities.js';
 import { startSim, type Sim, type SimOptions } from './sim.js';
 import type { PrintedTicket } from './devices/printer.js';
@@ -22,6 +22,8 @@ export interface KioskSim {
   waitEvent(kind: string, pred?: (data: Record<string, unknown>) => boolean, timeoutMs?: number, from?: number): Promise<Record<string, unknown>>;
   waitState(pred: (state: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   restartDaemon(): Promise<void>;
+  /** Moves kioskd's time forward (it survives a restart); resolves with kioskd's new wall time. */
+  advanceClock(move: ClockMove): Promise<{ offsetMs: number; wallClock: string }>;
   stop(): Promise<void>;
 }
 
@@ -49,8 +51,10 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
     throw err;
   }
   let out = '';
+  // How far kioskd's clock has been moved: a restarted daemon starts where the last one was.
+  let clockOffsetMs = 0;
   const spawn = (): ChildProcess => {
-    const d = spawnDaemon(sim.configPath, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' } });
+    const d = spawnDaemon(sim.configPath, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' }, simClockOffsetMs: clockOffsetMs });
     d.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     d.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     return d;
@@ -90,6 +94,11 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
       await sim.printer.settled();
       const ticket = sim.printer.tickets.length > ticketsBefore ? sim.printer.tickets.at(-1)! : null;
       return { end, ticket };
+    },
+    async advanceClock(move) {
+      const r = await advanceDaemonClock(k.daemon, move);
+      clockOffsetMs = r.offsetMs;
+      return r;
     },
     async restartDaemon() {
       k.daemon = spawn();

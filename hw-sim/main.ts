@@ -3,12 +3,13 @@
  * hw-sim: runs the real kioskd against virtual hardware and an embedded MQTT broker on
  * loopback, so technicians and tests need no kiosk.
  */
+import type { ChildProcess } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { printSample } from './print-sample.js';
-import { runConsole } from './console.js';
-import { spawnDaemon } from './daemon.js';
+import { runConsole, type ConsoleDevices } from './console.js';
+import { advanceDaemonClock, spawnDaemon, type ClockMove } from './daemon.js';
 import { startSim, type Sim } from './sim.js';
 import { startWebPanel, type WebPanel } from './web/server.js';
 
@@ -141,7 +142,18 @@ async function main(): Promise<number> {
     ].join('\n'),
   );
 
-  const consoleDevices = { scanner: sim.scanner, printer: sim.printer, camera: sim.camera, panel: sim.panel, gateway: sim.gateway, identity: sim.identity, showFace: sim.showFace, ask: (cmd: string, args: Record<string, unknown>) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args) };
+  let daemon: ChildProcess | null = null;
+  const consoleDevices: ConsoleDevices = {
+    scanner: sim.scanner,
+    printer: sim.printer,
+    camera: sim.camera,
+    panel: sim.panel,
+    gateway: sim.gateway,
+    identity: sim.identity,
+    showFace: sim.showFace,
+    ask: (cmd: string, args: Record<string, unknown>) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args),
+    ...(values['no-daemon'] ? {} : { advanceClock: (move: ClockMove) => advanceDaemonClock(daemon!, move) }),
+  };
   const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
   if (values['no-daemon']) {
     // The console still drives the devices: a technician runs `kioskd selftest` against them.
@@ -153,7 +165,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv });
+  daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv, simClockOffsetMs: 0 });
   const stopConsole = runConsole(process.stdin, consoleDevices, say);
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
   sim.printer.onTicket((t) => process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`));

@@ -23,6 +23,7 @@ import { createPortraitClient } from './identity/portrait-client.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
 import { createNotifier, watchdogPingMs } from './hal/systemd-notify.js';
 import { HealthMonitor } from './lifecycle/health.js';
+import { serveClockAdvances, simClockProblem } from './lifecycle/sim-clock.js';
 import { createLogger } from './log/logger.js';
 import { serveCommands } from './mqtt/commands.js';
 import { MqttLink, redactUrl } from './mqtt/link.js';
@@ -35,7 +36,7 @@ import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
 import type { CheckinPolicy } from './pipeline/steps.js';
 import { localDate } from './queue/business-day.js';
 import { openQueueStore } from './queue/store.js';
-import { every, systemClock } from './util/clock.js';
+import { adjustableClock, every, systemClock } from './util/clock.js';
 import { packageVersion } from './version.js';
 
 const EX_SOFTWARE = 70;
@@ -44,6 +45,8 @@ const DEFAULT_CONFIG = '/etc/kioskd/config.yaml';
 const USAGE = `Usage:
   kioskd [--config FILE]        run the kiosk daemon (default config: ${DEFAULT_CONFIG})
          [--exit-with-parent]   stop cleanly when the launching process dies (hw-sim uses it)
+         [--sim-clock OFFSET_MS] hw-sim only (hal.mode: sim): time starts OFFSET_MS ahead and
+                                hw-sim may move it forward ("advance time")
   kioskd check-config FILE      validate a config file and exit (78 if invalid)
   kioskd config-schema          print the config's JSON Schema
   kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
@@ -60,11 +63,8 @@ const USAGE = `Usage:
 
 Environment: KIOSKD__SECTION__KEY=value overrides a config key, e.g. KIOSKD__MQTT__URL=mqtt://broker:1883.`;
 
-async function main(argv: string[]): Promise<number> {
-  // Tools with their own options; loaded only when asked for.
-  if (argv[0] === 'monitor') return (await import('./cli/monitor.js')).monitorMain(argv.slice(1));
-  if (argv[0] === 'selftest') return (await import('./cli/selftest.js')).selftestMain(argv.slice(1));
-  const { values, positionals } = parseArgs({
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -72,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
       'exit-with-parent': { type: 'boolean' },
+      'sim-clock': { type: 'string' },
       reveal: { type: 'boolean' },
       data: { type: 'string', multiple: true },
       groups: { type: 'string' },
@@ -80,6 +81,22 @@ async function main(argv: string[]): Promise<number> {
       recognizer: { type: 'string' },
     },
   });
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Tools with their own options; loaded only when asked for.
+  if (argv[0] === 'monitor') return (await import('./cli/monitor.js')).monitorMain(argv.slice(1));
+  if (argv[0] === 'selftest') return (await import('./cli/selftest.js')).selftestMain(argv.slice(1));
+  let parsed;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (err) {
+    // A mistyped option is a usage error (64) with one line, not a crash with a stack.
+    if (!String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    process.stderr.write(`kioskd: ${(err as Error).message}\nkioskd --help lists the commands and options\n`);
+    return 64;
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -134,7 +151,13 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const loaded = loadOrExplain(values.config ?? DEFAULT_CONFIG);
       if (!loaded) return EX_CONFIG;
-      return runDaemon(loaded, { exitWithParent: values['exit-with-parent'] === true });
+      const simClock = values['sim-clock'];
+      const problem = simClock === undefined ? null : simClockProblem(simClock, loaded.config.hal.mode, typeof process.send === 'function');
+      if (problem) {
+        process.stderr.write(problem + '\n');
+        return 64;
+      }
+      return runDaemon(loaded, { exitWithParent: values['exit-with-parent'] === true, simClockOffsetMs: simClock === undefined ? null : Number(simClock) });
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
@@ -166,11 +189,14 @@ function clientIdFor(deviceId: string): string {
   return `kioskd-${deviceId}`;
 }
 
-async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean }): Promise<number> {
+async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; simClockOffsetMs: number | null }): Promise<number> {
   const { config, deviceId, secrets } = loaded;
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const clock = systemClock();
-  const wallClock = () => new Date();
+  // Under hw-sim, time can be moved forward (a technician's "advance time"); never on a kiosk.
+  const simTime = opts.simClockOffsetMs === null ? null : adjustableClock(systemClock(), Date.now, opts.simClockOffsetMs);
+  const clock = simTime?.clock ?? systemClock();
+  const wallClock = simTime?.wallClock ?? (() => new Date());
+  if (simTime) serveClockAdvances(process, simTime, config.ticket.timeZone, log.child({ ns: 'sim-clock' }));
   const startedAt = wallClock().toISOString();
   const version = packageVersion();
   log.info({ version, config: loaded.source, device: deviceId, hal: config.hal.mode }, 'kioskd starting');

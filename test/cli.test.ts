@@ -53,3 +53,23 @@ test('unknown commands and --help are answered with usage', (t) => {
   t.regex(kioskd('--help').stdout, /kioskd check-config FILE/);
   t.regex(kioskd('--version').stdout, /^\d+\.\d+\.\d+/);
 });
+
+test('--sim-clock is refused on a kiosk in service: only a hw-sim config (hal.mode: sim) started by hw-sim may have its time moved', (t) => {
+  const real = kioskd('--config', writeConfig({ device: { id: 'lobby-2' } }), '--sim-clock', '0');
+  t.is(real.status, 64);
+  t.regex(real.stderr, /--sim-clock is for hw-sim only: the config must say hal\.mode: sim/);
+  const noIpc = kioskd('--config', writeConfig({ device: { id: 'lobby-2' }, hal: { mode: 'sim' } }), '--sim-clock', '0');
+  t.is(noIpc.status, 64);
+  t.regex(noIpc.stderr, /needs the IPC channel of hw-sim/);
+  const bad = kioskd('--config', writeConfig({ device: { id: 'lobby-2' }, hal: { mode: 'sim' } }), '--sim-clock=-5');
+  t.is(bad.status, 64);
+  t.regex(bad.stderr, /whole milliseconds.*"-5"/);
+});
+
+test('a mistyped option is a usage error (64) in one line, not a crash', (t) => {
+  const r = kioskd('--confg', '/etc/kioskd/config.yaml');
+  t.is(r.status, 64);
+  t.regex(r.stderr, /^kioskd: Unknown option '--confg'/);
+  t.regex(r.stderr, /kioskd --help lists the commands/);
+  t.notRegex(r.stderr, /\bat \w+ \(/, 'no stack trace');
+});

@@ -90,7 +90,7 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   t.regex(out, /hw-sim: stopped/);
 });
 
-test('hw-sim console: a technician types "scan 1" and the kiosk reads the card', async (t) => {
+test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; "advance 2h" moves kioskd\'s clock', async (t) => {
   const port = await freePort();
   const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--device-id', 'console-sim'], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -109,5 +109,14 @@ test('hw-sim console: a technician types "scan 1" and the kiosk reads the card',
   t.is(JSON.parse(read.payload).data.card, '********0001');
   sim.stdin.write('help\n');
   await until(() => out.includes('unplug|replug'), 5000, 'the help text');
+  // "advance": kioskd's time jumps; its next health report (due at once) carries the new time.
+  const from = w.mark();
+  sim.stdin.write('advance 2h\n');
+  await until(() => /kioskd's clock now reads \S+ \(2 h ahead/.test(out), 5000, 'the advance answer');
+  const health = await w.waitFor((m) => m.topic === 'kiosk/console-sim/health', 10_000, from);
+  const ahead = Date.parse(JSON.parse(health.payload).ts) - Date.now();
+  t.true(ahead > 119 * 60_000 && ahead < 121 * 60_000, `health.ts is 2 h ahead of this machine (${Math.round(ahead / 60_000)} min)`);
+  sim.stdin.write('advance -1h\n');
+  await until(() => out.includes('advance DURATION (30s, 2h, 1d) | advance to HH:MM'), 5000, 'the usage for a bad advance');
   sim.kill('SIGINT');
 });

@@ -143,6 +143,9 @@ steps:
   - expect: { mqtt: { topic: status }, since: nowhere }
   - expect: { leds: { ready: blink }, since: start }
   - expect: { mqtt: { topic: event/card.read, count: 1 }, save: { card: data.card } }
+  - advance: 2y
+  - advance: { to: '25:00' }
+  - advance: 400d
 `,
   );
   writeFileSync(join(dir, 'good.yaml'), GOOD);
@@ -159,7 +162,11 @@ steps:
   t.true(r.err.includes(`${bad}:10:46: steps[5].expect.since: since: applies to mqtt, ticket, calls, no_personal_data`), r.err);
   // A count matches no one message: nothing would ever be saved.
   t.true(r.err.includes(`${bad}:11:65: steps[6].expect.save: save needs one message to pick from`), r.err);
-  t.regex(r.err, /7 problems in 1 scenario file; nothing was run/);
+  // Time only moves forward, by a duration or to a local time; never decades by a slip of the unit.
+  t.true(r.err.includes(`${bad}:12:14: steps[7].advance: a duration with a unit: 500ms, 5s, 1.5s, 2m, 1h or 1d (got "2y")`), r.err);
+  t.true(r.err.includes(`${bad}:13:20: steps[8].advance.to: a local time HH:MM such as "06:00" (quote it) (got "25:00")`), r.err);
+  t.true(r.err.includes(`${bad}:14:14: steps[9].advance: advance by at most 366d (got "400d")`), r.err);
+  t.regex(r.err, /10 problems in 1 scenario file; nothing was run/);
 });
 
 test('ticket text without tesseract: refused before a kiosk starts (exit 69), saying what to install', async (t) => {

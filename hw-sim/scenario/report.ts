@@ -1,4 +1,5 @@
 import type { Expectation, Step } from './schema.js';
+import { formatDuration } from '../duration.js';
 import { maskPersonalData } from './privacy.js';
 import { brief } from './values.js';
 
@@ -72,7 +73,9 @@ export function describeStep(s: Step): string {
     case 'command':
       return `command ${s.name}${s.args ? ` ${brief(s.args, 60)}` : ''}${s.status ? `, answer ${s.status}` : ''}${s.data !== undefined ? ` with ${brief(s.data, 60)}` : ''}`;
     case 'wait':
-      return `wait ${s.ms >= 1000 ? `${s.ms / 1000} s` : `${s.ms} ms`}`;
+      return `wait ${formatDuration(s.ms)}`;
+    case 'advance':
+      return 'toLocal' in s ? `advance kioskd's clock to ${s.toLocal} (local)` : `advance kioskd's clock by ${formatDuration(s.ms)}`;
     case 'kill_daemon':
       return `kill kioskd (${s.signal})`;
     case 'restart_daemon':

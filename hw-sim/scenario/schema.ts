@@ -4,21 +4,18 @@
  * and the daemon, and `expect:` items that must hold within a time limit.
  */
 import { z } from 'zod';
+import { parseDuration } from '../duration.js';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 
 const N = SAMPLE_IDENTITIES.length;
 
-/** "500ms", "5s", "1.5s", "2m" → milliseconds. A bare number is refused: its unit would be a guess. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(text.trim());
-  if (!m) return null;
-  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm']);
-}
+// A bare number is refused as a duration: its unit would be a guess.
+export { parseDuration };
 
 const duration = z.unknown().transform((v, ctx) => {
   const ms = typeof v === 'string' ? parseDuration(v) : null;
   if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: 'a duration with a unit: 500ms, 5s, 1.5s or 2m' });
+    ctx.addIssue({ code: 'custom', message: 'a duration with a unit: 500ms, 5s, 1.5s, 2m, 1h or 1d' });
     return z.NEVER;
   }
   return ms;
@@ -132,6 +129,19 @@ const command = shorthand(
 
 const wait = duration.transform((ms) => ({ kind: 'wait' as const, ms }));
 
+/** Moves kioskd's clock forward, by at most a year: a slip of the unit cannot send it decades ahead. */
+const advanceTo = z
+  .strictObject({ to: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM such as "06:00" (quote it)') })
+  .transform((a) => ({ kind: 'advance' as const, toLocal: a.to }));
+const advanceBy = duration.pipe(z.number().min(1, 'advance by at least 1ms').max(366 * 86_400_000, 'advance by at most 366d')).transform((ms) => ({ kind: 'advance' as const, ms }));
+// By the value's shape, so each form says what is wrong with it rather than a union's "neither".
+const advance = z.unknown().transform((v, ctx) => {
+  const r = (typeof v === 'object' && v !== null ? advanceTo : advanceBy).safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] });
+  return z.NEVER;
+});
+
 const killDaemon = z
   .union([z.null(), z.literal(true), z.enum(['SIGKILL', 'SIGTERM', 'SIGINT'])], { error: 'SIGKILL (the default), SIGTERM or SIGINT' })
   .transform((s) => ({ kind: 'kill_daemon' as const, signal: typeof s === 'string' ? s : ('SIGKILL' as const) }));
@@ -188,7 +198,8 @@ const auditExpect = z
   .strictObject({
     unique_numbers: z.literal(true).optional(),
     no_personal_data: z.literal(true).optional(),
-    ticket_state: z.record(z.string(), z.enum(['allocated', 'printed', 'void'])).optional(),
+    // absent: no record of that check-in any more (deleted after checkin.retentionDays).
+    ticket_state: z.record(z.string(), z.enum(['allocated', 'printed', 'void', 'absent'])).optional(),
   })
   .refine((a) => Object.keys(a).length > 0, { message: 'say what to check: unique_numbers, no_personal_data or ticket_state', when: clean })
   .transform((a) => ({ kind: 'audit' as const, ...a }));
@@ -251,7 +262,7 @@ const expect = z.unknown().transform((v, ctx): Expectation => {
 
 // ---- the file ----------------------------------------------------------------------------
 
-const STEP_KINDS = { scan, face, camera, press, paper, printer, scanner, broker, bhyt, portrait, command, wait, kill_daemon: killDaemon, restart_daemon: restartDaemon, mark } as const;
+const STEP_KINDS = { scan, face, camera, press, paper, printer, scanner, broker, bhyt, portrait, command, wait, advance, kill_daemon: killDaemon, restart_daemon: restartDaemon, mark } as const;
 export type StepKind = keyof typeof STEP_KINDS | 'expect';
 /** Steps that may be written as a bare word: `- kill_daemon`. */
 const BARE: readonly string[] = ['kill_daemon', 'restart_daemon'];

@@ -1,5 +1,6 @@
 import type { BhytGatewayFault } from '../devices/bhyt-gateway.js';
 import type { IdentityFault } from '../devices/identity-service.js';
+import { formatDuration } from '../duration.js';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 import type { KioskSim } from '../kiosk.js';
 import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
@@ -66,6 +67,13 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
     case 'wait':
       await sleep(ctx.clock, step.ms, ctx.signal);
       return undefined;
+    case 'advance': {
+      if (!daemonRunning(k)) throw new StepFailed(['expected a running kioskd whose clock to move', `saw: ${daemonNote(k)}`]);
+      const r = await k.advanceClock('toLocal' in step ? { toLocal: step.toLocal } : { ms: step.ms }).catch((err: unknown) => {
+        throw new StepFailed(['expected kioskd to move its clock', `saw: ${err instanceof Error ? err.message : String(err)}`]);
+      });
+      return `kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead)`;
+    }
     case 'kill_daemon': {
       if (!daemonRunning(k)) throw new StepFailed(['expected a running kioskd to kill', `saw: ${daemonNote(k)}`]);
       const exited = new Promise<void>((r) => k.daemon.once('exit', () => r()));
