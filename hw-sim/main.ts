@@ -11,6 +11,7 @@ import { printSample } from './print-sample.js';
 import { runConsole, type ConsoleDevices } from './console.js';
 import { advanceDaemonClock, spawnDaemon, type ClockMove } from './daemon.js';
 import { startSim, type Sim } from './sim.js';
+import type { AdvanceClock } from './web/kiosk-clock.js';
 import { startWebPanel, type WebPanel } from './web/server.js';
 
 const USAGE = `Usage:
@@ -101,9 +102,14 @@ async function main(): Promise<number> {
     ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
   });
   let panel: WebPanel | null = null;
+  // Declared before the panel: its clock buttons reach the daemon through this variable.
+  let daemon: ChildProcess | null = null;
+  const advanceClock = values['no-daemon']
+    ? undefined
+    : (move: ClockMove) => (daemon ? advanceDaemonClock(daemon, move) : Promise.reject(new Error('kioskd has not started yet; try again in a moment')));
   if (!values['no-panel']) {
     try {
-      panel = await openPanel(sim, panelPort);
+      panel = await openPanel(sim, panelPort, advanceClock);
     } catch (err) {
       await sim.stop();
       throw err;
@@ -142,7 +148,6 @@ async function main(): Promise<number> {
     ].join('\n'),
   );
 
-  let daemon: ChildProcess | null = null;
   const consoleDevices: ConsoleDevices = {
     scanner: sim.scanner,
     printer: sim.printer,
@@ -152,7 +157,7 @@ async function main(): Promise<number> {
     identity: sim.identity,
     showFace: sim.showFace,
     ask: (cmd: string, args: Record<string, unknown>) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args),
-    ...(values['no-daemon'] ? {} : { advanceClock: (move: ClockMove) => advanceDaemonClock(daemon!, move) }),
+    ...(advanceClock ? { advanceClock } : {}),
   };
   const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
   if (values['no-daemon']) {
@@ -204,14 +209,15 @@ async function main(): Promise<number> {
 }
 
 /** The web panel on the port asked for; by default on 8080, or on a free port when 8080 is taken. */
-async function openPanel(sim: Sim, port: number | undefined): Promise<WebPanel> {
+async function openPanel(sim: Sim, port: number | undefined, advanceClock: AdvanceClock | undefined): Promise<WebPanel> {
   const taken = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  const clock = advanceClock ? { advanceClock } : {};
   try {
-    return await startWebPanel({ sim, port: port ?? 8080 });
+    return await startWebPanel({ sim, port: port ?? 8080, ...clock });
   } catch (err) {
     if (!taken(err)) throw err;
     if (port !== undefined) throw new Error(`--panel-port ${port}: 127.0.0.1:${port} is already in use; choose another port, or leave --panel-port out for a free one`);
-    return startWebPanel({ sim, port: 0 });
+    return startWebPanel({ sim, port: 0, ...clock });
   }
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
 import { until } from '../hw-sim/wait.js';
+import { aheadText, clockMoveOf, timeFromHealth } from '../hw-sim/web/kiosk-clock.js';
 import { parseRawBytes } from '../hw-sim/web/raw-bytes.js';
 import { startWebPanel, type WebPanel } from '../hw-sim/web/server.js';
 import { launchChromium } from './helpers/browser.js';
@@ -44,7 +45,7 @@ test.before(async () => {
       checkin: { consentTimeoutSec: 30 },
     },
   });
-  panel = await startWebPanel({ sim: k.sim, port: 0 });
+  panel = await startWebPanel({ sim: k.sim, port: 0, advanceClock: (m) => k!.advanceClock(m) });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
@@ -55,7 +56,7 @@ test.after.always(async () => {
 });
 
 /** A fresh tab on the panel, with the page's own errors collected so a broken script fails the test. */
-async function openPanel(t: ExecutionContext): Promise<{ page: Page; errors: string[] }> {
+async function openPanel(t: ExecutionContext, url = panel!.url): Promise<{ page: Page; errors: string[] }> {
   const page = await browser!.newPage({ viewport: { width: 1440, height: 1100 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -64,7 +65,7 @@ async function openPanel(t: ExecutionContext): Promise<{ page: Page; errors: str
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
   t.teardown(() => page.close());
-  await page.goto(panel!.url);
+  await page.goto(url);
   await page.locator('[data-testid="link"][data-link="live"]').waitFor({ timeout: 10_000 });
   return { page, errors };
 }
@@ -298,6 +299,72 @@ test.serial('GETs through a rebinding Host are refused: no snapshot, event strea
   t.true(png.body.startsWith('\x89PNG'), 'a PNG');
 });
 
+/** "2026-11-25 07:00" on the hospital's clocks, as the page writes kioskd's time. */
+function hospitalMinute(ms: number): string {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Ho_Chi_Minh', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(new Date(ms))
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p['year']}-${p['month']}-${p['day']} ${p['hour']}:${p['minute']}`;
+}
+
+/** The first health kioskd publishes from `from` on whose time is at least `aheadMs` ahead of this machine's; its ts. */
+async function healthAhead(from: number, aheadMs: number): Promise<number> {
+  const tsOf = (payload: string): number => Date.parse(String((JSON.parse(payload) as Record<string, unknown>)['ts']));
+  const m = await k!.watch.waitFor((m) => m.topic === `${k!.base}/health` && tsOf(m.payload) - Date.now() >= aheadMs, 10_000, from);
+  return tsOf(m.payload);
+}
+
+// Last of the serial tests: kioskd's day moves on, and the others count on today's tickets.
+test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, as kioskd itself then reports; "to 07:00" shows 07:00', async (t) => {
+  const { page, errors } = await openPanel(t);
+  await waitText(page, 'kiosk-mode', /^idle$/);
+  t.regex(await waitText(page, 'clock-now', /^kioskd's clock/), /not heard yet|on time$/);
+  t.false(await page.getByTestId('clock-1h').isDisabled());
+
+  let from = k!.watch.mark();
+  await page.getByTestId('clock-1h').click();
+  await waitText(page, 'action-result', /kioskd's clock now reads/);
+  const line = await waitText(page, 'clock-now', /— 1 h ahead$/);
+  t.regex(line, /^kioskd's clock: \d{4}-\d\d-\d\d \d\d:\d\d \(Asia\/Ho_Chi_Minh\) — 1 h ahead$/);
+  // kioskd says the same to central monitoring: its next health is stamped an hour ahead.
+  const ts = await healthAhead(from, 59 * 60_000);
+  t.true(ts - Date.now() < 61 * 60_000, `one hour, not more (${ts - Date.now()} ms ahead)`);
+  const shown = /: (\S+ \S+) \(/.exec(await page.getByTestId('clock-now').textContent() ?? '')?.[1];
+  t.true([hospitalMinute(ts), hospitalMinute(ts + 60_000)].includes(shown ?? ''), `the page shows ${shown}, kioskd reported ${hospitalMinute(ts)}`);
+  await shot(t, page, '7-clock-plus-1h');
+
+  from = k!.watch.mark();
+  await page.getByTestId('clock-to').fill('07:00');
+  t.is(await page.getByTestId('clock-to-go').textContent(), 'to 07:00');
+  await page.getByTestId('clock-to-go').click();
+  t.regex(await waitText(page, 'action-result', /kioskd's clock now reads/), / 07:00:00 \(Asia\/Ho_Chi_Minh\), /);
+  const at7 = await waitText(page, 'clock-now', / 07:00 \(Asia\/Ho_Chi_Minh\) — /);
+  t.regex(at7, /ahead$/);
+  t.regex(hospitalMinute(await healthAhead(from, 59 * 60_000)), / 07:00$/, 'kioskd itself reads 07:00 on the hospital\'s clocks');
+
+  // A request the page would never send is refused and moves nothing.
+  const own = new URL(panel!.url).origin;
+  const bad = await post('/api/clock', { 'content-type': 'application/json', origin: own }, { toLocal: '25:00' });
+  t.is(bad.status, 400);
+  t.regex(bad.body, /HH:MM/);
+  await shot(t, page, '8-clock-to-0700');
+  t.deepEqual(errors, []);
+});
+
+test.serial('without a kioskd started by hw-sim (--no-daemon) the Clock group says so, its buttons are disabled, and the action refuses', async (t) => {
+  const bare = await startWebPanel({ sim: k!.sim, port: 0 });
+  t.teardown(() => bare.close());
+  const { page, errors } = await openPanel(t, bare.url);
+  await waitText(page, 'clock-note', /kioskd not running/);
+  for (const id of ['clock-1min', 'clock-1h', 'clock-1d', 'clock-to-go']) t.true(await page.getByTestId(id).isDisabled(), id);
+  const answer = await fetch(new URL('/api/clock', bare.url), { method: 'POST', headers: { 'content-type': 'application/json', origin: new URL(bare.url).origin }, body: JSON.stringify({ ms: 3_600_000 }) });
+  t.is(answer.status, 409);
+  t.regex(((await answer.json()) as { error: string }).error, /not running under hw-sim \(started with --no-daemon\)/);
+  t.deepEqual(errors, []);
+});
+
 test('raw bytes: escapes and hex become the bytes a scanner would send', (t) => {
   t.deepEqual(parseRawBytes('Ab\\r\\n', 'text'), Buffer.from('Ab\r\n'));
   t.deepEqual(parseRawBytes('\\x00\\xFF\\\\Đ', 'text'), Buffer.concat([Buffer.of(0, 0xff, 0x5c), Buffer.from('Đ', 'utf8')]));
@@ -306,4 +373,22 @@ test('raw bytes: escapes and hex become the bytes a scanner would send', (t) => 
   t.throws(() => parseRawBytes('zz', 'hex'), { message: /only 0-9/ });
   t.throws(() => parseRawBytes('\\x4', 'text'), { message: /two hex digits/ });
   t.throws(() => parseRawBytes('end\\', 'text'), { message: /lone/ });
+});
+
+test('clock: the offset as the page words it, the moves a request may ask for, and which health reports tell the time', (t) => {
+  t.is(aheadText(0), 'on time');
+  t.is(aheadText(3_600_000 - 12), '1 h ahead', 'a health report a few ms late is still an hour');
+  t.is(aheadText(86_400_000 + 6 * 3_600_000), '1 d 6 h ahead');
+  t.is(aheadText(14 * 3_600_000 + 23 * 60_000), '14 h 23 min ahead');
+  t.is(aheadText(40_000), '40 s ahead');
+  t.is(aheadText(-120_000), '2 min behind');
+  t.deepEqual(clockMoveOf({ ms: 60_000 }), { ms: 60_000 });
+  t.deepEqual(clockMoveOf({ toLocal: '07:00' }), { toLocal: '07:00' });
+  for (const bad of [{}, { ms: 0 }, { ms: -5 }, { ms: 1.5 }, { ms: '60000' }, { toLocal: '7:00' }, { toLocal: '24:00' }, { ms: 1000, toLocal: '07:00' }]) {
+    t.is(typeof clockMoveOf(bad), 'string', JSON.stringify(bad));
+  }
+  const heardAt = Date.parse('2026-11-24T00:00:00.000Z');
+  t.like(timeFromHealth({ ts: '2026-11-24T01:00:00.040Z' }, heardAt), { offsetMs: 3_600_000, heardAt, via: 'health' });
+  t.is(timeFromHealth({ uptime_s: 3 }, heardAt), null);
+  t.is(timeFromHealth(null, heardAt), null);
 });

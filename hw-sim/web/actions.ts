@@ -2,6 +2,7 @@ import type { ButtonId } from '../../src/hal/ports.js';
 import type { BhytGatewayFault } from '../devices/bhyt-gateway.js';
 import { SAMPLE_IDENTITIES, type SampleIdentity } from '../identities.js';
 import type { Sim } from '../sim.js';
+import { clockMoveOf, movedMessage, type AdvanceClock, type KioskTime } from './kiosk-clock.js';
 import type { KioskFeed } from './kiosk-feed.js';
 import { parseRawBytes } from './raw-bytes.js';
 
@@ -11,6 +12,15 @@ export interface PanelMemory {
   lastFace: number | 'stranger' | 'empty';
   gatewayFault: 'none' | 'down' | 'slow' | 'http-500';
   identityFault: 'none' | 'down' | 'slow';
+  /** kioskd's answer to the panel's last clock move. */
+  lastMove: KioskTime | null;
+}
+
+/** Moving kioskd's clock: absent when hw-sim did not start kioskd (--no-daemon). */
+export interface ClockControl {
+  readonly advance: AdvanceClock | undefined;
+  /** The hospital's time zone (ticket.timeZone), for the answer. */
+  readonly timeZone: string;
 }
 
 /** One technician action: the JSON body of POST /api/<name> in, a line for the page out. */
@@ -39,7 +49,7 @@ function bool(v: unknown, what: string): boolean {
 }
 
 /** The panel's actions on the virtual devices (the same ones hw-sim's console drives) and the daemon. */
-export function panelActions(sim: Sim, feed: KioskFeed, memory: PanelMemory): Readonly<Record<string, Action>> {
+export function panelActions(sim: Sim, feed: KioskFeed, memory: PanelMemory, clock: ClockControl): Readonly<Record<string, Action>> {
   const needScanner = (): void => {
     // Over tcp an unplugged scanner would swallow the bytes silently; say so instead.
     if (!sim.scanner.plugged) throw new Error('the scanner is unplugged: plug it in first');
@@ -137,6 +147,14 @@ export function panelActions(sim: Sim, feed: KioskFeed, memory: PanelMemory): Re
           ? await feed.command('maintenance', { enabled: command === 'maintenance-on' })
           : await feed.command(command, command === 'print-test' ? { number: 'TEST' } : {});
       return `kioskd ${command}: ${JSON.stringify(data)}`;
+    },
+    async clock(b) {
+      const move = clockMoveOf(b);
+      if (typeof move === 'string') throw new BadRequest(move);
+      if (!clock.advance) throw new Error('kioskd is not running under hw-sim (started with --no-daemon): there is no kioskd clock to move');
+      const r = await clock.advance(move);
+      memory.lastMove = { wallClock: r.wallClock, offsetMs: r.offsetMs, heardAt: Date.now(), via: 'move' };
+      return movedMessage(r, clock.timeZone);
     },
   };
 }

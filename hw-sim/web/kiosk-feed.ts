@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { emptyFleet, kioskRow, reduceFleet, type Fleet } from '../../src/monitor/fleet.js';
+import { timeFromHealth, type KioskTime } from './kiosk-clock.js';
 
 /** One message under kiosk/<id>/# as the panel's traffic pane shows it. */
 export interface TrafficEntry {
@@ -46,6 +47,7 @@ export class KioskFeed {
   private readonly fleet: Fleet;
   private readonly kioskId: string;
   private seq = 0;
+  private heardTime: KioskTime | null = null;
   private readonly listeners = new Set<(kind: 'traffic' | 'report', entry?: TrafficEntry) => void>();
   private readonly pending = new Map<string, (r: { status?: string; data?: unknown; error?: string }) => void>();
   private readonly keep: number;
@@ -75,6 +77,11 @@ export class KioskFeed {
   /** The report as it stands at `now` (wall ms): "today" moves at midnight. */
   current(now = Date.now()): KioskReport {
     return { ...this.report, checkinsToday: kioskRow(this.fleet, this.kioskId, now)?.checkinsToday ?? null };
+  }
+
+  /** kioskd's time from the last health report heard as it was published (not a retained replay). */
+  kioskTime(): KioskTime | null {
+    return this.heardTime;
   }
 
   onChange(l: (kind: 'traffic' | 'report', entry?: TrafficEntry) => void): () => void {
@@ -122,11 +129,11 @@ export class KioskFeed {
     this.traffic.push(entry);
     if (this.traffic.length > this.keep) this.traffic.splice(0, this.traffic.length - this.keep);
     for (const l of this.listeners) l('traffic', entry);
-    if (this.absorb(topic.slice(this.base.length + 1), text)) for (const l of this.listeners) l('report');
+    if (this.absorb(topic.slice(this.base.length + 1), text, retain)) for (const l of this.listeners) l('report');
   }
 
   /** Updates the report from one message; true when something the panel shows changed. */
-  private absorb(sub: string, text: string): boolean {
+  private absorb(sub: string, text: string, retain: boolean): boolean {
     const json = (): Record<string, unknown> | null => {
       try {
         const v: unknown = JSON.parse(text);
@@ -142,6 +149,8 @@ export class KioskFeed {
     }
     if (sub === 'state' || sub === 'health') {
       this.report = { ...this.report, [sub]: json() };
+      // A broker replays a retained health on subscribe without saying when it was taken relative to now.
+      if (sub === 'health' && !retain) this.heardTime = timeFromHealth(this.report.health, Date.now()) ?? this.heardTime;
       return true;
     }
     if (sub === 'event/checkin.completed' || sub === 'event/checkin.failed') {

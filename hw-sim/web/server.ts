@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 import type { Sim } from '../sim.js';
-import { BadRequest, panelActions, type PanelMemory } from './actions.js';
+import { BadRequest, panelActions, type ClockControl, type PanelMemory } from './actions.js';
+import { aheadText, kioskTimeZone, latest, type AdvanceClock } from './kiosk-clock.js';
 import { KioskFeed } from './kiosk-feed.js';
 import { faceThumbnail } from './thumbnails.js';
 
@@ -22,6 +23,11 @@ export interface WebPanelOptions {
   readonly port?: number;
   /** A loopback address; default 127.0.0.1. The panel presses buttons on a kiosk: never expose it. */
   readonly host?: string;
+  /**
+   * Moves kioskd's clock forward (hw-sim's "advance time"); leave it out when hw-sim did not
+   * start kioskd (--no-daemon): the page then says so and its clock buttons are disabled.
+   */
+  readonly advanceClock?: AdvanceClock;
 }
 
 export interface WebPanel {
@@ -56,8 +62,9 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   const files = loadStatic();
   const base = `kiosk/${sim.deviceId}`;
   const feed = await KioskFeed.start({ brokerUrl: sim.broker.url, base });
-  const memory: PanelMemory = { lastFace: 1, gatewayFault: 'none', identityFault: 'none' };
-  const actions = panelActions(sim, feed, memory);
+  const memory: PanelMemory = { lastFace: 1, gatewayFault: 'none', identityFault: 'none', lastMove: null };
+  const clock = { advance: opts.advanceClock, timeZone: kioskTimeZone(sim) };
+  const actions = panelActions(sim, feed, memory, clock);
   const thumbs = new Map<string, Buffer>();
   const clients = new Set<ServerResponse>();
   let lastSnapshot = '';
@@ -68,7 +75,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   };
   /** Broadcasts the snapshot when it changed; devices changed from the console are caught by the poll. */
   const refresh = (): void => {
-    const snap = JSON.stringify(snapshot(sim, feed, memory));
+    const snap = JSON.stringify(snapshot(sim, feed, memory, clock));
     if (snap === lastSnapshot) return;
     lastSnapshot = snap;
     for (const c of clients) c.write(`event: snapshot\ndata: ${snap}\n\n`);
@@ -105,7 +112,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
       return void res.end(files[file.file]);
     }
     if (path === '/events') return openEvents(res);
-    if (path === '/api/snapshot') return reply(res, 200, snapshot(sim, feed, memory));
+    if (path === '/api/snapshot') return reply(res, 200, snapshot(sim, feed, memory, clock));
     const ticket = /^\/tickets\/(\d+)\.png$/.exec(path);
     if (ticket) return serveTicket(res, Number(ticket[1]));
     const face = /^\/faces\/(\d|stranger|empty)\.jpg$/.exec(path);
@@ -117,7 +124,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
     clients.add(res);
     res.on('close', () => clients.delete(res));
-    send(res, 'snapshot', snapshot(sim, feed, memory));
+    send(res, 'snapshot', snapshot(sim, feed, memory, clock));
     send(res, 'traffic', feed.traffic);
   }
 
@@ -220,12 +227,13 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
 }
 
 /** Everything the page shows except the traffic log, which goes out message by message. */
-function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory): Record<string, unknown> {
+function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory, clock: ClockControl): Record<string, unknown> {
   const camera = cameraShows(sim);
   const lastFace = /^sample-(\d+)$/.exec(camera)?.[1];
   // Someone may have changed the face from the console; "camera ok" returns to what is shown now.
   if (lastFace) memory.lastFace = Number(lastFace);
   else if (camera === 'stranger' || camera === 'empty') memory.lastFace = camera;
+  const kioskd = latest(memory.lastMove, feed.kioskTime());
   return {
     deviceId: sim.deviceId,
     broker: sim.broker.url,
@@ -237,6 +245,8 @@ function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory): Record<string
     printer: { ...sim.printer.state, plugged: sim.printer.plugged },
     gateway: memory.gatewayFault,
     identity: memory.identityFault,
+    // The page runs the clock on from the last report; it is on this machine (loopback only), so shares its clock.
+    clock: { canMove: clock.advance !== undefined, timeZone: clock.timeZone, kioskd: kioskd && { ...kioskd, ahead: aheadText(kioskd.offsetMs) } },
     samples: SAMPLE_IDENTITIES.map((p, i) => ({ n: i + 1, label: `Mẫu ${i + 1}`, card: `********${p.idNumber.slice(-4)}` })),
     tickets: sim.printer.tickets
       .slice(-TICKETS_SHOWN)

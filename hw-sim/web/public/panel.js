@@ -9,6 +9,9 @@ const $ = (id) => document.getElementById(id);
 let snap = null;
 let trafficCount = 0;
 const held = [];
+let clockInfo = null;
+let clockMoving = false;
+const zoneFormats = new Map();
 
 function text(id, value) {
   const el = $(id);
@@ -97,6 +100,56 @@ function render(s) {
     buildFaces(s.samples);
   }
   renderTickets(s.tickets);
+  clockInfo = s.clock;
+  renderClock();
+}
+
+/** "2026-11-25 07:00" on the hospital's clocks; ISO UTC if this browser does not know the zone. */
+function localText(ms, timeZone) {
+  let f = zoneFormats.get(timeZone);
+  if (f === undefined) {
+    try {
+      f = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    } catch {
+      f = null;
+    }
+    zoneFormats.set(timeZone, f);
+  }
+  if (f === null) return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} (UTC)`;
+  const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} (${timeZone})`;
+}
+
+/** Re-run every second: kioskd's clock runs on from the time it last reported. */
+function renderClock() {
+  const c = clockInfo;
+  if (!c) return;
+  const k = c.kioskd;
+  let line;
+  if (k) {
+    // The panel serves loopback only, so this browser shares the clock heardAt was read from.
+    const wall = Date.parse(k.wallClock) + Math.max(0, Date.now() - k.heardAt);
+    line = `kioskd's clock: ${localText(wall, c.timeZone)} — ${k.ahead}`;
+  } else {
+    line = c.canMove ? "kioskd's clock: not heard yet (its next health report, or a move, will tell)" : 'kioskd not running (hw-sim --no-daemon)';
+  }
+  text('clock-now', line);
+  $('clock-now').dataset.offsetMs = k ? String(k.offsetMs) : '';
+  const note = $('clock-note');
+  note.hidden = c.canMove;
+  text('clock-note', c.canMove ? '' : 'kioskd not running under hw-sim (started with --no-daemon): its clock cannot be moved from here');
+  for (const b of document.querySelectorAll('[data-clock-ms], #clock-to, #clock-to-go')) b.disabled = !c.canMove || clockMoving;
+}
+
+async function moveClock(body) {
+  clockMoving = true;
+  renderClock();
+  try {
+    await post('clock', body);
+  } finally {
+    clockMoving = false;
+    renderClock();
+  }
 }
 
 function renderTickets(tickets) {
@@ -224,6 +277,16 @@ function wire() {
   $('bhyt-fault').addEventListener('change', () => post('bhyt', { fault: $('bhyt-fault').value }));
   $('identity-fault').addEventListener('change', () => post('identity', { fault: $('identity-fault').value }));
   $('bhyt-set').addEventListener('click', () => post('bhyt', { sample: Number($('bhyt-sample').value), code: $('bhyt-code').value.trim() }));
+  for (const b of document.querySelectorAll('[data-clock-ms]')) b.addEventListener('click', () => moveClock({ ms: Number(b.dataset.clockMs) }));
+  $('clock-to').addEventListener('input', () => {
+    $('clock-to-go').textContent = `to ${$('clock-to').value || 'HH:MM'}`;
+  });
+  $('clock-to-go').addEventListener('click', () => {
+    const to = $('clock-to').value;
+    if (!/^\d\d:\d\d$/.test(to)) return say('clock: choose a time of day (HH:MM) first', false);
+    void moveClock({ toLocal: to });
+  });
+  window.setInterval(renderClock, 1000);
   $('traffic-filter').addEventListener('input', () => {
     for (const tr of $('traffic-rows').children) applyFilter(tr);
   });
