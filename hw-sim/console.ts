@@ -189,7 +189,7 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
     case 'advance': {
       const to = /^to\s+(\d\d:\d\d)$/.exec(arg)?.[1];
       const ms = to ? null : parseDuration(arg);
-      if (!to && (ms === null || ms <= 0)) throw new Error('advance DURATION (30s, 2h, 1d) | advance to HH:MM');
+      if (!to && (ms === null || ms <= 0 || ms > 366 * 86_400_000)) throw new Error('advance DURATION (30s, 2h, 1d; at most 366d) | advance to HH:MM');
       const r = await need(devices.advanceClock, 'kioskd to move the clock of (--no-daemon)')(to ? { toLocal: to } : { ms: ms! });
       return `hw-sim: kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead of this machine's)`;
     }

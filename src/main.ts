@@ -193,10 +193,14 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   const { config, deviceId, secrets } = loaded;
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   // Under hw-sim, time can be moved forward (a technician's "advance time"); never on a kiosk.
-  const simTime = opts.simClockOffsetMs === null ? null : adjustableClock(systemClock(), Date.now, opts.simClockOffsetMs);
-  const clock = simTime?.clock ?? systemClock();
+  // `clock` is the kiosk's business time: step limits, the queue day, retries, purge, health.
+  // Devices, the BHYT gateway and the process's own guards (liveness, stop deadline) keep
+  // `realClock`, so a jump never times out a call in flight or looks like a stall.
+  const realClock = systemClock();
+  const simTime = opts.simClockOffsetMs === null ? null : adjustableClock(realClock, Date.now, opts.simClockOffsetMs);
+  const clock = simTime?.clock ?? realClock;
   const wallClock = simTime?.wallClock ?? (() => new Date());
-  if (simTime) serveClockAdvances(process, simTime, config.ticket.timeZone, log.child({ ns: 'sim-clock' }));
+  const stopClockService = simTime ? serveClockAdvances(process, simTime, config.ticket.timeZone, log.child({ ns: 'sim-clock' })) : () => {};
   const startedAt = wallClock().toISOString();
   const version = packageVersion();
   log.info({ version, config: loaded.source, device: deviceId, hal: config.hal.mode }, 'kioskd starting');
@@ -235,7 +239,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     // A supervisor killed with SIGKILL cannot stop us; being re-parented is the sign. Watched
     // from the first moment: a parent may die while the face models are still loading.
     const parent = process.ppid;
-    const stopWatch = every(clock, 1000, () => {
+    const stopWatch = every(realClock, 1000, () => {
       if (process.ppid !== parent) {
         stopWatch();
         if (stopReason === null) requestStop('parent exited');
@@ -246,7 +250,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
   // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
   const localToday = () => localDate(wallClock(), config.ticket.timeZone);
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: localToday });
+  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock: realClock, random: Math.random, today: localToday });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
   // Queue numbers and the check-in audit (SQLite, WAL). A kiosk that cannot number tickets
   // must not take patients: failing here exits 70 and systemd retries.
@@ -270,7 +274,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
         officerId: config.bhyt.officerId!,
         timeoutMs: config.bhyt.timeoutMs,
         breaker: config.bhyt.breaker,
-        clock,
+        clock: realClock,
         wallClock,
         log: log.child({ ns: 'bhyt' }),
       })
@@ -299,12 +303,13 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     ports: initialPorts,
     requiredPorts: config.kiosk.requiredPorts,
     heartbeatMs: config.kiosk.heartbeatMs,
+    heartbeatClock: realClock,
     resultHoldMs: config.kiosk.resultHoldMs,
     policy: checkinPolicy(config.checkin),
     steps,
   });
   const health = new HealthMonitor({
-    clock,
+    clock: realClock,
     maxLoopLagMs: config.watchdog.maxLoopLagMs,
     heartbeatMs: config.kiosk.heartbeatMs,
     lastBeat: () => runtime.lastBeat(),
@@ -601,7 +606,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     const stop = async (reason: string): Promise<void> => {
       // If stopping hangs (a device that never answers), exit anyway before systemd's
       // TimeoutStopSec turns it into a SIGKILL.
-      const deadline = clock.setTimeout(() => {
+      const deadline = realClock.setTimeout(() => {
         log.error({ afterMs: config.kiosk.shutdownGraceMs + 5000 }, 'stopping took too long; exiting now');
         process.exit(1);
       }, config.kiosk.shutdownGraceMs + 5000);
@@ -613,6 +618,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       stopHealth();
       stopPurge();
       stopReconcile();
+      stopClockService();
       // A ticket on its way to the printer may finish (its number must not be torn off).
       await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();
@@ -625,7 +631,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       runtime.stop();
       store.close();
       health.close();
-      clock.clearTimeout(deadline);
+      realClock.clearTimeout(deadline);
       log.info('stopped');
       resolve(0);
     };

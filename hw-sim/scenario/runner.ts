@@ -251,12 +251,16 @@ async function stopBench(b: Bench): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Consecutive files that can share a kiosk: same face-model switch, same config. */
+/**
+ * Consecutive files that can share a kiosk: same face-model switch, same config. A file that
+ * moves kioskd's clock gets a kiosk of its own, so its jumps never reach another file.
+ */
 function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
   const out: ScenarioFile[][] = [];
   let key = '';
   for (const f of files) {
-    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config)]);
+    const movesClock = f.scenario.steps.some((s) => s.kind === 'advance');
+    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config), movesClock ? f.path : null]);
     if (out.length === 0 || k !== key) out.push([]);
     out.at(-1)!.push(f);
     key = k;

@@ -25,20 +25,32 @@ export function simClockProblem(value: string, halMode: 'real' | 'sim', hasIpc: 
 
 const isAdvance = (m: unknown): m is ClockAdvance => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'kioskd.clock.advance';
 
+/** The longest single jump: a slip of the unit must not throw the kiosk's dates out of range. */
+export const MAX_ADVANCE_MS = 366 * 86_400_000;
+
+/** How far a request moves the clock, or why it cannot. */
+function jumpOf(m: ClockAdvance, adj: AdjustableClock, timeZone: string): number | string {
+  if ('toLocal' in m) return typeof m.toLocal === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(m.toLocal) ? msUntilLocalTime(adj.wallClock(), m.toLocal, timeZone) : `toLocal must be HH:MM, got ${JSON.stringify(m.toLocal)}`;
+  const ms = (m as { ms?: unknown }).ms;
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_ADVANCE_MS) return `ms must be a whole number of milliseconds from 1 to ${MAX_ADVANCE_MS} (366 days), got ${JSON.stringify(ms)}`;
+  return ms;
+}
+
 /** Answers hw-sim's clock requests until the returned function is called. */
 export function serveClockAdvances(proc: NodeJS.Process, adj: AdjustableClock, timeZone: string, log: Logger): () => void {
   const onMessage = (m: unknown): void => {
     if (!isAdvance(m)) return;
+    const ms = jumpOf(m, adj, timeZone);
     let reply: ClockAdvanceReply;
-    try {
-      const ms = 'toLocal' in m ? msUntilLocalTime(adj.wallClock(), String(m.toLocal), timeZone) : m.ms;
+    if (typeof ms === 'string') {
+      reply = { type: 'kioskd.clock.error', id: m.id, message: ms };
+    } else {
       adj.advance(ms);
       reply = { type: 'kioskd.clock.advanced', id: m.id, offsetMs: adj.offsetMs(), wallClock: adj.wallClock().toISOString() };
       log.info({ advancedMs: ms, offsetMs: adj.offsetMs() }, 'hw-sim moved the clock forward');
-    } catch (err) {
-      reply = { type: 'kioskd.clock.error', id: m.id, message: err instanceof Error ? err.message : String(err) };
     }
-    proc.send?.(reply);
+    // hw-sim may be gone by now: a closed channel is not the kiosk's problem.
+    proc.send?.(reply, (err: Error | null) => err && log.warn({ err: err.message }, 'could not answer hw-sim'));
   };
   proc.on('message', onMessage);
   // The channel alone must not keep a stopping daemon alive.

@@ -43,6 +43,11 @@ export interface RuntimeOptions {
   readonly ports: PortStates;
   readonly requiredPorts: readonly PortId[];
   readonly heartbeatMs: number;
+  /**
+   * Paces and stamps the liveness heartbeat; `clock` unless given. Liveness is about this
+   * process, so under hw-sim's movable clock it stays on real time: a jump is not a stall.
+   */
+  readonly heartbeatClock?: Clock;
   readonly resultHoldMs: number;
   readonly policy: CheckinPolicy;
   readonly steps: CheckinSteps;
@@ -103,7 +108,8 @@ export function createKioskRuntime(opts: RuntimeOptions): KioskRuntime {
   return {
     start() {
       actor.start();
-      stopBeat = every(clock, opts.heartbeatMs, () => actor.send({ type: 'heartbeat', at: clock.now() }));
+      const beat = opts.heartbeatClock ?? clock;
+      stopBeat = every(beat, opts.heartbeatMs, () => actor.send({ type: 'heartbeat', at: beat.now() }));
     },
     bootDone: () => actor.send({ type: 'boot.done' }),
     portChanged: (port, state) => actor.send({ type: 'port.state', port, state }),
