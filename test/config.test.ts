@@ -125,9 +125,13 @@ test('TLS files are read when the config is loaded, so a missing one is a config
   t.deepEqual(problems.map((p) => p.path), ['mqtt.tls.caFile']);
   t.regex(problems[0]!.message, /ENOENT/);
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-tls-'));
-  writeFileSync(join(dir, 'ca.pem'), 'PEM');
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  writeFileSync(join(dir, 'ca.pem'), pem);
   const ok = parseConfig(`mqtt: { tls: { caFile: ${join(dir, 'ca.pem')} } }\n`, 't.yaml', noEnv);
-  t.is(ok.secrets.tls?.ca?.toString(), 'PEM');
+  t.is(ok.secrets.tls?.ca?.toString(), pem);
+  // A DER file (a Windows CA's usual .cer export) would trust nothing at connect time.
+  writeFileSync(join(dir, 'ca.der'), Buffer.from([0x30, 0x82, 0x01, 0x0a]));
+  t.deepEqual(problemsOf(`mqtt: { tls: { caFile: ${join(dir, 'ca.der')} } }\n`).map((p) => p.path), ['mqtt.tls.caFile']);
 });
 
 test('a card scanner config names what is missing and what is unknown', (t) => {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { redactUrl } from '../mqtt/link.js';
@@ -21,11 +22,13 @@ const USAGE = `Usage: kioskd monitor --broker mqtt[s]://HOST[:PORT] [options]
   --prefix P            topic prefix (default: kiosk)
   --username U          broker user name
   --password-file FILE  broker password, read from FILE
-  --ca FILE             CA certificate(s) to trust for mqtts://
+  --ca FILE             CA certificate(s) to trust for mqtts:// (the hospital's own CA)
+  --cert FILE           client certificate (PEM), for a broker that requires one
+  --key FILE            the client certificate's key (PEM, no passphrase)
   --once                print the fleet once the retained values have arrived, then exit
   --timeout SEC         with --once: how long to try to reach the broker (default 10)
   --json                JSON lines even on a terminal
-Exit: 0 done (or Ctrl-C), 64 usage, 66 unreadable file, 69 broker unreachable (--once), 77 not allowed to subscribe (--once)`;
+Exit: 0 done (or Ctrl-C), 64 usage, 66 unreadable or unusable file, 69 broker unreachable or its certificate refused (--once), 77 not allowed to subscribe (--once)`;
 
 /** Retained values arrive in a burst right after subscribing; the fleet counts as complete after this much quiet. */
 const SETTLE_QUIET_MS = { once: 1000, live: 300 };
@@ -39,6 +42,8 @@ interface Options {
   readonly username?: string;
   readonly password?: string;
   readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
   readonly once: boolean;
   readonly timeoutMs: number;
   readonly json: boolean;
@@ -78,6 +83,8 @@ function parseOptions(argv: string[]): Options | 'help' {
         username: { type: 'string' },
         'password-file': { type: 'string' },
         ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
         once: { type: 'boolean', default: false },
         timeout: { type: 'string', default: '10' },
         json: { type: 'boolean', default: false },
@@ -97,6 +104,8 @@ function parseOptions(argv: string[]): Options | 'help' {
   }
   if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') throw new UsageError(`--broker must be mqtt:// or mqtts://, not ${url.protocol}//`);
   if (values.ca && url.protocol !== 'mqtts:') throw new UsageError('--ca needs an mqtts:// broker');
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together: a client certificate needs its key');
+  if (values.cert && url.protocol !== 'mqtts:') throw new UsageError('--cert and --key need an mqtts:// broker');
   const prefix = values.prefix;
   if (prefix === '' || /[+#/]/.test(prefix)) throw new UsageError(`--prefix "${prefix}" must be one topic level without + # /`);
   const timeoutSec = Number(values.timeout);
@@ -109,12 +118,24 @@ function parseOptions(argv: string[]): Options | 'help' {
       throw new InputError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   };
+  const ca = values.ca ? read('CA file', values.ca) : undefined;
+  // Node would silently trust nothing from it, and then blame the broker's certificate.
+  if (ca && !ca.includes('-----BEGIN CERTIFICATE-----')) throw new InputError(`the CA file ${values.ca} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in ${values.ca} -out ca.pem)`);
+  const cert = values.cert ? read('client certificate', values.cert) : undefined;
+  const key = values.key ? read('client key', values.key) : undefined;
+  // MQTT.js would throw on these at connect time; say which file is wrong instead.
+  if (cert && key) {
+    if (!secureContextAccepts({ cert })) throw new InputError(`the client certificate ${values.cert} is not a PEM certificate`);
+    if (!secureContextAccepts({ key })) throw new InputError(`the client key ${values.key} is not a PEM private key without a passphrase`);
+    if (!secureContextAccepts({ cert, key })) throw new InputError(`the client key ${values.key} is not the key of the certificate ${values.cert}`);
+  }
   return {
     url: values.broker,
     prefix,
     ...(values.username !== undefined ? { username: values.username } : {}),
     ...(values['password-file'] ? { password: read('password file', values['password-file']).toString('utf8').replace(/\r?\n$/, '') } : {}),
-    ...(values.ca ? { ca: read('CA file', values.ca) } : {}),
+    ...(ca ? { ca } : {}),
+    ...(cert && key ? { cert, key } : {}),
     once: values.once,
     timeoutMs: timeoutSec * 1000,
     json: values.json,
@@ -153,6 +174,7 @@ async function run(o: Options): Promise<number> {
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.cert && o.key ? { cert: o.cert, key: o.key } : {}),
   };
   const client = mqtt.connect(o.url, options);
 
@@ -228,8 +250,16 @@ async function run(o: Options): Promise<number> {
     });
     if (tty && !o.once) redraw();
   });
-  client.on('error', (err) => {
-    lastError = err.message;
+  let tlsRefused = false;
+  client.on('error', (err: Error & { code?: number | string; reason?: string }) => {
+    const tls = tlsProblem(err, o);
+    lastError = tls ?? err.message;
+    // A certificate problem does not go away by retrying: --once says so now, not after --timeout.
+    if (tls && o.once && !tlsRefused) {
+      tlsRefused = true;
+      say(`cannot connect to the broker ${broker}: ${tls}`);
+      finish(EX_UNAVAILABLE);
+    }
   });
   client.on('close', () => {
     if (stopping) return;
@@ -280,4 +310,38 @@ async function run(o: Options): Promise<number> {
     await Promise.race([client.endAsync(true).catch(() => {}), new Promise((r) => (giveUp = setTimeout(r, 1000)))]);
     clearTimeout(giveUp);
   }
+}
+
+function secureContextAccepts(opts: { cert?: Buffer; key?: Buffer }): boolean {
+  try {
+    createSecureContext(opts);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+
+/**
+ * What a TLS failure means, in the monitor's own options, or null when it is not one. Node's
+ * texts ("self-signed certificate in certificate chain", an OpenSSL alert) say what failed but
+ * not what to do about it.
+ */
+function tlsProblem(err: Error & { code?: number | string; reason?: string }, o: { ca?: Buffer; cert?: Buffer }): string | null {
+  const code = typeof err.code === 'string' ? err.code : '';
+  const what = err.reason ?? err.message.split('\n')[0]!;
+  if (UNTRUSTED.has(code)) {
+    return o.ca
+      ? `the broker's certificate is not signed by the CA in --ca (${what})`
+      : `the broker's certificate is not signed by a CA this computer trusts (${what}): pass the hospital's CA certificate with --ca FILE`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the broker's certificate is not made out to this host name (${what}): use a name it lists in --broker`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check this computer's clock too)`;
+  if (/CERTIFICATE_REQUIRED$/.test(code) || (!o.cert && /HANDSHAKE_FAILURE$/.test(code))) return `the broker requires a client certificate (${what}): pass --cert FILE --key FILE`;
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)) {
+    return `the broker refused the client certificate${o.cert ? ' in --cert' : ''} (${what})`;
+  }
+  if (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code)) return `TLS with the broker failed (${what})`;
+  return null;
 }

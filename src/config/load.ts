@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { configSchema, deviceIdSchema, type Config } from './schema.js';
@@ -221,10 +222,38 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
         ...(t.keyFile ? { key: read('mqtt.tls.keyFile', t.keyFile) } : {}),
       }
     : undefined;
+  if (t && tls) checkTls(t, tls, problems);
   return {
     ...(mqttPassword !== undefined ? { mqttPassword } : {}),
     ...(bhytPassword !== undefined ? { bhytPassword } : {}),
     ...(identityToken !== undefined ? { identityToken } : {}),
     ...(tls ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) } : {}),
   };
+}
+
+/**
+ * TLS material the broker connection would otherwise reject only when it connects: a key that is
+ * not the certificate's makes MQTT.js throw (a crash, restarted in a loop), a CA file without a
+ * PEM certificate silently trusts nothing. Both are the config's fault, so they are config errors.
+ */
+function checkTls(t: NonNullable<Config['mqtt']['tls']>, m: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined }, problems: ConfigProblem[]): void {
+  if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push({ path: 'mqtt.tls.caFile', message: `${t.caFile} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in FILE -out ca.pem)` });
+  }
+  if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+    problems.push({ path: t.certFile ? 'mqtt.tls.keyFile' : 'mqtt.tls.certFile', message: 'mqtt.tls.certFile and mqtt.tls.keyFile go together: mutual TLS needs the client certificate and its key' });
+    return;
+  }
+  if (!m.cert || !m.key) return;
+  const fails = (opts: { cert?: Buffer; key?: Buffer }): boolean => {
+    try {
+      createSecureContext(opts);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  if (fails({ cert: m.cert })) problems.push({ path: 'mqtt.tls.certFile', message: `${t.certFile} is not a PEM certificate` });
+  else if (fails({ key: m.key })) problems.push({ path: 'mqtt.tls.keyFile', message: `${t.keyFile} is not a PEM private key without a passphrase` });
+  else if (fails({ cert: m.cert, key: m.key })) problems.push({ path: 'mqtt.tls.keyFile', message: `${t.keyFile} is not the key of the certificate ${t.certFile}` });
 }

@@ -41,6 +41,8 @@ export class MqttLink {
   private readonly connectListeners: Array<() => void> = [];
   private stopping = false;
   private outageLogged = false;
+  /** A TLS failure is said even when the outage began as something else (the broker was down). */
+  private tlsLogged = false;
   private connectedOnce = false;
   /** Set while connect listeners refresh retained values, which the replay then sends once. */
   private refreshing = false;
@@ -157,7 +159,7 @@ export class MqttLink {
       this.outageLogged = true;
       o.log.warn({ url: redactUrl(o.url), retryEveryMs: o.reconnectPeriodMs }, this.connectedOnce ? 'lost the MQTT broker; reconnecting' : 'MQTT broker not reachable yet; retrying');
     });
-    client.on('error', (err: Error & { code?: number | string }) => {
+    client.on('error', (err: Error & { code?: number | string; reason?: string }) => {
       if (o.protocol === 'auto' && this.protocolVersion === 5 && typeof err.code === 'number' && UNSUPPORTED_PROTOCOL.has(err.code)) {
         o.log.info('broker refused MQTT 5; using MQTT 3.1.1');
         this.protocolVersion = 4;
@@ -176,6 +178,15 @@ export class MqttLink {
         }
         return;
       }
+      const tls = this.stopping ? null : tlsProblem(err, o.tls);
+      if (tls) {
+        // Retrying cannot fix a certificate: the technician must see which file to change.
+        if (!this.tlsLogged) {
+          this.tlsLogged = this.outageLogged = true;
+          o.log.warn({ url: redactUrl(o.url), reason: err.reason ?? err.message.split('\n')[0], retryEveryMs: o.reconnectPeriodMs }, `${tls}; retrying`);
+        }
+        return;
+      }
       o.log.debug({ err: errText(err) }, 'mqtt error');
     });
     return client;
@@ -186,7 +197,7 @@ export class MqttLink {
     this.connectedOnce = true;
     if (this.outageLogged) o.log.info({ url: redactUrl(o.url) }, 'MQTT broker connected again');
     else o.log.info({ url: redactUrl(o.url), protocol: this.protocolVersion }, 'MQTT broker connected');
-    this.outageLogged = false;
+    this.outageLogged = this.tlsLogged = false;
     // Listeners refresh what depends on the connection (e.g. the negotiated protocol in info)
     // before the replay, so a monitor never sees a stale value first.
     this.refreshing = true;
@@ -225,6 +236,26 @@ export class MqttLink {
       if (err && !this.stopping) this.opts.log.debug({ err: errText(err), topic }, 'publish failed');
     });
   }
+}
+
+const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+
+/** A TLS failure as the config key to fix, or null when the error is not one. */
+export function tlsProblem(err: { code?: number | string }, tls: MqttLinkOptions['tls']): string | null {
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (UNTRUSTED.has(code)) {
+    return tls?.ca
+      ? "the MQTT broker's certificate is not signed by the CA in mqtt.tls.caFile"
+      : "the MQTT broker's certificate is not signed by a CA this kiosk trusts: set mqtt.tls.caFile to the hospital's CA certificate";
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the MQTT broker's certificate is not made out to the host in mqtt.url";
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the MQTT broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check the kiosk's clock too)`;
+  if (/CERTIFICATE_REQUIRED$/.test(code) || (!tls?.cert && /HANDSHAKE_FAILURE$/.test(code))) return 'the MQTT broker requires a client certificate: set mqtt.tls.certFile and mqtt.tls.keyFile';
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)) {
+    return 'the MQTT broker refused the client certificate in mqtt.tls.certFile';
+  }
+  if (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code)) return 'TLS with the MQTT broker failed';
+  return null;
 }
 
 function errText(err: unknown): string {
