@@ -11,6 +11,7 @@ import type { PortState } from '../src/hal/ports.js';
 import { copyFleet, emptyFleet, fleetRows, kioskRow, MAX_KIOSKS, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
 import { age, changeKey, renderTable, rowJson } from '../src/monitor/render.js';
 import type { AlertPayload, EventEnvelope, EventTopics, HealthPayload, InfoPayload, StatePayload } from '../src/mqtt/topics.js';
+import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { freePort } from './helpers/ports.js';
 
 // ---------- payloads exactly as the daemon publishes them (typed by the MQTT contract) ----------
@@ -391,15 +392,7 @@ function monitor(args: string[]): Lines {
   return { child, rows, stderr: () => err, exited };
 }
 
-async function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...kioskd, 'monitor', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
-  return { code, stdout, stderr };
-}
+const runToEnd = (args: string[]) => runKioskdCli(['monitor', ...args]);
 
 /** Colours and cursor moves out, to read the screen as a person does. */
 const stripAnsi = (s: string): string => s.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'), '');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { killQuietly, runDaemon, type DaemonProc } from './helpers/daemon.js';
+import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { freePort, waitForListen } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
 
@@ -234,25 +235,20 @@ test('TLS files that cannot work are config errors (exit 78 naming the setting),
   const der = runDaemon(daemonConfig('der-ca', tlsBroker.url, { caFile: notPem }));
   const halfPair = runDaemon(daemonConfig('half-pair', mtlsBroker.url, { caFile: pki.ca, certFile: pki.clientCert }));
   for (const d of [mismatch, der, halfPair]) started(d);
-  t.like(await mismatch.exited, { code: 78 });
-  t.regex(mismatch.output(), /mqtt\.tls\.keyFile: .*server\.key is not the key of the certificate .*client\.pem/);
-  t.like(await der.exited, { code: 78 });
-  t.regex(der.output(), /mqtt\.tls\.caFile: .*ca\.der holds no PEM certificate/);
-  t.like(await halfPair.exited, { code: 78 });
-  t.regex(halfPair.output(), /mqtt\.tls\.keyFile: mqtt\.tls\.certFile and mqtt\.tls\.keyFile go together/);
+  // 'exit' can come before the last of stderr has been read: wait for the words, then judge them.
+  const says = async (d: DaemonProc, re: RegExp): Promise<void> => {
+    t.like(await d.exited, { code: 78 });
+    await until(() => re.test(d.output()), 5000, `${re}`).catch(() => {});
+    t.regex(d.output(), re);
+  };
+  await says(mismatch, /mqtt\.tls\.keyFile: .*server\.key is not the key of the certificate .*client\.pem/);
+  await says(der, /mqtt\.tls\.caFile: .*ca\.der holds no PEM certificate/);
+  await says(halfPair, /mqtt\.tls\.keyFile: mqtt\.tls\.certFile and mqtt\.tls\.keyFile go together/);
 });
 
 const kioskd = ['--import', 'tsx', 'src/main.ts'];
 
-async function monitorOnce(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...kioskd, 'monitor', ...args, '--once', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
-  return { code, stdout, stderr };
-}
+const monitorOnce = (args: string[]) => runKioskdCli(['monitor', ...args, '--once', '--json']);
 
 const kiosksIn = (stdout: string): Array<Record<string, unknown>> =>
   stdout
