@@ -5,6 +5,7 @@
  *   npm run bench faceid -- --data DIR [--data DIR…] [--pairs FILE] [--groups CSV] [--recognizer MODEL_FILE]
  *                           [--config FILE] [--reference faceapi-ssd] [--mode kiosk] [--threshold T] [--json OUT]
  *   npm run bench adapt -- --data DEV --data ASIA [--recognizer MODEL]   population adaptation experiment
+ *   npm run bench checkin -- [--n 200] [--json OUT] [--sample-every 100] [--heap]   back-to-back check-ins, RSS trajectory
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -112,6 +113,8 @@ const { values, positionals } = parseArgs({
     reference: { type: 'string' },
     mode: { type: 'string', default: 'photo' },
     n: { type: 'string', default: '200' },
+    'sample-every': { type: 'string', default: '100' },
+    heap: { type: 'boolean', default: false },
   },
 });
 const which = positionals[0] ?? 'idle';
@@ -133,7 +136,7 @@ else if (which === 'faceid') {
     mode: values.mode,
   });
 }
-else if (which === 'checkin') await checkinBench(Number(values.n), values.json);
+else if (which === 'checkin') await checkinBench({ n: Number(values.n), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
 else if (which === 'adapt') {
   if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
   await adaptBench(values.data, values.recognizer);
