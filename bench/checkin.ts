@@ -207,9 +207,13 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
     console.log(`  face step (capture + verify): p50 ${result.face_p50_ms} ms; end to end / face = ${result.e2e_over_face}`);
     console.log(`  throughput: ${result.checkins_per_min} check-ins per minute`);
     console.log(`  daemon event-loop lag p99: worst ${5}-s window ${result.loop_lag_p99_ms} ms, median window ${result.loop_lag_p99_ms_median} ms`);
-    console.log(`  daemon RSS: boot ${result.rss_boot_mb} MiB, after warm-up ${result.rss_start_mb} MiB, end ${result.rss_end_mb} MiB (end - start: ${result.rss_growth_mb_per_1000} MiB per 1,000)`);
+    console.log(`  daemon RSS: boot ${result.rss_boot_mb} MiB, after warm-up ${result.rss_start_mb} MiB, end ${result.rss_end_mb} MiB${n >= 500 ? ` (end - start: ${result.rss_growth_mb_per_1000} MiB per 1,000)` : ''}`);
     console.log(`  RSS every ${sampleEvery} check-ins (MiB): ${result.rss_samples_mb.join(' ')}; peak ${result.rss_max_mb}`);
-    console.log(`  RSS slope over the second half: ${result.rss_slope_mb_per_1000} ± ${result.rss_slope_se_mb_per_1000 ?? "n/a"} MiB per 1,000 (anonymous memory: ${result.anon_slope_mb_per_1000})`);
+    console.log(
+      result.rss_slope_mb_per_1000 === null
+        ? `  RSS slope: too few samples in the second half (judge growth with --n 2000 --heap)`
+        : `  RSS slope over the second half: ${result.rss_slope_mb_per_1000} ± ${result.rss_slope_se_mb_per_1000 ?? 'n/a'} MiB per 1,000 (anonymous memory: ${result.anon_slope_mb_per_1000})`,
+    );
     if (heap) {
       console.log(`  V8 live heaps at the end (MiB, per isolate): ${last.heaps_mb?.join(' / ')}; full collections: ${gcCounts.join(' / ')}`);
       console.log(`  V8 live heap slopes over the second half (MiB per 1,000, per isolate): ${result.heap_slopes_mb_per_1000?.join(' / ')}`);
@@ -223,8 +227,9 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
 /** MiB per 1,000 check-ins (± its standard error), fitted to the samples of the second half of the run. */
 function secondHalfSlope(samples: readonly MemSample[], y: (s: MemSample) => number): { slope: number | null; se: number | null } {
   const end = samples.at(-1)?.checkins ?? 0;
-  let half = samples.filter((s) => s.checkins >= end / 2 && Number.isFinite(y(s)));
-  if (half.length < 2) half = samples.slice(-2);
+  const half = samples.filter((s) => s.checkins >= end / 2 && Number.isFinite(y(s)));
+  // Two points make a line through noise, not a trend: a short run has no slope to report.
+  if (half.length < 3) return { slope: null, se: null };
   const f = fitLine(half.map((s) => s.checkins), half.map(y));
   const round = (k: number): number | null => (Number.isFinite(k) ? Number((k * 1000).toFixed(1)) : null);
   return { slope: round(f.slope), se: round(f.se) };
