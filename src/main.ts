@@ -12,7 +12,7 @@ import { configJsonSchema, configSchema } from './config/schema.js';
 import { createBhytClient } from './bhyt/client.js';
 import { reconcileOnce } from './checkin/reconcile.js';
 import { createSessions } from './checkin/sessions.js';
-import { bhytState, createCheckinSteps } from './checkin/steps.js';
+import { bhytCodeOf, bhytState, createCheckinSteps } from './checkin/steps.js';
 import { decodeScans } from './cli/card-decode.js';
 import type { CheckinConfig } from './config/schema.js';
 import { FaceEngine } from './faceid/engine.js';
@@ -361,7 +361,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     }
     const data = sessions.get(s.id);
     const stepsMs = Object.fromEntries(Object.entries(r.stepsMs).map(([k, v]) => [k, Math.round(v)]));
-    const bhytCode = s.insurance && 'code' in s.insurance ? s.insurance.code : null;
+    const bhytCode = bhytCodeOf(s.insurance);
     try {
       store.finish({
         checkinId: s.id,

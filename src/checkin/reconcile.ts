@@ -22,7 +22,8 @@ export async function reconcileOnce(d: ReconcileDeps, signal: AbortSignal, batch
     const r = await d.bhyt.lookup({ cardId: p.cardId, fullName: p.fullName, dateOfBirth: p.dateOfBirth }, signal).catch(() => null);
     // Not an answer about the card (gateway error, or the kiosk's own credentials refused): try later.
     if (!r || r.kind === 'unavailable' || r.fault) {
-      d.store.lookupFailed(p.checkinId);
+      // A pass cut short by shutdown is not the gateway failing this lookup.
+      if (!signal.aborted) d.store.lookupFailed(p.checkinId);
       break;
     }
     d.store.reconciled(p.checkinId, r.code);

@@ -1,6 +1,5 @@
 import type { CitizenIdentity } from '../hal/card/types.js';
 import type { PriorityReason } from '../pipeline/priority.js';
-import type { InsuranceResult } from '../pipeline/steps.js';
 
 /**
  * The personal data of the check-ins in progress, in memory only: the card's identity, the
@@ -13,8 +12,6 @@ export interface SessionData {
   readonly priority: PriorityReason | null;
   portrait: Uint8Array | null;
   frame: Uint8Array | null;
-  faceVerified: boolean;
-  insurance: InsuranceResult | null;
 }
 
 export type Sessions = ReturnType<typeof createSessions>;
@@ -23,7 +20,7 @@ export function createSessions() {
   const live = new Map<string, SessionData>();
   return {
     open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData {
-      const s: SessionData = { identity, startedAt, priority, portrait: null, frame: null, faceVerified: false, insurance: null };
+      const s: SessionData = { identity, startedAt, priority, portrait: null, frame: null };
       live.set(id, s);
       return s;
     },

@@ -65,12 +65,11 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
       try {
         const v = await faces.verify(s.frame, s.portrait, signal);
         if (v.ok) {
-          s.faceVerified = v.match;
           return v.match ? { kind: 'match', score: v.score } : { kind: 'mismatch', score: v.score };
         }
         if (v.which === 'reference') return { kind: 'unavailable', reason: `the reference portrait cannot be used (${v.reason})` };
         if (v.reason === 'error') return { kind: 'unavailable', reason: `face verification failed: ${v.detail}` };
-        return { kind: 'refused', reason: `${v.reason}: ${v.detail}`, noFace: v.reason === 'no-face' };
+        return { kind: 'refused', reason: `${v.reason}: ${v.detail}` };
       } finally {
         // The frame has served its purpose: it is wiped whatever the result.
         d.sessions.setFrame(sessionId, null);
@@ -78,13 +77,10 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
     },
 
     async insurance({ sessionId }, signal): Promise<InsuranceResult> {
-      const s = d.sessions.get(sessionId);
-      const result = await lookup(s.identity, signal);
-      s.insurance = result;
-      return result;
+      return lookup(d.sessions.get(sessionId).identity, signal);
     },
 
-    async number({ sessionId, ticket, department: depId }) {
+    async number({ sessionId, ticket, department: depId, faceVerified, insurance }) {
       const s = d.sessions.get(sessionId);
       const dep = department(depId);
       try {
@@ -97,9 +93,9 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
           startedAt: s.startedAt,
           at: d.wallClock(),
           priority: s.priority,
-          faceVerified: s.faceVerified,
-          bhytCode: s.insurance && 'code' in s.insurance ? s.insurance.code : null,
-          bhytState: bhytState(s.insurance),
+          faceVerified,
+          bhytCode: bhytCodeOf(insurance),
+          bhytState: bhytState(insurance),
         });
         return { ok: true, number: r.number };
       } catch (err) {
@@ -137,7 +133,7 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
         }
         return { ok: true };
       }
-      if (r.outcome === 'void') d.store.markVoid(input.sessionId, r.reason);
+      // A void ticket is recorded from the spooler's ticket.voided event (main.ts), like a reprint.
       return { ok: false, reason: r.reason };
     },
   };
@@ -155,6 +151,11 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
 export function insuranceWords(i: InsuranceResult | null): string {
   if (!i || i.kind === 'unchecked' || i.kind === 'skipped') return UNCHECKED_WORDS;
   return i.words;
+}
+
+/** The gateway's result code, when it answered. */
+export function bhytCodeOf(i: InsuranceResult | null): string | null {
+  return i && 'code' in i ? i.code : null;
 }
 
 export function bhytState(i: InsuranceResult | null): 'checked' | 'unchecked' | 'skipped' | 'not-asked' {

@@ -138,7 +138,6 @@ export const kioskMachine = setup({
     portsUsable: ({ context }) => requiredPortsUsable(context),
     portsNotUsable: ({ context }) => !requiredPortsUsable(context),
     unverifiedAllowed: ({ context }) => context.policy.noPortrait === 'unverified',
-    attemptsLeft: ({ context }) => (context.session?.attempt ?? 0) < context.policy.verifyAttempts,
     noDepartmentChoice: ({ context }) => context.policy.departmentChoiceMs === 0 || context.policy.departments.length < 2,
     knownDepartment: ({ context, event }) => event.type === 'department.choose' && context.policy.departments.includes(event.department),
     stopAfter: ({ context }) => context.session?.exitTo === 'stopping',
@@ -329,7 +328,10 @@ export const kioskMachine = setup({
         number: {
           invoke: {
             src: 'number',
-            input: ({ context }) => ({ sessionId: context.session!.id, ticket: context.session!.ticket, department: context.session!.department }),
+            input: ({ context }) => {
+              const s = context.session!;
+              return { sessionId: s.id, ticket: s.ticket, department: s.department, faceVerified: s.faceVerified, insurance: s.insurance };
+            },
             onDone: [
               { guard: ({ event }) => event.output.ok, target: 'print', actions: { type: 'update' as const, params: ({ event }): Patch => ({ number: event.output.ok ? event.output.number : null }) } },
               failed(({ event }) => (event.output.ok ? '' : `queue number: ${event.output.reason}`)),

@@ -39,7 +39,7 @@ export type VerifyResult =
   | { readonly kind: 'match'; readonly score: number }
   | { readonly kind: 'mismatch'; readonly score: number }
   /** The frame could not be used (no face, too small, blurry …): the patient may try again. */
-  | { readonly kind: 'refused'; readonly reason: string; readonly noFace: boolean }
+  | { readonly kind: 'refused'; readonly reason: string }
   /** The reference portrait is unusable, or the face engine is down: verification cannot happen. */
   | { readonly kind: 'unavailable'; readonly reason: string };
 
@@ -54,6 +54,9 @@ export type InsuranceResult =
 export interface NumberInput extends StepInput {
   readonly ticket: TicketKind;
   readonly department: string;
+  /** Recorded with the number, in the same transaction. */
+  readonly faceVerified: boolean;
+  readonly insurance: InsuranceResult | null;
 }
 
 export type NumberResult = { readonly ok: true; readonly number: string } | { readonly ok: false; readonly reason: string };

@@ -43,6 +43,8 @@ export function createWorkerEncoder(template: TicketTemplate, settings: EncodeOp
     worker = w;
     return w;
   };
+  // Started now, so the first patient does not wait for the worker and its fonts (~0.5 s).
+  get();
   return {
     encode(ticket) {
       return new Promise((resolve, reject) => {

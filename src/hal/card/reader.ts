@@ -185,6 +185,6 @@ function errorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT' || /No such file/.test(e?.message ?? '')) return 'device not present';
   if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  if (e?.code === 'EACCES' || /Permission denied/.test(e?.message ?? '')) return 'permission denied (is the kioskd user in group dialout?)';
+  if (e?.code === 'EACCES' || /Permission denied/.test(e?.message ?? '')) return 'permission denied (the scanner should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
   return e?.message ?? String(err);
 }

@@ -220,6 +220,6 @@ function errorReason(err: unknown): string {
   if (e?.code === 'ENOENT') return 'device not present';
   if (e?.code === 'ECONNREFUSED') return 'connection refused';
   if (e?.code === 'EBUSY') return 'device busy (another program has it open)';
-  if (e?.code === 'EACCES') return 'permission denied (is the kioskd user in group lp?)';
+  if (e?.code === 'EACCES') return 'permission denied (the printer should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
   return e?.message ?? String(err);
 }

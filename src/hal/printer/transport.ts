@@ -196,7 +196,8 @@ export function devicePrinter(path: string): PrinterLinkOpener {
           off += bytesWritten;
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await answers.idle(250, 20);
+          // The printer is still taking the last chunk: retry soon (the poll loop's idle wait is for reads).
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') await new Promise((r) => setTimeout(r, 20));
           else {
             fail((e as Error).message);
             throw e;
