@@ -75,7 +75,7 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
     }
   });
   const gc = new GcTrace();
-  const daemon = spawn(process.execPath, [...(heap ? ['--trace-gc'] : []), entry, '--config', sim.configPath], {
+  const daemon = spawn(process.execPath, [...(heap ? ['--trace-gc'] : []), entry, '--config', sim.configPath, '--exit-with-parent'], {
     stdio: ['ignore', heap ? 'pipe' : 'ignore', 'inherit'],
     env: sim.daemonEnv,
   });

@@ -7,6 +7,7 @@ import type { IdentityServiceSim } from './devices/identity-service.js';
 import type { VirtualPanel } from './devices/panel.js';
 import type { VirtualPrinter } from './devices/printer.js';
 import type { VirtualScanner } from './devices/scanner.js';
+import { MAX_ADVANCE_MS } from '../src/lifecycle/sim-clock.js';
 import type { ClockMove } from './daemon.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { SAMPLE_IDENTITIES, cccdPayload } from './identities.js';
@@ -189,7 +190,7 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
     case 'advance': {
       const to = /^to\s+(\d\d:\d\d)$/.exec(arg)?.[1];
       const ms = to ? null : parseDuration(arg);
-      if (!to && (ms === null || ms <= 0 || ms > 366 * 86_400_000)) throw new Error('advance DURATION (30s, 2h, 1d; at most 366d) | advance to HH:MM');
+      if (!to && (ms === null || ms <= 0 || ms > MAX_ADVANCE_MS)) throw new Error('advance DURATION (30s, 2h, 1d; at most 366d) | advance to HH:MM');
       const r = await need(devices.advanceClock, 'kioskd to move the clock of (--no-daemon)')(to ? { toLocal: to } : { ms: ms! });
       return `hw-sim: kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead of this machine's)`;
     }

@@ -2,6 +2,7 @@
  * Values in scenario files: `${name}` references to values saved by earlier expectations, and
  * matching an expected subset (with "/regex/flags" strings) against what the kiosk sent.
  */
+import { maskPersonalData } from './privacy.js';
 
 /** `${name}`, `${name+1}`, `${name-2}`. */
 export const REF = /\$\{([A-Za-z_]\w*)([+-]\d+)?\}/g;
@@ -43,9 +44,9 @@ export function getPath(v: unknown, path: string): unknown {
   return cur;
 }
 
-/** "/…/flags" → the regular expression; anything else → null. */
+/** "/…/flags" → the regular expression; anything else → null. No g or y: their lastIndex would carry from one test to the next. */
 export function regexOf(s: string): RegExp | null {
-  const m = /^\/(.*)\/([dgimsuvy]*)$/s.exec(s);
+  const m = /^\/(.*)\/([dimsuv]*)$/s.exec(s);
   if (!m || m[1] === '') return null;
   try {
     return new RegExp(m[1]!, m[2]);
@@ -94,9 +95,9 @@ export function mismatches(expected: unknown, actual: unknown, at = ''): string[
   return [`${where}expected ${show(expected)}, saw ${show(actual)}`];
 }
 
-/** A value as one short line of JSON. */
+/** A value as one short line of JSON, personal data masked before it is cut (a cut name or number would escape the mask). */
 export function show(v: unknown, max = 200): string {
-  const s = v === undefined ? 'nothing' : JSON.stringify(v);
+  const s = v === undefined ? 'nothing' : maskPersonalData(JSON.stringify(v));
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 

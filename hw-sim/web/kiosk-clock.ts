@@ -1,5 +1,6 @@
 import { deepMerge, envOverrides } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
+import { LOCAL_TIME, MAX_ADVANCE_MS } from '../../src/lifecycle/sim-clock.js';
 import type { ClockMove } from '../daemon.js';
 import type { Sim } from '../sim.js';
 
@@ -18,8 +19,8 @@ export interface KioskTime {
 }
 
 /** The largest single move the panel accepts: a slip of a finger should not cost a year. */
-const MAX_MOVE_MS = 366 * 86_400_000;
-const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const MAX_MOVE_MS = MAX_ADVANCE_MS;
+const HH_MM = LOCAL_TIME;
 
 /** A move from a request body: `{ ms }` (a positive whole number) or `{ toLocal: 'HH:MM' }`; the message says what is wrong. */
 export function clockMoveOf(body: Record<string, unknown>): ClockMove | string {

@@ -27,10 +27,12 @@ const isAdvance = (m: unknown): m is ClockAdvance => typeof m === 'object' && m 
 
 /** The longest single jump: a slip of the unit must not throw the kiosk's dates out of range. */
 export const MAX_ADVANCE_MS = 366 * 86_400_000;
+/** A local time of day, HH:MM (00:00–23:59): where "advance to" goes. */
+export const LOCAL_TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /** How far a request moves the clock, or why it cannot. */
 function jumpOf(m: ClockAdvance, adj: AdjustableClock, timeZone: string): number | string {
-  if ('toLocal' in m) return typeof m.toLocal === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(m.toLocal) ? msUntilLocalTime(adj.wallClock(), m.toLocal, timeZone) : `toLocal must be HH:MM, got ${JSON.stringify(m.toLocal)}`;
+  if ('toLocal' in m) return typeof m.toLocal === 'string' && LOCAL_TIME.test(m.toLocal) ? msUntilLocalTime(adj.wallClock(), m.toLocal, timeZone) : `toLocal must be HH:MM, got ${JSON.stringify(m.toLocal)}`;
   const ms = (m as { ms?: unknown }).ms;
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_ADVANCE_MS) return `ms must be a whole number of milliseconds from 1 to ${MAX_ADVANCE_MS} (366 days), got ${JSON.stringify(ms)}`;
   return ms;
