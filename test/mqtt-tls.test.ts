@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { killQuietly, runDaemon, type DaemonProc } from './helpers/daemon.js';
+import { killQuietly, runDaemon, writeConfig, type DaemonProc } from './helpers/daemon.js';
 import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { freePort, waitForListen } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
@@ -312,3 +312,15 @@ const readPem = (file: string): Buffer => readFileSync(file);
 function countOutages(d: DaemonProc): number {
   return d.output().split('\n').filter((l) => /MQTT broker/.test(l) && /retrying/.test(l)).length;
 }
+
+test('kioskd selftest names the same mqtt.tls setting as the daemon: the broker check passes with the CA and fails with the wrong one', async (t) => {
+  const selftest = (tls: Record<string, string>) =>
+    runKioskdCli(['selftest', '--config', writeConfig({ ...daemonConfig('selftest-tls', tlsBroker.url, tls), faceid: { enabled: false } }), '--skip', 'printer', '--skip', 'camera', '--skip', 'lamps', '--skip', 'scanner', '--skip', 'bhyt', '--skip', 'clock']);
+  const ok = await selftest({ caFile: pki.ca });
+  t.is(ok.code, 0, ok.stdout + ok.stderr);
+  t.regex(ok.stdout, /✔ broker/);
+  const wrong = await selftest({ caFile: pki.otherCa });
+  t.is(wrong.code, 1, wrong.stdout + wrong.stderr);
+  t.regex(wrong.stdout, /✘ broker .*not signed by the CA in mqtt\.tls\.caFile/);
+  t.regex(wrong.stdout, /FAILED: broker/);
+});

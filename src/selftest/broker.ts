@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/load.js';
-import { redactUrl } from '../mqtt/link.js';
+import { redactUrl, tlsProblem } from '../mqtt/link.js';
 import { kioskTopics } from '../mqtt/topics.js';
 import type { Clock } from '../util/clock.js';
 import { errorText, fail, pass, pause, seconds, type Check, type Verdict } from './check.js';
@@ -105,7 +105,9 @@ export function brokerCheck(d: BrokerCheckDeps): Check {
     if (c === 'ECONNREFUSED') return `connection refused at ${url} (is the broker running?)`;
     if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return `cannot resolve the broker's host name (${url})`;
     if (c === 'ETIMEDOUT' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH') return `cannot reach ${url} (${c})`;
-    if (typeof c === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(c)) return `TLS with ${url} failed: ${err.message}`;
+    // The daemon's own diagnosis, so the self-test names the same mqtt.tls setting to fix.
+    const tls = tlsProblem(err, d.secrets.tls ? { ...d.secrets.tls, rejectUnauthorized: true } : undefined);
+    if (tls) return `${tls} (${url}: ${err.message.split('\n')[0]})`;
     return `cannot connect to ${url}: ${errorText(err)}`;
   }
 }
