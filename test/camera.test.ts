@@ -123,7 +123,8 @@ test('a capture that hangs is killed after timeoutMs and leaves no process behin
   const took = Date.now() - started;
   t.false(r.ok);
   t.regex(r.ok ? '' : r.reason, /^rpicam-still took longer than 400 ms and was stopped/);
-  t.true(took >= 380 && took < 1500, `took ${took} ms`);
+  // Stopped at its timeout, not before; the upper bound only says it did not hang (generous for a loaded machine).
+  t.true(took >= 380 && took < 5000, `took ${took} ms`);
   const pid = vc.lastPid();
   t.truthy(pid);
   t.true(gone(pid!), `pid ${pid} still exists`);
@@ -138,7 +139,8 @@ test('aborting a capture kills rpicam-still at once and does not fault the camer
   const started = Date.now();
   const r = await capture(cam, ac.signal);
   t.deepEqual(r, { ok: false, reason: 'capture cancelled' });
-  t.true(Date.now() - started < 1500);
+  // Cancelled at 200 ms, long before the 10 s timeout (generous for a loaded machine).
+  t.true(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
   t.true(gone(vc.lastPid()!));
   t.deepEqual(cam.state(), { kind: 'ready' });
 });

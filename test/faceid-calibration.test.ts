@@ -1,4 +1,5 @@
 import test from 'ava';
+import { testNeeding } from './helpers/needs.js';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ test('the shipped calibration belongs to the shipped recogniser; another model g
   t.throws(() => findCalibration('0'.repeat(64)), { message: /no calibration for the recogniser with sha256 0{64}: fit one with "kioskd calibrate"/ });
 });
 
-(existsSync(FACES) ? test : test.skip)('kioskd calibrate refuses, and says why, when the photos cannot resolve the FAR asked for', async (t) => {
+testNeeding(existsSync(FACES) ? null : `the real photos (${FACES} not found)`, 'kioskd calibrate refuses, and says why, when the photos cannot resolve the FAR asked for', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-cal-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // Three people's photos, linked (never copied) from ../shared/faces.

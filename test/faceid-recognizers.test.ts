@@ -1,4 +1,5 @@
 import test from 'ava';
+import { testNeeding } from './helpers/needs.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,9 +18,7 @@ const silent = pino({ level: 'silent' });
 const options = (model: string, o: Partial<FaceEngineOptions> = {}): FaceEngineOptions => ({ backend: 'wasm', recognizer: { model }, calibration: {}, callTimeoutMs: 30_000, maxTensorGrowth: 20, ...o });
 const sig = () => AbortSignal.timeout(60_000);
 
-if (!haveOnnx) console.log('faceid-recognizers: ../shared/models or ../shared/faces/dev-asia absent; the ONNX recogniser test is skipped');
-
-(haveOnnx ? test : test.skip)('the ONNX recogniser (../shared/models) runs with its own shipped calibration and tells East-Asian faces apart', async (t) => {
+testNeeding(haveOnnx ? null : '../shared/models and ../shared/faces/dev-asia (not found)', 'the ONNX recogniser (../shared/models) runs with its own shipped calibration and tells East-Asian faces apart', async (t) => {
   const engine = new FaceEngine(options(ONNX), silent);
   t.teardown(() => engine.stop());
   const info = await engine.start();

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { testNeeding } from './helpers/needs.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -118,7 +119,7 @@ test('unusable frames are refused with the reason: no face, too small, too blurr
   if (haveFaces) t.like(await engine.verify(one, readFileSync(join(FACES, 'cc0-lisa_debruine', '2.jpg')), sig()), { ok: true, match: true });
 });
 
-(haveFaces ? test : test.skip)('real identity photos (../shared/faces/dev): the same person is nearer than almost all strangers; at the shipped threshold no stranger passes', async (t) => {
+testNeeding(haveFaces ? null : `the real photos (${FACES} not found)`, 'real identity photos (../shared/faces/dev): the same person is nearer than almost all strangers; at the shipped threshold no stranger passes', async (t) => {
   const ids = readdirSync(FACES)
     .filter((id) => readdirSync(join(FACES, id)).length >= 2)
     .slice(0, 24);

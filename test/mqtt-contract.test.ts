@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { startKioskSim } from '../hw-sim/kiosk.js';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
+import { findPersonalData } from '../hw-sim/scenario/privacy.js';
 import { Watcher, type Seen } from '../hw-sim/watch.js';
 import { buildAsyncApi, contractSchemas, firstDifference, renderAsyncApiYaml } from '../src/mqtt/asyncapi.js';
 import { CHANNELS, COMMAND_NAMES, EVENT_KINDS, RETAINED_KINDS, channelOf, type ChannelSpec, type MessageSpec } from '../src/mqtt/contract.js';
@@ -274,6 +275,11 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   const seen = new Set(checks.map((c) => c.message?.name));
   const all = CHANNELS.filter((c) => c.action === 'send').flatMap((c) => c.messages.map((m) => m.name));
   t.deepEqual(all.filter((n) => !seen.has(n)), [], 'messages the run never produced');
+
+  // Sample patients checked in above: no message (topic or payload) holds their ID
+  // number, name, date of birth or address. Named by channel and kind, never by the value found.
+  const personal = watch.seen.flatMap((m, i) => findPersonalData(`${m.topic}\n${m.payload}`).map((l) => `message ${i + 1} (${channelOf(m.topic, 'kiosk', deviceId)?.id ?? 'a topic outside the contract'}): ${l.what}`));
+  t.deepEqual(personal, [], 'personal data in MQTT messages');
 });
 
 function check(m: Seen, deviceId: string, doc: Json, ajv: { validate(schema: unknown, data: unknown): boolean; errorsText(e?: unknown): string; errors?: unknown }, ids: ReadonlyMap<unknown, string>): Check {

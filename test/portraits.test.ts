@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { testNeeding } from './helpers/needs.js';
 import { Writable } from 'node:stream';
 import jpeg from 'jpeg-js';
 import pino from 'pino';
@@ -52,8 +53,8 @@ test('the identity config: absent means no service; http(s) only, no credentials
 });
 
 test('the sim faces: a chip-sized portrait and a camera frame per sample identity, a stranger, an empty frame; copies each time', async (t) => {
+  // How long loading takes is for the benchmarks; here it is only shown.
   t.log(`${faces.note} (loaded in ${loadMs.toFixed(0)} ms)`);
-  t.true(loadMs < 5000, `loadSimFaces took ${loadMs.toFixed(0)} ms`);
   for (const id of IDS) {
     const face = faces.faceOf(id)!;
     t.truthy(face, id);
@@ -79,7 +80,8 @@ test('found: the service answers the card holder’s portrait as a JPEG; logs ca
   if (r.kind !== 'found') return t.fail(JSON.stringify(r));
   t.true(isJpeg(r.jpeg));
   t.deepEqual(r.jpeg, faces.portraitOf(IDS[0]!));
-  t.true(r.ms >= 0 && r.ms < 2000);
+  t.true(r.ms >= 0, `ms is a duration (${r.ms})`);
+  t.log(`fetched in ${r.ms} ms`);
   t.is(sim.stats().requests, 1);
   t.true(logs().includes('********0001'));
   noIdNumber(t, logs());
@@ -112,7 +114,9 @@ test('unavailable: HTTP 500, too slow, down, a refused token; the reason never h
   await expect(/HTTP 500/);
   sim.setFault('slow', { delayMs: 5000 });
   const ms = await expect(/did not answer within 300 ms/);
-  t.true(ms >= 250 && ms < 2000, `gave up after ${ms} ms`);
+  // It waited out its 300 ms timeout (not the 5 s answer: the reason says so above).
+  t.true(ms >= 250, `gave up after ${ms} ms`);
+  t.log(`gave up after ${ms} ms`);
   sim.setFault('down');
   await expect(/cannot reach the identity service/);
   sim.setFault('none');
@@ -187,7 +191,13 @@ async function faceCheck(t: ExecutionContext, set: SimFaces): Promise<void> {
   t.log(`${set.note}; threshold ${cal.threshold} (${cal.metric}); ${scores.join('; ')}; nearest other identity ${nearest.toFixed(3)}`);
 }
 
-(faces.source === 'shared-faces' ? test : test.skip)('real photos (../shared/faces): each sample identity matches their own portrait, not the stranger; an empty frame has no face', (t) => faceCheck(t, faces));
+/*
+ * The real photos are there on CI (which sets CI): without them this test runs there and fails
+ * saying what is missing. Elsewhere it is skipped, with the reason in its title.
+ */
+const REAL_PHOTOS = 'real photos (../shared/faces): each sample identity matches their own portrait, not the stranger; an empty frame has no face';
+const noRealPhotos = faces.source === 'shared-faces' ? null : faces.note.replace(/^faces: /, '').replace(/; sample identities use .*$/, '');
+testNeeding(noRealPhotos === null ? null : `the real photos: ${noRealPhotos} (set KIOSKD_FACES_DIR or provide ../shared/faces)`, REAL_PHOTOS, (t) => faceCheck(t, faces));
 
 test('face-api demo photos (the fallback without ../shared/faces): the same checks hold', async (t) => {
   const demo = faces.source === 'face-api-demo' ? faces : await loadSimFaces({ facesDir: '/nonexistent/kioskd-faces' });

@@ -68,7 +68,7 @@ test('a queued BHYT lookup keeps what the gateway needs until reconciled, then t
   const s = open(path);
   s.allocate(req('c1', { bhytCode: null, bhytState: 'unchecked' }));
   s.queueLookup('c1', { cardId: '001190900001', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-01-01' }, new Date());
-  t.like(s.pendingLookups(10)[0], { checkinId: 'c1', cardId: '001190900001', number: 'A001', attempts: 0 });
+  t.like(s.pendingLookups(10)[0], { checkinId: 'c1', cardId: '001190900001', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-01-01', number: 'A001', attempts: 0 });
   s.lookupFailed('c1');
   t.is(s.pendingLookups(10)[0]!.attempts, 1);
   s.reconciled('c1', '000');
@@ -80,10 +80,12 @@ test('a queued BHYT lookup keeps what the gateway needs until reconciled, then t
   raw.close();
   t.false(everything.includes('001190900001'));
   t.false(everything.includes('Tuyết'));
+  t.false(everything.includes('1990-01-01'));
   // Deleted means gone from the file too (secure_delete), not only from query results.
   const bytes = Buffer.concat([readFileSync(path), existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`) : Buffer.alloc(0)]);
   t.false(bytes.includes(Buffer.from('001190900001')), 'the CCCD number is still in the database file');
   t.false(bytes.includes(Buffer.from('Tuyết')), 'the name is still in the database file');
+  t.false(bytes.includes(Buffer.from('1990-01-01')), 'the date of birth is still in the database file');
 });
 
 test('retention: check-ins older than the retention and stale queued lookups are deleted', (t) => {
@@ -100,9 +102,11 @@ test('retention: check-ins older than the retention and stale queued lookups are
 
 test('kill -9 while allocating, twice: no number is ever handed out twice and numbering continues', async (t) => {
   const path = tmp();
+  // One fixed instant for the children and the check: numbering restarts at Hà Nội midnight (17:00 UTC).
+  const day = '2026-11-23T02:00:00.000Z';
   const seen: string[] = [];
   for (let round = 0; round < 2; round++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/allocate-loop.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/allocate-loop.ts', path, day], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -121,7 +125,7 @@ test('kill -9 while allocating, twice: no number is ever handed out twice and nu
   }
   const s = open(path);
   const voided = s.voidUnprinted('restarted');
-  const now = new Date(); // the child numbered in today's sequence
+  const now = new Date(day); // the children numbered in this day's sequence
   const next = s.allocate(req('after', { at: now, startedAt: now })).number;
   s.close();
   const raw = new Database(path, { readonly: true });

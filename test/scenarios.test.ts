@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findPersonalData } from '../hw-sim/scenario/privacy.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = join(ROOT, 'artifacts', 'scenarios');
@@ -17,6 +18,8 @@ const FILES = readdirSync(join(ROOT, 'hw-sim', 'scenarios'))
   .filter((f) => f.endsWith('.yaml'))
   .sort()
   .map((f) => `hw-sim/scenarios/${f}`);
+/** What leaked and where, never the value itself: a failing CI log must not repeat the leak. */
+const leaks = (text: string) => findPersonalData(text).map(({ what, index }) => ({ what, index }));
 
 test('hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against the real daemon, with report, MQTT log, daemon log and tickets saved', async (t) => {
   t.timeout(300_000);
@@ -39,13 +42,19 @@ test('hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against
   // The artifacts folder, as documented in hw-sim/scenarios/README.md.
   const report = readFileSync(join(ARTIFACTS, 'report.txt'), 'utf8');
   t.true(out.startsWith(report), 'report.txt is the report that was printed');
+  // An empty (or cut-short) report.txt would pass startsWith: it must hold the run's summary.
+  t.regex(report, new RegExp(`^${FILES.length} scenarios: ${FILES.length} passed, 0 failed$`, 'm'), 'report.txt holds the run\'s summary line');
+  t.deepEqual(leaks(report), [], 'personal data in report.txt');
   const mqttLog = readFileSync(join(ARTIFACTS, 'mqtt.log'), 'utf8');
   t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/checkin\.completed \{.*"outcome":"printed"/m);
   t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/ticket\.voided /m);
   for (const f of FILES) t.true(mqttLog.includes(`# ---- `) && mqttLog.includes(`scenario ${f}`), `mqtt.log marks where ${f} began`);
+  // The raw artifacts, as saved: no sample patient's ID number, name, date of birth or address.
+  t.deepEqual(leaks(mqttLog), [], 'personal data in mqtt.log');
   const daemonLog = readFileSync(join(ARTIFACTS, 'daemon.log'), 'utf8');
   t.regex(daemonLog, /"msg":"kioskd starting"/);
   t.true((daemonLog.match(/"msg":"kioskd starting"/g)?.length ?? 0) >= 2, 'the daemon log holds the first start and the restart after kill -9');
+  t.deepEqual(leaks(daemonLog), [], 'personal data in daemon.log');
   for (const f of FILES) {
     const dir = join(ARTIFACTS, 'tickets', f.replace(/^.*\//, '').replace(/\.yaml$/, ''));
     t.true(existsSync(dir), `tickets of ${f} are saved`);
