@@ -22,7 +22,7 @@ export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
   noterm [N]     send a scan with no terminator
   long           send an 8 KB line
   unplug|replug  pull out / put back the scanner
-  print [NUMBER] ask the kiosk to print a test ticket (written to the tickets folder as PNG + text)
+  print          ask the kiosk to print a test ticket (TEST-… number, "not valid" bars; PNG + text in the tickets folder)
   paper out|near|ok        set the virtual printer's paper
   cover open|close         open / close its cover
   printer off|on           power it off (no answer at all) / on
@@ -116,7 +116,8 @@ async function handle(line: string, devices: ConsoleDevices): Promise<string> {
       await scanner.plug();
       return 'hw-sim: scanner plugged back in';
     case 'print':
-      return `hw-sim: ${await devices.ask('print-test', arg ? { number: arg } : {})}`;
+      if (arg) throw new Error('print takes no number: a test ticket always carries its own TEST-… number');
+      return `hw-sim: ${await devices.ask('print-test', {})}`;
     case 'paper': {
       const level = { out: 'out', near: 'near-end', ok: 'ok' }[arg] as 'out' | 'near-end' | 'ok' | undefined;
       if (!level) throw new Error('paper out|near|ok');

@@ -5,7 +5,7 @@ import { createTicketPrinter } from '../src/hal/printer/printer.js';
 import { createTicketRenderer } from '../src/hal/printer/raster.js';
 import { layoutTicket } from '../src/hal/printer/ticket.js';
 import { tcpPrinter } from '../src/hal/printer/transport.js';
-import { sampleTicket } from '../src/printing/setup.js';
+import { sampleTicket, testTicketNumber } from '../src/printing/setup.js';
 import { systemClock } from '../src/util/clock.js';
 import { VirtualPrinter, type PrintedTicket } from './devices/printer.js';
 
@@ -33,7 +33,8 @@ export async function printSample(o: { outDir: string; paperMm: 80 | 58; text: T
     const renderer = await createTicketRenderer();
     const t0 = performance.now();
     const template = { hospital: 'BỆNH VIỆN ĐA KHOA TỈNH', subtitle: 'Ki-ốt tiếp đón tự động', footer: 'Vui lòng chờ gọi số. Xin cảm ơn!', showName: true, timeZone: 'Asia/Ho_Chi_Minh', paperMm: o.paperMm };
-    const bytes = encodeTicket(layoutTicket(sampleTicket(`sample-${Date.now()}`, 'A-042', new Date()), template), { model: o.model ?? 'epson-tm-t20iii', paperMm: o.paperMm, text: o.text }, renderer);
+    const id = `sample-${Date.now()}`;
+    const bytes = encodeTicket(layoutTicket(sampleTicket(id, testTicketNumber(id), new Date()), template), { model: o.model ?? 'epson-tm-t20iii', paperMm: o.paperMm, text: o.text }, renderer);
     const encodeMs = performance.now() - t0;
     const printed = new Promise<PrintedTicket>((resolve) => printer.onTicket(resolve));
     const t1 = performance.now();

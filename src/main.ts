@@ -26,10 +26,11 @@ import { HealthMonitor } from './lifecycle/health.js';
 import { serveClockAdvances, simClockProblem } from './lifecycle/sim-clock.js';
 import { createLogger } from './log/logger.js';
 import { serveCommands } from './mqtt/commands.js';
+import { operatorCommands, PATIENT_ONLY_COMMANDS } from './mqtt/operator-commands.js';
 import { MqttLink, redactUrl } from './mqtt/link.js';
 import { createPublisher, dropReportEvent } from './mqtt/publisher.js';
 import { kioskTopics, type FaceIdInfo, type InfoPayload } from './mqtt/topics.js';
-import { createPrinting, sampleTicket } from './printing/setup.js';
+import { createPrinting } from './printing/setup.js';
 import { ledsFor } from './pipeline/leds.js';
 import { priorityOf } from './pipeline/priority.js';
 import { createKioskRuntime, type KioskStatus } from './pipeline/runtime.js';
@@ -330,6 +331,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     will: { topic: topics.retained('status'), payload: 'offline' },
     ringSize: config.mqtt.eventRingSize,
     subscriptions: [topics.commandFilter],
+    // Room for the topic and headers; a payload between the two limits still gets a clear refusal.
+    maxIncomingBytes: config.mqtt.commands.maxPayloadBytes * 4,
     dropReport: dropReportEvent(topics, config.mqtt.eventExpirySec, wallClock),
     clock,
     log: log.child({ ns: 'mqtt' }),
@@ -500,49 +503,32 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     return started;
   });
 
-  serveCommands(
+  // Operators' commands only: the patient's answers come from the kiosk's own buttons.
+  const stopCommands = serveCommands({
     link,
     topics,
-    {
-      ping: () => ({ pong: true, uptime_s: Math.round(process.uptime()) }),
-      state: () => runtime.status(),
-      'print-test': async (args) => {
-        const number = typeof args['number'] === 'string' && args['number'].trim() !== '' ? args['number'] : 'TEST';
-        const ticketId = `test-${randomUUID()}`;
-        const r = await printing.spooler.submit(sampleTicket(ticketId, number, wallClock()), printLifetime.signal);
-        return { ticket_id: ticketId, number, ...r };
-      },
-      // A touchscreen front end answers for the patient as the buttons would.
-      consent: (args) => {
-        if (args['answer'] !== 'yes' && args['answer'] !== 'no') throw new Error('consent needs {"answer": "yes"|"no"}');
-        if (runtime.status().step !== 'consent') throw new Error('the kiosk is not asking for consent');
-        runtime.consent(args['answer'] === 'yes');
-        return runtime.status();
-      },
-      department: (args) => {
-        const id = args['id'];
-        if (typeof id !== 'string' || !config.checkin.departments.some((d) => d.id === id)) {
-          throw new Error(`department needs {"id": …} with one of: ${config.checkin.departments.map((d) => d.id).join(', ')}`);
-        }
-        runtime.chooseDepartment(id);
-        return runtime.status();
-      },
-      cancel: () => {
-        runtime.cancel();
-        return runtime.status();
-      },
-      reconcile: async () => {
-        if (!bhyt) throw new Error('the BHYT gateway is not enabled');
-        return reconcile(bhyt);
-      },
-      maintenance: (args) => {
-        if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
-        runtime.setMaintenance(args['enabled']);
-        return { mode: runtime.status().mode };
-      },
-    },
-    log.child({ ns: 'cmd' }),
-  );
+    handlers: operatorCommands({
+      runtime,
+      spooler: printing.spooler,
+      lifetime: printLifetime.signal,
+      clock: realClock,
+      wallClock,
+      uptimeSec: () => process.uptime(),
+      reconcile: bhyt ? () => reconcile(bhyt) : null,
+      testPrintEverySec: config.mqtt.commands.testPrintEverySec,
+    }),
+    refusals: PATIENT_ONLY_COMMANDS,
+    limits: config.mqtt.commands,
+    clock: realClock,
+    log: log.child({ ns: 'cmd' }),
+    overflow: (counts) =>
+      publish.event('alert', {
+        level: 'warning',
+        code: 'mqtt.commands_limited',
+        message: `commands over the rate limit were dropped: ${Object.entries(counts).map(([k, n]) => `${k} ×${n}`).join(', ')}`,
+        count: Object.values(counts).reduce((a, b) => a + b, 0),
+      }),
+  });
 
   runtime.start();
   publishState(runtime.status());
@@ -619,6 +605,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       stopPurge();
       stopReconcile();
       stopClockService();
+      stopCommands();
       // A ticket on its way to the printer may finish (its number must not be torn off).
       await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();

@@ -127,6 +127,7 @@ test('real traffic from a virtual kiosk validates against the contract and the d
       // With no face engine, policy decides: "unverified" gives queue tickets (checkin.completed).
       checkin: { noPortrait: 'unverified', consentTimeoutSec: 5 },
       bhyt: { reconcileEverySec: 3600, breaker: { failures: 3, openSec: 1 } },
+      mqtt: { commands: { testPrintEverySec: 2 } },
     },
   });
   t.teardown(() => k.stop());
@@ -162,15 +163,17 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   t.like(await ask('maintenance', { enabled: 'yes' }), { status: 'error' });
   t.like(await ask('maintenance', { enabled: true }), { status: 'ok', data: { mode: 'maintenance' } });
   t.like(await ask('maintenance', { enabled: false }), { status: 'ok' });
-  t.like(await ask('consent', { answer: 'yes' }), { status: 'error' }, 'not asking');
-  t.like(await ask('department', { id: 'no-such-department' }), { status: 'error' });
-  t.like(await ask('department', { id: 'kham-benh' }), { status: 'ok' });
+  // The patient's answers are never taken from the network.
+  t.regex(String((await ask('consent', { answer: 'yes' }))['error']), /not accepted over MQTT/);
+  t.regex(String((await ask('department', { id: 'kham-benh' }))['error']), /not accepted over MQTT/);
 
-  // A check-in answered by a front end: no face engine, so an unverified queue ticket.
+  // A remote "no" while the patient is being asked changes nothing; the button still answers.
   from = watch.mark();
   let started = await scan(1);
   await k.waitState((s) => s['step'] === 'consent', 10_000);
-  t.like(await ask('consent', { answer: 'yes' }), { status: 'ok' });
+  t.regex(String((await ask('consent', { answer: 'no' }))['error']), /not accepted over MQTT/);
+  t.like(await ask('state'), { status: 'ok', data: { mode: 'in-session', step: 'consent', sessionId: started['session_id'] } });
+  t.true(sim.panel.press('consent-yes'));
   t.regex((await ended(started['session_id'], from)).topic, /checkin\.completed$/);
   await k.waitEvent('ticket.printed', () => true, 20_000, from);
 
@@ -181,11 +184,14 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   t.true(sim.panel.press('consent-no'));
   t.regex((await ended(started['session_id'], from)).topic, /checkin\.failed$/);
 
-  // Cancelled by a front end.
+  // Cancelled by an operator: only when the command names the session in progress.
   from = watch.mark();
   started = await scan(3);
-  t.like(await ask('cancel'), { status: 'ok' });
-  await ended(started['session_id'], from);
+  t.regex(String((await ask('cancel'))['error']), /needs \{"session_id"/);
+  t.regex(String((await ask('cancel', { session_id: 'someone-else' }))['error']), /not the one in progress/);
+  t.like(await ask('state'), { data: { mode: 'in-session', sessionId: started['session_id'] } });
+  t.like(await ask('cancel', { session_id: started['session_id'] }), { status: 'ok' });
+  t.like(JSON.parse((await ended(started['session_id'], from)).payload).data, { outcome: 'cancelled' });
 
   // BHYT gateway down: a ticket marked unchecked, reconciled on command once it is back.
   await sim.gateway.setFault('down');
@@ -208,22 +214,47 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   t.true(sim.panel.press('help'));
   await k.waitEvent('help.requested', () => true, 10_000, from);
 
-  // Test prints: one that prints; one that tears mid-ticket (held, then reprinted with paper back).
-  t.like(await ask('print-test'), { status: 'ok', data: { outcome: 'printed' } });
+  // Test prints: a TEST- number; no number of one's own; one per testPrintEverySec.
+  const printed = await ask('print-test');
+  t.like(printed, { status: 'ok', data: { outcome: 'printed' } });
+  t.regex(String((printed['data'] as Json)['number']), /^TEST-[0-9A-F]{4}$/);
+  t.regex(String((await ask('print-test', { number: 'A002' }))['error']), /takes no number/);
+  t.regex(String((await ask('print-test'))['error']), /one test print per 2 s/);
+  await new Promise((r) => setTimeout(r, 2100));
+  // One that tears mid-ticket is dropped, not held: no ticket.failed, nothing reprinted.
   sim.printer.faults.paperOutAfterBytes = 3000;
   from = watch.mark();
-  t.like(await ask('print-test', { number: 'T-1' }), { status: 'ok', data: { outcome: 'held' } });
+  t.like(await ask('print-test'), { status: 'ok', data: { outcome: 'dropped', reason: 'paper-out' } });
   await k.waitEvent('alert', (d) => d['code'] === 'printer.paper-out', 10_000, from);
-  await k.waitEvent('ticket.failed', () => true, 10_000, from);
+  // While the printer is faulted a test print is refused at once.
+  await new Promise((r) => setTimeout(r, 2100));
+  const refused = await ask('print-test');
+  t.like(refused, { status: 'ok', data: { outcome: 'dropped' } });
+  t.regex(String((refused['data'] as Json)['reason']), /faulted\(paper-out\)/);
+  sim.printer.faults = {};
+  sim.printer.state.paper = 'ok';
+  await idle();
+  t.false(watch.seen.slice(from).some((m) => /\/event\/ticket\./.test(m.topic)), 'a test print is not a queue ticket: no ticket events');
+
+  // A patient's ticket torn by paper out is held, then reprinted when paper is back.
+  sim.printer.faults.paperOutAfterBytes = 3000;
+  from = watch.mark();
+  started = await scan(5);
+  await sim.panel.waitForLeds((l) => l.ready === 'blink', 10_000);
+  t.true(sim.panel.press('consent-yes'));
+  await k.waitEvent('ticket.failed', () => true, 20_000, from);
   sim.printer.faults = {};
   sim.printer.state.paper = 'ok';
   await k.waitEvent('ticket.reprinted', () => true, 20_000, from);
   await idle();
 
-  // Stopped with a ticket held: it is voided, and status says stopped.
+  // Stopped with a patient's ticket held: it is voided, and status says stopped.
   sim.printer.faults.paperOutAfterBytes = 3000;
-  t.like(await ask('print-test', { number: 'T-2' }), { status: 'ok', data: { outcome: 'held' } });
   from = watch.mark();
+  started = await scan(1);
+  await sim.panel.waitForLeds((l) => l.ready === 'blink', 10_000);
+  t.true(sim.panel.press('consent-yes'));
+  await k.waitEvent('ticket.failed', () => true, 20_000, from);
   k.daemon.kill('SIGTERM');
   await new Promise((r) => k.daemon.once('exit', r));
   await k.waitEvent('ticket.voided', () => true, 10_000, from);

@@ -10,6 +10,33 @@ import { brokerBehindGate } from './helpers/gate.js';
 import { Watcher } from './helpers/watch.js';
 
 const silent = pino({ level: 'silent' });
+const LIMITS = { maxPayloadBytes: 16_384, ratePerMinute: 30 };
+
+/** A clock the test moves by hand; its timers (the once-a-minute summary) fire when told. */
+function handClock() {
+  let now = 0;
+  const timers = new Map<object, { due: number; fn: () => void }>();
+  return {
+    clock: {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        const h = {};
+        timers.set(h, { due: now + ms, fn });
+        return h;
+      },
+      clearTimeout: (h: unknown) => void timers.delete(h as object),
+    },
+    advance(ms: number) {
+      now += ms;
+      for (const [h, x] of [...timers]) {
+        if (x.due <= now) {
+          timers.delete(h);
+          x.fn();
+        }
+      }
+    },
+  };
+}
 const wall = () => new Date();
 
 function makeLink(url: string, id: string, ringSize = 200) {
@@ -44,7 +71,7 @@ for (const broker of brokerFactories) {
     const b = await broker.start();
     t.teardown(() => b.stop());
     const { link, publish, topics } = makeLink(b.url, `late-${broker.name}`);
-    serveCommands(link, topics, { ping: () => ({ pong: true }) }, silent);
+    t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: true }) }, limits: LIMITS, clock: systemClock(), log: silent, overflow: () => {} }));
     publish.retained('status', 'online');
     publish.retained('state', { mode: 'idle', step: null, session_id: null, ports: {} as never, since: 'x' });
     link.start();
@@ -71,6 +98,59 @@ for (const broker of brokerFactories) {
     await w.client.publishAsync(`${topics.base}/cmd/ping`, 'not json', { qos: 1 });
     const bad = await w.waitFor((m) => m.topic === topics.response('ping') && m.payload.includes('error'), 5000);
     t.regex(JSON.parse(bad.payload).error, /not valid JSON/);
+  });
+
+  test(`[${broker.name}] hostile commands: an oversized payload is refused unread and not echoed, a long transaction is not echoed, a flood is cut at the rate limit and reported`, async (t) => {
+    const b = await broker.start();
+    t.teardown(() => b.stop());
+    const { link, topics } = makeLink(b.url, `hostile-${broker.name}`);
+    const hand = handClock();
+    let pings = 0;
+    const overflows: Array<Record<string, number>> = [];
+    const lines: Array<{ msg: string; handled?: unknown; rate_limited?: unknown }> = [];
+    const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: ++pings }) }, limits: { maxPayloadBytes: 16_384, ratePerMinute: 5 }, clock: hand.clock, log, overflow: (c) => overflows.push({ ...c }) }));
+    link.start();
+    t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
+    await until(() => link.connected());
+    const w = await Watcher.start(b.url, `${topics.base}/cmd/+/response`);
+    t.teardown(() => w.stop());
+    const answer = async (payload: string, transaction: unknown) => {
+      const from = w.mark();
+      await w.client.publishAsync(`${topics.base}/cmd/ping`, payload, { qos: 1 });
+      return JSON.parse((await w.waitFor((m) => JSON.parse(m.payload).transaction === transaction, 10_000, from)).payload);
+    };
+
+    // 20 KB: over the kiosk's 16 KB limit (and under the 64 KB it asks an MQTT 5 broker for).
+    const big = JSON.stringify({ transaction: 'big-1', junk: 'x'.repeat(20_000) });
+    const refused = await answer(big, 'big-1');
+    t.deepEqual(refused, { transaction: 'big-1', status: 'error', error: `payload too large: ${big.length} bytes, the limit is 16384` });
+    t.is(pings, 0, 'the handler never ran');
+    // A transaction too long to echo comes back as null; the answer stays small.
+    const long = await answer(JSON.stringify({ transaction: 'y'.repeat(5000) }), null);
+    t.like(long, { status: 'ok' });
+    t.true(JSON.stringify(long).length < 200);
+
+    // A flood of 40 pings within one minute: 5 minus the two above = 3 answered, one refusal, the rest dropped.
+    const from = w.mark();
+    for (let i = 0; i < 40; i++) await w.client.publishAsync(`${topics.base}/cmd/ping`, JSON.stringify({ transaction: i }), { qos: 1 });
+    await w.waitFor((m) => JSON.parse(m.payload).status === 'error', 10_000, from);
+    await new Promise((r) => setTimeout(r, 500));
+    const got = w.seen.slice(from).map((m) => JSON.parse(m.payload));
+    t.is(got.filter((r) => r.status === 'ok').length, 3, JSON.stringify(got));
+    t.is(got.filter((r) => r.status === 'error').length, 1);
+    t.regex(got.find((r) => r.status === 'error').error, /at most 5 a minute/);
+    t.is(pings, 4);
+    // One info line a minute, counts only; "command handled" is debug.
+    t.false(lines.some((l) => l.msg === 'commands in the last minute'));
+    hand.advance(60_000);
+    t.deepEqual(overflows, [{ ping: 37 }], "the answered refusal and the 36 dropped");
+    const summary = lines.find((l) => l.msg === 'commands in the last minute');
+    t.like(summary, { handled: { ping: 4 }, rate_limited: { ping: 37 }, refused: { ping: 1 } });
+    t.is(lines.filter((l) => l.msg === 'command handled').length, 4);
+    t.true(lines.filter((l) => l.msg === 'command handled').every((l) => (l as { level?: number }).level === 20));
+    // Refilled: the next minute's commands are answered again.
+    t.like(await answer(JSON.stringify({ transaction: 'again' }), 'again'), { status: 'ok' });
   });
 
   test(`[${broker.name}] broker killed and restarted: the link republishes retained topics and delivers queued events, reporting overflow`, async (t) => {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeTicket } from '../src/hal/printer/encode.js';
 import { createTicketRenderer } from '../src/hal/printer/raster.js';
 import { printable } from '../src/hal/printer/text.js';
-import { layoutTicket, type Ticket, type TicketTemplate } from '../src/hal/printer/ticket.js';
+import { layoutTicket, TEST_TICKET_BAR, type Ticket, type TicketTemplate } from '../src/hal/printer/ticket.js';
 import { EscPosReader, type EscPos } from '../hw-sim/printer/escpos.js';
 import { Paper, sheetText } from '../hw-sim/printer/paper.js';
 
@@ -163,4 +163,30 @@ test('a long queue number is shrunk onto one line, never wrapped, on 80 and 58 m
       t.true(left > 0 && right < pic.width - 1 && right - left > pic.width / 2, `${number} on ${paperMm} mm: ink from ${left} to ${right} of ${pic.width}`);
     }
   }
+});
+
+test('a test ticket cannot pass for a queue ticket: "not valid" bars top and bottom, no priority bar, no QR code, no "wait for your number"', (t) => {
+  // Even a caller that hands in a priority gets none printed on a test ticket.
+  const blocks = layoutTicket({ ...ticket, number: 'TEST-1A2B', test: true }, tpl);
+  const first = blocks[0];
+  const last = blocks.at(-1);
+  t.like(first, { kind: 'text', style: 'bar', text: TEST_TICKET_BAR });
+  t.like(last, { kind: 'text', style: 'bar', text: TEST_TICKET_BAR });
+  t.false(blocks.some((b) => b.kind === 'qr'), 'no QR code a caller could scan');
+  t.false(blocks.some((b) => b.kind === 'text' && (b.style === 'priority' || b.text === 'SỐ THỨ TỰ' || b.text.includes('chờ gọi số'))));
+  t.true(blocks.some((b) => b.kind === 'text' && b.style === 'small' && b.text === TEST_TICKET_BAR), 'said in plain print too');
+  // A queue ticket keeps its QR code, priority bar and footer.
+  const real = layoutTicket(ticket, tpl);
+  t.true(real.some((b) => b.kind === 'qr') && real.some((b) => b.kind === 'text' && b.style === 'priority'));
+  t.false(real.some((b) => b.kind === 'text' && b.style === 'bar'));
+});
+
+test('a test ticket in code-page text mode prints its bars inverse, padded across the paper', (t) => {
+  const bytes = encodeTicket(layoutTicket({ ...ticket, number: 'TEST-1A2B', test: true }, tpl), { model: 'epson-tm-t20iii', paperMm: 80, text: 'cp1258' }, renderer);
+  const text = printedText(bytes);
+  t.is(text.split('KHÔNG CÓ GIÁ TRỊ').length - 1, 3, text);
+  t.regex(text, /TEST-1A2B/);
+  t.false(commands(bytes).some((c) => c.kind === 'qr-store' || c.kind === 'qr-print'), 'no QR code');
+  // Inverse on (GS B 1) once before each bar.
+  t.is(commands(bytes).filter((c) => c.kind === 'invert' && c.on).length, 2);
 });

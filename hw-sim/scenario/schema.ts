@@ -123,6 +123,8 @@ const command = shorthand(
     args: z.record(z.string(), z.unknown()).optional(),
     status: z.enum(['ok', 'error']).optional(),
     data: z.unknown().optional(),
+    /** The refusal's text: equal, or a /pattern/. */
+    error: z.string().optional(),
     within: duration.optional(),
     save: save.optional(),
   }),

@@ -189,6 +189,7 @@ async function command(step: Extract<Action, { kind: 'command' }>, ctx: Scenario
   const problems: string[] = [];
   if (step.status !== undefined && answer['status'] !== step.status) problems.push(`status: expected ${step.status}, saw ${show(answer['status'])}${answer['error'] ? ` (${String(answer['error'])})` : ''}`);
   if (step.data !== undefined) problems.push(...mismatches(step.data, answer['data'], 'data'));
+  if (step.error !== undefined) problems.push(...mismatches(step.error, answer['error'], 'error'));
   if (problems.length > 0) throw new StepFailed([`expected the answer to cmd/${step.name} to have${step.status ? ` status ${step.status}` : ''}${step.data !== undefined ? ` data ${brief(step.data)}` : ''}`, ...problems.map((p) => `saw: ${p}`), `answer: ${show(answer, 400)}`]);
   const notes: string[] = [`${String(answer['status'])}${answer['error'] ? `: ${String(answer['error'])}` : ''}`];
   for (const [name, path] of Object.entries(step.save ?? {})) {

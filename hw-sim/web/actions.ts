@@ -145,7 +145,7 @@ export function panelActions(sim: Sim, feed: KioskFeed, memory: PanelMemory, clo
       const data =
         command === 'maintenance-on' || command === 'maintenance-off'
           ? await feed.command('maintenance', { enabled: command === 'maintenance-on' })
-          : await feed.command(command, command === 'print-test' ? { number: 'TEST' } : {});
+          : await feed.command(command, command === 'cancel' ? cancelArgs(feed) : {});
       return `kioskd ${command}: ${JSON.stringify(data)}`;
     },
     async clock(b) {
@@ -157,4 +157,11 @@ export function panelActions(sim: Sim, feed: KioskFeed, memory: PanelMemory, clo
       return movedMessage(r, clock.timeZone);
     },
   };
+}
+
+/** kioskd ends only the check-in a cancel names: the one the retained state shows now. */
+function cancelArgs(feed: KioskFeed): { session_id: string } {
+  const id = feed.current().state?.session_id;
+  if (typeof id !== 'string') throw new Error('no check-in is in progress (the kiosk state shows no session)');
+  return { session_id: id };
 }

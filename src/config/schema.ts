@@ -163,7 +163,7 @@ const checkinSchema = z
       .min(1)
       .default([{ id: 'kham-benh', name: 'Khoa Khám bệnh', prefix: 'A', room: null }])
       .describe('where a checked-in patient can be sent; the first is the default'),
-    departmentChoiceSec: z.number().int().min(0).max(120).default(0).describe('time to pick a department with a front end; 0: always the default'),
+    departmentChoiceSec: z.number().int().min(0).max(120).default(0).describe('time for the patient to pick a department at the kiosk (its local screen; never over MQTT); 0: always the default'),
     counter: departmentSchema
       .omit({ id: true })
       .prefault({ name: 'Quầy tiếp đón', prefix: 'Q' })
@@ -248,6 +248,14 @@ export const configSchema = z.strictObject({
       eventRingSize: z.number().int().min(1).max(10_000).default(200).describe('events kept while offline; older ones are dropped and counted'),
       eventExpirySec: z.number().int().min(1).max(86_400).default(300),
       healthIntervalSec: z.number().int().min(1).max(3600).default(30),
+      // The broker is not trusted: a command is bounded in size and rate before it is read.
+      commands: z
+        .strictObject({
+          maxPayloadBytes: z.number().int().min(256).max(65_536).default(16_384).describe('a command payload over this is refused without being parsed or echoed'),
+          ratePerMinute: z.number().int().min(1).max(600).default(30).describe('per command name; commands over it are dropped, counted and reported once a minute (alert mqtt.commands_limited)'),
+          testPrintEverySec: z.number().int().min(0).max(3600).default(10).describe('at most one print-test per this many seconds'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   hal: z

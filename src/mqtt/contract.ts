@@ -9,7 +9,7 @@ import { LED_IDS, PORT_IDS, type PortState } from '../hal/ports.js';
 import { OUTCOMES } from '../pipeline/steps.js';
 import type { KioskMode } from '../pipeline/machine.js';
 import type { KioskStatus } from '../pipeline/runtime.js';
-import type { SubmitResult } from '../printing/spooler.js';
+import type { TestPrintResult } from '../printing/spooler.js';
 import type { reconcileOnce } from '../checkin/reconcile.js';
 import { kioskTopics, type Availability, type CommandResponse, type EventTopics, type RetainedTopics } from './topics.js';
 
@@ -307,32 +307,21 @@ const commandSpecs = {
     data: kioskStatus,
   },
   'print-test': {
-    summary: 'Prints the sample ticket and answers whether it came out.',
-    answer: 'the ticket id, its number and whether it printed',
-    args: z.object({ number: z.exactOptional(z.string()).describe('Number printed on the sample ticket; default TEST.') }),
+    summary:
+      'Prints a test ticket: a TEST-… number no lane uses, "PHIẾU IN THỬ — KHÔNG CÓ GIÁ TRỊ" bars top and bottom, no priority bar, no QR code. At most one per mqtt.commands.testPrintEverySec; refused while a patient is checking in; dropped, never held, when the printer is not ready.',
+    answer: 'the ticket id, its TEST-… number and whether it printed',
+    args: z.object({}),
     data: z
       .discriminatedUnion('outcome', [
-        z.object({ ticket_id: z.string(), number: z.string(), outcome: z.literal('printed') }),
-        z.object({ ticket_id: z.string(), number: z.string(), outcome: z.enum(['held', 'void']), reason: z.string().describe('Why it did not print.') }),
+        z.object({ ticket_id: z.string(), number: z.string().regex(/^TEST-/), outcome: z.literal('printed') }),
+        z.object({ ticket_id: z.string(), number: z.string().regex(/^TEST-/), outcome: z.literal('dropped'), reason: z.string().describe('Why it did not print (printer faulted, paper out …).') }),
       ])
-      .describe('printed; held (the printer failed: reprinted when it recovers, event ticket.failed); or void (it could not be laid out).'),
-  },
-  consent: {
-    summary: 'A touchscreen front end answers the consent question for the patient, as the buttons would. Error unless the kiosk is asking.',
-    answer: 'the kiosk status after the answer',
-    args: z.object({ answer: z.enum(['yes', 'no']) }),
-    data: kioskStatus,
-  },
-  department: {
-    summary: 'A front end chooses the patient\'s department (within checkin.departmentChoiceSec).',
-    answer: 'the kiosk status',
-    args: z.object({ id: z.string().describe('One of the configured checkin.departments ids.') }),
-    data: kioskStatus,
+      .describe('printed, or dropped (the printer could not print it: a test print is never held for a reprint).'),
   },
   cancel: {
-    summary: 'A front end abandons the check-in in progress.',
+    summary: 'Abandons the check-in in progress. Refused unless session_id names it (from the state topic or the state command).',
     answer: 'the kiosk status',
-    args: z.object({}),
+    args: z.object({ session_id: z.string().describe('The check-in to end; any other (or none) is refused.') }),
     data: kioskStatus,
   },
   reconcile: {
@@ -381,7 +370,7 @@ type RetainedMismatch = { [K in keyof RetainedTopics]: Same<z.infer<(typeof reta
 type EventMismatch = { [K in keyof EventTopics]: Same<z.infer<(typeof eventData)[K]>, EventTopics[K]> extends true ? never : K }[keyof EventTopics];
 type CommandDataMismatch =
   | (Same<z.infer<typeof kioskStatus>, KioskStatus> extends true ? never : 'kioskStatus')
-  | (Same<z.infer<(typeof commandSpecs)['print-test']['data']>, { ticket_id: string; number: string } & SubmitResult> extends true ? never : 'print-test')
+  | (Same<z.infer<(typeof commandSpecs)['print-test']['data']>, { ticket_id: string; number: string } & TestPrintResult> extends true ? never : 'print-test')
   | (Same<z.infer<(typeof commandSpecs)['reconcile']['data']>, Awaited<ReturnType<typeof reconcileOnce>>> extends true ? never : 'reconcile')
   | (Same<z.infer<(typeof commandSpecs)['maintenance']['data']>, { mode: KioskMode }> extends true ? never : 'maintenance')
   | (Same<z.infer<typeof commandResponse>, CommandResponse> extends true ? never : 'CommandResponse')

@@ -17,6 +17,11 @@ export interface MqttLinkOptions {
   readonly will: { readonly topic: string; readonly payload: string };
   readonly ringSize: number;
   readonly subscriptions: readonly string[];
+  /**
+   * MQTT 5 only: the largest packet the kiosk accepts, told to the broker at connect so it drops
+   * bigger ones instead of sending them (with 3.1.1 only the broker's own limit protects us).
+   */
+  readonly maxIncomingBytes?: number;
   /** Builds the event that reports events lost while offline. */
   readonly dropReport: (count: number) => { topic: string; payload: string; expirySec: number };
   readonly clock: Clock;
@@ -132,6 +137,7 @@ export class MqttLink {
       queueQoSZero: false,
       reconnectOnConnackError: true,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
+      ...(this.protocolVersion === 5 && o.maxIncomingBytes ? { properties: { maximumPacketSize: o.maxIncomingBytes } } : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
       ...(o.tls

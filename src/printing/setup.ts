@@ -22,17 +22,26 @@ export async function createPrinting(
   return { spooler, journal, encode, encoder };
 }
 
-/** The technician's test ticket: every Vietnamese letter shape a real ticket needs, no real patient. */
+/**
+ * The technician's test ticket: every Vietnamese letter shape a real ticket needs, no real patient,
+ * and a TEST-… number no lane uses, between two "not valid" bars (see layoutTicket).
+ */
 export function sampleTicket(ticketId: string, number: string, issuedAt: Date): Ticket {
   return {
     ticketId,
     number,
     department: 'Khoa Khám bệnh',
     room: 'Phòng 105 – Tầng 1',
-    priority: 'Người cao tuổi',
+    priority: null,
     issuedAt,
     insurance: 'Có BHYT – đúng tuyến (phiếu in thử)',
     patientName: 'Nguyễn Thị Ánh Tuyết',
     idLast4: '0001',
+    test: true,
   };
+}
+
+/** A test ticket's number: "TEST-" and four characters; no queue lane starts with TEST. */
+export function testTicketNumber(ticketId: string): string {
+  return `TEST-${ticketId.replace(/[^0-9a-z]/gi, '').slice(-4).toUpperCase()}`;
 }

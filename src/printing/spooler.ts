@@ -1,4 +1,4 @@
-import type { TicketPrinter } from '../hal/ports.js';
+import { describePortState, type TicketPrinter } from '../hal/ports.js';
 import type { Ticket } from '../hal/printer/ticket.js';
 import type { EventTopics } from '../mqtt/topics.js';
 import type { Clock } from '../util/clock.js';
@@ -16,6 +16,8 @@ export interface SpoolerDeps {
 }
 
 export type SubmitResult = { readonly outcome: 'printed' } | { readonly outcome: 'held' | 'void'; readonly reason: string };
+/** A technician's test print is never held: it prints now or is dropped, with the reason. */
+export type TestPrintResult = { readonly outcome: 'printed' } | { readonly outcome: 'dropped'; readonly reason: string };
 
 interface Held {
   readonly ticket: Ticket;
@@ -118,6 +120,24 @@ export function createTicketSpooler(d: SpoolerDeps) {
       const p = retryHeld(signal);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
+    },
+    /**
+     * A test ticket: not a queue number, so no journal, no ticket events, no hold. Refused at once
+     * while the printer is not usable (a pile of test prints must not wait for the paper and then
+     * stand between the next patient and their ticket).
+     */
+    async printTest(ticket: Ticket, signal: AbortSignal): Promise<TestPrintResult> {
+      const state = d.printer.state();
+      if (closed) return { outcome: 'dropped', reason: 'the kiosk is stopping' };
+      if (state.kind !== 'ready' && state.kind !== 'degraded') return { outcome: 'dropped', reason: `the printer is ${describePortState(state)}` };
+      let bytes: Uint8Array;
+      try {
+        bytes = await d.encode(ticket);
+      } catch (err) {
+        return { outcome: 'dropped', reason: `cannot encode the test ticket (${err instanceof Error ? err.name : 'error'})` };
+      }
+      const outcome = await d.printer.print(bytes, signal);
+      return outcome.ok ? { outcome: 'printed' } : { outcome: 'dropped', reason: outcome.reason };
     },
     held: (): Array<{ ticketId: string; number: string }> => [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
     /** Stopping: held tickets cannot outlive the process (their content is in memory only). */

@@ -65,9 +65,11 @@ export function encodeTicket(blocks: readonly TicketBlock[], o: EncodeOptions, r
       else {
         const [w, h, bold] = TEXT_SIZE[b.style](o.paperMm);
         enc.align(b.align).bold(bold).size(w, h);
-        if (b.style === 'priority') enc.invert(true);
-        enc.line(toCp1258Form(b.text));
-        if (b.style === 'priority') enc.invert(false);
+        const inverse = b.style === 'priority' || b.style === 'bar';
+        if (inverse) enc.invert(true);
+        // A bar spans the paper: padded with spaces to the line's width in characters.
+        enc.line(toCp1258Form(b.style === 'bar' ? padCenter(b.text, o.paperMm === 80 ? 48 : 32) : b.text));
+        if (inverse) enc.invert(false);
         enc.size(1, 1).bold(false).align('left');
       }
     }
@@ -81,6 +83,7 @@ const TEXT_SIZE: Record<TicketStyle, (paperMm: 80 | 58) => [number, number, bool
   number: (p) => (p === 80 ? [4, 4, true] : [3, 3, true]),
   heading: () => [1, 2, true],
   priority: () => [1, 2, true],
+  bar: () => [1, 2, true],
   body: () => [1, 1, false],
   small: () => [1, 1, false],
 };
@@ -97,4 +100,9 @@ export function toCp1258Form(s: string): string {
       const all = [...marks];
       return (base + all.filter((x) => !TONE.test(x)).join('')).normalize('NFC') + all.filter((x) => TONE.test(x)).join('');
     });
+}
+
+function padCenter(text: string, columns: number): string {
+  const room = Math.max(0, columns - [...text].length);
+  return ' '.repeat(Math.floor(room / 2)) + text + ' '.repeat(Math.ceil(room / 2));
 }

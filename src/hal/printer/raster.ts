@@ -24,6 +24,8 @@ interface StyleSpec {
   readonly px: number;
   readonly bold: boolean;
   readonly inverse?: boolean;
+  /** Inverse across the whole paper width, not just behind the words. */
+  readonly fullWidth?: boolean;
   /** Never wrapped: shrunk to fit one line (a queue number split over two lines misleads). */
   readonly fit?: boolean;
 }
@@ -34,6 +36,7 @@ const STYLES: Record<TicketStyle, StyleSpec> = {
   number: { px: 150, bold: true, fit: true },
   heading: { px: 32, bold: true },
   priority: { px: 30, bold: true, inverse: true },
+  bar: { px: 28, bold: true, inverse: true, fullWidth: true, fit: true },
   body: { px: 26, bold: false },
   small: { px: 22, bold: false },
 };
@@ -108,7 +111,8 @@ export async function createTicketRenderer(): Promise<TicketRenderer> {
           const baseline = y + Math.round(r.height * 0.78);
           if (r.spec.inverse) {
             ctx.fillStyle = '#000000';
-            ctx.fillRect(Math.max(0, x - 8), y, Math.min(width, w + 16), r.height);
+            if (r.spec.fullWidth) ctx.fillRect(0, y, width, r.height);
+            else ctx.fillRect(Math.max(0, x - 8), y, Math.min(width, w + 16), r.height);
             ctx.fillStyle = '#ffffff';
           } else ctx.fillStyle = '#000000';
           ctx.fillText(r.text, x, baseline);

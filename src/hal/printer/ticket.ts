@@ -23,7 +23,15 @@ export interface Ticket {
   readonly reprint?: boolean;
   /** Short lines for staff and patient ("Chưa xác thực khuôn mặt", why the counter …). */
   readonly notes?: readonly string[];
+  /**
+   * A technician's test print. It must never pass for a queue ticket: a "not valid" bar top and
+   * bottom, no priority bar, no QR code a caller might scan.
+   */
+  readonly test?: boolean;
 }
+
+/** The bar across the top and the bottom of every test ticket. */
+export const TEST_TICKET_BAR = 'PHIẾU IN THỬ — KHÔNG CÓ GIÁ TRỊ';
 
 export interface TicketTemplate {
   readonly hospital: string;
@@ -35,7 +43,7 @@ export interface TicketTemplate {
   readonly paperMm: 80 | 58;
 }
 
-export type TicketStyle = 'title' | 'subtitle' | 'number' | 'heading' | 'priority' | 'body' | 'small';
+export type TicketStyle = 'title' | 'subtitle' | 'number' | 'heading' | 'priority' | 'bar' | 'body' | 'small';
 
 export type TicketBlock =
   | { readonly kind: 'text'; readonly text: string; readonly style: TicketStyle; readonly align: 'left' | 'center' }
@@ -50,11 +58,13 @@ export function paperDots(paperMm: 80 | 58): number {
 
 export function layoutTicket(t: Ticket, tpl: TicketTemplate): TicketBlock[] {
   const text = (s: string, style: TicketStyle, align: 'left' | 'center' = 'center'): TicketBlock => ({ kind: 'text', text: s, style, align });
-  const blocks: TicketBlock[] = [text(printable(tpl.hospital), 'title')];
+  const blocks: TicketBlock[] = t.test ? [text(TEST_TICKET_BAR, 'bar'), { kind: 'space' }] : [];
+  blocks.push(text(printable(tpl.hospital), 'title'));
   const subtitle = printable(tpl.subtitle);
   if (subtitle) blocks.push(text(subtitle, 'subtitle'));
-  blocks.push({ kind: 'rule' }, text('SỐ THỨ TỰ', 'small'), text(printable(t.number, 12), 'number'));
-  const priority = printable(t.priority, 60);
+  // A test ticket does not say "queue number", and says what it is in plain print too (the bars are inverse).
+  blocks.push({ kind: 'rule' }, text(t.test ? TEST_TICKET_BAR : 'SỐ THỨ TỰ', 'small'), text(printable(t.number, 12), 'number'));
+  const priority = t.test ? '' : printable(t.priority, 60);
   if (priority) blocks.push(text(`ƯU TIÊN – ${priority}`, 'priority'));
   blocks.push(text(printable(t.department, 80), 'heading'));
   const room = printable(t.room, 80);
@@ -71,9 +81,11 @@ export function layoutTicket(t: Ticket, tpl: TicketTemplate): TicketBlock[] {
     if (line) blocks.push(text(line, 'body', 'left'));
   }
   blocks.push(text(`Thời gian: ${formatTime(t.issuedAt, tpl.timeZone)}${t.reprint ? ' (in lại)' : ''}`, 'body', 'left'));
-  blocks.push({ kind: 'space' }, { kind: 'qr', data: printable(t.ticketId, 64) });
-  const footer = printable(tpl.footer, 200);
+  if (!t.test) blocks.push({ kind: 'space' }, { kind: 'qr', data: printable(t.ticketId, 64) });
+  // The footer asks the patient to wait for the number to be called: not on a test ticket.
+  const footer = t.test ? '' : printable(tpl.footer, 200);
   if (footer) blocks.push(text(footer, 'small'));
+  if (t.test) blocks.push({ kind: 'space' }, text(TEST_TICKET_BAR, 'bar'));
   return blocks;
 }
 
