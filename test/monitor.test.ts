@@ -4,12 +4,13 @@
  */
 import test from 'ava';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import mqtt from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../hw-sim/broker.js';
 import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
 import { until } from '../hw-sim/wait.js';
 import type { PortState } from '../src/hal/ports.js';
-import { copyFleet, emptyFleet, fleetRows, kioskRow, MAX_KIOSKS, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
-import { age, changeKey, renderTable, rowJson } from '../src/monitor/render.js';
+import { copyFleet, emptyFleet, fleetRows, kioskLimit, kioskRow, MAX_KIOSKS, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
+import { age, changeKey, limitJson, limitText, renderTable, rowJson } from '../src/monitor/render.js';
 import type { AlertPayload, EventEnvelope, EventTopics, HealthPayload, InfoPayload, StatePayload } from '../src/mqtt/topics.js';
 import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { freePort } from './helpers/ports.js';
@@ -264,6 +265,82 @@ test('the prefix is configurable, and clearing every retained topic removes a de
   t.deepEqual([...cleared.kiosks.keys()], []);
 });
 
+/** What a hostile client retained for a made-up kiosk: "online", idle, paper ok. */
+const ghost = (f: Fleet, id: string, now = T0): Fleet =>
+  fold([[retained(`kiosk/${id}/status`, 'online'), now], [retained(`kiosk/${id}/state`, state('idle')), now]], f);
+
+test('the security review: 10,050 retained ghost ids fill the cap, and a real kiosk coming online later is still shown', (t) => {
+  let f = emptyFleet();
+  const started = performance.now();
+  for (let i = 0; i < MAX_KIOSKS + 50; i++) f = ghost(f, `ghost-${i}`);
+  t.is(f.kiosks.size, MAX_KIOSKS);
+  t.like(kioskLimit(f), { max: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: 50, ignoredExact: true, evicted: 0 }, 'the full cap is counted, not silent');
+  // The real kiosk connects: its retained status reaches the subscribed monitor as a live message.
+  f = fold([[live('kiosk/lobby-1/status', 'online'), T0 + MIN], [live('kiosk/lobby-1/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + MIN]], f);
+  t.like(row(f, 'lobby-1', T0 + MIN), { status: 'online', mode: 'out-of-service', paper: 'out', lastSeen: T0 + MIN });
+  t.is(f.kiosks.size, MAX_KIOSKS, 'still within the cap');
+  t.is(kioskRow(f, 'ghost-0', T0 + MIN), null, 'the oldest retained-only ghost made room');
+  // Its retained "online" moved SEEN (the broker holding a session would keep it), but never made it a kiosk heard live.
+  t.like(row(f, 'ghost-1', T0 + MIN), { status: 'online', lastSeen: T0 });
+  t.like(kioskLimit(f), { ignored: 50, evicted: 1 });
+  t.log(`${MAX_KIOSKS + 50} ghosts and a live kiosk folded in ${(performance.now() - started).toFixed(0)} ms`);
+});
+
+test('at the cap: a kiosk heard live is never evicted for ghosts; a retained-only newcomer is turned away and counted once', (t) => {
+  let f = fold([[live('kiosk/a-live/health', health(T0, 1)), T0]], emptyFleet('kiosk', { maxKiosks: 3 }));
+  f = ghost(ghost(f, 'g1'), 'g2');
+  t.is(kioskLimit(f), null, 'nothing turned away yet');
+  // More ghosts (the broker replays them again on every reconnect): turned away, each id counted once.
+  for (const id of ['g3', 'g4', 'g3', 'g4']) f = ghost(f, id);
+  t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'g1', 'g2']);
+  t.like(kioskLimit(f), { max: 3, kiosks: 3, ignored: 2, evicted: 0 });
+  // A ghost that speaks live is a kiosk like any other from then on.
+  f = fold([[live('kiosk/g2/health', health(T0 + S, 4)), T0 + S]], f);
+  // Live newcomers: the first evicts the only kiosk never heard live (g1); the next finds none to evict.
+  f = fold([[live('kiosk/b-live/status', 'online'), T0 + 2 * S], [live('kiosk/c-live/status', 'online'), T0 + 3 * S]], f);
+  t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'b-live', 'g2']);
+  t.like(kioskLimit(f), { ignored: 3, evicted: 1 }, 'g3, g4 and c-live turned away; g1 evicted');
+  for (let i = 5; i < 100; i++) f = ghost(f, `g${i}`);
+  t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'b-live', 'g2'], 'no number of ghosts evicts a kiosk heard live');
+  t.like(kioskLimit(f), { ignored: 98, evicted: 1 });
+  // Room again (a decommissioned kiosk cleared): a turned-away id that comes back is shown, and no longer counted.
+  f = fold([[live('kiosk/b-live/status', ''), T0 + 4 * S], [live('kiosk/c-live/status', 'online'), T0 + 5 * S]], f);
+  t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'c-live', 'g2']);
+  t.like(kioskLimit(f), { ignored: 97, evicted: 1 });
+});
+
+test('at the cap, eviction takes the oldest ghost first, skips ghosts since heard live or removed, and stays cheap', (t) => {
+  let f = emptyFleet('kiosk', { maxKiosks: 4 });
+  for (const id of ['g1', 'g2', 'g3', 'g4']) f = ghost(f, id);
+  // g1 speaks live, g2 is cleared and re-retained (now the newest ghost).
+  f = fold([[live('kiosk/g1/event/lifecycle', event('lifecycle', { phase: 'started' }, T0)), T0], [live('kiosk/g2/status', ''), T0], [live('kiosk/g2/state', ''), T0]], f);
+  f = ghost(f, 'g2');
+  const evictedBy = (id: string): string[] => {
+    const before = new Set(f.kiosks.keys());
+    f = fold([[live(`kiosk/${id}/status`, 'online'), T0 + S]], f);
+    return [...before].filter((k) => !f.kiosks.has(k));
+  };
+  t.deepEqual(evictedBy('n1'), ['g3']);
+  t.deepEqual(evictedBy('n2'), ['g4']);
+  t.deepEqual(evictedBy('n3'), ['g2']);
+  t.deepEqual(evictedBy('n4'), [], 'only kiosks heard live are left');
+  t.like(kioskLimit(f), { ignored: 1, evicted: 3 });
+  // A copy keeps its own books.
+  const branch = copyFleet(f);
+  reduceFleet(branch, retained('kiosk/zz/status', 'online'), T0 + 2 * S);
+  t.like(kioskLimit(branch), { ignored: 2 });
+  t.like(kioskLimit(f), { ignored: 1 });
+  // A long churn of ghosts and live newcomers at a large cap: linear, not quadratic.
+  let g = emptyFleet('kiosk', { maxKiosks: MAX_KIOSKS });
+  for (let i = 0; i < MAX_KIOSKS; i++) g = reduceFleet(g, retained(`kiosk/g${i}/status`, 'online'), T0);
+  const started = performance.now();
+  for (let i = 0; i < MAX_KIOSKS; i++) g = reduceFleet(g, live(`kiosk/n${i}/status`, 'online'), T0 + S);
+  const ms = performance.now() - started;
+  t.like(kioskLimit(g), { evicted: MAX_KIOSKS, ignored: 0 });
+  t.is(g.cap.ghosts.length - g.cap.head, 0);
+  t.true(ms < 2000, `${MAX_KIOSKS} evictions took ${ms.toFixed(0)} ms`);
+});
+
 // ---------- the renderer ----------
 
 const fleetOfThree = (): Fleet =>
@@ -325,6 +402,34 @@ test('JSON lines: the row as snake_case JSON; a change is anything but last_seen
   t.is(age(50 * 3600_000), '2d');
 });
 
+test('a full kiosk cap shows on the screen (even a small one) and as a JSON line of its own', (t) => {
+  let f = fold([[live('kiosk/a-live/status', 'online'), T0]], emptyFleet('kiosk', { maxKiosks: 2 }));
+  for (let i = 0; i < 12; i++) f = ghost(f, `g${i}`);
+  f = fold([[live('kiosk/b-live/status', 'online'), T0 + S]], f);
+  const limit = kioskLimit(f)!;
+  t.like(limit, { ignored: 11, evicted: 1 });
+  const header = { broker: 'mqtt://b/', connection: 'connected', prefix: 'kiosk', limit };
+  const screen = renderTable(fleetRows(f, T0 + S), header, T0 + S, { colour: false });
+  t.is(screen[2], 'kiosk limit 2 reached: 11 new id(s) ignored, 1 evicted (retained-only, never heard live)');
+  t.true(renderTable(fleetRows(f, T0 + S), header, T0 + S, { colour: true })[2]!.startsWith('\x1b[31mkiosk limit 2 reached'), 'in red');
+  const small = renderTable(fleetRows(f, T0 + S), header, T0 + S, { colour: false, width: 40, height: 7 });
+  t.is(small[2], 'kiosk limit 2 reached: 11 new id(s) igno');
+  t.true(small.length <= 6);
+  t.regex(small.at(-1)!, /… 2 more/);
+  t.true(limitText({ max: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: MAX_KIOSKS, ignoredExact: false, evicted: MAX_KIOSKS }).length <= 100, 'whole on a 100-column terminal');
+  // No line while the cap has turned nothing away: the screen is as it always was.
+  const under = fleetOfThree();
+  t.is(kioskLimit(under), null);
+  t.is(renderTable(fleetRows(under, T0), { ...header, limit: kioskLimit(under) }, T0, { colour: false })[2], '');
+  t.deepEqual(limitJson(limit), { notice: 'kiosk-limit', max_kiosks: 2, kiosks: 2, ignored: 11, ignored_exact: true, evicted: 1 });
+  // Past the ids it tells apart (10,000 by default) the count is a lower bound, and says so.
+  let g = emptyFleet('kiosk', { maxKiosks: 2, maxIgnoredIds: 2 });
+  for (let i = 0; i < 10; i++) g = ghost(g, `g${i}`);
+  t.like(kioskLimit(g), { ignored: 2, ignoredExact: false });
+  t.like(limitJson(kioskLimit(g)!), { ignored: 2, ignored_exact: false });
+  t.regex(renderTable([], { ...header, limit: kioskLimit(g) }, T0, { colour: false })[2]!, /: 2\+ new id\(s\) ignored/);
+});
+
 // ---------- the real command ----------
 
 const kioskd = ['--import', 'tsx', 'src/main.ts'];
@@ -367,6 +472,51 @@ test('usage errors exit 64 and say what is wrong', (t) => {
   t.is(run('--broker', 'mqtt://x', '--bogus').status, 64);
   t.is(run('--broker', 'mqtt://x', '--ca', '/etc/hostname').status, 64, '--ca without TLS');
   t.is(run('--broker', 'mqtt://x', '--prefix', 'a/b').status, 64);
+});
+
+test('the security review end to end: 10,050 ghost ids retained on the broker, then a real kiosk connects: its row and the cap line are JSON lines', async (t) => {
+  t.timeout(90_000);
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const hostile = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  const real = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  let m: Lines | undefined;
+  try {
+    let started = Date.now();
+    const ghosts = MAX_KIOSKS + 50;
+    for (let i = 0; i < ghosts; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, ghosts - i) }, (_, j) => hostile.publishAsync(`kiosk/ghost-${i + j}/status`, 'online', { qos: 1, retain: true })));
+    }
+    t.log(`${ghosts} ghosts retained in ${Date.now() - started} ms`);
+    started = Date.now();
+    m = monitor(['--broker', broker.url]);
+    const limitLines = () => m!.rows.filter((r) => r['notice'] === 'kiosk-limit');
+    await until(() => limitLines().length > 0, 60_000, 'the kiosk-limit JSON line').catch((e: Error) => {
+      throw new Error(`${e.message}\nrows: ${m!.rows.length}\nstderr: ${m!.stderr()}`);
+    });
+    t.log(`the cap line after ${Date.now() - started} ms`);
+    t.deepEqual(limitLines()[0], { notice: 'kiosk-limit', max_kiosks: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: 50, ignored_exact: true, evicted: 0 });
+    t.is(m.rows.filter((r) => typeof r['kiosk'] === 'string').length, MAX_KIOSKS, 'the rows are as they always were');
+    // The real kiosk publishes its retained status, as the daemon does.
+    await real.publishAsync('kiosk/lobby-1/status', 'online', { qos: 1, retain: true });
+    await until(() => m!.rows.some((r) => r['kiosk'] === 'lobby-1' && r['status'] === 'online'), 10_000, 'a row for the real kiosk');
+    await until(() => limitLines().some((l) => l['evicted'] === 1), 10_000, 'the cap line counting the evicted ghost');
+    await until(() => m!.rows.some((r) => r['kiosk'] === 'ghost-0' && r['removed'] === true), 10_000, 'the evicted ghost removed');
+    t.like(limitLines().at(-1), { ignored: 50, evicted: 1, kiosks: MAX_KIOSKS });
+    // --once: the rows, then the cap line. A fresh monitor hears lobby-1 only from the retained
+    // replay, like the ghosts: whether it fits depends on the broker's replay order.
+    const once = await runToEnd(['--broker', broker.url, '--once']);
+    t.is(once.code, 0, once.stderr);
+    const lines = once.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.is(lines.length, MAX_KIOSKS + 1);
+    t.like(lines.at(-1), { notice: 'kiosk-limit', kiosks: MAX_KIOSKS, evicted: 0 });
+    t.true([50, 51].includes(lines.at(-1)!['ignored'] as number));
+  } finally {
+    m?.child.kill('SIGINT');
+    await hostile.endAsync();
+    await real.endAsync();
+  }
+  t.is(await m.exited, 0);
+  await broker.close();
 });
 
 interface Lines {

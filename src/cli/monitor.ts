@@ -1,7 +1,8 @@
 /**
  * `kioskd monitor --broker URL`: a live view of every kiosk on a broker. Read-only: it
  * subscribes to <prefix>/+/# and never publishes. A table redrawn in place on a terminal,
- * JSON lines otherwise (one per kiosk row change).
+ * JSON lines otherwise (one per kiosk row change, and a `"notice":"kiosk-limit"` line when the
+ * kiosk cap turns ids away: see src/monitor/fleet.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -9,8 +10,8 @@ import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { redactUrl } from '../mqtt/link.js';
-import { emptyFleet, fleetRows, kioskRow, reduceFleet, type Fleet } from '../monitor/fleet.js';
-import { changeKey, renderTable, rowJson } from '../monitor/render.js';
+import { emptyFleet, fleetRows, kioskLimit, kioskRow, reduceFleet, type Fleet } from '../monitor/fleet.js';
+import { changeKey, limitJson, renderTable, rowJson } from '../monitor/render.js';
 
 const EX_USAGE = 64;
 const EX_NOINPUT = 66;
@@ -195,8 +196,17 @@ async function run(o: Options): Promise<number> {
       out.write(JSON.stringify(rowJson(r)) + '\n');
     }
   };
+  /** The cap's line when its counts changed; checked each second, not per message (a flood would be a line per id). */
+  let limitEmitted = '';
+  const writeLimit = (): void => {
+    const l = kioskLimit(fleet);
+    const line = l ? JSON.stringify(limitJson(l)) : '';
+    if (line === limitEmitted) return;
+    limitEmitted = line;
+    if (line) out.write(line + '\n');
+  };
   const table = (size: boolean): string[] =>
-    renderTable(fleetRows(fleet, Date.now()), { broker, connection, prefix: o.prefix }, Date.now(), {
+    renderTable(fleetRows(fleet, Date.now()), { broker, connection, prefix: o.prefix, limit: kioskLimit(fleet) }, Date.now(), {
       colour,
       ...(size && out.columns ? { width: out.columns } : {}),
       ...(size && out.rows ? { height: out.rows } : {}),
@@ -221,10 +231,16 @@ async function run(o: Options): Promise<number> {
     clearTimeout(settleMax);
     if (o.once) {
       if (tty) out.write(table(false).join('\n') + '\n');
-      else for (const r of fleetRows(fleet, Date.now())) out.write(JSON.stringify(rowJson(r)) + '\n');
+      else {
+        for (const r of fleetRows(fleet, Date.now())) out.write(JSON.stringify(rowJson(r)) + '\n');
+        writeLimit();
+      }
       return finish(0);
     }
-    if (!tty) writeJsonChanges();
+    if (!tty) {
+      writeJsonChanges();
+      writeLimit();
+    }
   };
 
   // --- broker -------------------------------------------------------------------------
@@ -294,7 +310,14 @@ async function run(o: Options): Promise<number> {
     redraw();
   }
   // Every second: "last seen" ages tick, kiosks go stale, errors slide out of the hour.
-  const tick = o.once ? undefined : setInterval(() => (tty ? redraw() : settled && writeJsonChanges()), 1000);
+  const tick = o.once
+    ? undefined
+    : setInterval(() => {
+        if (tty) return redraw();
+        if (!settled) return;
+        writeJsonChanges();
+        writeLimit();
+      }, 1000);
 
   try {
     return await done;

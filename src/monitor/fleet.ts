@@ -5,6 +5,23 @@
  * would cost O(kiosks) each, quadratic over a big fleet's retained burst): the caller owns one
  * fleet and keeps no earlier value of it; `copyFleet` makes one to branch from.
  * `now` is wall-clock milliseconds (the caller's clock), so tests drive time by hand.
+ *
+ * Trust: everything here is what some client published under `<prefix>/<id>/…`, and MQTT does
+ * not say who. On a broker without the kioskd ACL (broker/mosquitto/kioskd.acl: a kiosk's user
+ * name is its device id and it may write only its own topics; a monitor may only read) any
+ * client can publish, and retain, a made-up kiosk id or a real kiosk's `state` ("idle, paper
+ * ok" for a kiosk that is out of paper): the monitor cannot tell, and shows it. Nothing the
+ * monitor does makes retained values trustworthy; only the broker ACL does.
+ *
+ * The kiosk cap: at most `maxKiosks` ids are tracked (memory). Past it, an id first heard live
+ * (a message the broker forwarded as it was published, not a retained replay) evicts the oldest
+ * kiosk known only from retained replay; an id known only from retained replay is turned away.
+ * A kiosk that has been heard live is never evicted. What the cap turned away is counted
+ * (`kioskLimit`), and the monitor shows it, so a full cap is never silent. So a real kiosk whose
+ * retained values are replayed after the ghosts have filled the cap shows at its next live
+ * message (health, every `mqtt.healthIntervalSec`: 30 s by default). Without the ACL this only
+ * limits the damage: a client that publishes made-up ids live, while the monitor runs, fills
+ * the cap with kiosks "heard live", and then every newcomer is turned away (counted).
  */
 import { describePortState, type PortState } from '../hal/ports.js';
 import type { Availability } from '../mqtt/topics.js';
@@ -43,12 +60,51 @@ interface KioskFacts {
   readonly afterHealth: readonly number[];
   /** Ids of recent events: QoS 1 may deliver one twice. */
   readonly recentIds: readonly string[];
+  /** Heard live (a message not replayed from the broker's retained store): the cap never evicts it. */
+  readonly live: boolean;
+  /** Which of the ghost queue's entries is this kiosk's (see `CapBook`). */
+  readonly seq: number;
 }
 
 export interface Fleet {
   readonly prefix: string;
   /** Written by `reduceFleet` only. */
   readonly kiosks: Map<string, KioskFacts>;
+  /** The kiosk cap's bookkeeping; written by `reduceFleet` only. */
+  readonly cap: CapBook;
+}
+
+/**
+ * The cap's bookkeeping, mutable like `kiosks`. Kiosks known only from retained replay
+ * ("ghosts", made-up ids among them) wait in `ghosts`, oldest first, to be evicted for a live
+ * newcomer. Finding one must not scan the fleet, nor a JS Set (taking a Set's first entry again
+ * and again walks the holes its deletes left: O(size) each), so this is an array with a head:
+ * an entry whose kiosk was since heard live, removed or re-created (its `seq` differs) is stale
+ * and skipped when reached. Each entry is pushed once and passed once: O(1) amortised.
+ */
+interface CapBook {
+  readonly max: number;
+  readonly maxIgnored: number;
+  ghosts: Array<{ readonly id: string; readonly seq: number }>;
+  head: number;
+  nextSeq: number;
+  /** Distinct ids the cap turned away and not shown since, at most `maxIgnored` of them (then `ignoredExact` is false). */
+  readonly ignored: Set<string>;
+  ignoredExact: boolean;
+  /** Ghosts evicted for live newcomers, ever. */
+  evicted: number;
+}
+
+/** What the kiosk cap has cost, for the screen and the JSON lines. */
+export interface KioskLimit {
+  readonly max: number;
+  /** Kiosks tracked now. */
+  readonly kiosks: number;
+  /** Distinct kiosk ids turned away at the cap and not shown since (a lower bound when `ignoredExact` is false). */
+  readonly ignored: number;
+  readonly ignoredExact: boolean;
+  /** Kiosks known only from retained values that were dropped to make room for a live one. */
+  readonly evicted: number;
 }
 
 export interface KioskRow {
@@ -75,18 +131,39 @@ const MAX_RECENT_IDS = 64;
 /** More check-ins between two health reports than any kiosk can do; only a health-less kiosk reaches it. */
 const MAX_AFTER_HEALTH = 1000;
 const HEALTH_GAPS_KEPT = 3;
-/** A flood of made-up kiosk ids must not eat the monitor's memory; no real broker has this many. */
+/**
+ * A flood of made-up kiosk ids must not eat the monitor's memory; no real broker has this many.
+ * What happens at the cap: see the top of this file.
+ */
 export const MAX_KIOSKS = 10_000;
 const RETAINED = new Set(['status', 'info', 'state', 'health']);
 const STATUSES = new Set<string>(['online', 'stopped', 'offline']);
 
-export function emptyFleet(prefix = 'kiosk'): Fleet {
-  return { prefix, kiosks: new Map() };
+/**
+ * `maxKiosks`: the kiosk cap; `maxIgnoredIds`: how many turned-away ids are told apart (past
+ * that the count is a lower bound). Both default to `MAX_KIOSKS`; tests use small ones.
+ */
+export function emptyFleet(prefix = 'kiosk', opts: { readonly maxKiosks?: number; readonly maxIgnoredIds?: number } = {}): Fleet {
+  const max = Math.max(1, Math.floor(opts.maxKiosks ?? MAX_KIOSKS));
+  const maxIgnored = Math.max(1, Math.floor(opts.maxIgnoredIds ?? MAX_KIOSKS));
+  return { prefix, kiosks: new Map(), cap: { max, maxIgnored, ghosts: [], head: 0, nextSeq: 0, ignored: new Set(), ignoredExact: true, evicted: 0 } };
 }
 
-/** An independent fleet with the same facts (they are immutable, so the map is all there is to copy). */
+/** An independent fleet with the same facts (they are immutable: the map and the cap's books are all there is to copy). */
 export function copyFleet(fleet: Fleet): Fleet {
-  return { prefix: fleet.prefix, kiosks: new Map(fleet.kiosks) };
+  const c = fleet.cap;
+  return {
+    prefix: fleet.prefix,
+    kiosks: new Map(fleet.kiosks),
+    cap: { ...c, ghosts: c.ghosts.slice(c.head), head: 0, ignored: new Set(c.ignored) },
+  };
+}
+
+/** What the cap has turned away, or null while it has turned nothing away. */
+export function kioskLimit(fleet: Fleet): KioskLimit | null {
+  const c = fleet.cap;
+  if (c.ignored.size === 0 && c.evicted === 0 && c.ignoredExact) return null;
+  return { max: c.max, kiosks: fleet.kiosks.size, ignored: c.ignored.size, ignoredExact: c.ignoredExact, evicted: c.evicted };
 }
 
 /** Folds one message into `fleet`, in place, and returns it (see the top of this file). */
@@ -103,10 +180,67 @@ export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet
     else fleet.kiosks.set(route.id, after);
     return fleet;
   }
-  if (!before && fleet.kiosks.size >= MAX_KIOSKS) return fleet;
-  const k = before ?? newKiosk(route.id);
+  let k = before ?? admit(fleet, route.id, msg.retain);
+  if (!k) return fleet;
+  if (!msg.retain && !k.live) k = { ...k, live: true };
   fleet.kiosks.set(route.id, apply(seen(k, route.kind, text, msg.retain, now), route.kind, text, msg.retain, now));
   return fleet;
+}
+
+/**
+ * A new kiosk for `id`, making room at the cap for one heard live by evicting the oldest kiosk
+ * known only from retained values; null (and counted) when there is no room for it.
+ */
+function admit(fleet: Fleet, id: string, retain: boolean): KioskFacts | null {
+  const c = fleet.cap;
+  if (fleet.kiosks.size >= c.max && (retain || !evictGhost(fleet))) {
+    if (c.ignored.size < c.maxIgnored) c.ignored.add(id);
+    else if (!c.ignored.has(id)) c.ignoredExact = false;
+    return null;
+  }
+  c.ignored.delete(id);
+  const k = newKiosk(id, c.nextSeq++);
+  if (retain) {
+    c.ghosts.push({ id, seq: k.seq });
+    // Stale entries pile up only as fast as ghosts are added; dropping them now and then keeps
+    // the queue within a few times the cap, and costs O(1) per push amortised.
+    if (c.ghosts.length - c.head > 2 * c.max + 64) {
+      c.ghosts = c.ghosts.slice(c.head).filter((g) => isGhost(fleet, g));
+      c.head = 0;
+    }
+  }
+  return k;
+}
+
+/** Drops the oldest kiosk never heard live; false when every kiosk has been heard live. */
+function evictGhost(fleet: Fleet): boolean {
+  const c = fleet.cap;
+  while (c.head < c.ghosts.length) {
+    const g = c.ghosts[c.head++]!;
+    if (!isGhost(fleet, g)) continue;
+    fleet.kiosks.delete(g.id);
+    c.evicted++;
+    compactGhosts(c);
+    return true;
+  }
+  compactGhosts(c);
+  return false;
+}
+
+function isGhost(fleet: Fleet, g: { readonly id: string; readonly seq: number }): boolean {
+  const k = fleet.kiosks.get(g.id);
+  return k !== undefined && k.seq === g.seq && !k.live;
+}
+
+/** The passed entries go once they are half the array. */
+function compactGhosts(c: CapBook): void {
+  if (c.head > 1024 && c.head * 2 > c.ghosts.length) {
+    c.ghosts = c.ghosts.slice(c.head);
+    c.head = 0;
+  } else if (c.head === c.ghosts.length) {
+    c.ghosts = [];
+    c.head = 0;
+  }
 }
 
 /** The rows as they stand at `now`, sorted by kiosk id. */
@@ -156,8 +290,8 @@ function routeOf(prefix: string, topic: string): { id: string; kind: Kind } | nu
   return null;
 }
 
-function newKiosk(id: string): KioskFacts {
-  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, afterHealth: [], recentIds: [] };
+function newKiosk(id: string, seq: number): KioskFacts {
+  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, afterHealth: [], recentIds: [], live: false, seq };
 }
 
 function clearRetained(k: KioskFacts, kind: Kind): KioskFacts {

@@ -2,7 +2,7 @@
  * How `kioskd monitor` shows the fleet: a fixed-column table for a person at a terminal, or one
  * JSON object per line for scripts. Pure: the caller supplies the time and the terminal's traits.
  */
-import type { KioskRow } from './fleet.js';
+import type { KioskLimit, KioskRow } from './fleet.js';
 
 export interface TableHeader {
   /** Already redacted (no password). */
@@ -10,6 +10,8 @@ export interface TableHeader {
   /** "connected", "connecting", "unreachable: …" */
   readonly connection: string;
   readonly prefix: string;
+  /** What the kiosk cap has turned away (`kioskLimit`): shown under the summary, never scrolled off. */
+  readonly limit?: KioskLimit | null;
 }
 
 export interface TableOptions {
@@ -65,6 +67,7 @@ export function renderTable(rows: readonly KioskRow[], header: TableHeader, now:
     // The time first: a long broker error may be cut at the right edge, the clock must not be.
     [{ text: 'kioskd monitor', colour: 'bold' }, { text: `  ${clockText(now)}  ${header.broker}  ` }, conn],
     [{ text: `${rows.length} kiosk(s) under ${header.prefix}/+, ${online} online`, colour: 'dim' }],
+    ...(header.limit ? [[{ text: limitText(header.limit), colour: 'red' as const }]] : []),
     [],
     joinCells(COLUMNS.map((c) => ({ text: pad(c.title, c.width, c.right), colour: 'bold' as const }))),
   ];
@@ -79,6 +82,22 @@ export function renderTable(rows: readonly KioskRow[], header: TableHeader, now:
   if (shown.length < rows.length) lines.push([{ text: `… ${rows.length - shown.length} more (enlarge the terminal)`, colour: 'dim' }]);
   if (rows.length === 0) lines.push([{ text: `(no kiosk seen yet under ${header.prefix}/+)`, colour: 'dim' }]);
   return lines.map((cells) => paint(cut(cells, width), o.colour));
+}
+
+/**
+ * The cap in words, the counts first (a narrow terminal cuts the end). Ids past the cap are
+ * usually made-up ones a client without the kioskd ACL retained on the broker.
+ */
+export function limitText(l: KioskLimit): string {
+  return `kiosk limit ${l.max} reached: ${l.ignored}${l.ignoredExact ? '' : '+'} new id(s) ignored, ${l.evicted} evicted (retained-only, never heard live)`;
+}
+
+/**
+ * The cap as a JSON line of its own (no `kiosk` field: it is not a row). Written when it first
+ * turns something away and whenever the counts change.
+ */
+export function limitJson(l: KioskLimit): Record<string, unknown> {
+  return { notice: 'kiosk-limit', max_kiosks: l.max, kiosks: l.kiosks, ignored: l.ignored, ignored_exact: l.ignoredExact, evicted: l.evicted };
 }
 
 /** The JSON-lines form of a row (no age: it changes every second; last_seen carries it). */
