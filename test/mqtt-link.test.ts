@@ -39,7 +39,7 @@ function handClock() {
 }
 const wall = () => new Date();
 
-function makeLink(url: string, id: string, ringSize = 200) {
+function makeLink(url: string, id: string, ringSize = 200, maxIncomingBytes?: number) {
   const topics = kioskTopics('kiosk', id);
   const link = new MqttLink({
     url,
@@ -50,6 +50,7 @@ function makeLink(url: string, id: string, ringSize = 200) {
     will: { topic: topics.retained('status'), payload: 'offline' },
     ringSize,
     subscriptions: [topics.commandFilter],
+    ...(maxIncomingBytes ? { maxIncomingBytes } : {}),
     dropReport: dropReportEvent(topics, 60, wall),
     clock: systemClock(),
     log: silent,
@@ -152,6 +153,29 @@ for (const broker of brokerFactories) {
     // Refilled: the next minute's commands are answered again.
     t.like(await answer(JSON.stringify({ transaction: 'again' }), 'again'), { status: 'ok' });
   });
+
+  if (broker.name === 'mosquitto') {
+    test('[mosquitto] MQTT 5: the kiosk tells the broker its largest packet, so a 1 MB command never reaches it (and it stays connected)', async (t) => {
+      const b = await broker.start();
+      t.teardown(() => b.stop());
+      const { link, topics } = makeLink(b.url, 'maxpacket', 200, 65_536);
+      let pings = 0;
+      t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: ++pings }) }, limits: LIMITS, clock: systemClock(), log: silent, overflow: () => {} }));
+      link.start();
+      t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
+      await until(() => link.connected());
+      t.is(link.protocol(), 5);
+      const w = await Watcher.start(b.url, `${topics.base}/cmd/+/response`);
+      t.teardown(() => w.stop());
+      const from = w.mark();
+      await w.client.publishAsync(`${topics.base}/cmd/ping`, JSON.stringify({ transaction: 'huge', pad: 'x'.repeat(1_000_000) }), { qos: 1 });
+      await w.client.publishAsync(`${topics.base}/cmd/ping`, JSON.stringify({ transaction: 'after' }), { qos: 1 });
+      await w.waitFor((m) => JSON.parse(m.payload).transaction === 'after', 10_000, from);
+      t.false(w.seen.slice(from).some((m) => JSON.parse(m.payload).transaction === 'huge'), 'the broker dropped it instead of sending it');
+      t.is(pings, 1);
+      t.true(link.connected());
+    });
+  }
 
   test(`[${broker.name}] broker killed and restarted: the link republishes retained topics and delivers queued events, reporting overflow`, async (t) => {
     const { broker: b, gate } = await brokerBehindGate(t, broker.start);
