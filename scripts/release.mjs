@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run release: release/kioskd-<version>-<platform>-<arch>.tar.gz, holding the built daemon
 // (dist/), the production node_modules, systemd/ and scripts/flash/ (so a release carries its
-// own installer), under one top directory kioskd-<version>/. Nothing is compiled on the kiosk.
+// own installer), and broker/ (the broker's config and ACL that installer points at), under one
+// top directory kioskd-<version>/. Nothing is compiled on the kiosk.
 //
 // The tarball is ARCHITECTURE-SPECIFIC: node_modules holds native builds (better-sqlite3's
 // build/Release/better_sqlite3.node, serialport/usb/node-hid prebuilds, sd-notify, epoll)
@@ -79,10 +80,10 @@ process.on('exit', () => {
 mkdirSync(stage, { recursive: true });
 
 step(`stage ${top}/`);
-for (const entry of ['dist', 'package.json', 'package-lock.json', 'systemd', 'scripts/flash', 'README.md', 'LICENSE']) {
+for (const entry of ['dist', 'package.json', 'package-lock.json', 'systemd', 'scripts/flash', 'broker', 'README.md', 'LICENSE']) {
   const from = join(repo, entry);
   if (!existsSync(from)) {
-    if (['dist', 'package.json', 'package-lock.json', 'systemd', 'scripts/flash'].includes(entry)) fail(`${entry} is missing`);
+    if (['dist', 'package.json', 'package-lock.json', 'systemd', 'scripts/flash', 'broker'].includes(entry)) fail(`${entry} is missing`);
     continue;
   }
   cpSync(from, join(stage, entry), { recursive: true, verbatimSymlinks: true });

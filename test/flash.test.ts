@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,6 @@ if (/^bogus:/m.test(text)) problems.push('  - bogus: unknown key');
 for (const m of text.matchAll(/(caFile|certFile|keyFile): "([^"]+)"/g)) if (!existsSync(m[2])) problems.push('  - mqtt.tls.' + m[1] + ': cannot read ' + m[2] + ': ENOENT');
 // As systemd presents them: $CREDENTIALS_DIRECTORY/<credential id>.
 const creds = ['mqtt-password', 'bhyt-password'].filter((id) => existsSync(process.env.CREDENTIALS_DIRECTORY + '/' + id));
-if (/^ +username: "/m.test(text) && !creds.includes('mqtt-password')) problems.push('  - mqtt: no credential mqtt-password');
 if (problems.length) { console.error(file + ': ' + problems.length + ' configuration error(s)\\n' + problems.join('\\n')); process.exit(78); }
 console.log(file + ': configuration is valid (kiosk id "' + /id: "([^"]+)"/.exec(text)[1] + '", broker ' + (/url: "([^"]+)"/.exec(text)?.[1] ?? 'default') + ', credentials seen: ' + (creds.join(' ') || 'none') + ')');
 `;
@@ -208,7 +207,7 @@ test('a dry run lists every file it would write, with mode and owner, and writes
   const { dir, root, secret } = setup(t);
   const release = makeRelease(dir, '1.0.0');
   const before = snapshot(root);
-  const r = provision(['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-user', 'kiosk-lobby-1', '--mqtt-password-file', secret('pw', 'hunter2-secret\n'), '--dry-run']);
+  const r = provision(['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-password-file', secret('pw', 'hunter2-secret\n'), '--dry-run']);
   t.is(r.status, 0, r.out);
   t.deepEqual(snapshot(root), before, 'a dry run changes nothing');
   t.deepEqual(verdicts(r.stdout), Array(STEPS).fill('would change'));
@@ -252,7 +251,7 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   const cert = secret('client.pem', '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n');
   const key = secret('client.key', '-----BEGIN PRIVATE KEY-----\nMIID\n-----END PRIVATE KEY-----\n');
   const args = [
-    '--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-user', 'kiosk-lobby-1',
+    '--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883',
     '--mqtt-password-file', mqttPw, '--bhyt-password-file', bhytPw, '--mqtt-ca', ca, '--mqtt-cert', cert, '--mqtt-key', key, '--yes',
   ];
   const first = provision(args);
@@ -296,7 +295,7 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   t.deepEqual(stat(join(root, 'etc/kioskd/config.yaml')), { mode: '0640', owner: `0:${gid}` });
   t.regex(config, /^ {2}id: "lobby-1"$/m);
   t.regex(config, /^ {2}url: "mqtts:\/\/broker\.hospital\.vn:8883"$/m);
-  t.regex(config, /^ {2}username: "kiosk-lobby-1"$/m);
+  t.regex(config, /^ {2}username: "lobby-1"$/m, 'the broker user name is the device id');
   t.regex(config, /^ {2}tls: \{ caFile: "\/etc\/kioskd\/tls\/ca\.pem", certFile: "\/etc\/kioskd\/tls\/client\.pem", keyFile: "\/etc\/kioskd\/tls\/client\.key" \}$/m);
   t.notRegex(config, /hunter2|gateway-secret/);
   // Secrets where the unit's LoadCredential=<id>:kioskd.<id> finds them.
@@ -481,7 +480,7 @@ test('TLS files given once stay named in the config when a later run does not re
 test('a kiosk provisioned the earlier way is migrated: secrets move to /etc/credstore, the drop-in and the old groups go', (t) => {
   const { dir, root, secret } = setup(t);
   const release = makeRelease(dir, '1.0.0');
-  const base = ['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://b:8883', '--mqtt-user', 'kiosk-lobby-1', '--yes'];
+  const base = ['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://b:8883', '--yes'];
   const mqttPw = secret('mqtt-pw', 'hunter2-secret\n');
   t.is(provision([...base, '--mqtt-password-file', mqttPw, '--bhyt-password-file', secret('bhyt-pw', 'gateway-secret\n')]).status, 0);
   // What the earlier script left: secrets in /etc/kioskd/secrets, a drop-in loading them, kioskd in dialout and lp.
@@ -725,4 +724,113 @@ test("the card's CPU is told by its node binary when dpkg does not know node, an
   const u = provision(args(unknown.root, makeRelease(unknown.dir, '1.0.0', { arch: otherArch })));
   t.is(u.status, 0, u.out);
   t.regex(u.stdout, new RegExp(`· CPU: cannot tell this root's CPU .*: make sure it is ${otherArch}, as the release`));
+});
+
+// The broker's ACL (broker/mosquitto/kioskd.acl) gives user X the topics kiosk/X/... only, so a
+// kiosk's broker user name is its device id; test/mqtt-acl.test.ts runs that ACL in mosquitto.
+const ACL_PATTERNS = readFileSync('broker/mosquitto/kioskd.acl', 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('pattern '));
+
+/**
+ * provision() without blocking: ava hears of the tests that finished meanwhile. Its timeout
+ * counts from the last result it heard, and the synchronous tests above give it none until
+ * they are all done.
+ */
+function provisionAsync(args: readonly string[]): Promise<ReturnType<typeof provision>> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', [PROVISION, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmpdir() } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.once('error', reject);
+    p.once('close', (status) => resolve({ status, stdout, stderr, out: `${stdout}${stderr}` }));
+  });
+}
+
+test('the broker user name is the device id: the default, accepted when given, and another one is refused before anything is written', async (t) => {
+  const { dir, root } = setup(t);
+  const release = makeRelease(dir, '1.0.0');
+  const base = ['--root', root, '--release', release, '--device-id', 'ward-3', '--mqtt-url', 'mqtt://10.0.0.5:1883', '--yes'];
+  const first = await provisionAsync(base);
+  t.is(first.status, 0, first.out);
+  t.regex(readFileSync(join(root, 'etc/kioskd/config.yaml'), 'utf8'), /^ {2}username: "ward-3"$/m);
+  const same = await provisionAsync([...base, '--mqtt-user', 'ward-3']);
+  t.is(same.status, 0, same.out);
+  t.regex(same.stdout, /\nno changes\n$/, '--mqtt-user with the device id is the default spelt out');
+
+  const before = snapshot(root);
+  const other = await provisionAsync([...base, '--mqtt-user', 'kiosk-ward-3']);
+  t.is(other.status, 2, other.out);
+  t.regex(other.stderr, /^provision: error: --mqtt-user "kiosk-ward-3" is not the device id "ward-3": a kiosk logs in to the broker with its device id as user name, because the broker's ACL \(broker\/mosquitto\/kioskd\.acl\) lets user X publish only to kiosk\/X\/\.\.\. .*Leave --mqtt-user out/);
+  t.is(other.stdout, '', 'refused before the header');
+  t.deepEqual(snapshot(root), before);
+
+  // A hospital template that writes a user name of its own (one for the whole fleet, say).
+  const shared = join(dir, 'shared.tmpl');
+  writeFileSync(shared, TEMPLATE.replace('username: {{MQTT_USER}}', 'username: "kiosks"  # one for all'));
+  const fromTemplate = await provisionAsync([...base, '--config-template', shared]);
+  t.is(fromTemplate.status, 6, fromTemplate.out);
+  t.regex(fromTemplate.stderr, /shared\.tmpl sets mqtt\.username "kiosks", not the device id "ward-3": .*Write "username: \{\{MQTT_USER\}\}" in the template/);
+  t.deepEqual(snapshot(root), before);
+});
+
+test('every run prints the broker side: the mosquitto_passwd line for the device id (never the password) and the ACL pattern lines that already cover it', async (t) => {
+  const { dir, root, secret } = setup(t);
+  const release = makeRelease(dir, '1.0.0');
+  const pw = secret('mqtt-pw', 'hunter2-secret\n');
+  const base = ['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://b:8883'];
+  t.true(ACL_PATTERNS.length >= 7, 'the shipped ACL has its pattern lines');
+  /** The lines from "broker:" up to the summary, which stays the last line. */
+  const brokerBlock = (stdout: string) => {
+    const m = /^broker: [^]*?(?=^(?:dry run: |done: |no changes$))/m.exec(stdout);
+    return m ? m[0].trimEnd().split('\n') : [];
+  };
+
+  const dry = await provisionAsync([...base, '--mqtt-password-file', pw, '--dry-run']);
+  t.is(dry.status, 0, dry.out);
+  const block = brokerBlock(dry.stdout);
+  t.log(block.join('\n'));
+  t.regex(block[0] ?? '', /^broker: this kiosk logs in as user "lobby-1", its device id/);
+  t.true(block.includes('        sudo mosquitto_passwd /etc/mosquitto/kioskd.passwd lobby-1'), 'the command that adds the user');
+  t.regex(dry.stdout, /it asks for the password in .*mqtt-pw/, 'says which password to type, by file');
+  t.notRegex(dry.out, /hunter2/, 'never the password itself');
+  t.deepEqual(
+    block.slice(-ACL_PATTERNS.length).map((l) => l.trim()),
+    ACL_PATTERNS,
+    "the pattern lines printed are the shipped ACL's",
+  );
+  t.regex(dry.stdout, /dry run: \d+ of \d+ steps would change; nothing was written\n$/, 'the summary is still the last line');
+  t.notRegex(dry.stdout, /warning/);
+
+  // Provisioned, then again: unchanged, and the broker side said again.
+  t.is((await provisionAsync([...base, '--mqtt-password-file', pw, '--yes'])).status, 0);
+  const again = await provisionAsync([...base, '--yes']);
+  t.is(again.status, 0, again.out);
+  t.regex(again.stdout, /\nno changes\n$/);
+  t.regex(again.stdout, /it asks for the password the kiosk has \(\/etc\/credstore\/kioskd\.mqtt-password\)/);
+  t.true(brokerBlock(again.stdout).includes('        sudo mosquitto_passwd /etc/mosquitto/kioskd.passwd lobby-1'));
+
+  // A kiosk provisioned under another user name before: the switch is pointed out.
+  const config = join(root, 'etc/kioskd/config.yaml');
+  writeFileSync(config, readFileSync(config, 'utf8').replace('username: "lobby-1"', 'username: "kiosk-lobby-1"'));
+  const renamed = await provisionAsync([...base, '--dry-run']);
+  t.is(renamed.status, 0, renamed.out);
+  t.regex(renamed.stdout, /· the kiosk logged in as "kiosk-lobby-1" until now: add "lobby-1" on the broker before kioskd restarts, then remove "kiosk-lobby-1"/);
+  t.regex(renamed.stdout, /^ +\| \+ {2}username: "lobby-1"$/m, 'the config step shows the change');
+
+  // Another topic prefix, from the hospital's template: the lines to put in its ACL instead.
+  const other = setup(t);
+  const prefixed = join(other.dir, 'prefix.tmpl');
+  writeFileSync(prefixed, TEMPLATE.replace('  username: {{MQTT_USER}}\n', '  username: {{MQTT_USER}}\n  topicPrefix: "benhvien-a"\n'));
+  const p = await provisionAsync(['--root', other.root, '--release', makeRelease(other.dir, '1.0.0'), '--device-id', 'lobby-1', '--mqtt-url', 'mqtt://b:1883', '--config-template', prefixed, '--dry-run']);
+  t.is(p.status, 0, p.out);
+  t.regex(p.stdout, /mqtt\.topicPrefix is "benhvien-a": the pattern lines of the broker's kioskd\.acl must name it instead of kiosk/);
+  t.deepEqual(
+    brokerBlock(p.stdout).slice(-ACL_PATTERNS.length).map((l) => l.trim()),
+    ACL_PATTERNS.map((l) => l.replace(' kiosk/', ' benhvien-a/')),
+  );
+  // No password at all: the broker set up as shipped would refuse the kiosk, and the run says so.
+  t.regex(p.stdout, /warning: the kiosk has no MQTT password .*refuses it/);
 });

@@ -59,7 +59,7 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
   t.true(existsSync(join(nm, 'better-sqlite3/build/Release/better_sqlite3.node')), "better-sqlite3's native build is shipped");
   t.false(existsSync(join(nm, 'better-sqlite3/build/Release/obj.target')), 'object files are not');
   t.true(existsSync(join(nm, `@serialport/bindings-cpp/prebuilds/${target}`)), `serialport's ${target} prebuild is shipped`);
-  for (const f of ['dist/src/main.js', 'package.json', 'package-lock.json', 'systemd/kioskd.service', 'scripts/flash/provision', 'scripts/flash/templates/config.yaml.tmpl']) {
+  for (const f of ['dist/src/main.js', 'package.json', 'package-lock.json', 'systemd/kioskd.service', 'scripts/flash/provision', 'scripts/flash/templates/config.yaml.tmpl', 'broker/mosquitto/kioskd.acl', 'broker/mosquitto/kioskd.conf']) {
     t.true(existsSync(join(root, f)), `${f} is in the release`);
   }
   t.is(statSync(join(root, 'scripts/flash/provision')).mode & 0o111, 0o111, 'the installer is executable');
@@ -103,7 +103,7 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
   chmodSync(pw, 0o600);
   const provision = spawnSync(
     'bash',
-    [join(root, 'scripts/flash/provision'), '--root', card, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-user', 'k1', '--mqtt-password-file', pw, '--mqtt-ca', ca, '--yes'],
+    [join(root, 'scripts/flash/provision'), '--root', card, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-password-file', pw, '--mqtt-ca', ca, '--yes'],
     { encoding: 'utf8', env: { ...process.env, TMPDIR: out } },
   );
   t.is(provision.status, 0, `${provision.stdout}${provision.stderr}`);
