@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startSim } from '../hw-sim/sim.js';
 import { killQuietly, runDaemon, type DaemonProc } from './helpers/daemon.js';
+import { makePki, type Pki } from './helpers/pki.js';
 import { freePort, waitForListen } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
 
@@ -87,45 +88,6 @@ const MONITOR = exampleUser('monitor');
 // ---------------------------------------------------------------------------------------------
 // The broker.
 
-interface Pki {
-  readonly dir: string;
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
-}
-
-/** A CA and a server certificate for 127.0.0.1 (EC keys: milliseconds), with our own openssl config. */
-function makePki(dir: string): Pki {
-  const openssl = program('openssl', '/usr/bin/openssl', 'openssl');
-  const run = (args: string[]): void => {
-    const r = spawnSync(openssl, args, { cwd: dir, encoding: 'utf8' });
-    if (r.error || r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`);
-  };
-  writeFileSync(
-    join(dir, 'openssl.cnf'),
-    [
-      '[req]',
-      'distinguished_name = dn',
-      'prompt = no',
-      '[dn]',
-      '[ca]',
-      'basicConstraints = critical,CA:TRUE',
-      'keyUsage = critical,keyCertSign,cRLSign',
-      '[server]',
-      'basicConstraints = CA:FALSE',
-      'keyUsage = critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage = serverAuth',
-      'subjectAltName = IP:127.0.0.1,DNS:localhost',
-      '',
-    ].join('\n'),
-  );
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(['req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ACL Test CA', '-config', 'openssl.cnf', '-extensions', 'ca']);
-  run(['req', '-new', ...key, '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=127.0.0.1', '-config', 'openssl.cnf']);
-  run(['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '1', '-days', '2', '-out', 'broker.pem', '-extfile', 'openssl.cnf', '-extensions', 'server']);
-  return { dir, ca: join(dir, 'ca.pem'), cert: join(dir, 'broker.pem'), key: join(dir, 'broker.key') };
-}
-
 /**
  * The shipped kioskd.conf with only what must differ here replaced: the listener's port and
  * address, the certificate paths, the password file and the ACL's path. Everything else
@@ -144,8 +106,8 @@ function testConf(shipped: string, at: { port: number; pki: Pki; passwords: stri
     const replaced: Record<string, string> = {
       listener: `listener ${at.port} 127.0.0.1`,
       cafile: `cafile ${at.pki.ca}`,
-      certfile: `certfile ${at.pki.cert}`,
-      keyfile: `keyfile ${at.pki.key}`,
+      certfile: `certfile ${at.pki.serverCert}`,
+      keyfile: `keyfile ${at.pki.serverKey}`,
       password_file: `password_file ${at.passwords}`,
       acl_file: `acl_file ${at.acl}`,
     };
@@ -160,6 +122,8 @@ function testConf(shipped: string, at: { port: number; pki: Pki; passwords: stri
 interface Broker {
   readonly url: string;
   readonly ca: Buffer;
+  /** The CA file, for a daemon's mqtt.tls.caFile. */
+  readonly caFile: string;
   readonly log: () => string;
   stop(): Promise<void>;
 }
@@ -167,7 +131,7 @@ interface Broker {
 async function startBroker(dir: string, users: readonly Creds[]): Promise<Broker> {
   const mosquitto = program('mosquitto', '/usr/sbin/mosquitto', 'mosquitto');
   const mosquittoPasswd = program('mosquitto_passwd', '/usr/bin/mosquitto_passwd', 'mosquitto');
-  const pki = makePki(dir);
+  const pki = makePki(mkdtempSync(join(dir, 'pki-')));
   // user:password lines, hashed in place by mosquitto_passwd -U, as an operator would add them one by one.
   const passwords = join(dir, 'kioskd.passwd');
   writeFileSync(passwords, users.map((u) => `${u.username}:${u.password}\n`).join(''), { mode: 0o600 });
@@ -184,7 +148,7 @@ async function startBroker(dir: string, users: readonly Creds[]): Promise<Broker
         acl = join(dir, 'kioskd.acl');
         copyFileSync(ACL, acl);
       }
-      for (const f of [dir, passwords, acl, pki.ca, pki.cert, pki.key]) if (f.startsWith(dir)) chownSync(f, Number(uid.stdout), Number(gid.stdout));
+      for (const f of [dir, passwords, acl, pki.dir, pki.ca, pki.serverCert, pki.serverKey]) if (f.startsWith(dir)) chownSync(f, Number(uid.stdout), Number(gid.stdout));
     }
   }
   const port = await freePort();
@@ -202,6 +166,7 @@ async function startBroker(dir: string, users: readonly Creds[]): Promise<Broker
   return {
     url: `mqtts://127.0.0.1:${port}`,
     ca: readFileSync(pki.ca),
+    caFile: pki.ca,
     log: () => log,
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -305,7 +270,9 @@ const deniedFrom = (clientId: string): string[] => broker.log().split('\n').filt
 
 // ---------------------------------------------------------------------------------------------
 
-test('the shipped kioskd.conf loads in mosquitto as it is: no warning, no note, no error', (t) => {
+test('the shipped kioskd.conf loads in mosquitto as it is: no warning, no note, no error', async (t) => {
+  // The port can be open before mosquitto's start-up lines have come through its stderr pipe.
+  await until(() => /mosquitto version .* running/.test(broker.log()), 10_000, 'mosquitto\'s start-up lines');
   const startup = broker.log().split('\n').filter((l) => /mosquitto version|Config loaded|Opening|Warning|Note|Error/i.test(l));
   t.log(startup.join('\n'));
   t.true(startup.some((l) => /mosquitto version .* running/.test(l)));
@@ -483,7 +450,7 @@ test('end to end: the real daemon, logged in as its device id, comes online, ans
   const base = `kiosk/${id}`;
   const passwordFile = join(dir, 'e2e-mqtt-password');
   writeFileSync(passwordFile, `${KIOSKS.e2e.password}\n`, { mode: 0o600 });
-  const caFile = join(dir, 'ca.pem');
+  const caFile = broker.caFile;
   const sim = await startSim({
     brokerPort: 0,
     deviceId: id,

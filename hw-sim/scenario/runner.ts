@@ -181,7 +181,7 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
     if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'maintenance') await stopDaemon(bench.kiosk, ctx);
     if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
     // A file that failed mid-check-in leaves a patient's session behind (at the consent
-    // question it would wait out the whole consent timeout): end it as the front end would.
+    // question it would wait out the whole consent timeout): end it as an operator would.
     // cancel does nothing while a ticket prints or a result shows, which end by themselves.
     if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'in-session') notes.push(await cancelSession(bench, ctx));
     await checkExpectation({ kind: 'state', match: { mode: 'idle' }, within: READY_MS, since: undefined, save: undefined }, ctx);
@@ -191,9 +191,10 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
   }
 }
 
-/** Sends kioskd's cancel command (as a touchscreen front end would); says what it did for the report. */
+/** Sends kioskd's cancel command for the session in progress (as an operator would); says what it did for the report. */
 async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string> {
   const step = lastState(bench)?.step;
+  const session = lastState(bench)?.session_id;
   const what = `kioskd was still in a check-in${typeof step === 'string' ? ` (step ${step})` : ''}`;
   // After a broker restart the runner may still be connecting: a command is sent only once it is.
   const end = ctx.clock.now() + 10_000;
@@ -201,7 +202,9 @@ async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string
     if (ctx.clock.now() >= end) return `${what}; cmd/cancel not sent: the runner is not connected to the broker`;
     await sleep(ctx.clock, 20, ctx.signal);
   }
-  const sent = bench.mqtt.send(`${bench.kiosk.base}/cmd/cancel`, JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}` }));
+  if (typeof session !== 'string') return `${what}; cmd/cancel not sent: the kiosk's state names no session`;
+  // kioskd ends only the check-in a cancel names.
+  const sent = bench.mqtt.send(`${bench.kiosk.base}/cmd/cancel`, JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}`, session_id: session }));
   try {
     await sent.taken;
   } catch (err) {
@@ -211,10 +214,10 @@ async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string
 }
 
 /** The last state the kiosk published, if any. */
-function lastState(bench: Bench): { mode?: unknown; step?: unknown } | undefined {
+function lastState(bench: Bench): { mode?: unknown; step?: unknown; session_id?: unknown } | undefined {
   const last = bench.mqtt.seen.findLast((m) => m.topic === `${bench.kiosk.base}/state`);
   try {
-    return last ? (JSON.parse(last.payload) as { mode?: unknown; step?: unknown }) : undefined;
+    return last ? (JSON.parse(last.payload) as { mode?: unknown; step?: unknown; session_id?: unknown }) : undefined;
   } catch {
     return undefined;
   }

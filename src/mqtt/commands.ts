@@ -74,13 +74,6 @@ export function serveCommands(d: CommandServerDeps): () => void {
     if (name === null) return;
     const known = Object.hasOwn(handlers, name);
     const key = known ? name : UNKNOWN;
-    if (packet.retain) {
-      // A command left retained on the broker would run again on every reconnect (and undo
-      // what a technician did since). Commands are acts, not state: refuse and say so.
-      log.debug({ cmd: key }, 'ignoring a retained command; publish commands without the retain flag');
-      bump(refused, key);
-      return;
-    }
     let transaction: CommandResponse['transaction'] = null;
     const reply = (r: Omit<CommandResponse, 'transaction'>): void => {
       link.publishTransient(topics.response(name), JSON.stringify({ transaction, ...r }));
@@ -88,7 +81,15 @@ export function serveCommands(d: CommandServerDeps): () => void {
     const verdict = take(key);
     if (verdict !== 'ok') {
       bump(limited, key);
-      if (verdict === 'first-refusal') reply({ status: 'error', error: `too many "${key}" commands: at most ${limits.ratePerMinute} a minute; the rest are dropped unanswered` });
+      if (verdict === 'first-refusal' && !packet.retain) reply({ status: 'error', error: `too many "${key}" commands: at most ${limits.ratePerMinute} a minute; the rest are dropped unanswered` });
+      return;
+    }
+    if (packet.retain) {
+      // A command left retained on the broker would run again on every reconnect (and undo
+      // what a technician did since). Commands are acts, not state: refuse and say so (the
+      // rate limit above bounds these lines too).
+      log.warn({ cmd: key }, 'ignoring a retained command; publish commands without the retain flag');
+      bump(refused, key);
       return;
     }
     if (payload.length > limits.maxPayloadBytes) {
