@@ -38,6 +38,7 @@ import type { CheckinPolicy } from './pipeline/steps.js';
 import { localDate } from './queue/business-day.js';
 import { openQueueStore } from './queue/store.js';
 import { adjustableClock, every, systemClock } from './util/clock.js';
+import { rateGate } from './util/rate-gate.js';
 import { packageVersion } from './version.js';
 
 const EX_SOFTWARE = 70;
@@ -484,8 +485,15 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   });
   hal.ports.printer.onStateChange(() => printing.spooler.printerChanged(printLifetime.signal));
   const cardLog = log.child({ ns: 'card' });
+  // A scanner streaming garbage makes thousands of rejections a second: every one is handled,
+  // at most 20 a minute are logged and published, the rest are counted once a minute.
+  const rejections = rateGate(clock, 20, 60_000, (n) => {
+    cardLog.warn({ suppressed: n }, `${n} more scans rejected in the last minute (not logged one by one)`);
+    publish.event('alert', { level: 'warning', code: 'card.rejected_flood', message: `${n} more scans were rejected in the last minute than were reported one by one: is something wrong with the scanner?`, port: 'card', count: n });
+  });
   hal.ports.card.onScan((scan) => {
     if (scan.kind === 'rejected') {
+      if (!rejections.allow()) return;
       const { rejection: r, summary } = scan;
       cardLog.info({ code: r.code, bytes: summary.bytes, fields: summary.fields, card: summary.idLast4 ? `********${summary.idLast4}` : null }, `scan rejected: ${r.message}`);
       publish.event('card.rejected', { code: r.code, message: r.message, bytes: summary.bytes, fields: summary.fields, card_last4: summary.idLast4 });
@@ -606,6 +614,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       stopReconcile();
       stopClockService();
       stopCommands();
+      rejections.stop();
       // A ticket on its way to the printer may finish (its number must not be torn off).
       await printing.spooler.settle(config.kiosk.shutdownGraceMs);
       printing.spooler.close();
