@@ -23,6 +23,7 @@ import { createPortraitClient } from './identity/portrait-client.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
 import { createNotifier, watchdogPingMs } from './hal/systemd-notify.js';
 import { HealthMonitor } from './lifecycle/health.js';
+import { bootId, noteCleanStop, noteStart } from './lifecycle/restarts.js';
 import { serveClockAdvances, simClockProblem } from './lifecycle/sim-clock.js';
 import { createLogger } from './log/logger.js';
 import { serveCommands } from './mqtt/commands.js';
@@ -250,6 +251,17 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   }
 
   const notifier = await createNotifier(process.env, log.child({ ns: 'systemd' }));
+  // A crash loop waits longer each time (systemd 252 cannot): see lifecycle/restarts.ts.
+  const thisStart = noteStart(config.kiosk.stateDir, bootId(), Date.now());
+  if (thisStart.delayMs > 0 && !boot.signal.aborted) {
+    log.warn({ restarts_since_boot: thisStart.restartsSinceBoot, quick_restarts: thisStart.quickRestarts, wait_s: Math.round(thisStart.delayMs / 1000) }, `restarted ${thisStart.quickRestarts} times in a row after failures: waiting ${Math.round(thisStart.delayMs / 1000)} s before starting (crash-loop backoff)`);
+    notifier.status(`crash-loop backoff: starting in ${Math.round(thisStart.delayMs / 1000)} s`);
+    notifier.extendStart(thisStart.delayMs + 150_000);
+    await new Promise<void>((resolve) => {
+      const timer = realClock.setTimeout(resolve, thisStart.delayMs);
+      boot.signal.addEventListener('abort', () => (realClock.clearTimeout(timer), resolve()), { once: true });
+    });
+  }
   // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
   const localToday = () => localDate(wallClock(), config.ticket.timeZone);
   const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock: realClock, random: Math.random, today: localToday });
@@ -352,7 +364,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // Face models load at boot (a few seconds), in their worker, while the devices open.
   const engine = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
   let faceInfo: FaceIdInfo | null = null;
-  const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo });
+  const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo, restarts_since_boot: thisStart.restartsSinceBoot });
   publish.retained('status', 'online');
   publish.retained('info', info());
   let lastMode = runtime.status().mode;
@@ -360,6 +372,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   runtime.onSession((r) => {
     const s = r.session;
     if (r.type === 'started') {
+      // The audit row exists from the first moment: a check-in killed before numbering is still recorded (completed by store.finish).
+      guarded('the check-in could not be recorded', () => store.begin({ checkinId: s.id, card: s.card, startedAt: sessions.get(s.id).startedAt }));
       publish.event('checkin.started', { session_id: s.id, card: s.card, priority: sessions.get(s.id).priority !== null });
       return;
     }
@@ -461,14 +475,39 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     },
   });
   printingRef = printing;
-  // Numbers a previous run allocated but never printed (it crashed or was killed) are void.
-  for (const v of store.voidUnprinted('the kiosk restarted before the ticket printed')) {
-    printing.journal.record({ ticketId: v.checkinId, number: v.number, department: v.department, event: 'voided', reason: 'the kiosk restarted before the ticket printed' });
-    publish.event('ticket.voided', { ticket_id: v.checkinId, number: v.number, department: v.department, reason: 'the kiosk restarted before the ticket printed' });
+  // What a previous run left open (it crashed, was killed, lost power). A number still allocated
+  // is unknown, not void: the process may have died after the printer took the ticket, so it
+  // is never given again and staff are told it may be in a patient's hand. Never ticket.voided:
+  // that says the number is not on paper. Check-ins never completed are recorded interrupted.
+  const settled = store.settleAfterCrash('the kiosk stopped before the check-in ended');
+  if (settled.unknown.length > 0) {
+    const numbers = settled.unknown.map((v) => v.number);
+    log.warn({ numbers, tickets: settled.unknown.map((v) => v.checkinId) }, 'queue numbers of the previous run may or may not have printed: recorded unknown');
+    for (const v of settled.unknown) printing.journal.record({ ticketId: v.checkinId, number: v.number, department: v.department, event: 'unknown', reason: 'the kiosk restarted while it was printing' });
+    publish.event('alert', {
+      level: 'warning',
+      code: 'ticket.fate-unknown',
+      message: `the kiosk restarted while ${numbers.length === 1 ? 'a ticket was' : 'tickets were'} printing; it is not known whether ${numbers.slice(0, 20).join(', ')}${numbers.length > 20 ? ' …' : ''} came out: recorded unknown, never given again`,
+      count: numbers.length,
+    });
   }
+  if (settled.interrupted > 0) log.warn({ checkins: settled.interrupted }, 'check-ins of the previous run never completed: recorded interrupted');
+  // The clock against what numbering has already used: behind it, numbering carries on in the later day (never a number twice).
+  const clockAtStart = store.clockCheck(wallClock());
+  if (clockAtStart.steppedBack) {
+    log.warn({ clock_day: clockAtStart.clockDay, numbering_day: clockAtStart.highDay, newest_checkin: clockAtStart.newest }, 'the clock is behind what numbering has already used: numbers carry on in the later day');
+    publish.event('alert', { level: 'error', code: 'clock.stepped-back', message: `the clock (${clockAtStart.clockDay}) is behind the queue numbering's day (${clockAtStart.highDay ?? 'today'}) or the newest check-in: numbers carry on without a reset until the clock catches up; check the time source` });
+  }
+  /** The newest record the last refused purge measured from: alerted once per episode (the purge runs every 6 hours). */
+  let purgeRefusedAt: string | null = null;
   const purge = (): void => void guarded('old check-in records could not be deleted', () => {
       const p = store.purge(wallClock(), config.checkin.retentionDays, 72);
       if (p.checkins || p.lookups) log.info({ checkins: p.checkins, lookups: p.lookups }, 'old check-in records deleted (retention)');
+      if (p.refused) {
+        log.warn({ ahead_h: p.refused.aheadHours, newest_checkin: p.refused.newest }, 'the clock is implausibly far past the newest check-in: old records are not deleted');
+        if (purgeRefusedAt !== p.refused.newest.toISOString()) publish.event('alert', { level: 'error', code: 'clock.implausible', message: `the clock is ${p.refused.aheadHours} h past the newest check-in (${p.refused.newest.toISOString()}): the audit purge is held back; check the time source (a kiosk off that long needs nothing: the purge resumes after the next check-in)` });
+      }
+      purgeRefusedAt = p.refused ? p.refused.newest.toISOString() : null;
     });
   purge();
   const printLifetime = new AbortController();
@@ -595,6 +634,9 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       : () => {};
 
   publish.event('lifecycle', { phase: 'started' });
+  if (thisStart.quickRestarts > 0) {
+    publish.event('alert', { level: thisStart.quickRestarts >= 3 ? 'error' : 'warning', code: 'daemon.restarted', message: `kioskd restarted after a failure (${thisStart.quickRestarts} in a row; ${thisStart.restartsSinceBoot} restarts since boot)`, count: thisStart.restartsSinceBoot });
+  }
 
   return new Promise<number>((resolve) => {
     const stop = async (reason: string): Promise<void> => {
@@ -628,6 +670,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       store.close();
       health.close();
       realClock.clearTimeout(deadline);
+      noteCleanStop(config.kiosk.stateDir);
       log.info('stopped');
       resolve(0);
     };

@@ -47,7 +47,8 @@ test('hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against
   t.deepEqual(leaks(report), [], 'personal data in report.txt');
   const mqttLog = readFileSync(join(ARTIFACTS, 'mqtt.log'), 'utf8');
   t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/checkin\.completed \{.*"outcome":"printed"/m);
-  t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/ticket\.voided /m);
+  // kill -9 mid-print: the number's fate is unknown after the restart (never ticket.voided: it may be on paper).
+  t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/alert \{.*"code":"ticket\.fate-unknown"/m);
   for (const f of FILES) t.true(mqttLog.includes(`# ---- `) && mqttLog.includes(`scenario ${f}`), `mqtt.log marks where ${f} began`);
   // The raw artifacts, as saved: no sample patient's ID number, name, date of birth or address.
   t.deepEqual(leaks(mqttLog), [], 'personal data in mqtt.log');

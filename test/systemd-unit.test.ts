@@ -66,6 +66,9 @@ test('the unit runs node directly as a notify service with a health-gated watchd
   t.regex(one(s, 'WatchdogSec') ?? '', /^\d+s$/);
   t.is(one(s, 'Restart'), 'on-failure');
   t.is(one(s, 'RestartPreventExitStatus'), '64 78');
+  // Never given up on: no start limit (kioskd slows a crash loop itself, lifecycle/restarts.ts).
+  t.is(/^\[Unit\][^[]*^StartLimitIntervalSec=(.*)$/m.exec(unitText())?.[1], '0');
+  t.notRegex(unitText(), /^StartLimitBurst=/m);
   t.is(one(s, 'KillMode'), 'mixed', 'camera child processes must not outlive a stop');
   // Face models take up to ~90 s on a Pi 4 before READY=1.
   t.true(Number(/^(\d+)s$/.exec(one(s, 'TimeoutStartSec') ?? '')?.[1]) >= 120);

@@ -202,8 +202,8 @@ const auditExpect = z
   .strictObject({
     unique_numbers: z.literal(true).optional(),
     no_personal_data: z.literal(true).optional(),
-    // absent: no record of that check-in any more (deleted after checkin.retentionDays).
-    ticket_state: z.record(z.string(), z.enum(['allocated', 'printed', 'void', 'absent'])).optional(),
+    // unknown: the daemon died while it was allocated (it may be on paper); absent: no record of that check-in any more (deleted after checkin.retentionDays).
+    ticket_state: z.record(z.string(), z.enum(['allocated', 'printed', 'void', 'unknown', 'absent'])).optional(),
   })
   .refine((a) => Object.keys(a).length > 0, { message: 'say what to check: unique_numbers, no_personal_data or ticket_state', when: clean })
   .transform((a) => ({ kind: 'audit' as const, ...a }));

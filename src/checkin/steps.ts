@@ -34,6 +34,10 @@ export const UNCHECKED_WORDS = 'BHYT chưa kiểm tra';
 /** The check-in steps on real devices and services; the state machine sequences and times them. */
 export function createCheckinSteps(d: StepDeps): CheckinSteps {
   const department = (id: string) => d.checkin.departments.find((x) => x.id === id) ?? d.checkin.departments[0]!;
+  /** Gateway problems staff were alerted about; one alert per kind until the gateway answers properly again. */
+  const alerted = new Set<string>();
+  /** The clock was found behind numbering's day at the last allocation (alerted once per episode). */
+  let clockBehind = false;
 
   return {
     async portrait({ sessionId }, signal) {
@@ -67,7 +71,7 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
         if (v.ok) {
           return v.match ? { kind: 'match', score: v.score } : { kind: 'mismatch', score: v.score };
         }
-        if (v.which === 'reference') return { kind: 'unavailable', reason: `the reference portrait cannot be used (${v.reason})` };
+        if (v.which === 'reference') return { kind: 'unavailable', reason: `the reference portrait cannot be used (${v.reason === 'error' ? v.detail : v.reason})` };
         if (v.reason === 'error') return { kind: 'unavailable', reason: `face verification failed: ${v.detail}` };
         return { kind: 'refused', reason: `${v.reason}: ${v.detail}` };
       } finally {
@@ -97,6 +101,11 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
           bhytCode: bhytCodeOf(insurance),
           bhytState: bhytState(insurance),
         });
+        if (r.steppedBack && !clockBehind) {
+          d.log.warn({ clock_day: r.steppedBack.clockDay, numbering_day: r.day }, 'the clock stepped back: numbers carry on in the later day');
+          d.alert('clock.stepped-back', `the clock (${r.steppedBack.clockDay}) went back behind the queue numbering's day (${r.day}): numbers carry on without a reset until the clock catches up; check the time source`);
+        }
+        clockBehind = r.steppedBack !== null;
         return { ok: true, number: r.number };
       } catch (err) {
         d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'queue number allocation failed');
@@ -141,7 +150,16 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
   async function lookup(identity: { idNumber: string; fullName: string; dateOfBirth: string }, signal: AbortSignal): Promise<InsuranceResult> {
     if (!d.bhyt) return { kind: 'skipped' };
     const r = await d.bhyt.lookup({ cardId: identity.idNumber, fullName: identity.fullName, dateOfBirth: identity.dateOfBirth }, signal);
-    if (r.kind === 'unavailable') return { kind: 'unchecked', reason: r.reason };
+    if (r.kind === 'unavailable') {
+      // A redirect, an answer that is not JSON or too large: not an outage but something for
+      // staff to look at (a wrong URL, a proxy). Alerted once, not at every patient.
+      if (r.problem && !alerted.has(r.problem)) {
+        alerted.add(r.problem);
+        d.alert(`bhyt.gateway-${r.problem}`, `the BHYT gateway's answer was refused: ${r.reason}; lookups are made later`);
+      }
+      return { kind: 'unchecked', reason: r.reason };
+    }
+    alerted.clear();
     if (r.fault === 'gateway') return { kind: 'unchecked', reason: `gateway error ${r.code}: ${r.reason}` };
     if (r.fault === 'kiosk') d.alert('bhyt.kiosk-refused', `the BHYT gateway refused the kiosk's lookup (${r.code}): ${r.reason}`);
     return r.route === 'proceed' ? { kind: 'proceed', code: r.code, words: r.words } : { kind: 'counter', code: r.code, words: r.words, reason: r.reason };

@@ -14,6 +14,8 @@ export interface Notifier {
   status(status: string): void;
   stopping(status: string): void;
   watchdog(): void;
+  /** EXTEND_TIMEOUT_USEC: the start may take `ms` more (a crash-loop wait before READY). */
+  extendStart(ms: number): void;
 }
 
 /** One line only: a STATUS= value must not contain a newline. */
@@ -22,7 +24,7 @@ const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').slice(0, 200);
 export async function createNotifier(env: NodeJS.ProcessEnv, log: Logger): Promise<Notifier> {
   if (!env['NOTIFY_SOCKET']) {
     const noop = (): void => {};
-    return { kind: 'off', ready: noop, status: noop, stopping: noop, watchdog: noop };
+    return { kind: 'off', ready: noop, status: noop, stopping: noop, watchdog: noop, extendStart: noop };
   }
   const native = await import('sd-notify').catch(() => null);
   if (native) {
@@ -33,6 +35,7 @@ export async function createNotifier(env: NodeJS.ProcessEnv, log: Logger): Promi
       status: (s) => sendState(`STATUS=${oneLine(s)}`),
       stopping: (s) => sendState(`STOPPING=1\nSTATUS=${oneLine(s)}`),
       watchdog: () => sendState('WATCHDOG=1'),
+      extendStart: (ms) => sendState(`EXTEND_TIMEOUT_USEC=${Math.round(ms * 1000)}`),
     };
   }
   // An error: the shipped unit (NotifyAccess=main) refuses a child's READY=1, so systemd will time the start out.
@@ -48,6 +51,7 @@ export async function createNotifier(env: NodeJS.ProcessEnv, log: Logger): Promi
     status: (s) => send(`STATUS=${oneLine(s)}`),
     stopping: (s) => send('STOPPING=1', `STATUS=${oneLine(s)}`),
     watchdog: () => send('WATCHDOG=1'),
+    extendStart: (ms) => send(`EXTEND_TIMEOUT_USEC=${Math.round(ms * 1000)}`),
   };
 }
 

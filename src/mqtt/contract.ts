@@ -84,6 +84,7 @@ const info = z
     mqtt_protocol: z.union([z.literal(4), z.literal(5)]).describe('MQTT protocol negotiated with the broker: 4 (3.1.1) or 5.'),
     started_at: z.iso.datetime().describe('When the daemon started (ISO 8601, UTC).'),
     faceid: z.exactOptional(faceIdInfo.nullable()).describe('The face engine as loaded at boot; null while loading or when disabled.'),
+    restarts_since_boot: z.exactOptional(z.number().int().min(0)).describe('Times kioskd was started again since the machine booted (systemd restarts after crashes, or by hand); 0 on the first start.'),
   })
   .describe('What runs on the kiosk; republished on every connect and when the face engine has loaded.');
 

@@ -19,6 +19,8 @@ export interface InfoPayload {
   readonly started_at: string;
   /** The face engine as loaded at boot: null while loading or when disabled. */
   readonly faceid?: FaceIdInfo | null;
+  /** Starts since the machine booted, this one excluded (crash restarts show here). */
+  readonly restarts_since_boot?: number;
 }
 
 export interface FaceIdInfo {

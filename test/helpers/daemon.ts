@@ -24,7 +24,10 @@ export function writeConfig(config: ConfigInput): string {
 /** Runs the real daemon (from source) as a child process and keeps its output for assertions. */
 export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): DaemonProc {
   // Face models only where a test asks for them (they take seconds and ~200 MB per daemon).
-  const withDefaults = deepMerge({ faceid: { enabled: false } }, config as Record<string, unknown>) as ConfigInput;
+  // Each daemon its own state directory (queue database, journal, restart record), never the
+  // machine's /var/lib/kioskd: one test's crash must not count as another's crash loop.
+  const stateDir = mkdtempSync(join(tmpdir(), 'kioskd-state-'));
+  const withDefaults = deepMerge({ faceid: { enabled: false }, kiosk: { stateDir } }, config as Record<string, unknown>) as ConfigInput;
   const proc = spawnDaemon(writeConfig(withDefaults), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
