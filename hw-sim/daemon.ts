@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClockAdvance, ClockAdvanceReply } from '../src/lifecycle/sim-clock.js';
@@ -12,16 +12,41 @@ export interface SpawnDaemonOptions {
   readonly simClockOffsetMs?: number;
 }
 
+let cachedEntry: { readonly nodeArgs: readonly string[]; readonly entry: string } | null = null;
+
 /**
- * Starts the real kioskd as its own process, the way systemd would: the built one when hw-sim
- * itself runs built, or from source (through tsx) when it runs from source.
+ * How to run kioskd: the build when hw-sim runs built; from source (hw-sim under tsx, as in the
+ * tests) the build too when it is newer than every source file, else the source through tsx.
+ * tsx compiles kioskd's ~100 modules at every start: on a loaded 2-core machine that took
+ * seconds per daemon, and tests that spawn dozens of daemons timed out by chance.
  */
-export function spawnDaemon(configPath: string, opts: SpawnDaemonOptions = {}): ChildProcess {
+export function kioskdEntry(): { readonly nodeArgs: readonly string[]; readonly entry: string } {
+  if (cachedEntry) return cachedEntry;
   const here = dirname(fileURLToPath(import.meta.url));
   const fromSource = import.meta.url.endsWith('.ts');
-  const entry = join(here, '..', 'src', fromSource ? 'main.ts' : 'main.js');
+  if (!fromSource) return (cachedEntry = { nodeArgs: ['--enable-source-maps'], entry: join(here, '..', 'src', 'main.js') });
+  const root = join(here, '..');
+  const built = join(root, 'dist', 'src', 'main.js');
+  const fresh = existsSync(built) && newestSource(join(root, 'src')) < statSync(built).mtimeMs;
+  return (cachedEntry = fresh ? { nodeArgs: ['--enable-source-maps'], entry: built } : { nodeArgs: ['--import', 'tsx'], entry: join(root, 'src', 'main.ts') });
+}
+
+/** The newest modification time of the files below `dir` (ms). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Starts the real kioskd as its own process, the way systemd would (see `kioskdEntry` for which
+ * build).
+ */
+export function spawnDaemon(configPath: string, opts: SpawnDaemonOptions = {}): ChildProcess {
+  const { nodeArgs, entry } = kioskdEntry();
   if (!existsSync(entry)) throw new Error(`kioskd entry point not found at ${entry}; run npm run build`);
-  const nodeArgs = fromSource ? ['--import', 'tsx'] : ['--enable-source-maps'];
   const simClock = opts.simClockOffsetMs === undefined ? [] : ['--sim-clock', String(Math.round(opts.simClockOffsetMs))];
   const stdio = opts.stdio ?? 'inherit';
   // The clock is moved over node's IPC channel: a fourth descriptor beside the usual three.

@@ -1,9 +1,13 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { SAMPLE_IDENTITIES, cccdPayload } from '../hw-sim/identities.js';
+import { kioskdEntry } from '../hw-sim/daemon.js';
+
+/** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
+const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
 
 const decode = (input: string | Buffer, ...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'card', 'decode', ...args], { input, encoding: 'utf8' });
+  spawnSync(process.execPath, [...KIOSKD, 'card', 'decode', ...args], { input, encoding: 'utf8' });
 const p = SAMPLE_IDENTITIES[0]!;
 
 test('card decode: the 7-field form, masked by default', (t) => {

@@ -4,9 +4,13 @@ import { writeConfig } from './helpers/daemon.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kioskdEntry } from '../hw-sim/daemon.js';
+
+/** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
+const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
 
 const kioskd = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });
+  spawnSync(process.execPath, [...KIOSKD, ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });
 
 function file(text: string): string {
   const p = join(mkdtempSync(join(tmpdir(), 'kioskd-cli-')), 'config.yaml');

@@ -13,6 +13,7 @@ import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { makePki, openssl, type Pki } from './helpers/pki.js';
 import { freePort, waitForListen } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
+import { kioskdEntry } from '../hw-sim/daemon.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -186,7 +187,8 @@ test('TLS files that cannot work are config errors (exit 78 naming the setting),
   await says(halfPair, /mqtt\.tls\.keyFile: mqtt\.tls\.certFile and mqtt\.tls\.keyFile go together/);
 });
 
-const kioskd = ['--import', 'tsx', 'src/main.ts'];
+// The build when up to date, else the source (hw-sim/daemon.ts).
+const kioskd = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
 
 const monitorOnce = (args: string[]) => runKioskdCli(['monitor', ...args, '--once', '--json']);
 

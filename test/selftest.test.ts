@@ -13,6 +13,10 @@ import { CHECK_NAMES, pass, type Check } from '../src/selftest/check.js';
 import { clockCheck, type RunProgram } from '../src/selftest/clock.js';
 import { runChecks } from '../src/selftest/runner.js';
 import { systemClock } from '../src/util/clock.js';
+import { kioskdEntry } from '../hw-sim/daemon.js';
+
+/** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
+const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
 
 /*
  * The virtual kiosk without the daemon, as on a kiosk where the service is stopped: the
@@ -41,7 +45,7 @@ interface Started {
 
 function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
   // Asynchronous: the simulated devices live in this process and must keep answering.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'selftest', '--config', sim.configPath, ...args], { env: { ...sim.daemonEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...KIOSKD, 'selftest', '--config', sim.configPath, ...args], { env: { ...sim.daemonEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
