@@ -4,7 +4,9 @@
  * loopback, so technicians and tests need no kiosk.
  */
 import type { ChildProcess } from 'node:child_process';
-import { resolve as resolvePath } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { printSample } from './print-sample.js';
@@ -16,7 +18,7 @@ import { startWebPanel, type WebPanel } from './web/server.js';
 
 const USAGE = `Usage:
   hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-faceid] [--no-daemon]
-                [--panel-port N] [--no-panel]
+                [--panel-port N] [--no-panel] [--dir DIR]
   hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]
   hw-sim run FILE… [--artifacts DIR]   run scenario files (hw-sim/scenarios/README.md) against
                                        the real daemon; exit 0 only if every expectation held
@@ -32,6 +34,9 @@ const USAGE = `Usage:
   --panel-port N  the technician web panel's port on 127.0.0.1 (default 8080, or a free
                one if 8080 is taken)
   --no-panel   do not serve the web panel
+  --dir DIR    keep the generated config, the tickets (PNG + text) and kioskd's state in DIR
+               after hw-sim stops; without it they go in a fresh /tmp/kioskd-hw-sim-* folder
+               that is deleted when hw-sim stops (tickets print the sample patients' names)
 
   print-sample prints a sample Vietnamese ticket through kioskd's own encoder and printer
                driver to a virtual printer over TCP, and writes what it printed to DIR as
@@ -51,6 +56,7 @@ async function main(): Promise<number> {
       'panel-port': { type: 'string' },
       'no-panel': { type: 'boolean' },
       scanner: { type: 'string' },
+      dir: { type: 'string' },
       out: { type: 'string' },
       paper: { type: 'string' },
       text: { type: 'string' },
@@ -95,12 +101,36 @@ async function main(): Promise<number> {
     process.stderr.write(`--scanner must be pty or tcp, not "${scanner}"\n`);
     return 64;
   }
-  const sim = await startSim({
-    faceid: values['no-faceid'] !== true,
-    ...(scanner !== undefined ? { scanner } : {}),
-    ...(port !== undefined ? { brokerPort: port } : {}),
-    ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
-  });
+  if (values.dir === '') {
+    process.stderr.write('--dir needs a directory\n');
+    return 64;
+  }
+  // Asked for: kept. Otherwise a fresh temp folder, removed however hw-sim stops (but kill -9).
+  const keep = values.dir !== undefined;
+  const dir = keep ? resolvePath(values.dir!) : mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
+  const removeDir = (): void => {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  };
+  // Also on a crash (hw-sim exits 1 through process.exit): nothing of a run stays in /tmp.
+  process.on('exit', removeDir);
+  let sim: Sim;
+  try {
+    if (keep) mkdirSync(dir, { recursive: true });
+    sim = await startSim({
+      dir,
+      faceid: values['no-faceid'] !== true,
+      ...(scanner !== undefined ? { scanner } : {}),
+      ...(port !== undefined ? { brokerPort: port } : {}),
+      ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+    });
+  } catch (err) {
+    removeDir();
+    throw err;
+  }
+  const stopSim = async (): Promise<void> => {
+    await sim.stop();
+    removeDir();
+  };
   let panel: WebPanel | null = null;
   // Declared before the panel: its clock buttons reach the daemon through this variable.
   let daemon: ChildProcess | null = null;
@@ -111,10 +141,12 @@ async function main(): Promise<number> {
     try {
       panel = await openPanel(sim, panelPort, advanceClock);
     } catch (err) {
-      await sim.stop();
+      await stopSim();
       throw err;
     }
   }
+  // Listening before the banner: a signal right after it must stop hw-sim cleanly, not kill it.
+  const signalled = values['no-daemon'] ? waitForSignal() : null;
   const { host, port: p, url } = sim.broker;
   const base = `kiosk/${sim.deviceId}`;
   process.stdout.write(
@@ -144,6 +176,7 @@ async function main(): Promise<number> {
             `  self-test:  the same with "selftest" before --config; "paper out", "unplug", "camera fail", "clock unsynced" here make it fail`,
           ].join('\n')
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
+      keep ? `  files:      kept in ${dir} when hw-sim stops (--dir)` : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
       '',
     ].join('\n'),
   );
@@ -163,10 +196,10 @@ async function main(): Promise<number> {
   if (values['no-daemon']) {
     // The console still drives the devices: a technician runs `kioskd selftest` against them.
     const stopConsole = runConsole(process.stdin, consoleDevices, say);
-    await waitForSignal();
+    await signalled;
     stopConsole();
     await panel?.close();
-    await sim.stop();
+    await stopSim();
     return 0;
   }
 
@@ -203,8 +236,8 @@ async function main(): Promise<number> {
   }
   stopConsole();
   await panel?.close();
-  await sim.stop();
-  process.stdout.write('hw-sim: stopped\n');
+  await stopSim();
+  process.stdout.write(keep ? `hw-sim: stopped; the files are in ${dir}\n` : 'hw-sim: stopped\n');
   return stopRequestedAt !== 0 && exit.code === 0 ? 0 : exit.code === 78 ? 78 : 1;
 }
 

@@ -1,8 +1,9 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig, envOverrides } from '../src/config/load.js';
+import { ConfigError, loadConfigFile, parseConfig, envOverrides } from '../src/config/load.js';
 import { configJsonSchema } from '../src/config/schema.js';
 
 const noEnv = { env: {}, hostname: () => 'kiosk-host-7' };
@@ -153,4 +154,55 @@ test('printer config: drivers, defaults, and a code-page mode the model cannot p
     problemsOf('hal:\n  printer: { driver: usb, vendorId: 70000, productId: 1, paperMm: 57 }\nticket: { timeZone: Mars/Olympus }\n').map((x) => x.path).sort(),
     ['hal.printer.paperMm', 'hal.printer.vendorId', 'ticket.timeZone'],
   );
+});
+
+/** Nine levels of nine aliases: 9^9 (387 million) strings once expanded. */
+const ALIAS_BOMB = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+  .concat('bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`))
+  .join('\n') + '\n';
+
+const kioskd = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' }, timeout: 60_000 });
+
+function configFile(write: (path: string) => void): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'kioskd-config-')), 'config.yaml');
+  write(p);
+  return p;
+}
+
+test('a YAML alias bomb ("billion laughs") is a config error naming the aliases, not a crash', (t) => {
+  const err = t.throws(() => parseConfig(ALIAS_BOMB, 'bomb.yaml', noEnv), { instanceOf: ConfigError });
+  t.is(err?.problems.length, 1);
+  t.regex(err!.problems[0]!.message, /too many YAML aliases/);
+  // A few aliases, as a technician may use them, are fine.
+  const { config } = parseConfig('device: { id: &id k1 }\nticket: { hospital: *id }\n', 't.yaml', noEnv);
+  t.is(config.ticket.hospital, 'k1');
+});
+
+test('kioskd check-config and run: an alias bomb exits 78 (no systemd restart loop) with one clear line, no stack trace', (t) => {
+  const file = configFile((p) => writeFileSync(p, ALIAS_BOMB));
+  for (const args of [['check-config', file], ['--config', file], ['run', '--config', file]]) {
+    const r = kioskd(...args);
+    t.is(r.status, 78, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /: 1 configuration error\n {2}- \(root\): too many YAML aliases/);
+    t.notRegex(r.stderr, /\bat \w+ \(|ReferenceError/, 'no stack trace');
+  }
+});
+
+test('a config file over 1 MB is refused by its size before it is read (exit 78), quickly', (t) => {
+  // Sparse: 50 MB by its size, no disk used. Reading and parsing it once took 11 s and 1.8 GB.
+  const big = configFile((p) => {
+    writeFileSync(p, 'mqtt: { url: mqtt://broker:1883 }\n');
+    truncateSync(p, 50 * 1024 * 1024);
+  });
+  const started = Date.now();
+  const err = t.throws(() => loadConfigFile(big, noEnv), { instanceOf: ConfigError });
+  t.true(Date.now() - started < 5000, `refused in ${Date.now() - started} ms`);
+  t.regex(err!.problems[0]!.message, /the file is 50\.0 MB; a kiosk config is at most 1 MB/);
+  const r = kioskd('check-config', big);
+  t.is(r.status, 78, r.stderr);
+  t.regex(r.stderr, /at most 1 MB/);
+  // Just under the limit still loads (a long comment is no reason to refuse a config).
+  const fine = configFile((p) => writeFileSync(p, `# ${'x'.repeat(1024 * 1024 - 100)}\ndevice: { id: k1 }\n`));
+  t.is(loadConfigFile(fine, noEnv).deviceId, 'k1');
 });

@@ -1,5 +1,10 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { freePort } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
 import { Watcher } from './helpers/watch.js';
@@ -67,6 +72,11 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
   await until(() => out.includes('Ctrl-C stops'), 10_000, 'the banner');
+  // Its files (config, tickets with the sample patients' names, kioskd's state) go when it stops.
+  const dir = /config: +(\/\S+)\/config\.yaml/.exec(out)?.[1];
+  t.regex(dir ?? '', /\/kioskd-hw-sim-\w+$/);
+  t.true(existsSync(join(dir!, 'config.yaml')));
+  t.regex(out, /files: +\S+ is deleted when hw-sim stops \(--dir DIR keeps/);
   t.regex(out, new RegExp(`MQTT broker \\(embedded, MQTT 3\\.1\\.1\\): mqtt://127\\.0\\.0\\.1:${port}`));
   t.regex(out, /topics: +kiosk\/cli-sim\/status/);
   t.regex(out, /scanner: +virtual CCCD scanner on (a pty \(\/|tcp:\/\/127\.0\.0\.1:\d+)/);
@@ -88,6 +98,37 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'stopped', 10_000);
   t.is(await exited, 0);
   t.regex(out, /hw-sim: stopped/);
+  t.false(existsSync(dir!), `${dir} was removed`);
+});
+
+test('hw-sim start --no-daemon: SIGTERM removes its temp folder; with --dir DIR the files stay in DIR', async (t) => {
+  const run = async (extra: string[]): Promise<{ code: number | null; out: string }> => {
+    const port = await freePort();
+    const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--no-daemon', '--no-panel', '--scanner', 'tcp', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.teardown(() => sim.exitCode === null && sim.kill('SIGKILL'));
+    let out = '';
+    sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
+    await until(() => out.includes('files:'), 30_000, 'the banner');
+    sim.kill('SIGTERM');
+    return { code: await exited, out };
+  };
+  const temp = await run([]);
+  t.is(temp.code, 0, temp.out);
+  const dir = /config: +(\/\S+)\/config\.yaml/.exec(temp.out)?.[1];
+  t.truthy(dir, temp.out);
+  t.false(existsSync(dir!), `${dir} was removed`);
+
+  const kept = mkdtempSync(join(tmpdir(), 'hw-sim-keep-'));
+  t.teardown(() => rmSync(kept, { recursive: true, force: true }));
+  const mine = join(kept, 'run');
+  const r = await run(['--dir', mine]);
+  t.is(r.code, 0, r.out);
+  t.true(r.out.includes(`config:     ${mine}/config.yaml`), r.out);
+  t.true(r.out.includes(`files:      kept in ${mine} when hw-sim stops (--dir)`), r.out);
+  t.true(existsSync(join(mine, 'config.yaml')));
+  t.true(existsSync(join(mine, 'tickets')));
 });
 
 test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; "advance 2h" moves kioskd\'s clock', async (t) => {
@@ -123,4 +164,30 @@ test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; 
   sim.stdin.write('advance 1m\n');
   await until(() => /\(2\.02 h ahead/.test(out), 5000, 'a further minute');
   sim.kill('SIGINT');
+});
+
+test('virtual printer: a burst of 15 tickets writes 15 files, each under its own number, and never overwrites one already there', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hw-sim-burst-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A ticket from before (a kept folder): its number is skipped, not overwritten.
+  writeFileSync(join(dir, 'ticket-002.png'), 'an older ticket');
+  const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
+  t.teardown(() => vp.stop());
+  // 15 tickets in one write: every cut arrives before the first ticket is rendered.
+  const job = Buffer.concat(Array.from({ length: 15 }, (_, i) => Buffer.concat([Buffer.from([0x1b, 0x40]), Buffer.from(`Ticket ${i + 1}\n`), Buffer.from([0x1d, 0x56, 0x00])])));
+  await new Promise<void>((resolve, reject) => {
+    const sock = connect(vp.tcpPort, vp.host, () => sock.end(job));
+    sock.on('error', reject);
+    sock.on('close', () => resolve());
+  });
+  await until(() => vp.tickets.length === 15, 10_000, '15 tickets');
+  await vp.settled();
+  const pngs = readdirSync(dir).filter((n) => n.endsWith('.png')).sort();
+  t.is(pngs.length, 16, pngs.join(' '));
+  t.is(new Set(vp.tickets.map((x) => x.png)).size, 15);
+  t.deepEqual(vp.tickets.map((x) => x.index), [1, ...Array.from({ length: 14 }, (_, i) => i + 3)]);
+  t.is(readFileSync(join(dir, 'ticket-002.png'), 'utf8'), 'an older ticket');
+  // In the order they were cut, each with its own text.
+  vp.tickets.forEach((x, i) => t.regex(readFileSync(x.txt, 'utf8'), new RegExp(`Ticket ${i + 1}\\b`)));
+  t.true(existsSync(join(dir, 'ticket-016.txt')));
 });

@@ -172,6 +172,24 @@ steps:
   t.regex(r.err, /10 problems in 1 scenario file; nothing was run/);
 });
 
+test('a scenario file with a YAML alias bomb ("billion laughs") is an invalid file: exit 65, one line, nothing runs', async (t) => {
+  const dir = tempDir(t);
+  const bomb = join(dir, 'bomb.yaml');
+  const levels = 'abcdefghi'.split('');
+  writeFileSync(
+    bomb,
+    `name: lol\nx: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n` +
+      levels.slice(1).map((k, i) => `${k}: &${k} [${Array(9).fill(`*${levels[i]}`).join(',')}]`).join('\n') +
+      '\nsteps:\n  - scan: 1\n',
+  );
+  writeFileSync(join(dir, 'good.yaml'), GOOD);
+  const r = await hwSimRun([join(dir, 'good.yaml'), bomb]);
+  t.is(r.code, 65, r.out + r.err);
+  t.true(r.err.includes(`${bomb}:1:1: too many YAML aliases`), r.err);
+  t.notRegex(r.err, /ReferenceError|\bat \w+ \(/, 'no stack trace');
+  t.false(r.out.includes('starting a virtual kiosk'), 'nothing was run');
+});
+
 test('ticket text without tesseract: refused before a kiosk starts (exit 69), saying what to install', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'text.yaml');

@@ -5,6 +5,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { REF } from './values.js';
 import { ScenarioSchema, SINCE_KINDS, type Scenario } from './schema.js';
 
+const MAX_ALIAS_COUNT = 100;
+
 export interface ScenarioFile {
   /** As given on the command line. */
   readonly path: string;
@@ -49,7 +51,18 @@ export function parseScenario(path: string, text: string): { ok: true; file: Sce
     const more = doc.errors.length - 1;
     return { ok: false, errors: [{ path, ...at(e.pos[0]), field: '', message: `not valid YAML: ${e.message.split('\n')[0]}${more ? ` (and ${more} more problem${more === 1 ? '' : 's'} after it)` : ''}` }] };
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // At most 100 alias expansions (the yaml package's default, stated): a "billion laughs"
+    // file of nested aliases is an invalid file (65), not a crash.
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      errors: [{ path, line: 1, col: 1, field: '', message: /resource exhaustion/.test(message) ? `too many YAML aliases (*name): expanding them would exceed ${MAX_ALIAS_COUNT} copies` : `not valid YAML: ${message}` }],
+    };
+  }
   const r = ScenarioSchema.safeParse(raw);
   const errors: FileError[] = [];
   if (!r.success) {

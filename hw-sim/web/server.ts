@@ -28,6 +28,14 @@ export interface WebPanelOptions {
    * start kioskd (--no-daemon): the page then says so and its clock buttons are disabled.
    */
   readonly advanceClock?: AdvanceClock;
+  /** At most this many live-update streams (/events) at once; more are refused (503). Default 32. */
+  readonly maxEventClients?: number;
+  /**
+   * A stream with more than this many bytes not yet taken by its reader (a stalled tab, a
+   * client that never reads) is closed; a browser's EventSource reconnects and gets a fresh
+   * snapshot. Default 1 MB.
+   */
+  readonly maxEventBufferBytes?: number;
 }
 
 export interface WebPanel {
@@ -53,6 +61,8 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 const MAX_BODY = 64 * 1024;
+const MAX_EVENT_CLIENTS = 32;
+const MAX_EVENT_BUFFER_BYTES = 1024 * 1024;
 const TICKETS_SHOWN = 24;
 
 export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
@@ -70,15 +80,29 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   let lastSnapshot = '';
   let allowedHosts = new Set<string>();
 
-  const send = (res: ServerResponse, event: string, data: unknown): void => {
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const maxClients = opts.maxEventClients ?? MAX_EVENT_CLIENTS;
+  const maxBuffered = opts.maxEventBufferBytes ?? MAX_EVENT_BUFFER_BYTES;
+  /**
+   * Writes to one stream, minding backpressure: a reader that does not keep up would otherwise
+   * make every message pile up in memory (100 idle streams and an MQTT flood once took hw-sim
+   * to 1.35 GB). Past the limit the stream is closed instead.
+   */
+  const write = (res: ServerResponse, chunk: string): void => {
+    if (!clients.has(res)) return;
+    if (res.writableLength > maxBuffered) {
+      clients.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(chunk);
   };
+  const send = (res: ServerResponse, event: string, data: unknown): void => write(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   /** Broadcasts the snapshot when it changed; devices changed from the console are caught by the poll. */
   const refresh = (): void => {
     const snap = JSON.stringify(snapshot(sim, feed, memory, clock));
     if (snap === lastSnapshot) return;
     lastSnapshot = snap;
-    for (const c of clients) c.write(`event: snapshot\ndata: ${snap}\n\n`);
+    for (const c of clients) write(c, `event: snapshot\ndata: ${snap}\n\n`);
   };
   const offFeed = feed.onChange((kind, entry) => {
     if (kind === 'traffic' && entry) for (const c of clients) send(c, 'mqtt', entry);
@@ -88,7 +112,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   const offTicket = sim.printer.onTicket(() => refresh());
   const poll = setInterval(refresh, 500);
   const heartbeat = setInterval(() => {
-    for (const c of clients) c.write(': keep-alive\n\n');
+    for (const c of clients) write(c, ': keep-alive\n\n');
   }, 15_000);
   poll.unref();
   heartbeat.unref();
@@ -121,6 +145,10 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   }
 
   function openEvents(res: ServerResponse): void {
+    if (clients.size >= maxClients) {
+      res.setHeader('retry-after', '10');
+      return reply(res, 503, { ok: false, error: `too many live-update streams open (${clients.size}); close a panel tab` });
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
     clients.add(res);
     res.on('close', () => clients.delete(res));

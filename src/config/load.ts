@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -9,6 +9,16 @@ import { configSchema, deviceIdSchema, type Config } from './schema.js';
 /** Exit code for a configuration error (sysexits EX_CONFIG); systemd must not restart-loop on it. */
 export const EX_CONFIG = 78;
 export const ENV_PREFIX = 'KIOSKD__';
+/**
+ * A kiosk config is a few KB. Anything over this is refused before it is read: a 50 MB value
+ * once took 11 s and 1.8 GB to parse, and a kiosk that cannot start must say why at once.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * How many times YAML aliases may be expanded (the yaml package's default, stated here): a
+ * "billion laughs" file of nested aliases would otherwise expand to gigabytes.
+ */
+const MAX_ALIAS_COUNT = 100;
 
 export interface ConfigProblem {
   readonly path: string;
@@ -135,7 +145,21 @@ export function parseConfig(text: string, source: string, opts: LoadOptions = {}
       parsed.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.code })),
     );
   }
-  const doc: unknown = parsed.toJS() ?? {};
+  let doc: unknown;
+  try {
+    doc = parsed.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // The yaml package throws (a ReferenceError) on an alias bomb or an alias to no anchor.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(source, [
+      {
+        path: '',
+        message: /resource exhaustion/.test(message)
+          ? `too many YAML aliases (*name): expanding them would exceed ${MAX_ALIAS_COUNT} copies; a kiosk config needs few or none`
+          : `not valid YAML: ${message}`,
+      },
+    ]);
+  }
   if (!isPlainObject(doc)) throw new ConfigError(source, [{ path: '', message: 'the config must be a YAML mapping' }]);
 
   const env_ = envOverrides(env);
@@ -170,13 +194,40 @@ export function parseConfig(text: string, source: string, opts: LoadOptions = {}
 }
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConfig {
-  let text: string;
+  return parseConfig(readConfigText(path), path, opts);
+}
+
+/**
+ * The file's text, refused when over MAX_CONFIG_BYTES: by its size before reading anything, and
+ * (for a pipe or a file still growing) by reading at most one byte more than the limit.
+ */
+function readConfigText(path: string): string {
+  const tooBig = (what: string): ConfigError =>
+    new ConfigError(path, [{ path: '', message: `the file is ${what}; a kiosk config is at most ${MAX_CONFIG_BYTES / 1024 / 1024} MB (is this the right file?)` }]);
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (err) {
     throw new ConfigError(path, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
-  return parseConfig(text, path, opts);
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size > MAX_CONFIG_BYTES) throw tooBig(`${(st.size / 1024 / 1024).toFixed(1)} MB`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let len = 0;
+    for (;;) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+      if (len > MAX_CONFIG_BYTES) throw tooBig(`over ${MAX_CONFIG_BYTES / 1024 / 1024} MB`);
+    }
+    return buf.toString('utf8', 0, len);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(path, [{ path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Secrets {
