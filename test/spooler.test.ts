@@ -32,7 +32,7 @@ function fakePrinter() {
   };
 }
 
-function rig() {
+function rig(o: { reprintWithinMs?: number } = {}) {
   const clock = new SimulatedClock();
   const p = fakePrinter();
   const entries: JournalEntry[] = [];
@@ -49,13 +49,16 @@ function rig() {
       events.push(k);
       payloads.push(data);
     },
-    reprintWithinMs: 60_000,
+    reprintWithinMs: o.reprintWithinMs ?? 60_000,
   });
   const story = (id: string) => entries.filter((e) => e.ticketId === id).map((e) => e.event);
   return { clock, p, spooler, events, payloads, entries, story };
 }
 const ticket = (id: string): Ticket => ({ ticketId: id, number: id.toUpperCase(), department: 'Khoa Khám bệnh', room: null, priority: null, issuedAt: new Date(0), insurance: 'Có BHYT', patientName: 'Nguyễn Văn A', idLast4: '0001' });
 const signal = new AbortController().signal;
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 test('a failed ticket is held and reprinted when the printer is back', async (t) => {
   const { p, spooler, story } = rig();
@@ -93,7 +96,10 @@ test('a held ticket not reprinted in time is recorded void', async (t) => {
   const r = spooler.submit(ticket('b'), signal);
   await p.answer({ ok: false, reason: 'cover-open' });
   await r;
+  p.set({ kind: 'faulted', reason: 'cover-open' }); // and it stays open: no retry can print it
   clock.increment(60_000);
+  await flush();
+  t.is(p.sent(), 0, 'nothing is sent to a faulted printer, timer or not');
   t.deepEqual(story('b'), ['issued', 'failed', 'voided']);
   t.true(events.includes('ticket.voided'));
 });
@@ -127,4 +133,83 @@ test('stopping: a job that fails after close is voided at once, held ones are vo
   await settling;
   t.deepEqual(story('d'), ['issued', 'failed', 'voided']);
   t.deepEqual(story('e'), ['issued', 'failed', 'voided']);
+});
+
+// Issue 15, item 7: a job can fail while the printer stays "ready" throughout (a write timeout,
+// a link that dropped and came back unseen); no state change then comes to retry it.
+test('a held ticket is retried on a timer with backoff (2 s, 4 s, 8 s … capped at 60 s) while the printer stays ready, and prints once', async (t) => {
+  const { clock, p, spooler, story, events } = rig({ reprintWithinMs: 900_000 });
+  const r = spooler.submit(ticket('t'), signal);
+  await p.answer({ ok: false, reason: 'timeout' });
+  t.like(await r, { outcome: 'held' });
+  const waits: number[] = [];
+  for (let attempt = 0; attempt < 7; attempt++) {
+    let waited = 0;
+    while (p.sent() === 0 && waited < 120_000) {
+      clock.increment(1000);
+      waited += 1000;
+      await flush();
+    }
+    waits.push(waited);
+    if (attempt < 6) await p.answer({ ok: false, reason: 'timeout' }); // the reprint attempt fails too
+  }
+  t.deepEqual(waits, [2000, 2000, 4000, 8000, 16_000, 32_000, 60_000]);
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  t.deepEqual(story('t'), ['issued', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'failed', 'reprinted']);
+  t.deepEqual(spooler.held(), []);
+  // Printed as a reprint: never sent again, whatever happens next.
+  spooler.printerChanged(signal);
+  clock.increment(600_000);
+  await flush();
+  t.is(p.sent(), 0);
+  t.deepEqual(events.filter((e) => e === 'ticket.reprinted'), ['ticket.reprinted']);
+});
+
+test('a reprint that printed is never printed again; one that failed is tried again, and a state change right after a failed attempt waits for the backoff', async (t) => {
+  const { clock, p, spooler, story } = rig({ reprintWithinMs: 900_000 });
+  const r = spooler.submit(ticket('r'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  await r;
+  spooler.printerChanged(signal); // paper back: reprint at once
+  await flush();
+  t.is(p.sent(), 1);
+  await p.answer({ ok: false, reason: 'disconnected' }); // the reprint's bytes did not all leave
+  // The link comes back at once: that state change does not start a second attempt straight away
+  // (a printer that keeps dropping the link would otherwise print a torn copy every second).
+  spooler.printerChanged(signal);
+  await flush();
+  t.is(p.sent(), 0, 'no retry before the backoff');
+  clock.increment(2000);
+  await flush();
+  t.is(p.sent(), 1, 'retried after 2 s');
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  t.deepEqual(story('r'), ['issued', 'failed', 'failed', 'reprinted']);
+  for (let i = 0; i < 5; i++) {
+    spooler.printerChanged(signal);
+    clock.increment(60_000);
+    await flush();
+  }
+  t.is(p.sent(), 0, 'the reprinted ticket is not sent again');
+  t.deepEqual(story('r'), ['issued', 'failed', 'failed', 'reprinted']);
+});
+
+test('a ticket voided while another reprint is on the printer is not printed after it', async (t) => {
+  const { clock, p, spooler, story } = rig({ reprintWithinMs: 60_000 });
+  const a = spooler.submit(ticket('v1'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  await a;
+  clock.increment(1000); // v2 is held a second later
+  const b = spooler.submit(ticket('v2'), signal);
+  await p.answer({ ok: false, reason: 'paper-out' });
+  await b;
+  clock.increment(58_500);
+  spooler.printerChanged(signal);
+  await flush();
+  t.is(p.sent(), 1, 'v1 on the printer');
+  clock.increment(2000); // v2's window (held at 1 s) ends meanwhile; v1's expiry waits while it prints
+  await p.answer({ ok: true, ms: 5, bytes: 10 });
+  await flush();
+  t.is(p.sent(), 0, 'v2 is void: not printed');
+  t.deepEqual(story('v1'), ['issued', 'failed', 'reprinted']);
+  t.deepEqual(story('v2'), ['issued', 'failed', 'voided']);
 });

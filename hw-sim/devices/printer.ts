@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, openSync, writeFileSync, writeSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, writeFileSync, writeSync, type ReadStream } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { EscPosReader } from '../printer/escpos.js';
@@ -70,6 +70,8 @@ export class VirtualPrinter {
   private paper: Paper;
   private renderer: SheetRenderer | null = null;
   private pendingWrites: Promise<void> = Promise.resolve();
+  /** The next ticket number to try (see reserveName). */
+  private nextIndex = 1;
 
   private constructor(
     readonly outDir: string,
@@ -311,6 +313,28 @@ export class VirtualPrinter {
     }
   }
 
+  /**
+   * The ticket's number and file name, taken the moment the sheet is cut: rendering finishes
+   * later, and a burst of cuts must not share a name (they once all wrote ticket-003). The PNG
+   * is created exclusively, so a ticket never overwrites one already in the folder (a kept
+   * --dir, or another printer writing there).
+   */
+  private reserveName(complete: boolean): { index: number; base: string } {
+    for (;;) {
+      const index = this.nextIndex++;
+      const stem = join(this.outDir, `ticket-${String(index).padStart(3, '0')}`);
+      if (existsSync(`${stem}.png`) || existsSync(`${stem}-torn.png`)) continue;
+      const base = complete ? stem : `${stem}-torn`;
+      try {
+        closeSync(openSync(`${base}.png`, 'wx'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        // The folder is gone or read-only: writing the ticket then fails and says so.
+      }
+      return { index, base };
+    }
+  }
+
   private finish(sheet: SheetResult): void {
     const at = performance.now();
     for (const l of this.cutListeners) l({ complete: sheet.complete, at });
@@ -318,10 +342,9 @@ export class VirtualPrinter {
       this.bytesThisSheet = 0;
       return;
     }
-    const index = this.tickets.length + 1;
+    const { index, base } = this.reserveName(sheet.complete);
     const bytes = this.bytesThisSheet;
     this.bytesThisSheet = 0;
-    const base = join(this.outDir, `ticket-${String(index).padStart(3, '0')}${sheet.complete ? '' : '-torn'}`);
     const renderer = this.renderer!;
     const write = async (): Promise<void> => {
       const png = await renderer.png(sheet, this.widthDots);

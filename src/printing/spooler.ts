@@ -26,15 +26,50 @@ interface Held {
 }
 
 /**
+ * Held tickets are also retried on a timer, not only when the printer's state changes: a job
+ * can fail while the printer stays "ready" throughout (a write timeout, a link that dropped and
+ * came back before anyone saw it down). First after RETRY_BASE_MS, doubling after each failed
+ * attempt up to RETRY_MAX_MS. Constants, not config keys (issue 15 item 7).
+ */
+export const RETRY_BASE_MS = 2000;
+export const RETRY_MAX_MS = 60_000;
+const retryDelayMs = (attempt: number): number => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempt, 30));
+
+/**
  * No queue number is ever lost to the printer: a ticket that does not print is held in memory
  * (it carries the patient's name, so it is never written to disk) and reprinted, marked as a
- * reprint, as soon as the printer is usable again, or recorded void once `reprintWithinMs` has
- * passed (the patient has gone to the counter by then). Every step goes to the journal and MQTT.
+ * reprint, as soon as the printer is usable again (a state change, or the retry timer with
+ * backoff), or recorded void once `reprintWithinMs` has passed (the patient has gone to the
+ * counter by then). Every step goes to the journal and MQTT.
+ *
+ * "Printed" is the printer port's `ok` (see createTicketPrinter): every byte of the ticket left
+ * kioskd and the printer reported no fault for it, nor did the link close before it confirmed
+ * the ticket. A printer that is only slow to answer afterwards does not make a ticket unprinted.
+ * So:
+ * - a ticket printed first time is never held;
+ * - a held ticket is reprinted at most once: the first reprint attempt that prints ends its
+ *   story ("reprinted") and it is never sent again, whatever the printer does next;
+ * - a reprint attempt that did not print (its bytes did not all leave, or the printer reported a
+ *   fault) leaves it held, to be tried again on the next state change or retry timer, until the
+ *   window ends. A failed attempt is journalled (`failed`, "reprint: …") but not re-announced.
  */
 export function createTicketSpooler(d: SpoolerDeps) {
   const held = new Map<string, Held>();
+  /** Tickets that printed (first time or as a reprint), with when: never held or printed again. */
+  const done = new Map<string, number>();
   let retrying = false;
   let closed = false;
+  /** Set by settle(): the kiosk is stopping, no new reprint starts. */
+  let stopping = false;
+  /** Failed reprint attempts in a row: the retry timer's backoff. */
+  let failedAttempts = 0;
+  /** No retry on a mere state change before this (clock time): after a failed reprint, the backoff rules. */
+  let notBefore = 0;
+  let retryTimer: unknown = null;
+  /** Ends the reprints started by the timer when the spooler closes. */
+  const stop = new AbortController();
+  /** The signal the daemon hands printerChanged(), used by timer retries too. */
+  let external: AbortSignal | null = null;
   /** Submissions on their way to the printer, so stopping can let them finish. */
   const inFlight = new Set<Promise<unknown>>();
   const ids = (t: Ticket) => ({ ticket_id: t.ticketId, number: t.number, department: t.department });
@@ -57,18 +92,54 @@ export function createTicketSpooler(d: SpoolerDeps) {
       d.event('ticket.voided', { ...ids(ticket), reason: 'the kiosk stopped before it printed' });
       return;
     }
-    if (held.has(ticket.ticketId)) return;
+    if (held.has(ticket.ticketId) || done.has(ticket.ticketId)) return;
     const expiry = d.clock.setTimeout(() => voidTicket(ticket.ticketId, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), d.reprintWithinMs);
     held.set(ticket.ticketId, { ticket, heldAt: d.clock.now(), expiry });
+    scheduleRetry();
   };
+
+  const markDone = (id: string): void => {
+    const now = d.clock.now();
+    // Only as long as a ticket could still be held: the map stays small.
+    for (const [k, at] of done) if (now - at > d.reprintWithinMs) done.delete(k);
+    done.set(id, now);
+  };
+
+  const usable = (): boolean => {
+    const k = d.printer.state().kind;
+    return k === 'ready' || k === 'degraded';
+  };
+
+  const startRetry = (): void => {
+    if (closed || stopping || retrying || held.size === 0) return;
+    const signal = external ? AbortSignal.any([external, stop.signal]) : stop.signal;
+    const p = retryHeld(signal).finally(scheduleRetry);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  /** The retry timer: armed while tickets are held and no reprint is running. */
+  function scheduleRetry(): void {
+    d.clock.clearTimeout(retryTimer);
+    retryTimer = null;
+    if (closed || stopping || retrying || held.size === 0) return;
+    // After a failed attempt notBefore carries the backoff; otherwise look again in RETRY_BASE_MS
+    // (also while the printer is not usable: a cheap check, and no print is attempted).
+    const at = Math.max(notBefore, d.clock.now() + RETRY_BASE_MS);
+    retryTimer = d.clock.setTimeout(() => {
+      retryTimer = null;
+      if (usable()) startRetry();
+      else scheduleRetry(); // a state change back to usable retries at once anyway
+    }, Math.max(0, at - d.clock.now()));
+  }
 
   const retryHeld = async (signal: AbortSignal): Promise<void> => {
     if (retrying) return;
     retrying = true;
     try {
       for (const [id, h] of [...held]) {
-        const k = d.printer.state().kind;
-        if (k !== 'ready' && k !== 'degraded') break;
+        if (closed || signal.aborted || !usable()) break;
+        if (!held.has(id)) continue; // voided while an earlier one printed
         let bytes: Uint8Array;
         try {
           bytes = await d.encode({ ...h.ticket, reprint: true });
@@ -78,10 +149,14 @@ export function createTicketSpooler(d: SpoolerDeps) {
           void err;
           continue;
         }
+        if (!held.has(id) || done.has(id)) continue;
         // While it is on the printer it must not be voided under it: the expiry waits.
         d.clock.clearTimeout(h.expiry);
         const outcome = await d.printer.print(bytes, signal);
         if (!outcome.ok) {
+          // Not printed (see above): it stays held, and the next try waits for the backoff.
+          failedAttempts++;
+          notBefore = d.clock.now() + retryDelayMs(failedAttempts - 1);
           if (closed || !held.has(id)) break;
           const left = d.reprintWithinMs - (d.clock.now() - h.heldAt);
           if (left <= 0) {
@@ -92,7 +167,11 @@ export function createTicketSpooler(d: SpoolerDeps) {
           d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'failed', reason: `reprint: ${outcome.reason}` });
           break;
         }
+        // Printed as a reprint: never sent again.
+        failedAttempts = 0;
+        notBefore = 0;
         held.delete(id);
+        markDone(id);
         d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'reprinted' });
         d.event('ticket.reprinted', { ...ids(h.ticket), held_s: Math.round((d.clock.now() - h.heldAt) / 1000) });
       }
@@ -110,16 +189,20 @@ export function createTicketSpooler(d: SpoolerDeps) {
     },
     /** Stopping: waits (at most `ms`) for tickets already on their way to the printer. */
     async settle(ms: number): Promise<void> {
+      stopping = true;
+      d.clock.clearTimeout(retryTimer);
       if (inFlight.size === 0) return;
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => d.clock.setTimeout(() => r(undefined), ms))]);
     },
-    /** Call on every printer state change: a usable printer gets the held tickets. */
+    /**
+     * Call on every printer state change: a usable printer gets the held tickets at once, unless
+     * a reprint has just failed (then the retry timer's backoff decides when).
+     */
     printerChanged(signal: AbortSignal): void {
-      const k = d.printer.state().kind;
-      if (closed || (k !== 'ready' && k !== 'degraded') || held.size === 0) return;
-      const p = retryHeld(signal);
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
+      external = signal;
+      if (closed || !usable() || held.size === 0) return;
+      if (d.clock.now() < notBefore) return scheduleRetry();
+      startRetry();
     },
     /**
      * A test ticket: not a queue number, so no journal, no ticket events, no hold. Refused at once
@@ -143,6 +226,8 @@ export function createTicketSpooler(d: SpoolerDeps) {
     /** Stopping: held tickets cannot outlive the process (their content is in memory only). */
     close(): void {
       closed = true;
+      d.clock.clearTimeout(retryTimer);
+      stop.abort(new Error('the spooler closed'));
       for (const id of [...held.keys()]) voidTicket(id, 'the kiosk stopped before the printer recovered');
     },
   };
@@ -162,6 +247,7 @@ export function createTicketSpooler(d: SpoolerDeps) {
       }
       const outcome = await d.printer.print(bytes, signal);
       if (outcome.ok) {
+        markDone(ticket.ticketId);
         d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'printed' });
         d.event('ticket.printed', { ...ids(ticket), bytes: outcome.bytes, ms: Math.round(outcome.ms), reprint: false });
         return { outcome: 'printed' };

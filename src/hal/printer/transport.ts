@@ -33,15 +33,23 @@ const DLE_EOT = (n: number): Uint8Array => Uint8Array.of(0x10, 0x04, n);
 /** GS r 1: transmit paper sensor status, processed in order with the print data. */
 const GS_R_1 = Uint8Array.of(0x1d, 0x72, 0x01);
 
+/** A request waiting for its one-byte answer. */
+interface Waiter {
+  answer(b: number): void;
+  fail(err: Error): void;
+}
+
 /**
  * Matches answers to requests. DLE EOT answers have bits 1 and 4 set; GS r answers have bit 4
  * clear, so the two never mix. Each kind is answered in the order asked; other bytes (automatic
  * status packets, noise) are dropped. After a timeout the stream may be out of step: the
- * printer port then reconnects rather than trust the next byte.
+ * printer port then reconnects rather than trust the next byte. When the link closes, every
+ * request still waiting fails at once (the port must tell "the printer went away" from "the
+ * printer is slow to answer").
  */
 export class Answers {
-  private status: Array<(b: number) => void> = [];
-  private inOrder: Array<(b: number) => void> = [];
+  private status: Waiter[] = [];
+  private inOrder: Waiter[] = [];
   private wake: (() => void) | null = null;
   /** Resolves after `idleMs`, or at once when someone starts waiting for an answer (poll loops sleep on it). */
   idle(idleMs: number, busyMs: number): Promise<void> {
@@ -57,8 +65,8 @@ export class Answers {
     });
   }
   take(byte: number): void {
-    if (isStatusByte(byte)) this.status.shift()?.(byte);
-    else if ((byte & 0x90) === 0) this.inOrder.shift()?.(byte);
+    if (isStatusByte(byte)) this.status.shift()?.answer(byte);
+    else if ((byte & 0x90) === 0) this.inOrder.shift()?.answer(byte);
   }
   waitStatus(timeoutMs: number, signal: AbortSignal): Promise<number> {
     return this.wait(this.status, 'a status request', timeoutMs, signal);
@@ -66,37 +74,44 @@ export class Answers {
   waitInOrder(timeoutMs: number, signal: AbortSignal): Promise<number> {
     return this.wait(this.inOrder, 'the end of the job', timeoutMs, signal);
   }
-  clear(): void {
+  /** The link closed: nothing will answer the requests still waiting. */
+  clear(reason = 'the printer link closed'): void {
+    const waiting = [...this.status, ...this.inOrder];
     this.status = [];
     this.inOrder = [];
+    for (const w of waiting) w.fail(new LinkClosedError(reason));
   }
-  private wait(queue: Array<(b: number) => void>, what: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
+  private wait(queue: Waiter[], what: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
     return new Promise((resolve, reject) => {
-      const done = (b: number): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve(b);
-      };
-      const drop = (): void => {
-        const i = queue.indexOf(done);
+      const cleanup = (): void => {
+        const i = queue.indexOf(w);
         if (i >= 0) queue.splice(i, 1);
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
       };
-      const timer = setTimeout(() => {
-        drop();
-        reject(new Error(`the printer did not answer ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onAbort = (): void => {
-        drop();
-        reject(abortError(signal));
+      const w: Waiter = {
+        answer: (b) => {
+          cleanup();
+          resolve(b);
+        },
+        fail: (err) => {
+          cleanup();
+          reject(err);
+        },
       };
+      const timer = setTimeout(() => w.fail(new Error(`the printer did not answer ${what} within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = (): void => w.fail(abortError(signal));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      queue.push(done);
+      queue.push(w);
       this.wake?.();
     });
   }
+}
+
+/** A request failed because the link closed under it (not because the printer was slow). */
+export class LinkClosedError extends Error {
+  override readonly name = 'LinkClosedError';
 }
 
 /** A request: wait for the answer first (so a fast one is not missed), then send. */
