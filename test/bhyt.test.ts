@@ -3,11 +3,15 @@ import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { SimulatedClock } from 'xstate';
 import { z } from 'zod';
-import { createBhytClient, gatewayBirthDate, tokenLifeMs, type BhytClient, type BhytClientOptions, type BhytLookup, type BhytQuery } from '../src/bhyt/client.js';
+import { createBhytClient, gatewayBirthDate, MAX_ANSWER_BYTES, tokenLifeMs, type BhytClient, type BhytClientOptions, type BhytLookup, type BhytQuery } from '../src/bhyt/client.js';
 import { NOT_CHECKED_WORDS, routeOf } from '../src/bhyt/codes.js';
 import { bhytConfigSchema } from '../src/bhyt/config.js';
 import { systemClock } from '../src/util/clock.js';
 import { BhytGatewaySim } from '../hw-sim/devices/bhyt-gateway.js';
+import { RequestRecorder } from '../hw-sim/devices/recorder.js';
+import { createCheckinSteps, insuranceWords, UNCHECKED_WORDS, type StepDeps } from '../src/checkin/steps.js';
+import { createSessions } from '../src/checkin/sessions.js';
+import type { CitizenIdentity } from '../src/hal/card/types.js';
 
 const PASSWORD = 'mat-khau-bi-mat';
 const patient: BhytQuery = { cardId: '079190001234', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-05-17' };
@@ -308,4 +312,129 @@ test('logs of every outcome carry the masked card, the code and the time, never 
   t.regex(text, /\*{11}5678/);
   t.regex(text, /"ms":\d+/);
   for (const code of ['000', '010', '060', '054', '500', '888']) t.true(text.includes(`"code":"${code}"`), code);
+});
+
+// ---- a gateway (or what stands in front of it) answering in ways the kiosk must not act on ----
+
+/** Log lines at error level (pino: 50) about one problem kind. */
+const errorLines = (logs: string, problem: string): number => logs.split('\n').filter((l) => l.includes('"level":50') && l.includes(`"problem":"${problem}"`)).length;
+
+test('a 307/308 is never followed, for the lookup or the token: the other server receives nothing, and it is logged once', async (t) => {
+  // What a redirect target could answer: a 000 the kiosk would print, had it followed.
+  const elsewhere = await RequestRecorder.start();
+  t.teardown(() => elsewhere.stop());
+  const { sim, client, logs } = await rig(t, { breaker: { failures: 100, openSec: 30 } });
+  t.like(await client.lookup(patient, never), { kind: 'checked', code: '000' }); // holds a token now
+  for (const status of [307, 308]) {
+    await sim.setFault('redirect', { location: elsewhere.url, status });
+    for (let i = 0; i < 3; i++) {
+      const r = await client.lookup(patient, never);
+      unavailable(t, r, new RegExp(`^gateway answered HTTP ${status}, a redirect to another host; redirects are not followed: the request carries personal data$`));
+      t.like(r, { problem: 'redirect' });
+    }
+  }
+  // The token request too (it carries the account and its password hash).
+  const fresh = await rig(t);
+  await fresh.sim.setFault('redirect', { location: elsewhere.url });
+  t.like(await fresh.client.lookup(patient, never), { kind: 'unavailable', problem: 'redirect' });
+  t.like(await fresh.client.login(never), { ok: false, reason: 'gateway answered HTTP 307, a redirect to another host; redirects are not followed: the request carries personal data' });
+  t.deepEqual(elsewhere.received(), { connections: 0, requests: [] });
+  t.is(sim.stats().lookups, 7, 'each lookup reached the gateway once and went no further');
+  // Logged once per kind (not once per patient) until the gateway answers properly again.
+  t.is(errorLines(logs(), 'redirect'), 1);
+  await sim.setFault('none');
+  t.like(await client.lookup(patient, never), { kind: 'checked', code: '000' });
+  await sim.setFault('redirect', { location: elsewhere.url });
+  await client.lookup(patient, never);
+  t.is(errorLines(logs(), 'redirect'), 2, 'a new episode is logged again');
+  clean(t, logs() + fresh.logs());
+});
+
+test('a redirect from http to https on the same host says what to change; no Location is quoted', async (t) => {
+  const { sim, client, logs } = await rig(t);
+  await sim.setFault('redirect', { location: sim.url.replace('http:', 'https:') + '/?maThe=079190001234' });
+  const r = await client.lookup(patient, never);
+  unavailable(t, r, /^gateway answered HTTP 307, a redirect to https on the same host \(set bhyt.url to https:\/\/…\); redirects are not followed/);
+  clean(t, logs());
+});
+
+test('a 200 MB answer is abandoned after 1 MiB, counted as it streams in (no Content-Length); the breaker counts it', async (t) => {
+  const { sim, client, logs } = await rig(t, { timeoutMs: 20_000, breaker: { failures: 2, openSec: 30 } });
+  t.like(await client.lookup(patient, never), { kind: 'checked' });
+  await sim.setFault('huge-body', { bytes: 200 * 1024 * 1024 });
+  const started = Date.now();
+  const r = await client.lookup(patient, never);
+  unavailable(t, r, new RegExp(`^gateway answer larger than ${MAX_ANSWER_BYTES} bytes \\(HTTP 200\\); not read$`));
+  t.like(r, { problem: 'too-large' });
+  const ms = Date.now() - started;
+  // The gateway could push 200 MB; the kiosk hung up after ~1 MiB (plus what sat in socket buffers).
+  const sent = sim.stats().hugeBytesSent;
+  t.true(sent < 16 * 1024 * 1024, `the gateway got to send ${sent} bytes`);
+  t.true(ms < 10_000, `took ${ms} ms`);
+  t.log(`abandoned after ${ms} ms; the gateway had written ${(sent / 1048576).toFixed(1)} MiB`);
+  await client.lookup(patient, never);
+  t.is(client.breakerState(), 'open');
+  t.is(errorLines(logs(), 'too-large'), 1);
+  clean(t, logs());
+});
+
+test('an answer that is not JSON by its content type is not read, even when its body would parse as a 000', async (t) => {
+  const { sim, client, logs } = await rig(t);
+  t.like(await client.lookup(patient, never), { kind: 'checked' });
+  await sim.setFault('wrong-content-type');
+  const r = await client.lookup(patient, never);
+  unavailable(t, r, /^gateway answered HTTP 200 with text\/html, not JSON$/);
+  t.like(r, { problem: 'not-json' });
+  // A missing or odd content type is refused the same way; it is named only when it is a plain media type.
+  const answering = (headers: Record<string, string>) =>
+    createBhytClient({
+      url: 'http://127.0.0.1:9',
+      username: 'u',
+      password: 'p',
+      officerName: 'o',
+      officerId: OFFICER_ID,
+      timeoutMs: 1000,
+      breaker: { failures: 3, openSec: 30 },
+      clock: systemClock(),
+      wallClock: () => new Date(),
+      log: pino({ level: 'silent' }),
+      fetch: () => Promise.resolve(new Response('{"maKetQua":"000"}', { status: 200, headers })),
+    });
+  t.like(await answering({}).login(never), { ok: false, reason: 'gateway answered HTTP 200 with text/plain, not JSON' }); // a string body's default type
+  t.like(await answering({ 'content-type': 'text/html; <script>079190001234' }).login(never), { ok: false, reason: 'gateway answered HTTP 200 with text/html, not JSON' });
+  t.like(await answering({ 'content-type': '<b>079190001234</b>' }).login(never), { ok: false, reason: 'gateway answered HTTP 200 with an unrecognised content type, not JSON' });
+  // …+json is JSON: read, and judged on what it says (here a maKetQua without a token).
+  const plusJson = await answering({ 'content-type': 'application/problem+json' }).login(never);
+  t.false(plusJson.ok);
+  t.notRegex(plusJson.ok ? '' : plusJson.reason, /not JSON/);
+  clean(t, logs());
+});
+
+test('the check-in alerts staff once per kind of gateway problem, not at every patient, and prints "BHYT chưa kiểm tra"', async (t) => {
+  const elsewhere = await RequestRecorder.start();
+  t.teardown(() => elsewhere.stop());
+  const { sim, client } = await rig(t, { breaker: { failures: 100, openSec: 30 } });
+  const alerts: string[] = [];
+  const sessions = createSessions();
+  const identity = { idNumber: patient.cardId, fullName: patient.fullName, dateOfBirth: patient.dateOfBirth } as unknown as CitizenIdentity;
+  const steps = createCheckinSteps({ sessions, bhyt: client, alert: (code: string, message: string) => void alerts.push(`${code}: ${message}`), log: pino({ level: 'silent' }) } as unknown as StepDeps);
+  const insure = async (n: number) => {
+    sessions.open(`s${n}`, identity, new Date(), null);
+    return steps.insurance({ sessionId: `s${n}` }, never);
+  };
+  await sim.setFault('redirect', { location: elsewhere.url });
+  for (let i = 0; i < 3; i++) {
+    const r = await insure(i);
+    t.like(r, { kind: 'unchecked' });
+    t.is(insuranceWords(r), UNCHECKED_WORDS);
+  }
+  await sim.setFault('wrong-content-type');
+  for (let i = 3; i < 5; i++) t.like(await insure(i), { kind: 'unchecked' });
+  t.deepEqual(
+    alerts.map((a) => a.split(':')[0]),
+    ['bhyt.gateway-redirect', 'bhyt.gateway-not-json'],
+  );
+  t.regex(alerts[0]!, /HTTP 307, a redirect to another host; redirects are not followed.*lookups are made later$/);
+  clean(t, alerts.join('\n'));
+  t.deepEqual(elsewhere.received(), { connections: 0, requests: [] });
 });

@@ -9,6 +9,7 @@ import { createRpicamCamera } from '../src/hal/camera/rpicam.js';
 import type { Camera, PortState } from '../src/hal/ports.js';
 import { systemClock } from '../src/util/clock.js';
 import { VirtualCamera } from '../hw-sim/devices/camera.js';
+import { comment, jpegBomb, jpegOf, sof } from './helpers/jpeg-bombs.js';
 
 /** A small picture whose bytes depend on `shade`, so two frames are never byte-identical. */
 function frame(shade: number, width = 40, height = 30): Uint8Array {
@@ -196,4 +197,32 @@ test('older Raspberry Pi OS with only libcamera-still on PATH: that one is used'
   }
   t.is(vc.calls().length, 2);
   t.deepEqual(cam.state(), { kind: 'ready' });
+});
+
+test('a 695-byte frame declaring 8000×8000 pixels is a failed capture, refused by its header; the kiosk carries on', async (t) => {
+  const { vc, cam } = await rig(t);
+  await vc.show(jpegBomb(), 'bomb');
+  const r = await capture(cam);
+  t.deepEqual(r, { ok: false, reason: 'the rpicam-still picture declares 8000×8000 pixels, more than 1408×1056 (configured 1280×960, 10% margin)' });
+  t.is(cam.state().kind, 'degraded');
+  // A little over the configured size, or the same turned a quarter, is the camera's own picture.
+  await vc.show(jpegBomb(1300, 970), 'near');
+  t.true((await capture(cam)).ok);
+  await vc.show(jpegBomb(960, 1280), 'turned');
+  t.true((await capture(cam)).ok);
+  await vc.show(frame(90), 'back');
+  t.true((await capture(cam)).ok);
+  t.deepEqual(cam.state(), { kind: 'ready' });
+});
+
+test('a frame of more bytes than the configured size can take is stopped while it is read', async (t) => {
+  const { vc, cam } = await rig(t, { width: 640, height: 480 });
+  // 640×480: at most 2 bytes a pixel and 512 KiB of EXIF, 1,138,688 bytes. This one is 4 MB with a proper header.
+  const big = jpegOf(sof(640, 480), ...Array.from({ length: 64 }, () => comment(65_000)));
+  t.true(big.byteLength > 4_000_000);
+  await vc.show(big, 'fat');
+  const r = await capture(cam);
+  t.deepEqual(r, { ok: false, reason: 'rpicam-still wrote more than 1138688 bytes (the most a 640×480 picture may take) and was stopped' });
+  t.true(gone(vc.lastPid()!));
+  t.is(cam.state().kind, 'degraded');
 });

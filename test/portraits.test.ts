@@ -7,11 +7,17 @@ import { IdentityServiceSim } from '../hw-sim/devices/identity-service.js';
 import { loadSimFaces, type SimFaces } from '../hw-sim/faces.js';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
 import { configSchema } from '../src/config/schema.js';
+import { createCheckinSteps, type StepDeps } from '../src/checkin/steps.js';
+import { createSessions } from '../src/checkin/sessions.js';
 import { FaceEngine } from '../src/faceid/engine.js';
+import type { CitizenIdentity } from '../src/hal/card/types.js';
+import { frameLimit } from '../src/hal/camera/rpicam.js';
 import { distance, distanceOf } from '../src/faceid/metric.js';
 import { faceEngineOptions } from '../src/faceid/options.js';
 import { identityConfigSchema } from '../src/identity/config.js';
 import { createPortraitClient, MAX_PORTRAIT_BYTES, type PortraitClientOptions } from '../src/identity/portrait-client.js';
+import { RequestRecorder } from '../hw-sim/devices/recorder.js';
+import { jpegBomb } from './helpers/jpeg-bombs.js';
 
 // Whichever source this machine has: ../shared/faces (CI), or $KIOSKD_FACES_DIR, or else face-api's demo photos.
 const t0 = performance.now();
@@ -146,6 +152,60 @@ test('unavailable: an answer that is not a JPEG, is too large, or is a redirect;
   const counting = createPortraitClient({ url: 'http://127.0.0.1:9', timeoutMs: 1000, log: pino({ level: 'silent' }), fetch: () => Promise.resolve(new Response(null, { status: 404 })).finally(() => asked++) });
   t.like(await counting.fetchPortrait('0011909', sig()), { kind: 'unavailable', reason: 'the ID number is not 12 digits' });
   t.is(asked, 0);
+});
+
+test('a 695-byte portrait declaring 8000×8000 pixels is refused by its header: unavailable, with the reason', async (t) => {
+  const { sim, client, logs } = await service(t, { timeoutMs: 15_000 }); // the demo-photo test decodes on this thread: no time-outs here
+  const bomb = jpegBomb();
+  t.is(bomb.byteLength, 695);
+  sim.serve(IDS[0]!, bomb);
+  const r = await client.fetchPortrait(IDS[0]!, sig());
+  t.like(r, { kind: 'unavailable', reason: 'the portrait declares 8000×8000 pixels, more than 1024×1280' });
+  t.is(sim.stats().requests, 1);
+  // Larger than a portrait, smaller than a bomb: still refused, still by the header alone.
+  sim.serve(IDS[0]!, jpegBomb(1600, 2000, 2000));
+  t.like(await client.fetchPortrait(IDS[0]!, sig()), { kind: 'unavailable', reason: 'the portrait declares 1600×2000 pixels, more than 1024×1280' });
+  sim.serve(IDS[0]!, null);
+  t.like(await client.fetchPortrait(IDS[0]!, sig()), { kind: 'found' });
+  noIdNumber(t, logs());
+});
+
+test('the face engine measures both images before decoding either: a bomb as portrait or as frame never reaches the worker', async (t) => {
+  // An engine that was never started: a check made after start() would spawn the worker and
+  // hand it the image (analyses would count it). A portrait from a chip reader comes this way.
+  // maxFrame as the daemon would pass it for its 1280×960 camera.
+  const fresh = new FaceEngine(faceEngineOptions(configSchema.shape.faceid.parse(undefined), { maxFrame: frameLimit({ width: 1280, height: 960 }) }), pino({ level: 'silent' }));
+  t.teardown(() => fresh.stop());
+  const bomb = jpegBomb();
+  const asReference = await fresh.verify(faces.cameraOf(IDS[0]!)!, bomb, sig());
+  t.deepEqual(asReference, { ok: false, which: 'reference', reason: 'error', detail: 'the reference portrait declares 8000×8000 pixels, more than 1024×1280' });
+  const asFrame = await fresh.verify(bomb, faces.portraitOf(IDS[0]!)!, sig());
+  t.deepEqual(asFrame, { ok: false, which: 'probe', reason: 'error', detail: 'the camera frame declares 8000×8000 pixels, more than 1408×1056' });
+  await t.throwsAsync(fresh.analyze(bomb, 'probe', sig()), { message: 'the camera frame declares 8000×8000 pixels, more than 4608×3496' });
+  await t.throwsAsync(fresh.analyze(jpegBomb(20_000, 20_000), 'reference', sig()), { message: 'the reference image declares 20000×20000 pixels, more than 4608×3496' });
+  // Through the check-in steps, with the portrait handed in by a chip reader (no identity
+  // service on the way): the verify step says why, and the check-in goes its no-portrait way.
+  const sessions = createSessions();
+  const steps = createCheckinSteps({ sessions, faces: () => fresh, portraits: null, log: pino({ level: 'silent' }) } as unknown as StepDeps);
+  sessions.open('chip', { idNumber: IDS[0]!, portrait: jpegBomb() } as unknown as CitizenIdentity, new Date(), null);
+  t.deepEqual(await steps.portrait({ sessionId: 'chip' }, sig()), { kind: 'found' });
+  sessions.setFrame('chip', faces.cameraOf(IDS[0]!)!);
+  t.deepEqual(await steps.verify({ sessionId: 'chip' }, sig()), { kind: 'unavailable', reason: 'the reference portrait cannot be used (the reference portrait declares 8000×8000 pixels, more than 1024×1280)' });
+  // Decoding that file takes 615 MB of RSS (jpeg-js allocates for the declared size before its
+  // own 256 MB limit trips; bench/untrusted-input.ts): refused by its header, it is never handed over.
+  t.is(fresh.analyses, 0, 'no image was handed to the worker');
+});
+
+test('a redirect from the identity service is not followed: the other server receives nothing', async (t) => {
+  const { sim, client, logs } = await service(t, { timeoutMs: 15_000 }); // the demo-photo test decodes on this thread: no time-outs here
+  // What a redirect target could answer: a valid portrait, which must not be taken either.
+  const elsewhere = await RequestRecorder.start({ contentType: 'image/jpeg', body: faces.portraitOf(IDS[1]!)! });
+  t.teardown(() => elsewhere.stop());
+  sim.setFault('redirect', { location: elsewhere.url });
+  const r = await client.fetchPortrait(IDS[1]!, sig());
+  t.like(r, { kind: 'unavailable', reason: 'the identity service answered HTTP 307: redirects are not followed' });
+  t.deepEqual(elsewhere.received(), { connections: 0, requests: [] });
+  noIdNumber(t, logs());
 });
 
 test('a caller abort rejects with the abort reason, before or during the request', async (t) => {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './listen.js';
 
-export type BhytGatewayFault = 'none' | 'http-500' | 'slow' | 'expire-token' | 'malformed-json' | 'down';
+export type BhytGatewayFault = 'none' | 'http-500' | 'slow' | 'expire-token' | 'malformed-json' | 'down' | 'redirect' | 'huge-body' | 'wrong-content-type';
 
 export interface BhytGatewayStats {
   readonly tokenRequests: number;
@@ -10,6 +10,8 @@ export interface BhytGatewayStats {
   readonly lookups: number;
   /** Lookups per maThe. */
   readonly byCard: Readonly<Record<string, number>>;
+  /** Bytes of 'huge-body' answers written before the client hung up (or all of them). */
+  readonly hugeBytesSent: number;
 }
 
 interface IssuedToken {
@@ -67,10 +69,13 @@ export class BhytGatewaySim {
   private port = 0;
   private fault: BhytGatewayFault = 'none';
   private delayMs = 10_000;
+  private location = 'http://127.0.0.1:9/elsewhere';
+  private redirectStatus = 307;
+  private hugeBytes = 200 * 1024 * 1024;
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly results = new Map<string, string>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private counts = { tokenRequests: 0, lookups: 0, byCard: {} as Record<string, number> };
+  private counts = { tokenRequests: 0, lookups: 0, byCard: {} as Record<string, number>, hugeBytesSent: 0 };
   private last: Record<string, unknown> | null = null;
 
   private constructor(
@@ -98,8 +103,15 @@ export class BhytGatewaySim {
    * 'down' closes the listener (connection refused) and 'none' reopens it on the same port;
    * 'slow' holds every answer for delayMs (default 10 s); 'expire-token' kills every token
    * issued so far, so the next lookup gets HTTP 401 once and the client must take a new one.
+   * Faults of a broken or hostile front end: 'redirect' answers every request `status` (307,
+   * or 308…) to `location` (e.g. a RequestRecorder's URL); 'huge-body' answers 200 JSON that
+   * never seems to end (`bytes`, default 200 MB, no Content-Length); 'wrong-content-type'
+   * answers what it would, as text/html.
    */
-  async setFault(f: BhytGatewayFault, opts: { delayMs?: number } = {}): Promise<void> {
+  async setFault(f: BhytGatewayFault, opts: { delayMs?: number; location?: string; status?: number; bytes?: number } = {}): Promise<void> {
+    if (opts.location !== undefined) this.location = opts.location;
+    this.redirectStatus = opts.status ?? 307;
+    this.hugeBytes = opts.bytes ?? 200 * 1024 * 1024;
     if (f === 'expire-token') {
       for (const t of this.tokens.values()) t.expiresAt = 0;
       this.fault = 'none';
@@ -112,7 +124,7 @@ export class BhytGatewaySim {
   }
 
   stats(): BhytGatewayStats {
-    return { tokenRequests: this.counts.tokenRequests, lookups: this.counts.lookups, byCard: { ...this.counts.byCard } };
+    return { tokenRequests: this.counts.tokenRequests, lookups: this.counts.lookups, byCard: { ...this.counts.byCard }, hugeBytesSent: this.counts.hugeBytesSent };
   }
 
   /** The last lookup body as received (parsed), for checking hoTenCb, cccdCb, ngaySinh. */
@@ -154,8 +166,34 @@ export class BhytGatewaySim {
     if (res.destroyed) return;
     if (this.fault === 'http-500') return send(res, 500, '<html><body><h1>500 Internal Server Error</h1></body></html>');
     if (this.fault === 'malformed-json') return send(res, 200, '{"maKetQua":"000","ghiChu":"Th');
+    if (this.fault === 'redirect') {
+      res.writeHead(this.redirectStatus, { location: new URL(url.pathname + url.search, this.location).href, 'content-type': 'text/html' }).end('<html><body>Moved</body></html>');
+      return;
+    }
+    if (this.fault === 'huge-body') return this.huge(res);
+    if (this.fault === 'wrong-content-type') res.setHeader('x-sim-content-type', 'text/html; charset=utf-8');
     if (url.pathname === TOKEN_PATH) return this.token(body, res);
     return this.lookup(url.searchParams, body, res);
+  }
+
+  /** A JSON answer that starts well and goes on for hugeBytes, written as fast as the client reads. */
+  private huge(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    const chunk = Buffer.alloc(64 * 1024, 0x61); // 'a'
+    let left = this.hugeBytes;
+    const head = Buffer.from('{"maKetQua":"000","ghiChu":"');
+    res.write(head);
+    this.counts.hugeBytesSent += head.length;
+    const pump = (): void => {
+      while (left > 0 && !res.destroyed) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        this.counts.hugeBytesSent += n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) res.end('"}');
+    };
+    pump();
   }
 
   private countLookup(body: Record<string, unknown> | null): void {
@@ -273,6 +311,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.destroyed || res.writableEnded) return;
   // Strings are what a broken front end sends (HTML error pages, cut-off JSON).
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': typeof body === 'string' && status >= 500 ? 'text/html' : 'application/json; charset=utf-8' });
+  // 'wrong-content-type' marks the answer beforehand: the same JSON, labelled as a web page.
+  const forced = res.getHeader('x-sim-content-type');
+  res.removeHeader('x-sim-content-type');
+  res.writeHead(status, { 'content-type': typeof forced === 'string' ? forced : typeof body === 'string' && status >= 500 ? 'text/html' : 'application/json; charset=utf-8' });
   res.end(text);
 }

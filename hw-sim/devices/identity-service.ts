@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { SimFaces } from '../faces.js';
 import { listenLoopback } from './listen.js';
 
-export type IdentityFault = 'none' | 'http-500' | 'slow' | 'down';
+export type IdentityFault = 'none' | 'http-500' | 'slow' | 'down' | 'redirect';
 
 export interface IdentityServiceOptions {
   /** When set, a request without `Authorization: Bearer <token>` is answered 401. */
@@ -19,7 +19,9 @@ export class IdentityServiceSim {
   private fault: IdentityFault = 'none';
   private delayMs = 30_000;
   private requests = 0;
+  private location = 'http://127.0.0.1:9/elsewhere';
   private readonly withheld = new Set<string>();
+  private readonly served = new Map<string, Uint8Array>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(
@@ -41,10 +43,20 @@ export class IdentityServiceSim {
     return sim;
   }
 
-  /** `slow`: every answer comes `delayMs` late (default 30 s, longer than any client timeout). */
-  setFault(fault: IdentityFault, opts: { delayMs?: number } = {}): void {
+  /**
+   * `slow`: every answer comes `delayMs` late (default 30 s, longer than any client timeout).
+   * `redirect`: every answer is a 307 to `location` (e.g. a RequestRecorder's URL).
+   */
+  setFault(fault: IdentityFault, opts: { delayMs?: number; location?: string } = {}): void {
     this.fault = fault;
     this.delayMs = opts.delayMs ?? 30_000;
+    if (opts.location !== undefined) this.location = opts.location;
+  }
+
+  /** This card's portrait is these bytes, whatever they are (a crafted or broken JPEG); `null` undoes it. */
+  serve(idNumber: string, bytes: Uint8Array | null): void {
+    if (bytes) this.served.set(idNumber, new Uint8Array(bytes));
+    else this.served.delete(idNumber);
   }
 
   /** The service answers 404 for this card, as a registry without the patient's photo does. */
@@ -105,6 +117,10 @@ export class IdentityServiceSim {
     if (req.method !== 'POST') return text(405, 'POST only');
     if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) return text(401, 'bearer token missing or wrong');
     if (this.fault === 'http-500') return text(500, 'simulated fault');
+    if (this.fault === 'redirect') {
+      res.writeHead(307, { location: new URL('/portrait', this.location).href, 'content-type': 'text/plain; charset=utf-8' }).end('moved\n');
+      return;
+    }
     let cccd: unknown;
     try {
       cccd = (JSON.parse(body) as { cccd?: unknown }).cccd;
@@ -112,7 +128,7 @@ export class IdentityServiceSim {
       return text(400, 'the body must be JSON: {"cccd":"<12 digits>"}');
     }
     if (typeof cccd !== 'string' || !/^\d{12}$/.test(cccd)) return text(400, 'cccd must be a string of 12 digits');
-    const portrait = this.withheld.has(cccd) ? null : this.faces.portraitOf(cccd);
+    const portrait = this.withheld.has(cccd) ? null : (this.served.get(cccd) ?? this.faces.portraitOf(cccd));
     if (!portrait) return text(404, 'no portrait for this card');
     res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': portrait.byteLength, 'cache-control': 'no-store' }).end(portrait);
   }

@@ -13,6 +13,13 @@ import { NOT_CHECKED_WORDS, routeOf, type BhytFault } from './codes.js';
  *
  * Privacy: names, card numbers, dates of birth, the token and the password never reach a
  * log line or a `reason`; logs carry the card's last 4 characters, the code and the time.
+ *
+ * Every request carries personal data (the lookup: the patient's ID number, name and birth
+ * date and the officer's CCCD; the token request: the account and its password hash), so:
+ * redirects are never followed (a 3xx is a gateway error: the data would go to wherever the
+ * Location says); an answer is read only if it says it is JSON, and only up to
+ * MAX_ANSWER_BYTES, counted as it streams in (a Content-Length is not trusted). These three
+ * are `problem`s in the result: logged once per kind until the gateway answers properly again.
  */
 
 export interface BhytQuery {
@@ -41,7 +48,14 @@ export type BhytLookup =
       readonly ms: number;
       readonly card: BhytCard;
     }
-  | { readonly kind: 'unavailable'; readonly reason: string; readonly ms: number };
+  | { readonly kind: 'unavailable'; readonly reason: string; readonly ms: number; readonly problem?: GatewayProblem };
+
+/**
+ * The gateway answered in a way the kiosk refuses to act on: a redirect, an answer that is not
+ * JSON, or one larger than MAX_ANSWER_BYTES. A misconfigured URL, a proxy or a compromised
+ * front end, not an outage: staff should be told (once), and the lookups wait to be reconciled.
+ */
+export type GatewayProblem = 'redirect' | 'not-json' | 'too-large';
 
 export interface BhytClient {
   /**
@@ -81,10 +95,25 @@ const LOOKUP_PATH = '/api/egw/KQNhanLichSuKCB2024';
 /** Lookup codes that mean "your token is no good": take a new one and retry once. */
 const TOKEN_CODES: ReadonlySet<string> = new Set(['401', '501', '999']);
 const DEFAULT_TOKEN_LIFE_MS = 50 * 60_000;
+/**
+ * A lookup answer is a few KB (the card, and a visit history of a few hundred bytes per
+ * visit); 1 MiB is thousands of visits. Past it the answer is abandoned, not read.
+ */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
 const MAX_TOKEN_LIFE_MS = 24 * 3600_000;
 
 /** The gateway could not be asked. The message goes into logs and results: keep it free of personal data. */
 class Unavailable extends Error {}
+
+/** The gateway answered, but not in a way the kiosk may act on. */
+class Problem extends Unavailable {
+  constructor(
+    readonly problem: GatewayProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The token request was answered, with a refusal. */
 class TokenRefused extends Error {
@@ -115,6 +144,8 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
   let token: Token | null = null;
   // Concurrent lookups share one token request rather than each logging in.
   let tokenInFlight: Promise<Token> | null = null;
+  /** Problems already logged at error level; cleared when the gateway answers properly again. */
+  const reported = new Set<GatewayProblem>();
 
   /** One HTTP request bounded by timeoutMs; the caller's abort (if given) cuts it short. */
   async function post(url: string, init: RequestInit, caller: AbortSignal | null): Promise<Reply> {
@@ -122,10 +153,12 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
     const handle = clock.setTimeout(() => timer.abort(), opts.timeoutMs);
     const signal = caller ? AbortSignal.any([caller, timer.signal]) : timer.signal;
     try {
-      const res = await doFetch(url, { ...init, method: 'POST', signal });
-      return { status: res.status, text: await res.text() };
+      // Never followed: a redirected request would carry its personal data to the Location.
+      const res = await doFetch(url, { ...init, method: 'POST', redirect: 'manual', signal });
+      return await readReply(res, base);
     } catch (e) {
       if (caller?.aborted) throw abortError(caller);
+      if (e instanceof Problem) throw e;
       if (timer.signal.aborted) throw new Unavailable(`gateway did not answer within ${opts.timeoutMs} ms`);
       throw new Unavailable(`cannot reach the gateway (${errorCode(e)})`);
     } finally {
@@ -217,6 +250,7 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
     try {
       const { code, json } = await ask(q, ngaySinh, signal);
       breaker.success();
+      reported.clear();
       const r = routeOf(code);
       const result: BhytLookup = { kind: 'checked', code, route: r.route, words: r.words, reason: r.reason, ...(r.fault ? { fault: r.fault } : {}), ms: ms(), card: cardOf(code, json) };
       if (r.fault) log.warn({ card, code, fault: r.fault, reason: r.reason, ms: result.ms }, 'BHYT lookup: not the patient’s problem');
@@ -239,6 +273,15 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
       breaker.failure();
       // Anything unexpected is reported by its class only: its message could quote data.
       const reason = e instanceof Unavailable ? e.message : `unexpected ${e instanceof Error ? e.name : typeof e} in the BHYT client`;
+      if (e instanceof Problem) {
+        if (!reported.has(e.problem)) {
+          reported.add(e.problem);
+          log.error({ card, problem: e.problem, reason, ms: ms(), breaker: breaker.state() }, 'BHYT gateway answer refused; lookups stay unchecked until it answers properly (logged once)');
+        } else {
+          log.debug({ card, problem: e.problem, ms: ms(), breaker: breaker.state() }, 'BHYT gateway answer refused again');
+        }
+        return { kind: 'unavailable', reason, ms: ms(), problem: e.problem };
+      }
       log.warn({ card, reason, ms: ms(), breaker: breaker.state() }, 'BHYT gateway unavailable');
       return { kind: 'unavailable', reason, ms: ms() };
     }
@@ -285,6 +328,79 @@ function cardOf(code: string, json: unknown): BhytCard {
 
 function facilityCode(v: unknown): string | null {
   return typeof v === 'string' && /^[0-9A-Za-z]{1,10}$/.test(v.trim()) ? v.trim() : null;
+}
+
+/**
+ * The answer's text, if the kiosk may act on it: not a redirect, JSON, at most
+ * MAX_ANSWER_BYTES. A 5xx or 401/403 answer that is not JSON is not read: its status says enough.
+ */
+async function readReply(res: Response, base: string): Promise<Reply> {
+  const { status } = res;
+  if (status >= 300 && status < 400) {
+    await res.body?.cancel().catch(() => {});
+    throw new Problem('redirect', `gateway answered HTTP ${status}, a redirect${whither(res.headers.get('location'), base)}; redirects are not followed: the request carries personal data`);
+  }
+  const type = res.headers.get('content-type');
+  // Error statuses are acted on by their status; their body is read only when it is JSON
+  // (a token refusal may carry maKetQua), an HTML error page is dropped unread.
+  const errorStatus = status >= 500 || status === 401 || status === 403;
+  if (errorStatus && !isJson(type)) {
+    await res.body?.cancel().catch(() => {});
+    return { status, text: '' };
+  }
+  if (!isJson(type)) {
+    await res.body?.cancel().catch(() => {});
+    throw new Problem('not-json', `gateway answered HTTP ${status} with ${mediaType(type)}, not JSON`);
+  }
+  const tooLarge = (): Problem => new Problem('too-large', `gateway answer larger than ${MAX_ANSWER_BYTES} bytes (HTTP ${status}); not read`);
+  if (Number(res.headers.get('content-length') ?? 0) > MAX_ANSWER_BYTES) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body) return { status, text: '' };
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder('utf-8');
+  let size = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return { status, text: text + decoder.decode() };
+}
+
+/** application/json, text/json or application/…+json, with or without parameters. */
+function isJson(contentType: string | null): boolean {
+  const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return t === 'application/json' || t === 'text/json' || /^application\/[\w.-]+\+json$/.test(t);
+}
+
+/** The media type for a reason: a plain token, or a word for anything else (it is the gateway's text). */
+function mediaType(contentType: string | null): string {
+  if (contentType === null) return 'no content type';
+  const t = contentType.split(';')[0]!.trim().toLowerCase();
+  return /^[a-z0-9.+-]{1,40}\/[a-z0-9.+-]{1,60}$/.test(t) ? t : 'an unrecognised content type';
+}
+
+/** Where a redirect points, in words, without quoting it (the Location is the gateway's text). */
+function whither(location: string | null, base: string): string {
+  if (!location) return ' without a Location';
+  let to: URL;
+  const from = new URL(base);
+  try {
+    to = new URL(location, base);
+  } catch {
+    return ' to an unparsable Location';
+  }
+  if (to.host !== from.host) return ' to another host';
+  if (from.protocol === 'http:' && to.protocol === 'https:') return ' to https on the same host (set bhyt.url to https://…)';
+  return ' on the same host';
 }
 
 function field(obj: unknown, key: string): unknown {

@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { findCalibration, type Calibration } from './calibration.js';
 import { assess, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
 import { distance, distanceOf, scoreOf, type Metric } from './metric.js';
+import { checkJpeg, FRAME_LIMIT, type ImageLimit } from './jpeg-header.js';
 import type { Analysis, WorkerConfig, WorkerMessage } from './protocol.js';
 
 export interface FaceEngineOptions extends WorkerConfig {
@@ -17,6 +18,16 @@ export interface FaceEngineOptions extends WorkerConfig {
   readonly callTimeoutMs: number;
   /** Tensors above the post-warm-up count that mean a leak: the worker is restarted. */
   readonly maxTensorGrowth: number;
+  /**
+   * The largest camera frame `verify` accepts (default FRAME_LIMIT, the largest `hal.camera`
+   * allows). The daemon may pass its configured camera size; the driver checks that too.
+   */
+  readonly maxFrame?: ImageLimit | undefined;
+  /**
+   * The largest reference portrait `verify` accepts. Default FRAME_LIMIT (tests and tools compare
+   * photos); the daemon's options (faceEngineOptions) give PORTRAIT_LIMIT, a chip portrait's size.
+   */
+  readonly maxReference?: ImageLimit | undefined;
 }
 
 export type Verification =
@@ -61,6 +72,8 @@ export class FaceEngine {
    */
   private readonly references = new WeakMap<Uint8Array, Analysis>();
   restarts = 0;
+  /** Images handed to the worker to decode (an image refused by its header never is). */
+  analyses = 0;
   /** The worker's tensor count after its last call (flat when nothing leaks). */
   lastTensors = 0;
 
@@ -86,6 +99,12 @@ export class FaceEngine {
 
   /** Is the face in `probe` (a camera frame, JPEG) the person in `reference` (a portrait, JPEG)? */
   async verify(probe: Uint8Array, reference: Uint8Array, signal: AbortSignal): Promise<Verification> {
+    // Both images are measured by their headers before either is decoded: a frame or a
+    // portrait declaring more pixels than it can have is refused without reaching the worker.
+    const pc = checkJpeg(probe, this.o.maxFrame ?? FRAME_LIMIT, 'the camera frame');
+    if (!pc.ok) return this.refused('probe', pc.reason);
+    const rc = this.references.has(reference) ? null : checkJpeg(reference, this.o.maxReference ?? FRAME_LIMIT, 'the reference portrait');
+    if (rc && !rc.ok) return this.refused('reference', rc.reason);
     const t0 = performance.now();
     const p = await this.analyze(probe, 'probe', signal);
     const probeMs = performance.now() - t0;
@@ -113,8 +132,19 @@ export class FaceEngine {
     };
   }
 
-  /** One image through the worker: faces, quality inputs and (if usable) the embedding. */
+  private refused(which: 'probe' | 'reference', detail: string): Verification {
+    this.log.warn({ which, reason: detail }, 'image refused before decoding');
+    return { ok: false, which, reason: 'error', detail };
+  }
+
+  /**
+   * One image through the worker: faces, quality inputs and (if usable) the embedding. An
+   * image beyond FRAME_LIMIT (by its bytes or its declared size) is refused before it is
+   * handed over: the call rejects with the reason.
+   */
   async analyze(jpeg: Uint8Array, role: 'probe' | 'reference', signal: AbortSignal): Promise<Analysis> {
+    const checked = checkJpeg(jpeg, FRAME_LIMIT, role === 'probe' ? 'the camera frame' : 'the reference image');
+    if (!checked.ok) throw new Error(checked.reason);
     await this.start();
     const w = this.worker!;
     const id = this.nextId++;
@@ -154,6 +184,7 @@ export class FaceEngine {
       // A copy is moved (transferred, not copied again) to the worker, which wipes it after
       // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
       const copy = new Uint8Array(jpeg); // a copy (a Buffer's slice() would be a view of the caller's memory)
+      this.analyses++;
       w.postMessage({ id, type: 'analyze', jpeg: copy, role }, [copy.buffer]);
     });
   }

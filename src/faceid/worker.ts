@@ -18,6 +18,8 @@ const require = createRequire(import.meta.url);
 const port = parentPort!;
 const config = workerData as WorkerConfig;
 const post = (m: WorkerMessage): void => port.postMessage(m);
+/** FRAME_LIMIT's 4608×3496 is 16.1 MP: nothing larger is decoded. */
+const MAX_DECODE_MP = 17;
 /** Longest side of the frame the detector is given. */
 const DETECT_MAX_SIDE = 640;
 
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     let img: any;
     try {
-      img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256 });
+      // The engine has already refused anything larger than FRAME_LIMIT by its header; these
+      // are the decoder's own nets, in case a header ever slips past that check.
+      img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256, maxResolutionInMP: MAX_DECODE_MP });
     } finally {
       req.jpeg.fill(0); // the photo's bytes do not outlive the call
     }

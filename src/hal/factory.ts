@@ -16,10 +16,11 @@ import { createTicketPrinter } from './printer/printer.js';
 import { devicePrinter, tcpPrinter } from './printer/transport.js';
 import { usbPrinter } from './printer/usb.js';
 import { PORT_IDS, type Camera, type CardReader, type Indicators, type Port, type PortId, type TicketPrinter } from './ports.js';
+import { createStorageWatch, type StorageWatch } from './storage.js';
 
 export interface Hal {
   readonly mode: 'real' | 'sim';
-  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter; readonly camera: Camera; readonly indicators: Indicators };
+  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter; readonly camera: Camera; readonly indicators: Indicators; readonly storage: StorageWatch };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
   open(signal: AbortSignal): Promise<void>;
@@ -33,6 +34,8 @@ export interface HalDeps {
   readonly today: () => { year: number; month: number; day: number };
   /** The environment camera commands run with (hw-sim puts its fake rpicam-still on PATH). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The state directory whose free space is watched (kiosk.stateDir, kiosk.storage). */
+  readonly storage: { readonly dir: string; readonly lowMb: number; readonly minMb: number; readonly checkEverySec: number };
 }
 
 /**
@@ -40,11 +43,13 @@ export interface HalDeps {
  * here, lazily, only when configured, so a machine without libusb still starts.
  */
 export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal> {
-  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter; camera: Camera; indicators: Indicators };
+  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter; camera: Camera; indicators: Indicators; storage: StorageWatch };
   ports.camera = createCamera(cfg.camera, deps);
   ports.indicators = createIndicators(cfg.indicators, deps);
   ports.card = createCard(cfg.card, deps);
   ports.printer = createPrinter(cfg.printer, deps);
+  const st = deps.storage;
+  ports.storage = createStorageWatch({ dir: st.dir, lowBytes: st.lowMb * 2 ** 20, minBytes: st.minMb * 2 ** 20, everyMs: st.checkEverySec * 1000, clock: deps.clock, log: deps.log.child({ port: 'storage' }) });
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,

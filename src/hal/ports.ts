@@ -7,8 +7,9 @@ import type { Clock } from '../util/clock.js';
 import type { ScanResult } from './card/types.js';
 import type { PrinterStatus } from './printer/status.js';
 
-export type PortId = 'card' | 'camera' | 'printer' | 'indicators';
-export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators'];
+/** `storage` is the state directory's free space (hal/storage.ts): always required. */
+export type PortId = 'card' | 'camera' | 'printer' | 'indicators' | 'storage';
+export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators', 'storage'];
 
 export type PortState =
   /** Not fitted, not configured, or not built yet. Says why. */

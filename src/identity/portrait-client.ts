@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { checkJpeg, PORTRAIT_LIMIT } from '../faceid/jpeg-header.js';
 import { maskId } from '../hal/card/types.js';
 
 /**
@@ -16,7 +17,9 @@ import { maskId } from '../hal/card/types.js';
  *   {"cccd":"001190900001"}                (the 12-digit CCCD number)
  *
  *   200  Content-Type: image/jpeg. The body is the portrait: a JPEG (it must start FF D8 FF) of
- *        at most 2 MB, e.g. the chip's DG2 photo or the registry's photo, as it is.
+ *        at most 2 MB and 1024×1280 pixels (either way round; PORTRAIT_LIMIT), e.g. the chip's
+ *        DG2 photo or the registry's photo, as it is. Its size is read from its header, never
+ *        by decoding it: a larger one is refused, not scaled.
  *   404  The service has no portrait for this card. The body is ignored.
  *   Any other answer (401/403 for a bad token, 5xx, a redirect), no answer within the timeout,
  *   or a body that is not a JPEG: the kiosk goes on without a portrait.
@@ -54,7 +57,7 @@ export interface PortraitClientOptions {
 }
 
 /** A chip portrait is 15–30 KB and a registry photo a few hundred: a larger answer is not a portrait. */
-export const MAX_PORTRAIT_BYTES = 2 * 1024 * 1024;
+export const MAX_PORTRAIT_BYTES = PORTRAIT_LIMIT.maxBytes;
 
 /** The service could not be asked, or gave no usable answer. The message is a `reason`: no personal data. */
 class Unavailable extends Error {}
@@ -90,6 +93,13 @@ export function createPortraitClient(opts: PortraitClientOptions): PortraitClien
     if (body === null) throw new Unavailable(`the portrait is larger than ${MAX_PORTRAIT_BYTES} bytes`);
     if (!(body[0] === 0xff && body[1] === 0xd8 && body[2] === 0xff)) {
       throw new Unavailable(`the answer is not a JPEG image (${body.byteLength} bytes, ${res.headers.get('content-type') ?? 'no content type'})`);
+    }
+    // Measured by its header before anything decodes it: a few hundred bytes can declare a
+    // picture that takes a gigabyte to decode.
+    const checked = checkJpeg(body, PORTRAIT_LIMIT, 'the portrait');
+    if (!checked.ok) {
+      body.fill(0);
+      throw new Unavailable(checked.reason);
     }
     return body;
   }

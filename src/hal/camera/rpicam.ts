@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkJpeg, type ImageLimit } from '../../faceid/jpeg-header.js';
 import type { Camera, CaptureOutcome, DriverDeps, PortState, Unsubscribe } from '../ports.js';
 import type { RpicamConfig } from './config.js';
 
@@ -9,8 +10,21 @@ import type { RpicamConfig } from './config.js';
 const DEFAULT_COMMANDS = ['rpicam-still', 'libcamera-still'] as const;
 /** Enough for the last few lines of libcamera's log; the tail is what says why it failed. */
 const STDERR_TAIL = 4096;
-/** Far above any real still (a 12 MP JPEG at q100 is ~10 MB); a runaway program is stopped. */
-const MAX_JPEG_BYTES = 64 * 1024 * 1024;
+/**
+ * What a picture of the configured size may be: its declared width and height within 10% of
+ * the configured ones (either way round), and at most 2 bytes per pixel plus 512 KiB of EXIF
+ * and thumbnail, never over 16 MiB. A real scene at q90 is 0.3–0.6 bytes per pixel (1280×960:
+ * 0.4–0.8 MB, capped at 2.9 MB); even pure noise at q100 in rpicam-still's 4:2:0 stays under 2.
+ * Anything larger is not the picture that was asked for, and is stopped or refused before
+ * anything decodes it (a 700-byte JPEG can declare 8000×8000 pixels).
+ */
+export function frameLimit(cfg: Pick<RpicamConfig, 'width' | 'height'>): ImageLimit {
+  return {
+    maxWidth: Math.ceil(cfg.width * 1.1),
+    maxHeight: Math.ceil(cfg.height * 1.1),
+    maxBytes: Math.min(16 * 1024 * 1024, cfg.width * cfg.height * 2 + 512 * 1024),
+  };
+}
 
 export type RpicamDeps = DriverDeps & { readonly env?: NodeJS.ProcessEnv };
 
@@ -31,6 +45,7 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
   const { clock, log } = deps;
   const env = deps.env ?? process.env;
   const candidates: readonly string[] = cfg.command ? [cfg.command] : DEFAULT_COMMANDS;
+  const limit = frameLimit(cfg);
   const argv = [
     ...['-n', '--immediate', '-t', '1'],
     ...['--width', String(cfg.width), '--height', String(cfg.height), '-q', String(cfg.quality), '--encoding', 'jpg'],
@@ -84,7 +99,7 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
         const last = lastLine(stderr);
         if (why === 'cancelled') return fail('capture cancelled', true);
         if (why === 'timeout') return fail(`${cmd} took longer than ${cfg.timeoutMs} ms and was stopped${last ? ` (last said: ${last})` : ''}`);
-        return fail(`${cmd} wrote more than ${MAX_JPEG_BYTES} bytes and was stopped`);
+        return fail(`${cmd} wrote more than ${limit.maxBytes} bytes (the most a ${cfg.width}×${cfg.height} picture may take) and was stopped`);
       };
       /** Ends the capture once the process is gone; stdout/stderr are dropped, not awaited. */
       const abandon = (why: NonNullable<typeof stoppedFor>): void => {
@@ -107,7 +122,7 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
 
       child.stdout?.on('data', (b: Buffer) => {
         size += b.length;
-        if (size > MAX_JPEG_BYTES) stop('too-big');
+        if (size > limit.maxBytes) stop('too-big');
         else if (!stoppedFor) chunks.push(b);
       });
       child.stderr?.setEncoding('utf8');
@@ -140,6 +155,11 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
           at += c.length;
         }
         if (!isJpeg(jpeg)) return finish(fail(`${cmd} output is not a JPEG image (${size} bytes)`));
+        const checked = checkJpeg(jpeg, limit, `the ${cmd} picture`);
+        if (!checked.ok) {
+          jpeg.fill(0);
+          return finish(fail(`${checked.reason} (configured ${cfg.width}×${cfg.height}, 10% margin)`));
+        }
         finish({ kind: 'done', outcome: { ok: true, jpeg, ms: clock.now() - started }, cancelled: false });
       });
     });
