@@ -18,6 +18,7 @@ import type { CheckinConfig } from './config/schema.js';
 import { FaceEngine } from './faceid/engine.js';
 import { faceEngineOptions } from './faceid/options.js';
 import { maskId } from './hal/card/types.js';
+import { frameLimit } from './hal/camera/rpicam.js';
 import { createHal } from './hal/factory.js';
 import { createPortraitClient } from './identity/portrait-client.js';
 import { describePortState, PORT_IDS, type PortStates } from './hal/ports.js';
@@ -264,7 +265,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   }
   // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
   const localToday = () => localDate(wallClock(), config.ticket.timeZone);
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock: realClock, random: Math.random, today: localToday });
+  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock: realClock, random: Math.random, today: localToday, storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage } });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
   // Queue numbers and the check-in audit (SQLite, WAL). A kiosk that cannot number tickets
   // must not take patients: failing here exits 70 and systemd retries.
@@ -315,7 +316,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   const runtime = createKioskRuntime({
     clock,
     ports: initialPorts,
-    requiredPorts: config.kiosk.requiredPorts,
+    // A kiosk that cannot record a number takes no patient: storage is always required.
+    requiredPorts: [...new Set([...config.kiosk.requiredPorts, 'storage' as const])],
     heartbeatMs: config.kiosk.heartbeatMs,
     heartbeatClock: realClock,
     resultHoldMs: config.kiosk.resultHoldMs,
@@ -362,7 +364,9 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     publish.retained('state', { mode: s.mode, step: s.step, session_id: s.sessionId, ports: s.ports, leds: ledsFor(s), since });
 
   // Face models load at boot (a few seconds), in their worker, while the devices open.
-  const engine = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
+  // A camera frame larger than the camera is configured for is refused before it is decoded.
+  const cam = config.hal.camera;
+  const engine = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid, cam.driver === 'rpicam' ? { maxFrame: frameLimit(cam) } : {}), log.child({ ns: 'faceid' })) : null;
   let faceInfo: FaceIdInfo | null = null;
   const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo, restarts_since_boot: thisStart.restartsSinceBoot });
   publish.retained('status', 'online');
@@ -405,7 +409,7 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err), session: s.id }, 'the check-in could not be recorded');
     }
-    const ticket = s.number === null ? null : s.ticket;
+    const ticket = s.number === null && !s.printed ? null : s.ticket;
     publish.event(s.outcome === 'printed' ? 'checkin.completed' : 'checkin.failed', {
       session_id: s.id,
       outcome: s.outcome!,

@@ -6,7 +6,7 @@ import type { CheckinPolicy, CheckinSteps, PrintInput } from '../src/pipeline/st
 
 const ready = { kind: 'ready' } as const;
 const absent = { kind: 'absent', reason: 'not fitted' } as const;
-const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent };
+const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent, storage: ready };
 
 export const policy: CheckinPolicy = {
   consentTimeoutMs: 30_000,
@@ -189,7 +189,7 @@ test('a camera that hangs is aborted at its time limit and the patient gets a co
   t.like(k.ended()[0]!.session, { outcome: 'device-error', ticket: 'counter', reason: 'the camera did not deliver a frame in time' });
 });
 
-test('printer failure ends as device-error; a failed number allocation prints nothing', async (t) => {
+test('printer failure ends as device-error; a failed number allocation (a full disk) still gives the patient a counter ticket, without a number', async (t) => {
   const a = kiosk({ print: async () => ({ ok: false, reason: 'paper out' }) });
   a.rt.cardRead('s1', 'x');
   a.rt.consent(true);
@@ -200,8 +200,17 @@ test('printer failure ends as device-error; a failed number allocation prints no
   b.rt.cardRead('s1', 'x');
   b.rt.consent(true);
   await settle();
-  t.deepEqual(b.printed, []);
-  t.like(b.ended()[0]!.session, { outcome: 'device-error', reason: 'queue number: database is locked' });
+  t.is(b.printed.length, 1);
+  t.like(b.printed[0], { ticket: 'counter', number: null, counterReason: 'Máy không ghi được số thứ tự' });
+  t.like(b.ended()[0]!.session, { outcome: 'counter', ticket: 'counter', number: null, printed: true, reason: 'queue number: database is locked' });
+
+  // Already on the way to the counter (declined): that reason and outcome stay.
+  const c = kiosk({ number: async () => ({ ok: false, reason: 'database or disk is full' }) });
+  c.rt.cardRead('s1', 'x');
+  c.rt.consent(false);
+  await settle();
+  t.like(c.printed[0], { ticket: 'counter', number: null, counterReason: 'Không đồng ý xác thực khuôn mặt' });
+  t.like(c.ended()[0]!.session, { outcome: 'declined', printed: true });
 });
 
 test('shutdown during capture cancels at once (the capture is aborted); during print it waits for the ticket', async (t) => {

@@ -23,7 +23,7 @@ const T0 = new Date(2025, 2, 10, 10, 0, 0).getTime();
 const S = 1000;
 const MIN = 60 * S;
 
-const ports = (printer: PortState): StatePayload['ports'] => ({ card: { kind: 'ready' }, camera: { kind: 'ready' }, printer, indicators: { kind: 'ready' } });
+const ports = (printer: PortState): StatePayload['ports'] => ({ card: { kind: 'ready' }, camera: { kind: 'ready' }, printer, indicators: { kind: 'ready' }, storage: { kind: 'ready' } });
 const state = (mode: StatePayload['mode'], printer: PortState = { kind: 'ready' }, step: string | null = null): string =>
   JSON.stringify({ mode, step, session_id: step ? 's-1' : null, ports: ports(printer), since: new Date(T0).toISOString() } satisfies StatePayload);
 /** A health report the kiosk took at `ts` (its own clock). */

@@ -122,7 +122,8 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
       if (input.ticket === 'queue' && !input.faceVerified) notes.push('Chưa xác thực khuôn mặt');
       const ticket: Ticket = {
         ticketId: input.sessionId,
-        number: input.number,
+        // No number could be recorded: the counter ticket says so (the reason is in the notes).
+        number: input.number ?? '—',
         department: place.name,
         room: place.room,
         priority: s.priority ? PRIORITY_WORDS[s.priority] : null,

@@ -149,7 +149,7 @@ async function buildChecks(loaded: LoadedConfig, o: Options, log: Logger): Promi
   const clock = systemClock();
   const wallClock = (): Date => new Date();
   const limitMs = o.timeoutMs;
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: () => localDate(wallClock(), config.ticket.timeZone) });
+  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: () => localDate(wallClock(), config.ticket.timeZone), storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage } });
   // The models load (seconds) while the printer check runs.
   const wantFaces = !o.skip.has('camera') && config.faceid.enabled && config.hal.camera.driver !== 'none';
   const engine = wantFaces ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;

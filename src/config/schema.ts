@@ -202,7 +202,7 @@ const checkinSchema = z
 
 export type CheckinConfig = z.output<typeof checkinSchema>;
 
-export const portIds = ['card', 'camera', 'printer', 'indicators'] as const;
+export const portIds = ['card', 'camera', 'printer', 'indicators', 'storage'] as const;
 export type PortId = (typeof portIds)[number];
 
 const tlsSchema = z.strictObject({
@@ -280,6 +280,14 @@ export const configSchema = z.strictObject({
       shutdownGraceMs: durationMs(0, 20_000)
         .default(10_000)
         .describe('how long a check-in in progress may take to finish when stopping; stopping is cut off 5 s after it (keep under TimeoutStopSec)'),
+      // The state directory's free space is a port (storage), always required: see hal/storage.ts.
+      storage: z
+        .strictObject({
+          lowMb: z.number().min(0).max(1_000_000).default(200).describe('below this much free space in stateDir: alert storage.low, the kiosk keeps working'),
+          minMb: z.number().min(0).max(1_000_000).default(20).describe('below this: out of service (alert storage.full) until there is room again; the margin records the patients already in a session'),
+          checkEverySec: z.number().int().min(1).max(3600).default(10),
+        })
+        .prefault({}),
     })
     .prefault({}),
   ticket: ticketSchema,

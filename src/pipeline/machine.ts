@@ -105,6 +105,7 @@ export const COUNTER_WORDS = {
   noFace: 'Không chụp được khuôn mặt rõ',
   noPortrait: 'Không có ảnh đối chiếu',
   device: 'Thiết bị gặp sự cố',
+  unnumbered: 'Máy không ghi được số thứ tự',
 } as const;
 
 export const kioskMachine = setup({
@@ -334,11 +335,11 @@ export const kioskMachine = setup({
             },
             onDone: [
               { guard: ({ event }) => event.output.ok, target: 'print', actions: { type: 'update' as const, params: ({ event }): Patch => ({ number: event.output.ok ? event.output.number : null }) } },
-              failed(({ event }) => (event.output.ok ? '' : `queue number: ${event.output.reason}`)),
+              unnumbered(({ event }) => (event.output.ok ? '' : `queue number: ${event.output.reason}`)),
             ],
-            onError: failed(({ event }) => `queue number: ${errorText(event.error)}`),
+            onError: unnumbered(({ event }) => `queue number: ${errorText(event.error)}`),
           },
-          after: { number: failed(() => 'the queue number was not allocated in time') },
+          after: { number: unnumbered(() => 'the queue number was not allocated in time') },
         },
         print: {
           // A ticket on its way out may finish: its number must not be torn off half-printed.
@@ -353,7 +354,7 @@ export const kioskMachine = setup({
             src: 'print',
             input: ({ context }) => {
               const s = context.session!;
-              return { sessionId: s.id, ticket: s.ticket, department: s.department, number: s.number!, counterReason: s.counterReason, faceVerified: s.faceVerified, insurance: s.insurance };
+              return { sessionId: s.id, ticket: s.ticket, department: s.department, number: s.number, counterReason: s.counterReason, faceVerified: s.faceVerified, insurance: s.insurance };
             },
             onDone: [
               { guard: ({ event }) => event.output.ok, target: 'done', actions: { type: 'update' as const, params: ({ context }): Patch => ({ outcome: context.session?.outcome ?? 'printed', printed: true }) } },
@@ -444,6 +445,23 @@ function deviceError(reason: ReasonOf) {
 }
 
 /** No ticket can be given (numbering or printing failed): the session ends as a device error. */
+/**
+ * No number could be recorded (a full disk, a locked database): the patient still leaves with a
+ * ticket, one for the reception counter without a number, rather than with nothing.
+ */
+function unnumbered(reason: ReasonOf) {
+  return {
+    target: 'print',
+    actions: {
+      type: 'update' as const,
+      params: (args: Args): Patch => {
+        const s = args.context.session;
+        return { ticket: 'counter', number: null, outcome: s?.outcome ?? 'counter', counterReason: s?.counterReason ?? COUNTER_WORDS.unnumbered, reason: s?.reason ? `${s.reason}; ${reason(args)}` : reason(args) };
+      },
+    },
+  };
+}
+
 function failed(reason: ReasonOf) {
   return {
     target: 'done',

@@ -64,7 +64,8 @@ export type NumberResult = { readonly ok: true; readonly number: string } | { re
 export interface PrintInput extends StepInput {
   readonly ticket: TicketKind;
   readonly department: string;
-  readonly number: string;
+  /** null: no number could be recorded; a counter ticket without one. */
+  readonly number: string | null;
   /** Why the patient goes to the counter, in Vietnamese, printed on the ticket. */
   readonly counterReason: string | null;
   readonly faceVerified: boolean;
