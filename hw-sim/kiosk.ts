@@ -21,7 +21,8 @@ export interface KioskSim {
   checkIn(n: number, opts?: { consent?: 'yes' | 'no' | 'none'; face?: number | 'stranger' | 'empty'; timeoutMs?: number }): Promise<{ end: Record<string, unknown>; ticket: PrintedTicket | null }>;
   waitEvent(kind: string, pred?: (data: Record<string, unknown>) => boolean, timeoutMs?: number, from?: number): Promise<Record<string, unknown>>;
   waitState(pred: (state: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  restartDaemon(): Promise<void>;
+  /** Starts kioskd again; `clockBackMs` sets its clock that much earlier than the last one's (not before real time). */
+  restartDaemon(opts?: { clockBackMs?: number }): Promise<void>;
   /** Moves kioskd's time forward (it survives a restart); resolves with kioskd's new wall time. */
   advanceClock(move: ClockMove): Promise<{ offsetMs: number; wallClock: string }>;
   stop(): Promise<void>;
@@ -100,7 +101,12 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
       clockOffsetMs = r.offsetMs;
       return r;
     },
-    async restartDaemon() {
+    async restartDaemon(opts = {}) {
+      if (opts.clockBackMs !== undefined) {
+        // kioskd's sim clock only runs at or ahead of real time: it can go back only as far as it went ahead.
+        if (opts.clockBackMs > clockOffsetMs) throw new Error(`kioskd's clock is only ${Math.round(clockOffsetMs / 1000)} s ahead: it cannot go back ${Math.round(opts.clockBackMs / 1000)} s (advance it first)`);
+        clockOffsetMs -= opts.clockBackMs;
+      }
       k.daemon = spawn();
       await until(() => /drivers loaded/.test(out.split('kioskd starting').at(-1) ?? ''), 30_000, 'the restarted daemon');
     },

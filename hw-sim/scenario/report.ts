@@ -79,7 +79,7 @@ export function describeStep(s: Step): string {
     case 'kill_daemon':
       return `kill kioskd (${s.signal})`;
     case 'restart_daemon':
-      return 'start kioskd again';
+      return s.clockBackMs === undefined ? 'start kioskd again' : `start kioskd again with its clock ${formatDuration(s.clockBackMs)} earlier`;
     case 'mark':
       return `mark "${s.label}"`;
     case 'expect':

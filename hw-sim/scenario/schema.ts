@@ -149,7 +149,12 @@ const killDaemon = z
   .union([z.null(), z.literal(true), z.enum(['SIGKILL', 'SIGTERM', 'SIGINT'])], { error: 'SIGKILL (the default), SIGTERM or SIGINT' })
   .transform((s) => ({ kind: 'kill_daemon' as const, signal: typeof s === 'string' ? s : ('SIGKILL' as const) }));
 
-const restartDaemon = z.union([z.null(), z.literal(true)], { error: 'takes no value: write "- restart_daemon"' }).transform(() => ({ kind: 'restart_daemon' as const }));
+/** `- restart_daemon`, or `restart_daemon: {clock_back: 1d}`: kioskd comes back with its clock that much earlier (a dead RTC, NTP stepping back). */
+const restartDaemon = z
+  .union([z.null(), z.literal(true), z.strictObject({ clock_back: duration.pipe(z.number().min(1, 'clock_back: at least 1ms').max(MAX_ADVANCE_MS, 'clock_back: at most 366d')) })], {
+    error: 'takes no value ("- restart_daemon"), or {clock_back: 1d}',
+  })
+  .transform((v) => ({ kind: 'restart_daemon' as const, ...(v !== null && v !== true ? { clockBackMs: v.clock_back } : {}) }));
 
 const mark = name.transform((label) => ({ kind: 'mark' as const, label }));
 

@@ -83,8 +83,12 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
     }
     case 'restart_daemon':
       await stopDaemon(k, ctx);
-      await k.restartDaemon();
-      return `pid ${k.daemon.pid}`;
+      try {
+        await k.restartDaemon(step.clockBackMs === undefined ? {} : { clockBackMs: step.clockBackMs });
+      } catch (err) {
+        throw new StepFailed(['expected kioskd to start again', `saw: ${err instanceof Error ? err.message : String(err)}`]);
+      }
+      return `pid ${k.daemon.pid}${step.clockBackMs === undefined ? '' : `, its clock ${formatDuration(step.clockBackMs)} earlier`}`;
     case 'mark':
       await sim.printer.settled();
       ctx.marks.set(step.label, markNow(k, ctx.mqtt));
