@@ -24,7 +24,7 @@ for (const broker of brokerFactories) {
     const d = runDaemon(base(id, b.url));
     t.teardown(() => killQuietly(d));
 
-    await w.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'online', 10_000);
+    await w.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'online', 30_000);
     const info = JSON.parse((await w.waitFor((m) => m.topic === `kiosk/${id}/info`)).payload);
     t.like(info, { schema: 1, hal_mode: 'sim', mqtt_protocol: broker.name === 'mosquitto' ? 5 : 4 });
     t.like(info.drivers, { card: 'none', printer: 'none' });
@@ -42,12 +42,12 @@ for (const broker of brokerFactories) {
     await b.restart(); // remembers nothing: everything retained must come from the daemon again
     const w2 = await Watcher.start(b.url, `kiosk/${id}/#`);
     t.teardown(() => w2.stop());
-    for (const topic of ['status', 'info', 'state']) await w2.waitFor((m) => m.topic === `kiosk/${id}/${topic}`, 10_000);
+    for (const topic of ['status', 'info', 'state']) await w2.waitFor((m) => m.topic === `kiosk/${id}/${topic}`, 30_000);
     t.is(w2.seen.find((m) => m.topic === `kiosk/${id}/status`)?.payload, 'online');
 
     const mark = w2.mark();
     d.proc.kill('SIGKILL');
-    const will = await w2.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'offline', 10_000, mark);
+    const will = await w2.waitFor((m) => m.topic === `kiosk/${id}/status` && m.payload === 'offline', 30_000, mark);
     t.truthy(will);
   });
 }
@@ -90,13 +90,13 @@ test('with the broker unreachable the daemon starts, retries with the same messa
   const d = runDaemon({ ...base('lonely', gate.url), mqtt: { url: gate.url, reconnectBaseMs: 200 } });
   t.teardown(() => killQuietly(d));
   await d.waitForOutput(/drivers loaded/);
-  await until(() => gate.attempts >= 3, 10_000, 'three connection attempts');
+  await until(() => gate.attempts >= 3, 30_000, 'three connection attempts');
   t.is(d.output().match(/MQTT broker not reachable yet/g)?.length, 1);
 
   const w = await Watcher.start(b.url, 'kiosk/lonely/#', 5);
   t.teardown(() => w.stop());
   gate.setOpen(true);
-  await w.waitFor((m) => m.topic === 'kiosk/lonely/status' && m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/lonely/status' && m.payload === 'online', 30_000);
   const started = await w.waitFor((m) => m.topic === 'kiosk/lonely/event/lifecycle');
   t.like(JSON.parse(started.payload), { data: { phase: 'started' } });
   t.false(started.retain);
@@ -113,11 +113,11 @@ test('commands through the real daemon: maintenance on and off; a retained comma
   t.teardown(() => w.stop());
   const d = runDaemon(base('cmds', gate.url));
   t.teardown(() => killQuietly(d));
-  await w.waitFor((m) => m.topic === 'kiosk/cmds/status' && m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/cmds/status' && m.payload === 'online', 30_000);
   const mode = async (transaction: string): Promise<string> => {
     const mark = w.mark();
     await w.client.publishAsync('kiosk/cmds/cmd/state', JSON.stringify({ transaction }), { qos: 1 });
-    const r = await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/state/response' && m.payload.includes(`"${transaction}"`), 10_000, mark);
+    const r = await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/state/response' && m.payload.includes(`"${transaction}"`), 30_000, mark);
     return JSON.parse(r.payload).data.mode;
   };
 
@@ -135,7 +135,7 @@ test('commands through the real daemon: maintenance on and off; a retained comma
   await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":true,"transaction":"m2"}', { qos: 1 });
   await w.waitFor((m) => m.topic === 'kiosk/cmds/cmd/maintenance/response' && m.payload.includes('"m2"'));
   gate.dropAll();
-  await d.waitForOutput(/ignoring a retained command/, 15_000);
+  await d.waitForOutput(/ignoring a retained command/, 30_000);
   t.is(await mode('s2'), 'maintenance', 'the stale retained command was not replayed');
 
   await w.client.publishAsync('kiosk/cmds/cmd/maintenance', '{"enabled":"yes"}', { qos: 1 });
@@ -150,7 +150,7 @@ test('an uncaught error is logged, alerted best-effort, and exits 70', async (t)
   t.teardown(() => w.stop());
   const d = runDaemon(base('crashy', b.url), { NODE_OPTIONS: `--import=${new URL('./fixtures/throw-on-sigusr2.mjs', import.meta.url).pathname}` });
   t.teardown(() => killQuietly(d));
-  await w.waitFor((m) => m.topic === 'kiosk/crashy/status' && m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/crashy/status' && m.payload === 'online', 30_000);
   d.proc.kill('SIGUSR2');
   t.is((await d.exited).code, 70);
   t.regex(d.output(), /uncaught error/);
@@ -169,7 +169,7 @@ test('[mosquitto] the MQTT password comes from the systemd credential, authentic
   t.teardown(() => w.stop());
   const d = runDaemon({ ...base('authed', b.url), mqtt: { url: b.url, username: 'kiosk' }, log: { level: 'debug' } }, { CREDENTIALS_DIRECTORY: creds });
   t.teardown(() => killQuietly(d));
-  await w.waitFor((m) => m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.payload === 'online', 30_000);
   d.proc.kill('SIGTERM');
   t.is((await d.exited).code, 0);
   t.false(d.output().includes(password));
@@ -181,9 +181,9 @@ test('[mosquitto] a wrong password keeps the kiosk running and retrying, and say
   writeFileSync(join(creds, 'mqtt-password'), 'wrong');
   const d = runDaemon({ ...base('denied', gate.url), mqtt: { url: gate.url, username: 'kiosk', reconnectBaseMs: 200 } }, { CREDENTIALS_DIRECTORY: creds });
   t.teardown(() => killQuietly(d));
-  await d.waitForOutput(/MQTT broker refused the connection; retrying/, 10_000);
+  await d.waitForOutput(/MQTT broker refused the connection; retrying/, 30_000);
   t.regex(d.output(), /"reason":"Connection refused: Not authorized"/);
-  await until(() => gate.attempts >= 3, 10_000, 'three connection attempts');
+  await until(() => gate.attempts >= 3, 30_000, 'three connection attempts');
   t.is(d.output().match(/refused the connection/g)?.length, 1, 'said once, not on every retry');
   t.is(d.proc.exitCode, null);
   d.proc.kill('SIGTERM');

@@ -18,7 +18,7 @@ function startHwSim(port: number, id: string) {
   sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
   const daemonPid = async (): Promise<number> => {
-    await until(() => /kioskd started \(pid \d+\)/.test(out), 10_000, 'the daemon pid');
+    await until(() => /kioskd started \(pid \d+\)/.test(out), 30_000, 'the daemon pid');
     return Number(/kioskd started \(pid (\d+)\)/.exec(out)![1]);
   };
   return { sim, exited, out: () => out, daemonPid };
@@ -40,7 +40,7 @@ test('hw-sim: kill -9 of the daemon leaves "offline" from the last will, and hw-
   const pid = await h.daemonPid(); // printed once the broker listens
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/will-sim/status');
   t.teardown(() => w.stop());
-  await w.waitFor((m) => m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.payload === 'online', 30_000);
   process.kill(pid, 'SIGKILL');
   await w.waitFor((m) => m.payload === 'offline', 5000);
   t.is(await h.exited, 1);
@@ -53,7 +53,7 @@ test('hw-sim killed -9: its daemon notices and stops instead of living on as an 
   t.teardown(() => h.sim.exitCode === null && h.sim.kill('SIGKILL'));
   const pid = await h.daemonPid();
   t.teardown(() => alive(pid) && process.kill(pid, 'SIGKILL'));
-  await until(() => h.out().includes('drivers loaded'), 15_000, 'daemon start');
+  await until(() => h.out().includes('drivers loaded'), 30_000, 'daemon start');
   h.sim.kill('SIGKILL');
   await until(() => !alive(pid), 20_000, 'the orphaned daemon to exit');
   t.false(alive(pid));
@@ -71,7 +71,7 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
   sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
   sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
-  await until(() => out.includes('Ctrl-C stops'), 10_000, 'the banner');
+  await until(() => out.includes('Ctrl-C stops'), 30_000, 'the banner');
   // Its files (config, tickets with the sample patients' names, kioskd's state) go when it stops.
   const dir = /config: +(\/\S+)\/config\.yaml/.exec(out)?.[1];
   t.regex(dir ?? '', /\/kioskd-hw-sim-\w+$/);
@@ -90,12 +90,12 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
 
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/cli-sim/#');
   t.teardown(() => w.stop());
-  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'online', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'online', 30_000);
   // The virtual scanner is plugged in and hw-sim requires only the card: the kiosk is ready.
-  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/state' && JSON.parse(m.payload).mode === 'idle', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/state' && JSON.parse(m.payload).mode === 'idle', 30_000);
 
   process.kill(-sim.pid!, 'SIGINT'); // the whole group, as a terminal's Ctrl-C
-  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'stopped', 10_000);
+  await w.waitFor((m) => m.topic === 'kiosk/cli-sim/status' && m.payload === 'stopped', 30_000);
   t.is(await exited, 0);
   t.regex(out, /hw-sim: stopped/);
   t.false(existsSync(dir!), `${dir} was removed`);
@@ -140,13 +140,13 @@ test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; 
   let out = '';
   sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
   sim.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  await until(() => out.includes('kioskd started'), 10_000, 'the banner');
+  await until(() => out.includes('kioskd started'), 30_000, 'the banner');
   t.regex(out, /scan a test card: type "scan 1"/);
   const w = await Watcher.start(`mqtt://127.0.0.1:${port}`, 'kiosk/console-sim/#');
   t.teardown(() => w.stop());
-  await w.waitFor((m) => m.topic === 'kiosk/console-sim/state' && JSON.parse(m.payload).mode === 'idle', 15_000);
+  await w.waitFor((m) => m.topic === 'kiosk/console-sim/state' && JSON.parse(m.payload).mode === 'idle', 30_000);
   sim.stdin.write('scan 1\n');
-  const read = await w.waitFor((m) => m.topic === 'kiosk/console-sim/event/card.read', 10_000);
+  const read = await w.waitFor((m) => m.topic === 'kiosk/console-sim/event/card.read', 30_000);
   t.is(JSON.parse(read.payload).data.card, '********0001');
   sim.stdin.write('help\n');
   await until(() => out.includes('unplug|replug'), 5000, 'the help text');
@@ -154,7 +154,7 @@ test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; 
   const from = w.mark();
   sim.stdin.write('advance 2h\n');
   await until(() => /kioskd's clock now reads \S+ \(2 h ahead/.test(out), 5000, 'the advance answer');
-  const health = await w.waitFor((m) => m.topic === 'kiosk/console-sim/health', 10_000, from);
+  const health = await w.waitFor((m) => m.topic === 'kiosk/console-sim/health', 30_000, from);
   const ahead = Date.parse(JSON.parse(health.payload).ts) - Date.now();
   t.true(ahead > 119 * 60_000 && ahead < 121 * 60_000, `health.ts is 2 h ahead of this machine (${Math.round(ahead / 60_000)} min)`);
   sim.stdin.write('advance -1h\n');
@@ -180,7 +180,7 @@ test('virtual printer: a burst of 15 tickets writes 15 files, each under its own
     sock.on('error', reject);
     sock.on('close', () => resolve());
   });
-  await until(() => vp.tickets.length === 15, 10_000, '15 tickets');
+  await until(() => vp.tickets.length === 15, 30_000, '15 tickets');
   await vp.settled();
   const pngs = readdirSync(dir).filter((n) => n.endsWith('.png')).sort();
   t.is(pngs.length, 16, pngs.join(' '));

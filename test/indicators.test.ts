@@ -329,7 +329,7 @@ async function simRig(t: import('ava').ExecutionContext, log = silent): Promise<
   });
   t.deepEqual(port.state(), { kind: 'connecting', attempt: 1 });
   await open(port);
-  await until(() => port.state().kind === 'ready' && panel.connected(), 5000, 'panel connected');
+  await until(() => port.state().kind === 'ready' && panel.connected(), 15_000, 'panel connected');
   return { panel, port, states };
 }
 
@@ -341,19 +341,19 @@ test('sim: lamps set by the daemon show on the panel; a press reaches onButton',
   const seen: Leds[] = [];
   panel.onLeds((l) => seen.push(l));
   port.setLeds({ ready: 'on', busy: 'off', error: 'off' });
-  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'off' }), 2000);
+  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'off' }), 15_000);
   port.setLeds({ ready: 'off', busy: 'blink', error: 'on' });
-  t.deepEqual(await panel.waitForLeds(is({ ready: 'off', busy: 'blink', error: 'on' }), 2000), { ready: 'off', busy: 'blink', error: 'on' });
+  t.deepEqual(await panel.waitForLeds(is({ ready: 'off', busy: 'blink', error: 'on' }), 15_000), { ready: 'off', busy: 'blink', error: 'on' });
   port.setLeds({ ready: 'off', busy: 'blink', error: 'on' }); // unchanged: nothing sent
   port.setLeds({ ready: 'on', busy: 'on', error: 'on' });
-  await panel.waitForLeds(is({ ready: 'on', busy: 'on', error: 'on' }), 2000);
+  await panel.waitForLeds(is({ ready: 'on', busy: 'on', error: 'on' }), 15_000);
   t.is(seen.length, 3, 'one line per change');
 
   const pressed: ButtonId[] = [];
   port.onButton((b) => pressed.push(b));
   t.true(panel.press('consent-yes'));
   t.true(panel.press('help'));
-  await until(() => pressed.length === 2, 2000, 'two presses');
+  await until(() => pressed.length === 2, 15_000, 'two presses');
   t.deepEqual(pressed, ['consent-yes', 'help']);
 });
 
@@ -370,7 +370,7 @@ test('sim: garbage and over-long lines are ignored (with a debug log) and the li
   panel.sendRaw('butt');
   await new Promise((r) => setTimeout(r, 30));
   panel.sendRaw('on help\r\n');
-  await until(() => pressed.length >= 2, 2000, 'the valid presses');
+  await until(() => pressed.length >= 2, 15_000, 'the valid presses');
   await new Promise((r) => setTimeout(r, 100));
   t.deepEqual(pressed, ['consent-yes', 'help']);
   t.is(port.state().kind, 'ready');
@@ -378,22 +378,22 @@ test('sim: garbage and over-long lines are ignored (with a debug log) and the li
   t.is(log_.match(/ignored a line from the panel/g)?.length, 6);
   t.is(log_.match(/dropped an over-long line from the panel/g)?.length, 2);
   port.setLeds({ ready: 'blink', busy: 'off', error: 'off' });
-  await panel.waitForLeds(is({ ready: 'blink', busy: 'off', error: 'off' }), 2000);
+  await panel.waitForLeds(is({ ready: 'blink', busy: 'off', error: 'off' }), 15_000);
 });
 
 test('sim: unplugged panel → faulted and retrying; plugged back → ready, and the lamps are sent again', async (t) => {
   const { panel, port, states } = await simRig(t);
   port.setLeds({ ready: 'on', busy: 'off', error: 'blink' });
-  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'blink' }), 2000);
+  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'blink' }), 15_000);
 
   await panel.unplug();
   t.deepEqual(panel.leds(), { ready: 'off', busy: 'off', error: 'off' }, 'the panel forgot');
-  await until(() => port.state().kind === 'faulted', 5000, 'faulted');
+  await until(() => port.state().kind === 'faulted', 15_000, 'faulted');
   t.false(panel.press('help'), 'nobody to hear a press while unplugged');
-  await until(() => reasonOf(port.state()) === 'connection refused', 5000, 'retrying against a refusing panel');
+  await until(() => reasonOf(port.state()) === 'connection refused', 15_000, 'retrying against a refusing panel');
   await panel.plug();
-  await until(() => port.state().kind === 'ready', 5000, 'ready again');
-  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'blink' }), 2000);
+  await until(() => port.state().kind === 'ready', 15_000, 'ready again');
+  await panel.waitForLeds(is({ ready: 'on', busy: 'off', error: 'blink' }), 15_000);
   t.deepEqual(
     states.map((s) => s.kind),
     ['ready', 'faulted', 'faulted', 'ready'],
@@ -401,22 +401,22 @@ test('sim: unplugged panel → faulted and retrying; plugged back → ready, and
 
   // Changed while unplugged: the panel gets the latest state on reconnect.
   await panel.unplug();
-  await until(() => port.state().kind === 'faulted', 5000, 'faulted');
+  await until(() => port.state().kind === 'faulted', 15_000, 'faulted');
   port.setLeds({ ready: 'off', busy: 'on', error: 'off' });
   t.deepEqual(port.leds(), { ready: 'off', busy: 'on', error: 'off' });
   await panel.plug();
-  await panel.waitForLeds(is({ ready: 'off', busy: 'on', error: 'off' }), 5000);
+  await panel.waitForLeds(is({ ready: 'off', busy: 'on', error: 'off' }), 15_000);
   t.is(port.state().kind, 'ready');
   const pressed: ButtonId[] = [];
   port.onButton((b) => pressed.push(b));
   t.true(panel.press('consent-no'));
-  await until(() => pressed.length === 1, 2000, 'press after reconnect');
+  await until(() => pressed.length === 1, 15_000, 'press after reconnect');
 });
 
 test('sim: close() drops the panel and stops reconnecting', async (t) => {
   const { panel, port } = await simRig(t);
   await port.close();
-  await until(() => !panel.connected(), 2000, 'disconnected');
+  await until(() => !panel.connected(), 15_000, 'disconnected');
   await new Promise((r) => setTimeout(r, 300));
   t.false(panel.connected(), 'no reconnect after close');
   t.false(panel.press('help'));
@@ -433,6 +433,6 @@ test('sim: no panel at the address → faulted with the reason; open does not wa
   });
   t.teardown(() => port.close());
   await t.notThrowsAsync(open(port));
-  await until(() => port.state().kind === 'faulted', 5000, 'faulted');
+  await until(() => port.state().kind === 'faulted', 15_000, 'faulted');
   t.is(reasonOf(port.state()), 'connection refused');
 });
