@@ -68,6 +68,13 @@ export async function runMain(argv: string[]): Promise<number> {
     return EX_UNAVAILABLE;
   }
 
+  // Disk steps fill a small filesystem under kioskd's state directory: only root can mount one.
+  const needDisk = files.filter((f) => f.scenario.steps.some((s) => s.kind === 'disk')).map((f) => f.path);
+  if (needDisk.length > 0 && process.getuid?.() !== 0) {
+    process.stderr.write(`hw-sim run: disk steps mount a tmpfs for kioskd's state directory: run hw-sim as root (in ${needDisk.join(', ')}); nothing was run\n`);
+    return EX_UNAVAILABLE;
+  }
+
   // Ctrl-C stops the run cleanly (the kiosk and kioskd are stopped); a second one does not wait.
   const interrupt = new AbortController();
   const onSignal = (): void => {

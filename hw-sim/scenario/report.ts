@@ -74,6 +74,8 @@ export function describeStep(s: Step): string {
       return `command ${s.name}${s.args ? ` ${brief(s.args, 60)}` : ''}${s.status ? `, answer ${s.status}` : ''}${s.data !== undefined ? ` with ${brief(s.data, 60)}` : ''}`;
     case 'wait':
       return `wait ${formatDuration(s.ms)}`;
+    case 'disk':
+      return s.fillToMb === undefined ? 'free the state directory\'s disk again' : `fill the state directory's disk until ${s.fillToMb} MB are free`;
     case 'advance':
       return 'toLocal' in s ? `advance kioskd's clock to ${s.toLocal} (local)` : `advance kioskd's clock by ${formatDuration(s.ms)}`;
     case 'kill_daemon':

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Leds } from '../../src/hal/ports.js';
@@ -39,6 +40,8 @@ interface Bench {
   /** The daemon's card duplicate window: the same card within it counts once, even across scenarios. */
   readonly duplicateWindowMs: number;
   lastScanAt: number | null;
+  /** Its state directory is a tmpfs hw-sim mounted (disk steps): unmounted when it stops. */
+  readonly tmpfs: boolean;
 }
 
 /** How long a kiosk may take to be idle again before the next scenario. */
@@ -68,7 +71,7 @@ export async function runScenarios(o: RunOptions): Promise<RunResult> {
       const t0 = clock.now();
       let bench: Bench;
       try {
-        bench = await startBench(faceid, config, clock, art?.mqttLog);
+        bench = await startBench(faceid, config, clock, art?.mqttLog, usesDisk(group));
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         report.line(`✘ the virtual kiosk did not start: ${message.split('\n')[0]}`);
@@ -223,7 +226,15 @@ function lastState(bench: Bench): { mode?: unknown; step?: unknown; session_id?:
   }
 }
 
-async function startBench(faceid: boolean, config: Record<string, unknown>, clock: Clock, mqttLog: ((line: string) => void) | undefined): Promise<Bench> {
+/** Files with a disk step (each has a kiosk of its own): its state directory is a small tmpfs. */
+export function usesDisk(files: readonly ScenarioFile[]): boolean {
+  return files.some((f) => f.scenario.steps.some((s) => s.kind === 'disk'));
+}
+
+/** How big the tmpfs under a disk scenario's state directory is: the database and journal need well under 1 MB. */
+const DISK_TMPFS = '8m';
+
+async function startBench(faceid: boolean, config: Record<string, unknown>, clock: Clock, mqttLog: ((line: string) => void) | undefined, tmpfs = false): Promise<Bench> {
   const made: { mqtt?: MqttRecorder } = {};
   const leds: Bench['leds'] = [];
   const kiosk = await startKioskSim({
@@ -234,6 +245,13 @@ async function startBench(faceid: boolean, config: Record<string, unknown>, cloc
     configOverrides: config,
     // The log starts before the daemon does, so its first messages are in it too.
     beforeDaemon: async (sim) => {
+      if (tmpfs) {
+        // A real small filesystem under kioskd's state directory, so disk steps can fill it.
+        const dir = join(sim.dir, 'state');
+        mkdirSync(dir, { recursive: true });
+        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_TMPFS},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+        if (m.status !== 0) throw new Error(`could not mount a tmpfs for kioskd's state directory (disk steps need root): ${m.stderr.trim() || m.error?.message}`);
+      }
       made.mqtt = await MqttRecorder.start(sim.broker.url, (r) => mqttLog?.(logLine(r)));
       sim.panel.onLeds((l) => leds.push({ at: clock.now(), leds: l }));
     },
@@ -243,13 +261,14 @@ async function startBench(faceid: boolean, config: Record<string, unknown>, cloc
   });
   const parsed = configSchema.safeParse(kiosk.sim.config);
   const card = parsed.success ? (parsed.data.hal.card as { duplicateWindowSec?: number }) : {};
-  return { kiosk, mqtt: made.mqtt!, leds, logged: 0, duplicateWindowMs: (card.duplicateWindowSec ?? 5) * 1000, lastScanAt: null };
+  return { kiosk, mqtt: made.mqtt!, leds, logged: 0, duplicateWindowMs: (card.duplicateWindowSec ?? 5) * 1000, lastScanAt: null, tmpfs };
 }
 
 async function stopBench(b: Bench): Promise<void> {
   const dir = b.kiosk.sim.dir;
   await b.kiosk.stop();
   await b.mqtt.stop();
+  if (b.tmpfs) spawnSync('umount', ['-l', join(dir, 'state')], { stdio: 'ignore' });
   // The state database holds check-ins of sample patients only, but nothing of a run should pile up in /tmp.
   rmSync(dir, { recursive: true, force: true });
 }
@@ -262,8 +281,8 @@ function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
   const out: ScenarioFile[][] = [];
   let key = '';
   for (const f of files) {
-    const movesClock = f.scenario.steps.some((s) => s.kind === 'advance');
-    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config), movesClock ? f.path : null]);
+    const ownKiosk = f.scenario.steps.some((s) => s.kind === 'advance' || s.kind === 'disk');
+    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config), ownKiosk ? f.path : null]);
     if (out.length === 0 || k !== key) out.push([]);
     out.at(-1)!.push(f);
     key = k;

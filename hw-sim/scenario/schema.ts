@@ -156,6 +156,15 @@ const restartDaemon = z
   })
   .transform((v) => ({ kind: 'restart_daemon' as const, ...(v !== null && v !== true ? { clockBackMs: v.clock_back } : {}) }));
 
+/**
+ * The state directory's disk: `disk: {fill_to_mb: 0.3}` fills it until that much is free,
+ * `disk: clear` frees it again. A file with a disk step runs on a kiosk of its own whose state
+ * directory is a small tmpfs (hw-sim must run as root to mount it).
+ */
+const disk = z
+  .union([z.literal('clear'), z.strictObject({ fill_to_mb: z.number().min(0).max(64) })], { error: 'clear, or {fill_to_mb: MB left free}' })
+  .transform((d) => ({ kind: 'disk' as const, ...(d === 'clear' ? {} : { fillToMb: d.fill_to_mb }) }));
+
 const mark = name.transform((label) => ({ kind: 'mark' as const, label }));
 
 // ---- expectations ------------------------------------------------------------------------
@@ -166,7 +175,7 @@ const portExpect = z.union([z.enum(PORT_KINDS).transform((kind) => ({ kind })), 
 const stateExpect = z
   .looseObject({
     mode: z.enum(MODES).optional(),
-    ports: z.strictObject({ card: portExpect.optional(), camera: portExpect.optional(), printer: portExpect.optional(), indicators: portExpect.optional() }).optional(),
+    ports: z.strictObject({ card: portExpect.optional(), camera: portExpect.optional(), printer: portExpect.optional(), indicators: portExpect.optional(), storage: portExpect.optional() }).optional(),
   })
   .transform((match) => ({ kind: 'state' as const, match: match as Record<string, unknown> }));
 
@@ -271,7 +280,7 @@ const expect = z.unknown().transform((v, ctx): Expectation => {
 
 // ---- the file ----------------------------------------------------------------------------
 
-const STEP_KINDS = { scan, face, camera, press, paper, printer, scanner, broker, bhyt, portrait, command, wait, advance, kill_daemon: killDaemon, restart_daemon: restartDaemon, mark } as const;
+const STEP_KINDS = { scan, face, camera, press, paper, printer, scanner, broker, bhyt, portrait, command, wait, advance, disk, kill_daemon: killDaemon, restart_daemon: restartDaemon, mark } as const;
 export type StepKind = keyof typeof STEP_KINDS | 'expect';
 /** Steps that may be written as a bare word: `- kill_daemon`. */
 const BARE: readonly string[] = ['kill_daemon', 'restart_daemon'];

@@ -1,3 +1,5 @@
+import { rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BhytGatewayFault } from '../devices/bhyt-gateway.js';
 import type { IdentityFault } from '../devices/identity-service.js';
 import { formatDuration } from '../duration.js';
@@ -67,6 +69,8 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
     case 'wait':
       await sleep(ctx.clock, step.ms, ctx.signal);
       return undefined;
+    case 'disk':
+      return disk(step, ctx);
     case 'advance': {
       if (!daemonRunning(k)) throw new StepFailed(['expected a running kioskd whose clock to move', `saw: ${daemonNote(k)}`]);
       const r = await k.advanceClock('toLocal' in step ? { toLocal: step.toLocal } : { ms: step.ms }).catch((err: unknown) => {
@@ -223,4 +227,29 @@ async function within(ctx: Pick<ScenarioContext, 'clock' | 'signal'>, p: Promise
   } finally {
     ctx.clock.clearTimeout(timer);
   }
+}
+
+/** Fills (or frees) the tmpfs under kioskd's state directory with a ballast file beside it. */
+async function disk(step: Extract<Action, { kind: 'disk' }>, ctx: ScenarioContext): Promise<string> {
+  const dir = stateDirOf(ctx.kiosk);
+  const ballast = join(dir, 'hw-sim-ballast');
+  rmSync(ballast, { force: true });
+  if (step.fillToMb === undefined) return `${freeMb(dir).toFixed(2)} MB free`;
+  const bytes = Math.max(0, Math.floor((freeMb(dir) - step.fillToMb) * 2 ** 20));
+  try {
+    writeFileSync(ballast, Buffer.alloc(bytes));
+  } catch (err) {
+    throw new StepFailed([`expected to fill the state directory's disk to ${step.fillToMb} MB free`, `saw: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  return `${freeMb(dir).toFixed(2)} MB free`;
+}
+
+function freeMb(dir: string): number {
+  const s = statfsSync(dir);
+  return (s.bavail * s.bsize) / 2 ** 20;
+}
+
+/** kioskd's state directory on this virtual kiosk. */
+export function stateDirOf(k: KioskSim): string {
+  return (k.sim.config as { kiosk?: { stateDir?: string } }).kiosk?.stateDir ?? join(k.sim.dir, 'state');
 }
