@@ -311,6 +311,8 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     checkin: config.checkin,
     wallClock,
     alert: (code, message) => alertKiosk(code, message),
+    // A full disk takes the kiosk out of service before the next patient, not at the next check.
+    writeFailed: () => void hal.ports.storage.check(),
     log: log.child({ ns: 'checkin' }),
   });
   const runtime = createKioskRuntime({
@@ -638,8 +640,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       : () => {};
 
   publish.event('lifecycle', { phase: 'started' });
-  if (thisStart.quickRestarts > 0) {
-    publish.event('alert', { level: thisStart.quickRestarts >= 3 ? 'error' : 'warning', code: 'daemon.restarted', message: `kioskd restarted after a failure (${thisStart.quickRestarts} in a row; ${thisStart.restartsSinceBoot} restarts since boot)`, count: thisStart.restartsSinceBoot });
+  // Any start after a run that did not stop cleanly, however long that run lasted, is told.
+  if (thisStart.afterFailure) {
+    const loop = thisStart.quickRestarts > 0 ? `${thisStart.quickRestarts} in a row; ` : '';
+    publish.event('alert', { level: thisStart.quickRestarts >= 3 ? 'error' : 'warning', code: 'daemon.restarted', message: `kioskd restarted after a failure (${loop}${thisStart.restartsSinceBoot} restarts since boot)`, count: thisStart.restartsSinceBoot });
   }
 
   return new Promise<number>((resolve) => {

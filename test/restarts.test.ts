@@ -25,22 +25,22 @@ test('the wait grows with each quick restart after a failure, counting systemd\'
 test('starts since boot are counted; a crash loop is starts in quick succession without a clean stop; a clean stop, a slow restart or a new boot ends it', (t) => {
   const d = dir();
   let now = 1_000_000;
-  t.deepEqual(noteStart(d, 'boot-1', now), { restartsSinceBoot: 0, quickRestarts: 0, delayMs: 0 });
+  t.deepEqual(noteStart(d, 'boot-1', now), { restartsSinceBoot: 0, afterFailure: false, quickRestarts: 0, delayMs: 0 });
   // Crashed: systemd starts it again 5 s later, again and again.
   const loop = [1, 2, 3].map(() => noteStart(d, 'boot-1', (now += 5000)));
   t.deepEqual(loop.map((r) => [r.restartsSinceBoot, r.quickRestarts, r.delayMs]), [[1, 1, 0], [2, 2, 5000], [3, 3, 15_000]]);
   // A clean stop (systemctl restart): the next start waits for nothing.
   noteCleanStop(d);
-  t.like(noteStart(d, 'boot-1', (now += 5000)), { restartsSinceBoot: 4, quickRestarts: 0, delayMs: 0 });
-  // A crash long after the last start is not a loop.
-  t.like(noteStart(d, 'boot-1', (now += QUICK_MS + 1)), { restartsSinceBoot: 5, quickRestarts: 0, delayMs: 0 });
+  t.like(noteStart(d, 'boot-1', (now += 5000)), { restartsSinceBoot: 4, afterFailure: false, quickRestarts: 0, delayMs: 0 });
+  // A crash long after the last start is not a loop, but still a restart after a failure (alerted).
+  t.like(noteStart(d, 'boot-1', (now += QUICK_MS + 1)), { restartsSinceBoot: 5, afterFailure: true, quickRestarts: 0, delayMs: 0 });
   // A new boot starts the count again.
-  t.deepEqual(noteStart(d, 'boot-2', (now += 5000)), { restartsSinceBoot: 0, quickRestarts: 0, delayMs: 0 });
+  t.deepEqual(noteStart(d, 'boot-2', (now += 5000)), { restartsSinceBoot: 0, afterFailure: false, quickRestarts: 0, delayMs: 0 });
   // A torn or foreign file is a first start, never a crash.
   writeFileSync(join(d, 'restarts.json'), '{"boot": "boot-2", "sta');
-  t.deepEqual(noteStart(d, 'boot-2', (now += 5000)), { restartsSinceBoot: 0, quickRestarts: 0, delayMs: 0 });
+  t.deepEqual(noteStart(d, 'boot-2', (now += 5000)), { restartsSinceBoot: 0, afterFailure: false, quickRestarts: 0, delayMs: 0 });
   // A directory that cannot be written (a full or read-only disk) still lets the kiosk start, undelayed.
-  t.deepEqual(noteStart('/dev/null/kioskd', 'boot-2', now), { restartsSinceBoot: 0, quickRestarts: 0, delayMs: 0 });
+  t.deepEqual(noteStart('/dev/null/kioskd', 'boot-2', now), { restartsSinceBoot: 0, afterFailure: false, quickRestarts: 0, delayMs: 0 });
 });
 
 test('the daemon, restarted twice in a row after failures: waits 5 s more before READY (and tells systemd), says so, reports its restarts in info and an alert; a clean stop ends the loop', async (t) => {

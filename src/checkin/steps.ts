@@ -25,6 +25,8 @@ export interface StepDeps {
   readonly wallClock: () => Date;
   /** The kiosk's configuration is at fault (e.g. the BHYT officer is not registered): staff must be told. */
   readonly alert: (code: string, message: string) => void;
+  /** A number could not be recorded: look at the disk now, not at its next check (hal/storage.ts). */
+  readonly writeFailed?: () => void;
   readonly log: Logger;
 }
 
@@ -109,6 +111,7 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
         return { ok: true, number: r.number };
       } catch (err) {
         d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'queue number allocation failed');
+        d.writeFailed?.();
         return { ok: false, reason: err instanceof Error ? err.message : String(err) };
       }
     },

@@ -78,7 +78,8 @@ export function createStorageWatch(o: StorageWatchOptions): StorageWatch {
     async open() {
       closed = false;
       await check();
-      timer = o.clock.setTimeout(loop, o.everyMs);
+      // Stopped while the first check ran (a shutdown during boot): no timer after close.
+      if (!closed) timer = o.clock.setTimeout(loop, o.everyMs);
     },
     async close() {
       closed = true;

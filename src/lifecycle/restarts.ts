@@ -13,6 +13,8 @@ import { join } from 'node:path';
 export interface StartRecord {
   /** Starts since the machine booted, this one excluded: what systemd restarted. */
   readonly restartsSinceBoot: number;
+  /** The run before this one (same boot) did not stop cleanly: it crashed, was killed or hung. */
+  readonly afterFailure: boolean;
   /** Starts in a row, each within QUICK_MS of the last, after one that did not stop cleanly. */
   readonly quickRestarts: number;
   /** How long this start waits before it opens the devices (0 when not in a crash loop). */
@@ -48,7 +50,7 @@ export function noteStart(dir: string, bootId: string, nowMs: number): StartReco
   const starts = sameBoot ? prev.starts + 1 : 1;
   const quick = sameBoot && !prev.clean && nowMs - prev.lastStartMs >= 0 && nowMs - prev.lastStartMs < QUICK_MS ? prev.quick + 1 : 0;
   write(dir, { boot: bootId, starts, lastStartMs: nowMs, quick, clean: false });
-  return { restartsSinceBoot: starts - 1, quickRestarts: quick, delayMs: crashLoopDelayMs(quick) };
+  return { restartsSinceBoot: starts - 1, afterFailure: sameBoot && !prev.clean, quickRestarts: quick, delayMs: crashLoopDelayMs(quick) };
 }
 
 /** A clean stop (SIGTERM, systemctl restart): the next start is not part of a crash loop. */

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, open } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { maskIdNumbers } from '../log/mask.js';
@@ -45,19 +45,24 @@ export function createJournal(stateDir: string, wallClock: () => Date, log: Logg
 
   const write = async (): Promise<void> => {
     if (backlog.length === 0) return;
+    let appendedFrom: number | null = null;
     try {
       if (checkTail) {
         const cut = await cutTornLine(path);
         if (cut > 0) log.warn({ path, bytes: cut }, 'the ticket journal ended in a torn line (a full disk or a crash); cut it off');
         checkTail = false;
       }
+      // Part of a failed append may stay on disk: remember where it began, to take it back.
+      appendedFrom = await sizeOf(path);
       await appendFile(path, backlog.join('\n') + '\n', { mode: 0o640 });
       if (failing) log.info({ path, lines: backlog.length, dropped }, 'the ticket journal is written again');
       backlog.length = 0;
       failing = false;
       dropped = 0;
     } catch (err) {
-      // Part of the lines may be on disk, the last one torn: cut before the next try writes them all.
+      // Part of the lines may be on disk, the last one torn: take the whole attempt back, so the
+      // next try (which writes them all) neither repeats a line nor glues onto a fragment.
+      if (appendedFrom !== null) await truncate(path, appendedFrom).catch(() => {});
       checkTail = true;
       if (!failing) log.error({ path, err: errText(err) }, 'the ticket journal cannot be written; its lines wait in memory and go to disk with the next ticket');
       failing = true;
@@ -116,6 +121,15 @@ async function cutTornLine(path: string): Promise<number> {
     return size;
   } finally {
     await fh.close();
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
   }
 }
 

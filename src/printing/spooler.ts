@@ -81,6 +81,11 @@ export function createTicketSpooler(d: SpoolerDeps) {
     d.clock.clearTimeout(h.expiry);
     d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'voided', reason });
     d.event('ticket.voided', { ...ids(h.ticket), reason });
+    // An outage that ended in voids must not make the next held ticket wait the longest backoff.
+    if (held.size === 0) {
+      failedAttempts = 0;
+      notBefore = 0;
+    }
   };
 
   const hold = (ticket: Ticket, reason: string): void => {
