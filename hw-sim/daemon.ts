@@ -31,6 +31,12 @@ export function kioskdEntry(): { readonly nodeArgs: readonly string[]; readonly 
   return (cachedEntry = fresh ? { nodeArgs: ['--enable-source-maps'], entry: built } : { nodeArgs: ['--import', 'tsx'], entry: join(root, 'src', 'main.ts') });
 }
 
+/** node's arguments that run kioskd (before kioskd's own): `[...kioskdArgv(), 'card', 'decode']`. */
+export function kioskdArgv(): string[] {
+  const { nodeArgs, entry } = kioskdEntry();
+  return [...nodeArgs, entry];
+}
+
 /** The newest modification time of the files below `dir` (ms). */
 function newestSource(dir: string): number {
   let newest = 0;

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { SAMPLE_IDENTITIES, cccdPayload } from '../hw-sim/identities.js';
-import { kioskdEntry } from '../hw-sim/daemon.js';
+import { kioskdArgv } from '../hw-sim/daemon.js';
 
 /** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
-const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
+const KIOSKD = kioskdArgv();
 
 const decode = (input: string | Buffer, ...args: string[]) =>
   spawnSync(process.execPath, [...KIOSKD, 'card', 'decode', ...args], { input, encoding: 'utf8' });

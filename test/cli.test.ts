@@ -4,10 +4,10 @@ import { writeConfig } from './helpers/daemon.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kioskdEntry } from '../hw-sim/daemon.js';
+import { kioskdArgv } from '../hw-sim/daemon.js';
 
 /** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
-const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
+const KIOSKD = kioskdArgv();
 
 const kioskd = (...args: string[]) =>
   spawnSync(process.execPath, [...KIOSKD, ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });

@@ -14,7 +14,7 @@ import { age, changeKey, limitJson, limitText, renderTable, rowJson } from '../s
 import type { AlertPayload, EventEnvelope, EventTopics, HealthPayload, InfoPayload, StatePayload } from '../src/mqtt/topics.js';
 import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { freePort } from './helpers/ports.js';
-import { kioskdEntry } from '../hw-sim/daemon.js';
+import { kioskdArgv } from '../hw-sim/daemon.js';
 
 // ---------- payloads exactly as the daemon publishes them (typed by the MQTT contract) ----------
 
@@ -434,7 +434,7 @@ test('a full kiosk cap shows on the screen (even a small one) and as a JSON line
 // ---------- the real command ----------
 
 // The build when up to date, else the source (hw-sim/daemon.ts).
-const kioskd = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
+const kioskd = kioskdArgv();
 
 test('--once against a dead port: exit 69 after the timeout, with the reason on stderr', async (t) => {
   const port = await freePort();

@@ -13,7 +13,7 @@ import { runKioskdCli } from './helpers/kioskd-cli.js';
 import { makePki, openssl, type Pki } from './helpers/pki.js';
 import { freePort, waitForListen } from './helpers/ports.js';
 import { until } from './helpers/wait.js';
-import { kioskdEntry } from '../hw-sim/daemon.js';
+import { kioskdArgv } from '../hw-sim/daemon.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -188,7 +188,7 @@ test('TLS files that cannot work are config errors (exit 78 naming the setting),
 });
 
 // The build when up to date, else the source (hw-sim/daemon.ts).
-const kioskd = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
+const kioskd = kioskdArgv();
 
 const monitorOnce = (args: string[]) => runKioskdCli(['monitor', ...args, '--once', '--json']);
 

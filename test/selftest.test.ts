@@ -13,10 +13,10 @@ import { CHECK_NAMES, pass, type Check } from '../src/selftest/check.js';
 import { clockCheck, type RunProgram } from '../src/selftest/clock.js';
 import { runChecks } from '../src/selftest/runner.js';
 import { systemClock } from '../src/util/clock.js';
-import { kioskdEntry } from '../hw-sim/daemon.js';
+import { kioskdArgv } from '../hw-sim/daemon.js';
 
 /** kioskd as the tests run it: the build when up to date, else the source (hw-sim/daemon.ts). */
-const KIOSKD = [...kioskdEntry().nodeArgs, kioskdEntry().entry];
+const KIOSKD = kioskdArgv();
 
 /*
  * The virtual kiosk without the daemon, as on a kiosk where the service is stopped: the

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { kioskdEntry } from '../../hw-sim/daemon.js';
+import { kioskdArgv } from '../../hw-sim/daemon.js';
 
 /** Runs `kioskd ARGS…` (the build when it is up to date, else from source) to its end and keeps what it printed. */
 export async function runKioskdCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { nodeArgs, entry } = kioskdEntry();
-  const child = spawn(process.execPath, [...nodeArgs, entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...kioskdArgv(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
