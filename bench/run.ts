@@ -6,6 +6,7 @@
  *                           [--config FILE] [--reference faceapi-ssd] [--mode kiosk] [--threshold T] [--json OUT]
  *   npm run bench adapt -- --data DEV --data ASIA [--recognizer MODEL]   population adaptation experiment
  *   npm run bench checkin -- [--n 200] [--json OUT] [--sample-every 100] [--heap]   back-to-back check-ins, RSS trajectory
+ *   npm run bench untrusted                 what hostile images and gateway answers cost (bench/untrusted-input.ts)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -136,11 +137,12 @@ else if (which === 'faceid') {
     mode: values.mode,
   });
 }
+else if (which === 'untrusted') await import('./untrusted-input.js');
 else if (which === 'checkin') await checkinBench({ n: Number(values.n), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
 else if (which === 'adapt') {
   if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
   await adaptBench(values.data, values.recognizer);
 } else {
-  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, checkin, adapt`);
+  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, checkin, adapt, untrusted`);
   process.exit(64);
 }
