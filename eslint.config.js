@@ -26,7 +26,19 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        performance: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -46,18 +58,39 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'fs/*', 'os', 'path', 'http', 'https', 'http2', 'tls', 'dns', 'worker_threads', 'perf_hooks', 'stream', 'timers', 'timers/*', ...PROCESS_AND_SOCKETS, ...HARDWARE], message: 'src/pipeline/** is pure: no Node I/O. Take what you need as an injected dependency.' },
-            { group: ['mqtt', 'pino', 'pino-*', 'yaml', '**/mqtt/**', '**/log/**', '**/config/load*'], message: 'src/pipeline/** is pure: it reaches I/O only through injected ports.' },
+            {
+              group: [
+                'node:*',
+                'fs',
+                'fs/*',
+                'os',
+                'path',
+                'http',
+                'https',
+                'http2',
+                'tls',
+                'dns',
+                'worker_threads',
+                'perf_hooks',
+                'stream',
+                'timers',
+                'timers/*',
+                ...PROCESS_AND_SOCKETS,
+                ...HARDWARE,
+              ],
+              message: 'src/pipeline/** is pure: no Node I/O. Take what you need as an injected dependency.',
+            },
+            {
+              group: ['mqtt', 'pino', 'pino-*', 'yaml', '**/mqtt/**', '**/log/**', '**/config/load*'],
+              message: 'src/pipeline/** is pure: it reaches I/O only through injected ports.',
+            },
             { group: ['**/hal/*', '!**/hal/ports.js'], message: 'src/pipeline/** may import only the port types from src/hal/ports.ts.' },
           ],
         },
       ],
       // Time comes through the injected Clock so tests can drive it with SimulatedClock.
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate', 'Date', 'performance', 'process', 'globalThis', 'fetch'],
-      'no-restricted-syntax': [
-        'error',
-        { selector: 'ImportExpression', message: 'src/pipeline/** is pure: no dynamic imports.' },
-      ],
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'src/pipeline/** is pure: no dynamic imports.' }],
     },
   },
 );

@@ -8,7 +8,16 @@
  */
 import pino from 'pino';
 import { FaceEngine } from '../src/faceid/engine.js';
-import { acceptRate, allPairs, embedAll, equalErrorRate, listPhotos, pairDistances, thresholdAtFar, type LabelledPhoto } from '../src/faceid/evaluate.js';
+import {
+  acceptRate,
+  allPairs,
+  embedAll,
+  equalErrorRate,
+  listPhotos,
+  pairDistances,
+  thresholdAtFar,
+  type LabelledPhoto,
+} from '../src/faceid/evaluate.js';
 import type { Metric } from '../src/faceid/metric.js';
 
 type Vec = number[];
@@ -76,7 +85,9 @@ function fitWhitening(samples: Array<{ id: string; e: Vec }>, reg: number): (x: 
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) sw[i]![j] = sw[i]![j]! / n + (i === j ? reg * trace : 0);
   const { values, vectors } = symmetricEigen(sw);
   // W = V diag(1/sqrt(λ)) Vᵀ
-  const w = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => values.reduce((s, l, k) => s + (vectors[i]![k]! * vectors[j]![k]!) / Math.sqrt(l), 0)));
+  const w = Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => values.reduce((s, l, k) => s + (vectors[i]![k]! * vectors[j]![k]!) / Math.sqrt(l), 0)),
+  );
   return (x) => {
     const c = x.map((v, i) => v - mean[i]!);
     return w.map((row) => row.reduce((s, v, i) => s + v * c[i]!, 0));
@@ -85,7 +96,10 @@ function fitWhitening(samples: Array<{ id: string; e: Vec }>, reg: number): (x: 
 
 export async function adaptBench(data: readonly string[], recognizer: string | undefined): Promise<void> {
   const [devDir, asiaDir] = data as [string, string];
-  const engine = new FaceEngine({ backend: 'wasm', recognizer: { model: recognizer ?? 'faceapi' }, calibration: 'none', callTimeoutMs: 60_000, maxTensorGrowth: 50 }, pino({ level: 'warn' }));
+  const engine = new FaceEngine(
+    { backend: 'wasm', recognizer: { model: recognizer ?? 'faceapi' }, calibration: 'none', callTimeoutMs: 60_000, maxTensorGrowth: 50 },
+    pino({ level: 'warn' }),
+  );
   const info = await engine.start();
   const dev = listPhotos([devDir]);
   const asia = listPhotos([asiaDir]);
@@ -93,7 +107,9 @@ export async function adaptBench(data: readonly string[], recognizer: string | u
   const asiaE = (await embedAll(engine, asia, 'reference')).map((e) => e.embedding);
   await engine.stop();
   const ids = [...new Set(asia.map((p) => p.id))].sort();
-  console.log(`population adaptation experiment: ${info.recognizer.name}; ${dev.length} + ${asia.length} photos, ${ids.length} East-Asian identities in two folds`);
+  console.log(
+    `population adaptation experiment: ${info.recognizer.name}; ${dev.length} + ${asia.length} photos, ${ids.length} East-Asian identities in two folds`,
+  );
   for (const reg of [0.05, 0.2, 1]) {
     const rows: string[] = [];
     for (const fold of [0, 1]) {

@@ -66,7 +66,8 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
   watcher.on('message', (topic, payload) => {
     const text = payload.toString();
     if (topic === `${base}/state`) mode = (JSON.parse(text) as { mode: string }).mode;
-    else if (topic === `${base}/health`) health.push({ ...(JSON.parse(text) as { loop_lag_p99_ms: number; tensors: number | null }), at: performance.now() });
+    else if (topic === `${base}/health`)
+      health.push({ ...(JSON.parse(text) as { loop_lag_p99_ms: number; tensors: number | null }), at: performance.now() });
     else if (topic === `${base}/event/checkin.completed` || topic === `${base}/event/checkin.failed`) {
       // Forgotten here, in order, not after the awaits: the kiosk's "idle" can arrive in the same
       // packet batch as the event, and clearing it later would wait for an idle already seen.
@@ -80,7 +81,9 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
     env: sim.daemonEnv,
   });
   // A daemon that dies mid-run ends the run with that reason, rather than a wait that never ends.
-  const died = new Promise<never>((_, reject) => daemon.once('exit', (code, signal) => reject(new Error(`the daemon exited (${signal ?? code}) during the run`))));
+  const died = new Promise<never>((_, reject) =>
+    daemon.once('exit', (code, signal) => reject(new Error(`the daemon exited (${signal ?? code}) during the run`))),
+  );
   died.catch(() => {});
   // The daemon's own log lines (warn and up) still reach the terminal.
   daemon.stdout?.on('data', (c: Buffer) => gc.feed(c, (line) => process.stderr.write(line + '\n')));
@@ -184,7 +187,10 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
       checkins_per_min: Number((n / minutes).toFixed(1)),
       loop_lag_p99_ms: Math.max(...runHealth.map((h) => h.loop_lag_p99_ms)),
       /** The typical window, beside the worst one: tells a one-off stall from a slow loop. */
-      loop_lag_p99_ms_median: pct(runHealth.map((h) => h.loop_lag_p99_ms), 50),
+      loop_lag_p99_ms_median: pct(
+        runHealth.map((h) => h.loop_lag_p99_ms),
+        50,
+      ),
       rss_boot_mb: Number(rssBoot.toFixed(1)),
       rss_start_mb: Number(rssStart.toFixed(1)),
       rss_end_mb: Number(rssEnd.toFixed(1)),
@@ -194,7 +200,9 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
       rss_slope_mb_per_1000: rssFit.slope,
       rss_slope_se_mb_per_1000: rssFit.se,
       anon_slope_mb_per_1000: secondHalfSlope(samples, (s) => s.anon_mb).slope,
-      ...(heap ? { heap_slopes_mb_per_1000: (last.heaps_mb ?? []).map((_, k) => secondHalfSlope(samples, (s) => s.heaps_mb?.[k] ?? NaN).slope) } : {}),
+      ...(heap
+        ? { heap_slopes_mb_per_1000: (last.heaps_mb ?? []).map((_, k) => secondHalfSlope(samples, (s) => s.heaps_mb?.[k] ?? NaN).slope) }
+        : {}),
       samples,
       ...(heap ? { heap_full_gcs: gcCounts } : {}),
       tensors_start: tensorsStart,
@@ -207,7 +215,9 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
     console.log(`  face step (capture + verify): p50 ${result.face_p50_ms} ms; end to end / face = ${result.e2e_over_face}`);
     console.log(`  throughput: ${result.checkins_per_min} check-ins per minute`);
     console.log(`  daemon event-loop lag p99: worst ${5}-s window ${result.loop_lag_p99_ms} ms, median window ${result.loop_lag_p99_ms_median} ms`);
-    console.log(`  daemon RSS: boot ${result.rss_boot_mb} MiB, after warm-up ${result.rss_start_mb} MiB, end ${result.rss_end_mb} MiB${n >= 500 ? ` (end - start: ${result.rss_growth_mb_per_1000} MiB per 1,000)` : ''}`);
+    console.log(
+      `  daemon RSS: boot ${result.rss_boot_mb} MiB, after warm-up ${result.rss_start_mb} MiB, end ${result.rss_end_mb} MiB${n >= 500 ? ` (end - start: ${result.rss_growth_mb_per_1000} MiB per 1,000)` : ''}`,
+    );
     console.log(`  RSS every ${sampleEvery} check-ins (MiB): ${result.rss_samples_mb.join(' ')}; peak ${result.rss_max_mb}`);
     console.log(
       result.rss_slope_mb_per_1000 === null
@@ -230,7 +240,10 @@ function secondHalfSlope(samples: readonly MemSample[], y: (s: MemSample) => num
   const half = samples.filter((s) => s.checkins >= end / 2 && Number.isFinite(y(s)));
   // Two points make a line through noise, not a trend: a short run has no slope to report.
   if (half.length < 3) return { slope: null, se: null };
-  const f = fitLine(half.map((s) => s.checkins), half.map(y));
+  const f = fitLine(
+    half.map((s) => s.checkins),
+    half.map(y),
+  );
   const round = (k: number): number | null => (Number.isFinite(k) ? Number((k * 1000).toFixed(1)) : null);
   return { slope: round(f.slope), se: round(f.se) };
 }

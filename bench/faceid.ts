@@ -13,7 +13,19 @@ import { loadConfigFile } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
 import { findCalibration } from '../src/faceid/calibration.js';
 import { FaceEngine } from '../src/faceid/engine.js';
-import { acceptRate, allPairs, embedAll, equalErrorRate, listPhotos, pairDistances, readPairs, thresholdAtFar, type Embedded, type LabelledPhoto, type Pair } from '../src/faceid/evaluate.js';
+import {
+  acceptRate,
+  allPairs,
+  embedAll,
+  equalErrorRate,
+  listPhotos,
+  pairDistances,
+  readPairs,
+  thresholdAtFar,
+  type Embedded,
+  type LabelledPhoto,
+  type Pair,
+} from '../src/faceid/evaluate.js';
 import { loadGroups } from '../src/faceid/groups.js';
 import { distanceOf, scoreOf, type Metric } from '../src/faceid/metric.js';
 import { faceEngineOptions } from '../src/faceid/options.js';
@@ -53,11 +65,16 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
   };
   const group = loadGroups(o.groups);
   const tty = process.stdout.isTTY === true;
-  const progress = (label: string) => (tty ? (done: number, total: number) => process.stdout.write(`\r  ${label} ${bar(done, total)}${done === total ? '\n' : ''}`) : undefined);
+  const progress = (label: string) =>
+    tty ? (done: number, total: number) => process.stdout.write(`\r  ${label} ${bar(done, total)}${done === total ? '\n' : ''}`) : undefined;
 
   // Ours: the engine as the daemon configures it (or --recognizer), in its worker thread.
   const faceid = o.config ? loadConfigFile(o.config).config.faceid : configSchema.shape.faceid.parse(undefined);
-  const options = faceEngineOptions(faceid, { calibration: 'none', callTimeoutMs: 60_000, ...(o.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(o.recognizer) } } : {}) });
+  const options = faceEngineOptions(faceid, {
+    calibration: 'none',
+    callTimeoutMs: 60_000,
+    ...(o.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(o.recognizer) } } : {}),
+  });
   const rssBefore = process.memoryUsage().rss;
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
@@ -82,7 +99,9 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
     recognizer: info.recognizer.name,
     model_sha256: info.recognizer.sha256,
     metric: info.recognizer.metric,
-    calibration: calibration ? { threshold: calibration.threshold, target_far: calibration.target_far, fitted_on: calibration.fitted_on.map((f) => f.data) } : null,
+    calibration: calibration
+      ? { threshold: calibration.threshold, target_far: calibration.target_far, fitted_on: calibration.fitted_on.map((f) => f.data) }
+      : null,
     backend: info.backend,
     mode: o.mode,
     load_ms: Math.round(info.loadMs),
@@ -93,27 +112,39 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
     worker_rss_mb: Math.round((peakRss - rssBefore) / 2 ** 20),
     main_loop_lag_ms: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
   };
-  print(`faceid benchmark: ${o.data.join(' + ')}${o.pairs ? ` (pairs from ${o.pairs})` : ''}, mode ${o.mode}, ${photos.length} images, ${info.backend}`, info.recognizer.name, result);
-  console.log(`  models loaded in ${result['load_ms']} ms, warmed up in ${result['warmup_ms']} ms; peak RSS ${result['peak_rss_mb']} MB (process), of which the worker's growth ${result['worker_rss_mb']} MB; main-thread event-loop lag p99 ${lag.percentile(99) / 1e6} ms, max ${(lag.max / 1e6).toFixed(0)} ms`);
+  print(
+    `faceid benchmark: ${o.data.join(' + ')}${o.pairs ? ` (pairs from ${o.pairs})` : ''}, mode ${o.mode}, ${photos.length} images, ${info.backend}`,
+    info.recognizer.name,
+    result,
+  );
+  console.log(
+    `  models loaded in ${result['load_ms']} ms, warmed up in ${result['warmup_ms']} ms; peak RSS ${result['peak_rss_mb']} MB (process), of which the worker's growth ${result['worker_rss_mb']} MB; main-thread event-loop lag p99 ${lag.percentile(99) / 1e6} ms, max ${(lag.max / 1e6).toFixed(0)} ms`,
+  );
 
   if (o.reference === 'faceapi-ssd') {
     const ref = await faceApiReference();
-    const time = (fn: (b: Uint8Array) => Promise<number[] | null>) => async (list: readonly Uint8Array[], label: string): Promise<Embedded[]> => {
-      const out: Embedded[] = [];
-      const tick = progress(label);
-      for (const b of list) {
-        const t0 = performance.now();
-        out.push({ embedding: await fn(b), ms: performance.now() - t0 });
-        tick?.(out.length, list.length);
-      }
-      return out;
-    };
+    const time =
+      (fn: (b: Uint8Array) => Promise<number[] | null>) =>
+      async (list: readonly Uint8Array[], label: string): Promise<Embedded[]> => {
+        const out: Embedded[] = [];
+        const tick = progress(label);
+        for (const b of list) {
+          const t0 = performance.now();
+          out.push({ embedding: await fn(b), ms: performance.now() - t0 });
+          tick?.(out.length, list.length);
+        }
+        return out;
+      };
     const run = time(ref.embed);
     const rRefs = await run(inputs.reference, 'face-api SSD, references');
     const rProbes = o.mode === 'kiosk' ? await run(inputs.probe, 'face-api SSD, camera frames') : rRefs;
     ref.close();
     const theirs = summarize(inputs, rRefs, rProbes, 'l2', FACEAPI_THRESHOLD, group, o.groups !== undefined);
-    const reference = { pipeline: 'face-api ssdMobilenetv1 + faceLandmark68Net + faceRecognitionNet, default options, threshold 0.6', ...theirs, time_ratio: ours.median_ms / theirs.median_ms };
+    const reference = {
+      pipeline: 'face-api ssdMobilenetv1 + faceLandmark68Net + faceRecognitionNet, default options, threshold 0.6',
+      ...theirs,
+      time_ratio: ours.median_ms / theirs.median_ms,
+    };
     result['reference'] = reference;
     print('reference, same images, same run', reference.pipeline, reference);
     console.log(`  time ratio (ours ÷ reference, median per image): ${reference.time_ratio.toFixed(3)}`);
@@ -121,7 +152,15 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
   if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2) + '\n');
 }
 
-function summarize(inputs: Inputs, refs: readonly Embedded[], probes: readonly Embedded[], metric: Metric, threshold: number | null, group: (id: string) => string | null, withGroups: boolean) {
+function summarize(
+  inputs: Inputs,
+  refs: readonly Embedded[],
+  probes: readonly Embedded[],
+  metric: Metric,
+  threshold: number | null,
+  group: (id: string) => string | null,
+  withGroups: boolean,
+) {
   const d = pairDistances(
     inputs.photos,
     inputs.pairs(),
@@ -134,7 +173,8 @@ function summarize(inputs: Inputs, refs: readonly Embedded[], probes: readonly E
   const t = threshold === null ? null : distanceOf(metric, threshold);
   const far = t === null ? null : acceptRate(d.impostor, t);
   const tar = t === null ? null : acceptRate(d.genuine, t);
-  const rates = (m: Map<string, number[]>) => (t === null ? null : Object.fromEntries([...m].map(([k, xs]) => [k, { far: acceptRate(xs, t), pairs: xs.length }])));
+  const rates = (m: Map<string, number[]>) =>
+    t === null ? null : Object.fromEntries([...m].map(([k, xs]) => [k, { far: acceptRate(xs, t), pairs: xs.length }]));
   const byGroup = rates(d.byGroup);
   const worst = byGroup ? Object.entries(byGroup).sort((a, b) => b[1].far - a[1].far)[0] : undefined;
   return {
@@ -145,7 +185,10 @@ function summarize(inputs: Inputs, refs: readonly Embedded[], probes: readonly E
     'tar_at_far_1e-3': acceptRate(d.genuine, thresholdAtFar(d.impostor, 1e-3)),
     'threshold_at_far_1e-3': scoreOf(metric, thresholdAtFar(d.impostor, 1e-3)),
     threshold,
-    accuracy: far === null || tar === null ? null : (tar * d.genuine.length + (1 - far) * d.impostor.length) / Math.max(1, d.genuine.length + d.impostor.length),
+    accuracy:
+      far === null || tar === null
+        ? null
+        : (tar * d.genuine.length + (1 - far) * d.impostor.length) / Math.max(1, d.genuine.length + d.impostor.length),
     far_at_threshold: far,
     tar_at_threshold: tar,
     far_by_set: rates(d.bySet),
@@ -160,11 +203,18 @@ function print(title: string, pipeline: string, r: Record<string, unknown>): voi
   const pairs = r['pairs'] as { genuine: number; impostor: number };
   console.log(`${title}\n  ${pipeline}`);
   console.log(`  ${pairs.genuine} genuine / ${pairs.impostor} impostor pairs; missed faces ${r['missed_faces']}`);
-  console.log(`  EER ${pct(r['eer'])}; TAR@FAR 1e-2 ${pct(r['tar_at_far_1e-2'])}; TAR@FAR 1e-3 ${pct(r['tar_at_far_1e-3'])} (missed faces count as rejects; the FAR 1e-3 threshold here is ${(r['threshold_at_far_1e-3'] as number).toFixed(4)})`);
+  console.log(
+    `  EER ${pct(r['eer'])}; TAR@FAR 1e-2 ${pct(r['tar_at_far_1e-2'])}; TAR@FAR 1e-3 ${pct(r['tar_at_far_1e-3'])} (missed faces count as rejects; the FAR 1e-3 threshold here is ${(r['threshold_at_far_1e-3'] as number).toFixed(4)})`,
+  );
   if (r['threshold'] === null) console.log('  no calibration for this model: fit one with kioskd calibrate (or pass --threshold)');
-  else console.log(`  at threshold ${r['threshold']}: accuracy ${pct(r['accuracy'])}, FAR ${pct(r['far_at_threshold'])}, TAR ${pct(r['tar_at_threshold'])}`);
-  for (const [k, v] of Object.entries((r['far_by_set'] ?? {}) as Record<string, { far: number; pairs: number }>)) console.log(`    FAR within ${k}: ${pct(v.far)} of ${v.pairs} pairs`);
-  for (const [k, v] of Object.entries((r['far_by_group'] ?? {}) as Record<string, { far: number; pairs: number }>)) console.log(`    FAR within group ${k}: ${pct(v.far)} of ${v.pairs} pairs`);
+  else
+    console.log(
+      `  at threshold ${r['threshold']}: accuracy ${pct(r['accuracy'])}, FAR ${pct(r['far_at_threshold'])}, TAR ${pct(r['tar_at_threshold'])}`,
+    );
+  for (const [k, v] of Object.entries((r['far_by_set'] ?? {}) as Record<string, { far: number; pairs: number }>))
+    console.log(`    FAR within ${k}: ${pct(v.far)} of ${v.pairs} pairs`);
+  for (const [k, v] of Object.entries((r['far_by_group'] ?? {}) as Record<string, { far: number; pairs: number }>))
+    console.log(`    FAR within group ${k}: ${pct(v.far)} of ${v.pairs} pairs`);
   const worst = r['worst_group'] as { group: string; far: number } | null | undefined;
   if (worst) console.log(`    worst group: ${worst.group} (${pct(worst.far)})`);
   console.log(`  per image: median ${(r['median_ms'] as number).toFixed(0)} ms, p90 ${(r['p90_ms'] as number).toFixed(0)} ms`);

@@ -44,7 +44,8 @@ export function fitLine(xs: readonly number[], ys: readonly number[]): { slope: 
 }
 
 // [pid:isolate]  1234 ms: Mark-Compact (reduce) 10.2 (13.4) -> 8.1 (11.2) MB, …
-const GC_LINE = /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-sweep)\b[^\d]*[\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/;
+const GC_LINE =
+  /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: (Scavenge|Minor Mark-Compact|Mark-Compact|Mark-sweep)\b[^\d]*[\d.]+ \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/;
 
 /**
  * Reads `--trace-gc` output (V8 prints it on stdout for every isolate: the main thread and each

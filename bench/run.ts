@@ -34,24 +34,45 @@ async function print(count: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-bench-'));
   const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
   const port = createTicketPrinter(
-    { driver: 'escpos-tcp', where: vp.url, openLink: tcpPrinter(vp.host, vp.tcpPort), pollMs: 60_000, statusTimeoutMs: 1500, jobTimeoutMs: 20_000, reconnect: { baseMs: 100, maxMs: 500 } },
+    {
+      driver: 'escpos-tcp',
+      where: vp.url,
+      openLink: tcpPrinter(vp.host, vp.tcpPort),
+      pollMs: 60_000,
+      statusTimeoutMs: 1500,
+      jobTimeoutMs: 20_000,
+      reconnect: { baseMs: 100, maxMs: 500 },
+    },
     { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
   );
   await port.open(new AbortController().signal);
   while (port.state().kind !== 'ready') await new Promise((r) => setTimeout(r, 20));
   const t0 = performance.now();
   const renderer = await createTicketRenderer();
-  console.log(`print benchmark (${count} tickets each, node ${process.version}, ${process.arch}); fonts loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+  console.log(
+    `print benchmark (${count} tickets each, node ${process.version}, ${process.arch}); fonts loaded in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
   const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const paperMm of [80, 58] as const) {
     for (const text of ['raster', 'cp1258'] as const) {
-      const template = { hospital: 'BỆNH VIỆN ĐA KHOA TỈNH', subtitle: null, footer: 'Vui lòng chờ gọi số. Xin cảm ơn!', showName: true, timeZone: 'Asia/Ho_Chi_Minh', paperMm };
+      const template = {
+        hospital: 'BỆNH VIỆN ĐA KHOA TỈNH',
+        subtitle: null,
+        footer: 'Vui lòng chờ gọi số. Xin cảm ơn!',
+        showName: true,
+        timeZone: 'Asia/Ho_Chi_Minh',
+        paperMm,
+      };
       const enc: number[] = [];
       const send: number[] = [];
       let bytes = 0;
       for (let i = 0; i < count; i++) {
         const a = performance.now();
-        const job = encodeTicket(layoutTicket(sampleTicket(`b-${i}`, `A-${100 + i}`, new Date()), template), { model: 'epson-tm-t20iii', paperMm, text }, renderer);
+        const job = encodeTicket(
+          layoutTicket(sampleTicket(`b-${i}`, `A-${100 + i}`, new Date()), template),
+          { model: 'epson-tm-t20iii', paperMm, text },
+          renderer,
+        );
         const b = performance.now();
         const r = await port.print(job, AbortSignal.timeout(20_000));
         if (!r.ok) throw new Error(r.reason);
@@ -59,7 +80,9 @@ async function print(count: number): Promise<void> {
         send.push(performance.now() - b);
         bytes = job.length;
       }
-      console.log(`  ${paperMm} mm ${text.padEnd(6)}: ${String(bytes).padStart(6)} bytes/ticket; encode median ${med(enc).toFixed(0)} ms; send + status checks median ${med(send).toFixed(0)} ms; total median ${med(enc.map((e, i) => e + send[i]!)).toFixed(0)} ms`);
+      console.log(
+        `  ${paperMm} mm ${text.padEnd(6)}: ${String(bytes).padStart(6)} bytes/ticket; encode median ${med(enc).toFixed(0)} ms; send + status checks median ${med(send).toFixed(0)} ms; total median ${med(enc.map((e, i) => e + send[i]!)).toFixed(0)} ms`,
+      );
     }
   }
   await port.close();
@@ -96,7 +119,12 @@ async function idle(seconds: number): Promise<void> {
   console.log(`  start to retained "online": ${onlineMs.toFixed(0)} ms`);
   console.log(`  RSS after settling: median ${med.toFixed(1)} MiB, min ${settled[0]?.toFixed(1)} MiB, max ${settled.at(-1)?.toFixed(1)} MiB`);
   const every = Math.max(1, Math.floor(seconds / 12));
-  console.log(`  RSS every ${every} s (MiB): ${rss.filter((_, i) => (i + 1) % every === 0).map((v) => v.toFixed(0)).join(' ')}`);
+  console.log(
+    `  RSS every ${every} s (MiB): ${rss
+      .filter((_, i) => (i + 1) % every === 0)
+      .map((v) => v.toFixed(0))
+      .join(' ')}`,
+  );
 }
 
 const { values, positionals } = parseArgs({
@@ -136,9 +164,9 @@ else if (which === 'faceid') {
     reference: values.reference === 'faceapi-ssd' ? 'faceapi-ssd' : undefined,
     mode: values.mode,
   });
-}
-else if (which === 'untrusted') await import('./untrusted-input.js');
-else if (which === 'checkin') await checkinBench({ n: Number(values.n), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
+} else if (which === 'untrusted') await import('./untrusted-input.js');
+else if (which === 'checkin')
+  await checkinBench({ n: Number(values.n), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
 else if (which === 'adapt') {
   if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
   await adaptBench(values.data, values.recognizer);

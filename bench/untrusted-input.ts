@@ -81,7 +81,18 @@ const CASES: Record<string, () => Promise<string>> = {
     const sim = await BhytGatewaySim.start();
     try {
       await sim.setFault('huge-body');
-      const client = createBhytClient({ url: sim.url, username: 'x', password: 'y', officerName: 'o', officerId: '000000000000', timeoutMs: 60_000, breaker: { failures: 3, openSec: 30 }, clock: systemClock(), wallClock: () => new Date(), log: pino({ level: 'silent' }) });
+      const client = createBhytClient({
+        url: sim.url,
+        username: 'x',
+        password: 'y',
+        officerName: 'o',
+        officerId: '000000000000',
+        timeoutMs: 60_000,
+        breaker: { failures: 3, openSec: 30 },
+        clock: systemClock(),
+        wallClock: () => new Date(),
+        log: pino({ level: 'silent' }),
+      });
       const r = await client.login(AbortSignal.timeout(60_000));
       return r.ok ? 'accepted' : r.reason;
     } finally {

@@ -28,7 +28,9 @@ export function kioskdEntry(): { readonly nodeArgs: readonly string[]; readonly 
   const root = join(here, '..');
   const built = join(root, 'dist', 'src', 'main.js');
   const fresh = existsSync(built) && newestSource(join(root, 'src')) < statSync(built).mtimeMs;
-  return (cachedEntry = fresh ? { nodeArgs: ['--enable-source-maps'], entry: built } : { nodeArgs: ['--import', 'tsx'], entry: join(root, 'src', 'main.ts') });
+  return (cachedEntry = fresh
+    ? { nodeArgs: ['--enable-source-maps'], entry: built }
+    : { nodeArgs: ['--import', 'tsx'], entry: join(root, 'src', 'main.ts') });
 }
 
 /** node's arguments that run kioskd (before kioskd's own): `[...kioskdArgv(), 'card', 'decode']`. */
@@ -56,7 +58,8 @@ export function spawnDaemon(configPath: string, opts: SpawnDaemonOptions = {}): 
   const simClock = opts.simClockOffsetMs === undefined ? [] : ['--sim-clock', String(Math.round(opts.simClockOffsetMs))];
   const stdio = opts.stdio ?? 'inherit';
   // The clock is moved over node's IPC channel: a fourth descriptor beside the usual three.
-  const withIpc: StdioOptions = simClock.length === 0 ? stdio : typeof stdio === 'string' ? [stdio, stdio, stdio, 'ipc'] : [...stdio.slice(0, 3), 'ipc'];
+  const withIpc: StdioOptions =
+    simClock.length === 0 ? stdio : typeof stdio === 'string' ? [stdio, stdio, stdio, 'ipc'] : [...stdio.slice(0, 3), 'ipc'];
   return spawn(process.execPath, [...nodeArgs, entry, '--config', configPath, '--exit-with-parent', ...simClock, ...(opts.args ?? [])], {
     stdio: withIpc,
     env: opts.env ?? process.env,
@@ -72,7 +75,8 @@ export type ClockMove = { readonly ms: number } | { readonly toLocal: string };
 /** Moves a sim-clocked kioskd's time forward; resolves with its new offset and wall time. */
 export function advanceDaemonClock(daemon: ChildProcess, move: ClockMove, timeoutMs = 5000): Promise<{ offsetMs: number; wallClock: string }> {
   return new Promise((resolve, reject) => {
-    if (!daemon.connected || !daemon.send) return reject(new Error('kioskd is not running on hw-sim\'s clock (not started by hw-sim, or it has exited)'));
+    if (!daemon.connected || !daemon.send)
+      return reject(new Error("kioskd is not running on hw-sim's clock (not started by hw-sim, or it has exited)"));
     const id = Math.floor(Math.random() * 2 ** 31);
     const done = (err: Error | null, value?: { offsetMs: number; wallClock: string }): void => {
       clearTimeout(timer);

@@ -111,7 +111,8 @@ interface Built {
 export async function loadSimFaces(opts: SimFacesOptions = {}): Promise<SimFaces> {
   const width = opts.width ?? 1280;
   const height = opts.height ?? 960;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 64 && height >= 64)) throw new Error(`camera frames of ${width}×${height} are not possible`);
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 64 && height >= 64))
+    throw new Error(`camera frames of ${width}×${height} are not possible`);
   const dir = resolve(opts.facesDir ?? (process.env.KIOSKD_FACES_DIR || defaultFacesDir()));
   const missing = Object.values(SHARED)
     .flatMap((p) => [join(p.person, p.portrait), join(p.person, p.camera)])
@@ -213,7 +214,6 @@ function fromDemo(): Built {
   const stranger = cameraCrop(DEMO_STRANGER.photo, DEMO_STRANGER.box);
   return { origins, portraits, cameraPhotos, strangerPhoto: () => stranger };
 }
-
 
 /** The face box grown by these fractions of its size (left and right, above, below), clamped to the photo. */
 function crop(img: Rgba, b: Box, side: number, above: number, below: number): Rgba {

@@ -16,11 +16,51 @@ export interface SampleIdentity {
 }
 
 export const SAMPLE_IDENTITIES: readonly SampleIdentity[] = [
-  { idNumber: '001190900001', oldIdNumber: '013900001', fullName: 'Nguyễn Thị Ánh Tuyết', dob: '01011990', sex: 'Nữ', address: 'Số 1 Phố Huế, Phường Hai Bà Trưng, Hà Nội', issued: '15042021' },
-  { idNumber: '079045900002', oldIdNumber: '', fullName: 'Trần Văn Đức', dob: '07031945', sex: 'Nam', address: '12/3 Lê Lợi, Phường Bến Thành, TP Hồ Chí Minh', issued: '20062022' },
-  { idNumber: '048158900003', oldIdNumber: '201589003', fullName: 'Lê Hoàng Phượng Ỷ', dob: '28021958', sex: 'Nữ', address: 'Tổ 5, Phường Hải Châu, Đà Nẵng', issued: '03012023' },
-  { idNumber: '031201900004', oldIdNumber: '', fullName: 'Phạm Quốc Ưng Hữu', dob: '31122001', sex: 'Nam', address: 'Thôn Yên Thế, Xã Ngũ Lão, Hải Phòng', issued: '10102021' },
-  { idNumber: '046315900005', oldIdNumber: '', fullName: 'Võ Ngọc Diệp Ỹ Khuê', dob: '05052015', sex: 'Nữ', address: 'Kiệt 8 Đặng Huy Trứ, Huế', issued: '01072024' },
+  {
+    idNumber: '001190900001',
+    oldIdNumber: '013900001',
+    fullName: 'Nguyễn Thị Ánh Tuyết',
+    dob: '01011990',
+    sex: 'Nữ',
+    address: 'Số 1 Phố Huế, Phường Hai Bà Trưng, Hà Nội',
+    issued: '15042021',
+  },
+  {
+    idNumber: '079045900002',
+    oldIdNumber: '',
+    fullName: 'Trần Văn Đức',
+    dob: '07031945',
+    sex: 'Nam',
+    address: '12/3 Lê Lợi, Phường Bến Thành, TP Hồ Chí Minh',
+    issued: '20062022',
+  },
+  {
+    idNumber: '048158900003',
+    oldIdNumber: '201589003',
+    fullName: 'Lê Hoàng Phượng Ỷ',
+    dob: '28021958',
+    sex: 'Nữ',
+    address: 'Tổ 5, Phường Hải Châu, Đà Nẵng',
+    issued: '03012023',
+  },
+  {
+    idNumber: '031201900004',
+    oldIdNumber: '',
+    fullName: 'Phạm Quốc Ưng Hữu',
+    dob: '31122001',
+    sex: 'Nam',
+    address: 'Thôn Yên Thế, Xã Ngũ Lão, Hải Phòng',
+    issued: '10102021',
+  },
+  {
+    idNumber: '046315900005',
+    oldIdNumber: '',
+    fullName: 'Võ Ngọc Diệp Ỹ Khuê',
+    dob: '05052015',
+    sex: 'Nữ',
+    address: 'Kiệt 8 Đặng Huy Trứ, Huế',
+    issued: '01072024',
+  },
 ];
 
 const slashed = (d: string): string => `${d.slice(0, 2)}/${d.slice(2, 4)}/${d.slice(4)}`;

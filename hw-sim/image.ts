@@ -15,7 +15,8 @@ export const decodeJpeg = (bytes: Uint8Array): Rgba => {
   return { width: d.width, height: d.height, data: d.data };
 };
 
-export const encodeJpeg = (img: Rgba, quality: number): Uint8Array => new Uint8Array(jpeg.encode({ width: img.width, height: img.height, data: img.data }, quality).data);
+export const encodeJpeg = (img: Rgba, quality: number): Uint8Array =>
+  new Uint8Array(jpeg.encode({ width: img.width, height: img.height, data: img.data }, quality).data);
 
 /** Area-average resize: no aliasing when shrinking (as a camera's or a chip writer's scaler), bilinear-like when enlarging. */
 export function resize(img: Rgba, width: number, height: number): Rgba {

@@ -18,7 +18,10 @@ export interface KioskSim {
   output(): string;
   readonly base: string;
   /** Shows face N (or `face`) to the camera, scans sample identity N (1-based) and answers the consent question when asked. */
-  checkIn(n: number, opts?: { consent?: 'yes' | 'no' | 'none'; face?: number | 'stranger' | 'empty'; timeoutMs?: number }): Promise<{ end: Record<string, unknown>; ticket: PrintedTicket | null }>;
+  checkIn(
+    n: number,
+    opts?: { consent?: 'yes' | 'no' | 'none'; face?: number | 'stranger' | 'empty'; timeoutMs?: number },
+  ): Promise<{ end: Record<string, unknown>; ticket: PrintedTicket | null }>;
   waitEvent(kind: string, pred?: (data: Record<string, unknown>) => boolean, timeoutMs?: number, from?: number): Promise<Record<string, unknown>>;
   waitState(pred: (state: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Starts kioskd again; `clockBackMs` sets its clock that much earlier than the last one's (not before real time). */
@@ -55,7 +58,11 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
   // How far kioskd's clock has been moved: a restarted daemon starts where the last one was.
   let clockOffsetMs = 0;
   const spawn = (): ChildProcess => {
-    const d = spawnDaemon(sim.configPath, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' }, simClockOffsetMs: clockOffsetMs });
+    const d = spawnDaemon(sim.configPath, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' },
+      simClockOffsetMs: clockOffsetMs,
+    });
     d.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     d.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     return d;
@@ -68,7 +75,11 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
     output: () => out,
     base,
     async waitEvent(kind, pred = () => true, timeoutMs = 20_000, from = 0) {
-      const m = await watch.waitFor((m) => m.topic === `${base}/event/${kind}` && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>), timeoutMs, from);
+      const m = await watch.waitFor(
+        (m) => m.topic === `${base}/event/${kind}` && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>),
+        timeoutMs,
+        from,
+      );
       return payloadOf(m)['data'] as Record<string, unknown>;
     },
     async waitState(pred, timeoutMs = 20_000) {
@@ -90,7 +101,8 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
         if (!sim.panel.press(o.consent === 'no' ? 'consent-no' : 'consent-yes')) throw new Error('kioskd is not connected to the button panel');
       }
       const endOf = (m: Seen): boolean =>
-        (m.topic === `${base}/event/checkin.completed` || m.topic === `${base}/event/checkin.failed`) && (payloadOf(m)['data'] as Record<string, unknown>)['session_id'] === started['session_id'];
+        (m.topic === `${base}/event/checkin.completed` || m.topic === `${base}/event/checkin.failed`) &&
+        (payloadOf(m)['data'] as Record<string, unknown>)['session_id'] === started['session_id'];
       const end = payloadOf(await watch.waitFor(endOf, o.timeoutMs ?? 30_000, from))['data'] as Record<string, unknown>;
       await sim.printer.settled();
       const ticket = sim.printer.tickets.length > ticketsBefore ? sim.printer.tickets.at(-1)! : null;
@@ -104,7 +116,10 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
     async restartDaemon(opts = {}) {
       if (opts.clockBackMs !== undefined) {
         // kioskd's sim clock only runs at or ahead of real time: it can go back only as far as it went ahead.
-        if (opts.clockBackMs > clockOffsetMs) throw new Error(`kioskd's clock is only ${Math.round(clockOffsetMs / 1000)} s ahead: it cannot go back ${Math.round(opts.clockBackMs / 1000)} s (advance it first)`);
+        if (opts.clockBackMs > clockOffsetMs)
+          throw new Error(
+            `kioskd's clock is only ${Math.round(clockOffsetMs / 1000)} s ahead: it cannot go back ${Math.round(opts.clockBackMs / 1000)} s (advance it first)`,
+          );
         clockOffsetMs -= opts.clockBackMs;
       }
       k.daemon = spawn();
@@ -136,7 +151,9 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
     // Nothing may outlive a kiosk that did not come up; its last words say why.
     await k.stop().catch(() => {});
     const tail = out.trimEnd().split('\n').slice(-15).join('\n');
-    throw new Error(`the virtual kiosk did not become idle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\nkioskd's last output:\n${tail}`);
+    throw new Error(
+      `the virtual kiosk did not become idle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\nkioskd's last output:\n${tail}`,
+    );
   }
   return k;
 }

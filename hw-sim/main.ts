@@ -136,7 +136,8 @@ async function main(): Promise<number> {
   let daemon: ChildProcess | null = null;
   const advanceClock = values['no-daemon']
     ? undefined
-    : (move: ClockMove) => (daemon ? advanceDaemonClock(daemon, move) : Promise.reject(new Error('kioskd has not started yet; try again in a moment')));
+    : (move: ClockMove) =>
+        daemon ? advanceDaemonClock(daemon, move) : Promise.reject(new Error('kioskd has not started yet; try again in a moment'));
   if (!values['no-panel']) {
     try {
       panel = await openPanel(sim, panelPort, advanceClock);
@@ -172,11 +173,15 @@ async function main(): Promise<number> {
         : `  web panel:  off (--no-panel)`,
       values['no-daemon']
         ? [
-            `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env).map(([k, v]) => `${k}=${v}`).join(' ')} node dist/src/main.js --config ${sim.configPath}`,
+            `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')} node dist/src/main.js --config ${sim.configPath}`,
             `  self-test:  the same with "selftest" before --config; "paper out", "unplug", "camera fail", "clock unsynced" here make it fail`,
           ].join('\n')
         : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
-      keep ? `  files:      kept in ${dir} when hw-sim stops (--dir)` : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
+      keep
+        ? `  files:      kept in ${dir} when hw-sim stops (--dir)`
+        : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
       '',
     ].join('\n'),
   );
@@ -206,7 +211,9 @@ async function main(): Promise<number> {
   daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv, simClockOffsetMs: 0 });
   const stopConsole = runConsole(process.stdin, consoleDevices, say);
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
-  sim.printer.onTicket((t) => process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`));
+  sim.printer.onTicket((t) =>
+    process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`),
+  );
   const killOnExit = (): void => {
     if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
   };
@@ -230,7 +237,9 @@ async function main(): Promise<number> {
     daemon.on('exit', (code, signal) => resolve({ code, signal })),
   );
   if (stopRequestedAt === 0) {
-    process.stdout.write(`hw-sim: kioskd exited on its own (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); stopping the simulator\n`);
+    process.stdout.write(
+      `hw-sim: kioskd exited on its own (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); stopping the simulator\n`,
+    );
     // Let the broker hand the daemon's last will ("offline") to subscribers before it goes.
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -249,7 +258,8 @@ async function openPanel(sim: Sim, port: number | undefined, advanceClock: Advan
     return await startWebPanel({ sim, port: port ?? 8080, ...clock });
   } catch (err) {
     if (!taken(err)) throw err;
-    if (port !== undefined) throw new Error(`--panel-port ${port}: 127.0.0.1:${port} is already in use; choose another port, or leave --panel-port out for a free one`);
+    if (port !== undefined)
+      throw new Error(`--panel-port ${port}: 127.0.0.1:${port} is already in use; choose another port, or leave --panel-port out for a free one`);
     return startWebPanel({ sim, port: 0, ...clock });
   }
 }

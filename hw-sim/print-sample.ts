@@ -23,7 +23,15 @@ export interface SampleResult {
 export async function printSample(o: { outDir: string; paperMm: 80 | 58; text: TextMode; model?: string }): Promise<SampleResult> {
   const printer = await VirtualPrinter.start({ outDir: o.outDir, paperMm: o.paperMm });
   const port = createTicketPrinter(
-    { driver: 'escpos-tcp', where: printer.url, openLink: tcpPrinter(printer.host, printer.tcpPort), pollMs: 60_000, statusTimeoutMs: 1500, jobTimeoutMs: 20_000, reconnect: { baseMs: 200, maxMs: 1000 } },
+    {
+      driver: 'escpos-tcp',
+      where: printer.url,
+      openLink: tcpPrinter(printer.host, printer.tcpPort),
+      pollMs: 60_000,
+      statusTimeoutMs: 1500,
+      jobTimeoutMs: 20_000,
+      reconnect: { baseMs: 200, maxMs: 1000 },
+    },
     { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
   );
   const ready = new Promise<void>((resolve) => port.onStateChange((s) => s.kind === 'ready' && resolve()));
@@ -32,9 +40,20 @@ export async function printSample(o: { outDir: string; paperMm: 80 | 58; text: T
     await ready;
     const renderer = await createTicketRenderer();
     const t0 = performance.now();
-    const template = { hospital: 'BỆNH VIỆN ĐA KHOA TỈNH', subtitle: 'Ki-ốt tiếp đón tự động', footer: 'Vui lòng chờ gọi số. Xin cảm ơn!', showName: true, timeZone: 'Asia/Ho_Chi_Minh', paperMm: o.paperMm };
+    const template = {
+      hospital: 'BỆNH VIỆN ĐA KHOA TỈNH',
+      subtitle: 'Ki-ốt tiếp đón tự động',
+      footer: 'Vui lòng chờ gọi số. Xin cảm ơn!',
+      showName: true,
+      timeZone: 'Asia/Ho_Chi_Minh',
+      paperMm: o.paperMm,
+    };
     const id = `sample-${Date.now()}`;
-    const bytes = encodeTicket(layoutTicket(sampleTicket(id, testTicketNumber(id), new Date()), template), { model: o.model ?? 'epson-tm-t20iii', paperMm: o.paperMm, text: o.text }, renderer);
+    const bytes = encodeTicket(
+      layoutTicket(sampleTicket(id, testTicketNumber(id), new Date()), template),
+      { model: o.model ?? 'epson-tm-t20iii', paperMm: o.paperMm, text: o.text },
+      renderer,
+    );
     const encodeMs = performance.now() - t0;
     const printed = new Promise<PrintedTicket>((resolve) => printer.onTicket(resolve));
     const t1 = performance.now();

@@ -20,7 +20,12 @@ export class Watcher {
   }
 
   static async start(url: string, filter: string, protocolVersion: 4 | 5 = 4, auth: { username?: string; password?: string } = {}): Promise<Watcher> {
-    const client = await mqtt.connectAsync(url, { protocolVersion, reconnectPeriod: 200, clientId: `watch-${Math.random().toString(16).slice(2)}`, ...auth });
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion,
+      reconnectPeriod: 200,
+      clientId: `watch-${Math.random().toString(16).slice(2)}`,
+      ...auth,
+    });
     const w = new Watcher(client);
     await client.subscribeAsync(filter, { qos: 1 });
     return w;

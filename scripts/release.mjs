@@ -68,7 +68,8 @@ const stageParent = join(repo, 'release');
 mkdirSync(stageParent, { recursive: true });
 mkdirSync(outDir, { recursive: true });
 // Left by a release run that was killed; a running one keeps its own.
-for (const old of readdirSync(stageParent)) if (/^\.stage-\d+$/.test(old) && !alive(Number(old.slice(7)))) rmSync(join(stageParent, old), { recursive: true, force: true });
+for (const old of readdirSync(stageParent))
+  if (/^\.stage-\d+$/.test(old) && !alive(Number(old.slice(7)))) rmSync(join(stageParent, old), { recursive: true, force: true });
 const stageRoot = join(stageParent, `.stage-${process.pid}`);
 const stage = join(stageRoot, top);
 const partial = `${tarball}.partial`;
@@ -114,7 +115,8 @@ run(process.execPath, ['-e', `new (require(${JSON.stringify(join(stage, 'node_mo
 // sd-notify is optional for development, but a kiosk needs it: the unit's NotifyAccess=main
 // refuses READY=1 from the systemd-notify fallback's child process, and systemd would kill
 // the daemon at TimeoutStartSec over and over. Built only where libsystemd-dev is installed.
-if (!existsSync(join(stage, 'node_modules/sd-notify'))) fail('sd-notify is not installed (apt-get install libsystemd-dev, then npm ci): without it the kiosk never reports READY under systemd');
+if (!existsSync(join(stage, 'node_modules/sd-notify')))
+  fail('sd-notify is not installed (apt-get install libsystemd-dev, then npm ci): without it the kiosk never reports READY under systemd');
 run(process.execPath, ['-e', `require(${JSON.stringify(join(stage, 'node_modules/sd-notify'))})`]);
 
 // Flat on purpose: scripts/flash/provision reads it with sed (a technician's laptop may have
@@ -144,16 +146,31 @@ const children = readdirSync(stage)
   .filter((n) => n !== 'release.json')
   .sort()
   .map((n) => `${top}/${n}`);
-run(
-  'tar',
-  ['--create', '--gzip', `--file=${partial}`, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mode=u+rwX,go+rX,go-w', `--directory=${stageRoot}`, '--no-recursion', top, '--recursion', `${top}/release.json`, ...children]);
+run('tar', [
+  '--create',
+  '--gzip',
+  `--file=${partial}`,
+  '--sort=name',
+  '--owner=0',
+  '--group=0',
+  '--numeric-owner',
+  '--mode=u+rwX,go+rX,go-w',
+  `--directory=${stageRoot}`,
+  '--no-recursion',
+  top,
+  '--recursion',
+  `${top}/release.json`,
+  ...children,
+]);
 renameSync(partial, tarball);
 const sha = output('sha256sum', [tarball])?.split(' ')[0];
 if (sha) writeFileSync(`${tarball}.sha256`, `${sha}  ${tarball.split('/').pop()}\n`);
 
 const mb = (statSync(tarball).size / 1e6).toFixed(1);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`\n${tarball.replace(repo + '/', '')}: ${mb} MB, ${info.version} for ${target} (Node ${process.version}, ABI ${info.nodeAbi}), commit ${commit.slice(0, 12)}${dirty ? ' + uncommitted changes' : ''}; took ${seconds} s`);
+console.log(
+  `\n${tarball.replace(repo + '/', '')}: ${mb} MB, ${info.version} for ${target} (Node ${process.version}, ABI ${info.nodeAbi}), commit ${commit.slice(0, 12)}${dirty ? ' + uncommitted changes' : ''}; took ${seconds} s`,
+);
 
 function alive(pid) {
   try {

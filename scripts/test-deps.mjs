@@ -73,7 +73,8 @@ export function decide({ missing, root, sudo, apt, packages }) {
     [...prefix, ...install],
   ];
   const shown = commands.map((c) => c.join(' ')).join(' && ');
-  if (root || sudo) return { action: 'install', commands, shown, message: `npm test: missing ${what}; installing the test dependencies:\n  ${shown}` };
+  if (root || sudo)
+    return { action: 'install', commands, shown, message: `npm test: missing ${what}; installing the test dependencies:\n  ${shown}` };
   return {
     action: 'stop',
     message: `npm test: missing ${what}. Install the test dependencies (as root, or with sudo), then run npm test again:\n  ${shown}`,

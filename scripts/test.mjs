@@ -27,7 +27,9 @@ function ensureTestDependencies() {
   for (const [cmd, ...args] of d.commands) {
     const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     if (r.status !== 0) {
-      process.stderr.write(`npm test: "${[cmd, ...args].join(' ')}" failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}); install the packages by hand and run npm test again\n`);
+      process.stderr.write(
+        `npm test: "${[cmd, ...args].join(' ')}" failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}); install the packages by hand and run npm test again\n`,
+      );
       process.exit(EX_UNAVAILABLE);
     }
   }

@@ -122,7 +122,10 @@ async function main(argv: string[]): Promise<number> {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
       const now = new Date();
-      const out = decodeScans(Buffer.concat(chunks), { reveal: values.reveal === true, today: { year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate() } });
+      const out = decodeScans(Buffer.concat(chunks), {
+        reveal: values.reveal === true,
+        today: { year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate() },
+      });
       for (const l of out.stdout) process.stdout.write(l + '\n');
       for (const l of out.stderr) process.stderr.write(l + '\n');
       return out.exitCode;
@@ -130,16 +133,25 @@ async function main(argv: string[]): Promise<number> {
     case 'calibrate': {
       const far = Number(values.far ?? '1e-3');
       if (!values.data?.length || !values.out || !(far > 0 && far < 0.5)) {
-        process.stderr.write('usage: kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE [--recognizer MODEL] [--config FILE]\n');
+        process.stderr.write(
+          'usage: kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE [--recognizer MODEL] [--config FILE]\n',
+        );
         return 64;
       }
       // The recogniser: --recognizer, else the one the config names (when --config is given), else the bundled one.
       const loaded = values.config ? loadOrExplain(values.config) : null;
       if (values.config && !loaded) return EX_CONFIG;
       const faceid = loaded?.config.faceid ?? configSchema.shape.faceid.parse(undefined);
-      const engine = faceEngineOptions(faceid, values.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(values.recognizer) } } : {});
+      const engine = faceEngineOptions(
+        faceid,
+        values.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(values.recognizer) } } : {},
+      );
       const { calibrate } = await import('./cli/calibrate.js');
-      return calibrate({ data: values.data, groups: values.groups, far, out: values.out, engine }, createLogger({ level: 'warn', pretty: 'auto' }), (l) => process.stdout.write(l + '\n'));
+      return calibrate(
+        { data: values.data, groups: values.groups, far, out: values.out, engine },
+        createLogger({ level: 'warn', pretty: 'auto' }),
+        (l) => process.stdout.write(l + '\n'),
+      );
     }
     case 'check-config': {
       const file = rest[0] ?? values.config;
@@ -161,7 +173,10 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(problem + '\n');
         return 64;
       }
-      return runDaemon(loaded, { exitWithParent: values['exit-with-parent'] === true, simClockOffsetMs: simClock === undefined ? null : Number(simClock) });
+      return runDaemon(loaded, {
+        exitWithParent: values['exit-with-parent'] === true,
+        simClockOffsetMs: simClock === undefined ? null : Number(simClock),
+      });
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
@@ -255,7 +270,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // A crash loop waits longer each time (systemd 252 cannot): see lifecycle/restarts.ts.
   const thisStart = noteStart(config.kiosk.stateDir, bootId(), Date.now());
   if (thisStart.delayMs > 0 && !boot.signal.aborted) {
-    log.warn({ restarts_since_boot: thisStart.restartsSinceBoot, quick_restarts: thisStart.quickRestarts, wait_s: Math.round(thisStart.delayMs / 1000) }, `restarted ${thisStart.quickRestarts} times in a row after failures: waiting ${Math.round(thisStart.delayMs / 1000)} s before starting (crash-loop backoff)`);
+    log.warn(
+      { restarts_since_boot: thisStart.restartsSinceBoot, quick_restarts: thisStart.quickRestarts, wait_s: Math.round(thisStart.delayMs / 1000) },
+      `restarted ${thisStart.quickRestarts} times in a row after failures: waiting ${Math.round(thisStart.delayMs / 1000)} s before starting (crash-loop backoff)`,
+    );
     notifier.status(`crash-loop backoff: starting in ${Math.round(thisStart.delayMs / 1000)} s`);
     notifier.extendStart(thisStart.delayMs + 150_000);
     await new Promise<void>((resolve) => {
@@ -265,7 +283,13 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   }
   // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
   const localToday = () => localDate(wallClock(), config.ticket.timeZone);
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock: realClock, random: Math.random, today: localToday, storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage } });
+  const hal = await createHal(config.hal, {
+    log: log.child({ ns: 'hal' }),
+    clock: realClock,
+    random: Math.random,
+    today: localToday,
+    storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage },
+  });
   const initialPorts = Object.fromEntries(PORT_IDS.map((id) => [id, hal.ports[id].state()])) as PortStates;
   // Queue numbers and the check-in audit (SQLite, WAL). A kiosk that cannot number tickets
   // must not take patients: failing here exits 70 and systemd retries.
@@ -303,7 +327,12 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     camera: hal.ports.camera,
     faces: () => faces,
     portraits: config.identity.url
-      ? createPortraitClient({ url: config.identity.url, timeoutMs: config.identity.timeoutMs, token: secrets.identityToken, log: log.child({ ns: 'identity' }) })
+      ? createPortraitClient({
+          url: config.identity.url,
+          timeoutMs: config.identity.timeoutMs,
+          token: secrets.identityToken,
+          log: log.child({ ns: 'identity' }),
+        })
       : null,
     bhyt,
     store,
@@ -368,9 +397,20 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // Face models load at boot (a few seconds), in their worker, while the devices open.
   // A camera frame larger than the camera is configured for is refused before it is decoded.
   const cam = config.hal.camera;
-  const engine = config.faceid.enabled ? new FaceEngine(faceEngineOptions(config.faceid, cam.driver === 'rpicam' ? { maxFrame: frameLimit(cam) } : {}), log.child({ ns: 'faceid' })) : null;
+  const engine = config.faceid.enabled
+    ? new FaceEngine(faceEngineOptions(config.faceid, cam.driver === 'rpicam' ? { maxFrame: frameLimit(cam) } : {}), log.child({ ns: 'faceid' }))
+    : null;
   let faceInfo: FaceIdInfo | null = null;
-  const info = (): InfoPayload => ({ schema: 1, version, hal_mode: hal.mode, drivers, mqtt_protocol: link.protocol(), started_at: startedAt, faceid: faceInfo, restarts_since_boot: thisStart.restartsSinceBoot });
+  const info = (): InfoPayload => ({
+    schema: 1,
+    version,
+    hal_mode: hal.mode,
+    drivers,
+    mqtt_protocol: link.protocol(),
+    started_at: startedAt,
+    faceid: faceInfo,
+    restarts_since_boot: thisStart.restartsSinceBoot,
+  });
   publish.retained('status', 'online');
   publish.retained('info', info());
   let lastMode = runtime.status().mode;
@@ -406,7 +446,11 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       // Only a patient who holds a ticket needs the lookup made later; the queue row is the
       // only personal data on disk and goes once the gateway has answered.
       if (s.number !== null && s.insurance?.kind === 'unchecked') {
-        store.queueLookup(s.id, { cardId: data.identity.idNumber, fullName: data.identity.fullName, dateOfBirth: data.identity.dateOfBirth }, wallClock());
+        store.queueLookup(
+          s.id,
+          { cardId: data.identity.idNumber, fullName: data.identity.fullName, dateOfBirth: data.identity.dateOfBirth },
+          wallClock(),
+        );
       }
     } catch (err) {
       log.error({ err: err instanceof Error ? err.message : String(err), session: s.id }, 'the check-in could not be recorded');
@@ -428,13 +472,27 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       total_ms: Math.round(r.totalMs),
     });
     // steps_ms as text: the logger redacts any key named "portrait", and one step is called that.
-    checkinLog.info({ session: s.id, card: s.card, outcome: s.outcome, reason: s.reason, number: s.number, steps_ms: JSON.stringify(stepsMs), total_ms: Math.round(r.totalMs) }, `check-in ${s.outcome}`);
+    checkinLog.info(
+      {
+        session: s.id,
+        card: s.card,
+        outcome: s.outcome,
+        reason: s.reason,
+        number: s.number,
+        steps_ms: JSON.stringify(stepsMs),
+        total_ms: Math.round(r.totalMs),
+      },
+      `check-in ${s.outcome}`,
+    );
     sessions.drop(s.id);
   });
   runtime.subscribe((s) => {
     if (s.mode !== lastMode) {
       since = wallClock().toISOString();
-      log.info({ from: lastMode, to: s.mode, ports: PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ') }, 'kiosk mode changed');
+      log.info(
+        { from: lastMode, to: s.mode, ports: PORT_IDS.map((id) => `${id}=${describePortState(s.ports[id])}`).join(' ') },
+        'kiosk mode changed',
+      );
       lastMode = s.mode;
     }
     hal.ports.indicators.setLeds(ledsFor(s));
@@ -488,8 +546,18 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   const settled = store.settleAfterCrash('the kiosk stopped before the check-in ended');
   if (settled.unknown.length > 0) {
     const numbers = settled.unknown.map((v) => v.number);
-    log.warn({ numbers, tickets: settled.unknown.map((v) => v.checkinId) }, 'queue numbers of the previous run may or may not have printed: recorded unknown');
-    for (const v of settled.unknown) printing.journal.record({ ticketId: v.checkinId, number: v.number, department: v.department, event: 'unknown', reason: 'the kiosk restarted while it was printing' });
+    log.warn(
+      { numbers, tickets: settled.unknown.map((v) => v.checkinId) },
+      'queue numbers of the previous run may or may not have printed: recorded unknown',
+    );
+    for (const v of settled.unknown)
+      printing.journal.record({
+        ticketId: v.checkinId,
+        number: v.number,
+        department: v.department,
+        event: 'unknown',
+        reason: 'the kiosk restarted while it was printing',
+      });
     publish.event('alert', {
       level: 'warning',
       code: 'ticket.fate-unknown',
@@ -501,17 +569,33 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // The clock against what numbering has already used: behind it, numbering carries on in the later day (never a number twice).
   const clockAtStart = store.clockCheck(wallClock());
   if (clockAtStart.steppedBack) {
-    log.warn({ clock_day: clockAtStart.clockDay, numbering_day: clockAtStart.highDay, newest_checkin: clockAtStart.newest }, 'the clock is behind what numbering has already used: numbers carry on in the later day');
-    publish.event('alert', { level: 'error', code: 'clock.stepped-back', message: `the clock (${clockAtStart.clockDay}) is behind the queue numbering's day (${clockAtStart.highDay ?? 'today'}) or the newest check-in: numbers carry on without a reset until the clock catches up; check the time source` });
+    log.warn(
+      { clock_day: clockAtStart.clockDay, numbering_day: clockAtStart.highDay, newest_checkin: clockAtStart.newest },
+      'the clock is behind what numbering has already used: numbers carry on in the later day',
+    );
+    publish.event('alert', {
+      level: 'error',
+      code: 'clock.stepped-back',
+      message: `the clock (${clockAtStart.clockDay}) is behind the queue numbering's day (${clockAtStart.highDay ?? 'today'}) or the newest check-in: numbers carry on without a reset until the clock catches up; check the time source`,
+    });
   }
   /** The newest record the last refused purge measured from: alerted once per episode (the purge runs every 6 hours). */
   let purgeRefusedAt: string | null = null;
-  const purge = (): void => void guarded('old check-in records could not be deleted', () => {
+  const purge = (): void =>
+    void guarded('old check-in records could not be deleted', () => {
       const p = store.purge(wallClock(), config.checkin.retentionDays, 72);
       if (p.checkins || p.lookups) log.info({ checkins: p.checkins, lookups: p.lookups }, 'old check-in records deleted (retention)');
       if (p.refused) {
-        log.warn({ ahead_h: p.refused.aheadHours, newest_checkin: p.refused.newest }, 'the clock is implausibly far past the newest check-in: old records are not deleted');
-        if (purgeRefusedAt !== p.refused.newest.toISOString()) publish.event('alert', { level: 'error', code: 'clock.implausible', message: `the clock is ${p.refused.aheadHours} h past the newest check-in (${p.refused.newest.toISOString()}): the audit purge is held back; check the time source (a kiosk off that long needs nothing: the purge resumes after the next check-in)` });
+        log.warn(
+          { ahead_h: p.refused.aheadHours, newest_checkin: p.refused.newest },
+          'the clock is implausibly far past the newest check-in: old records are not deleted',
+        );
+        if (purgeRefusedAt !== p.refused.newest.toISOString())
+          publish.event('alert', {
+            level: 'error',
+            code: 'clock.implausible',
+            message: `the clock is ${p.refused.aheadHours} h past the newest check-in (${p.refused.newest.toISOString()}): the audit purge is held back; check the time source (a kiosk off that long needs nothing: the purge resumes after the next check-in)`,
+          });
       }
       purgeRefusedAt = p.refused ? p.refused.newest.toISOString() : null;
     });
@@ -534,13 +618,22 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // at most 20 a minute are logged and published, the rest are counted once a minute.
   const rejections = rateGate(clock, 20, 60_000, (n) => {
     cardLog.warn({ suppressed: n }, `${n} more scans rejected in the last minute (not logged one by one)`);
-    publish.event('alert', { level: 'warning', code: 'card.rejected_flood', message: `${n} more scans were rejected in the last minute than were reported one by one: is something wrong with the scanner?`, port: 'card', count: n });
+    publish.event('alert', {
+      level: 'warning',
+      code: 'card.rejected_flood',
+      message: `${n} more scans were rejected in the last minute than were reported one by one: is something wrong with the scanner?`,
+      port: 'card',
+      count: n,
+    });
   });
   hal.ports.card.onScan((scan) => {
     if (scan.kind === 'rejected') {
       if (!rejections.allow()) return;
       const { rejection: r, summary } = scan;
-      cardLog.info({ code: r.code, bytes: summary.bytes, fields: summary.fields, card: summary.idLast4 ? `********${summary.idLast4}` : null }, `scan rejected: ${r.message}`);
+      cardLog.info(
+        { code: r.code, bytes: summary.bytes, fields: summary.fields, card: summary.idLast4 ? `********${summary.idLast4}` : null },
+        `scan rejected: ${r.message}`,
+      );
       publish.event('card.rejected', { code: r.code, message: r.message, bytes: summary.bytes, fields: summary.fields, card_last4: summary.idLast4 });
       return;
     }
@@ -551,7 +644,10 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     sessions.open(sessionId, scan.identity, wallClock(), priorityOf(scan.identity.dateOfBirth, localToday()));
     const started = runtime.cardRead(sessionId, card);
     if (!started) sessions.drop(sessionId);
-    cardLog.info({ card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null }, started ? 'card read; session started' : `card read while ${mode}; ignored`);
+    cardLog.info(
+      { card, form: scan.identity.form, repairs: scan.identity.repairs, session: started ? sessionId : null },
+      started ? 'card read; session started' : `card read while ${mode}; ignored`,
+    );
     publish.event('card.read', { card, form: scan.identity.form, repairs: scan.identity.repairs, session_id: started ? sessionId : null, mode });
     return started;
   });
@@ -578,7 +674,9 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
       publish.event('alert', {
         level: 'warning',
         code: 'mqtt.commands_limited',
-        message: `commands over the rate limit were dropped: ${Object.entries(counts).map(([k, n]) => `${k} ×${n}`).join(', ')}`,
+        message: `commands over the rate limit were dropped: ${Object.entries(counts)
+          .map(([k, n]) => `${k} ×${n}`)
+          .join(', ')}`,
         count: Object.values(counts).reduce((a, b) => a + b, 0),
       }),
   });
@@ -590,7 +688,15 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
     ?.start()
     .then((f) => {
       faces = engine;
-      faceInfo = { backend: f.backend, recognizer: f.recognizer.name, model_sha256: f.recognizer.sha256, threshold: f.calibration!.threshold, target_far: f.calibration!.target_far, load_ms: Math.round(f.loadMs), warmup_ms: Math.round(f.warmupMs) };
+      faceInfo = {
+        backend: f.backend,
+        recognizer: f.recognizer.name,
+        model_sha256: f.recognizer.sha256,
+        threshold: f.calibration!.threshold,
+        target_far: f.calibration!.target_far,
+        load_ms: Math.round(f.loadMs),
+        warmup_ms: Math.round(f.warmupMs),
+      };
       publish.retained('info', info());
     })
     .catch((err: unknown) => {
@@ -605,21 +711,34 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   await Promise.race([loadingFaces, new Promise((r) => boot.signal.addEventListener('abort', r, { once: true }))]);
   runtime.bootDone();
 
-  log.info(`drivers loaded: ${Object.entries(drivers).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  log.info(
+    `drivers loaded: ${Object.entries(drivers)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   // READY after local init: the broker and the devices are reported on, not waited for.
   notifier.ready(statusLine(runtime.status()));
 
   const publishHealth = (): void => {
     // One instant for the count and its time: a monitor adds only check-ins after `ts` to the count.
     const at = wallClock();
-    publish.retained('health', { ...health.report(), tensors: faces ? faces.lastTensors : null, ...(engine ? { faceid_restarts: engine.restarts } : {}), checkins_today: guarded('the check-in count could not be read', () => store.countToday(at)) ?? 0, mqtt: link.stats(), ts: at.toISOString() });
+    publish.retained('health', {
+      ...health.report(),
+      tensors: faces ? faces.lastTensors : null,
+      ...(engine ? { faceid_restarts: engine.restarts } : {}),
+      checkins_today: guarded('the check-in count could not be read', () => store.countToday(at)) ?? 0,
+      mqtt: link.stats(),
+      ts: at.toISOString(),
+    });
   };
   publishHealth();
   const stopHealth = every(clock, config.mqtt.healthIntervalSec * 1000, publishHealth);
   const stopPurge = every(clock, 6 * 3600_000, purge);
   const stopReconcile = bhyt
     ? every(clock, config.bhyt.reconcileEverySec * 1000, () => {
-        void reconcile(bhyt).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'BHYT reconcile pass failed'));
+        void reconcile(bhyt).catch((err: unknown) =>
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'BHYT reconcile pass failed'),
+        );
       })
     : () => {};
   const pingMs = watchdogPingMs(process.env, process.pid);
@@ -643,7 +762,12 @@ async function runDaemon(loaded: LoadedConfig, opts: { exitWithParent: boolean; 
   // Any start after a run that did not stop cleanly, however long that run lasted, is told.
   if (thisStart.afterFailure) {
     const loop = thisStart.quickRestarts > 0 ? `${thisStart.quickRestarts} in a row; ` : '';
-    publish.event('alert', { level: thisStart.quickRestarts >= 3 ? 'error' : 'warning', code: 'daemon.restarted', message: `kioskd restarted after a failure (${loop}${thisStart.restartsSinceBoot} restarts since boot)`, count: thisStart.restartsSinceBoot });
+    publish.event('alert', {
+      level: thisStart.quickRestarts >= 3 ? 'error' : 'warning',
+      code: 'daemon.restarted',
+      message: `kioskd restarted after a failure (${loop}${thisStart.restartsSinceBoot} restarts since boot)`,
+      count: thisStart.restartsSinceBoot,
+    });
   }
 
   return new Promise<number>((resolve) => {

@@ -3,7 +3,16 @@ import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { SimulatedClock } from 'xstate';
 import { z } from 'zod';
-import { createBhytClient, gatewayBirthDate, MAX_ANSWER_BYTES, tokenLifeMs, type BhytClient, type BhytClientOptions, type BhytLookup, type BhytQuery } from '../src/bhyt/client.js';
+import {
+  createBhytClient,
+  gatewayBirthDate,
+  MAX_ANSWER_BYTES,
+  tokenLifeMs,
+  type BhytClient,
+  type BhytClientOptions,
+  type BhytLookup,
+  type BhytQuery,
+} from '../src/bhyt/client.js';
 import { NOT_CHECKED_WORDS, routeOf } from '../src/bhyt/codes.js';
 import { bhytConfigSchema } from '../src/bhyt/config.js';
 import { systemClock } from '../src/util/clock.js';
@@ -21,7 +30,17 @@ const never = new AbortController().signal;
 const OFFICER_ID = '079085000111';
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 /** Personal data and secrets that must never appear in a log line or a reason (the password's MD5 in both cases the gateway may want). */
-const SECRETS = [patient.cardId, patient.fullName, patient.fullName.toUpperCase(), '17/05/1990', '1990-05-17', PASSWORD, md5(PASSWORD), md5(PASSWORD).toUpperCase(), OFFICER_ID];
+const SECRETS = [
+  patient.cardId,
+  patient.fullName,
+  patient.fullName.toUpperCase(),
+  '17/05/1990',
+  '1990-05-17',
+  PASSWORD,
+  md5(PASSWORD),
+  md5(PASSWORD).toUpperCase(),
+  OFFICER_ID,
+];
 
 async function rig(t: ExecutionContext, o: Partial<BhytClientOptions> & { ttlSec?: number } = {}) {
   const sim = await BhytGatewaySim.start({ username: '79024_BV', password: PASSWORD, ...(o.ttlSec ? { tokenTtlSec: o.ttlSec } : {}) });
@@ -119,7 +138,13 @@ test('config: defaults when absent; enabling demands the account and the officer
     'officerName: required when bhyt.enabled is true: the name of the registered officer (hoTenCb)',
     'officerId: required when bhyt.enabled is true: the CCCD of the registered officer (cccdCb)',
   ]);
-  const ok = bhytConfigSchema.parse({ enabled: true, username: '79024_BV', officerName: 'Trần Văn Bình', officerId: '079085000111', breaker: { openSec: 5 } });
+  const ok = bhytConfigSchema.parse({
+    enabled: true,
+    username: '79024_BV',
+    officerName: 'Trần Văn Bình',
+    officerId: '079085000111',
+    breaker: { openSec: 5 },
+  });
   t.like(ok, { enabled: true, breaker: { failures: 3, openSec: 5 } });
 });
 
@@ -129,7 +154,9 @@ test('config: refuses bad values and unknown keys; every field is described', (t
   t.false(bhytConfigSchema.safeParse({ url: 'https://u:p@egw.baohiemxahoi.gov.vn' }).success);
   t.false(bhytConfigSchema.safeParse({ password: 'x' }).success, 'strict: a password in the file is refused');
   t.false(bhytConfigSchema.safeParse({ breaker: { failure: 3 } }).success);
-  const schema = z.toJSONSchema(bhytConfigSchema, { io: 'input' }) as { properties: Record<string, { description?: string; properties?: Record<string, { description?: string }> }> };
+  const schema = z.toJSONSchema(bhytConfigSchema, { io: 'input' }) as {
+    properties: Record<string, { description?: string; properties?: Record<string, { description?: string }> }>;
+  };
   for (const [k, p] of Object.entries(schema.properties)) {
     t.truthy(p.description, k);
     for (const [k2, p2] of Object.entries(p.properties ?? {})) t.truthy(p2.description, `${k}.${k2}`);
@@ -156,7 +183,13 @@ test('dates: ISO → dd/MM/yyyy, a year alone stays a year; token life from seco
 test('000: proceeds, with the card validity and registered facility', async (t) => {
   const { client, logs } = await rig(t);
   const r = await client.lookup(patient, never);
-  t.like(r, { kind: 'checked', code: '000', route: 'proceed', words: 'Có BHYT – thông tin thẻ đúng', card: { validTo: `${YEAR + 1}-12-31`, registeredFacility: '79024' } });
+  t.like(r, {
+    kind: 'checked',
+    code: '000',
+    route: 'proceed',
+    words: 'Có BHYT – thông tin thẻ đúng',
+    card: { validTo: `${YEAR + 1}-12-31`, registeredFacility: '79024' },
+  });
   t.false('fault' in r);
   t.regex(logs(), /"card":"\*{8}1234".*"code":"000"/);
   clean(t, logs());
@@ -165,11 +198,28 @@ test('000: proceeds, with the card validity and registered facility', async (t) 
 test('010: counter with the Vietnamese words; 003: proceeds on the new card', async (t) => {
   const { sim, client } = await rig(t);
   sim.setResult(patient.cardId, '010');
-  t.like(await client.lookup(patient, never), { kind: 'checked', code: '010', route: 'counter', words: 'Thẻ BHYT hết hạn', card: { validTo: `${YEAR - 1}-12-31` } });
+  t.like(await client.lookup(patient, never), {
+    kind: 'checked',
+    code: '010',
+    route: 'counter',
+    words: 'Thẻ BHYT hết hạn',
+    card: { validTo: `${YEAR - 1}-12-31` },
+  });
   sim.setResult(patient.cardId, '003');
-  t.like(await client.lookup(patient, never), { kind: 'checked', code: '003', route: 'proceed', card: { validTo: `${YEAR + 1}-12-31`, registeredFacility: '79025' } });
+  t.like(await client.lookup(patient, never), {
+    kind: 'checked',
+    code: '003',
+    route: 'proceed',
+    card: { validTo: `${YEAR + 1}-12-31`, registeredFacility: '79025' },
+  });
   sim.setResult(patient.cardId, '054');
-  t.like(await client.lookup(patient, never), { kind: 'checked', code: '054', route: 'counter', fault: 'kiosk', card: { validTo: null, registeredFacility: null } });
+  t.like(await client.lookup(patient, never), {
+    kind: 'checked',
+    code: '054',
+    route: 'counter',
+    fault: 'kiosk',
+    card: { validTo: null, registeredFacility: null },
+  });
 });
 
 test('the token is taken once for three lookups (and once for three at the same time), and renewed after the gateway expires it', async (t) => {
@@ -207,7 +257,13 @@ test('the token is kept until its expiry (by the injected clock) minus a margin'
 test('the body carries dd/MM/yyyy (or the year alone) and the officer fields; upper-case MD5 works too; a wrong password is the kiosk’s fault', async (t) => {
   const { sim, client, logs } = await rig(t, { passwordHash: 'md5-upper' });
   await client.lookup(patient, never);
-  t.deepEqual(sim.lastLookup(), { maThe: patient.cardId, hoTen: patient.fullName, ngaySinh: '17/05/1990', hoTenCb: 'Trần Văn Bình', cccdCb: OFFICER_ID });
+  t.deepEqual(sim.lastLookup(), {
+    maThe: patient.cardId,
+    hoTen: patient.fullName,
+    ngaySinh: '17/05/1990',
+    hoTenCb: 'Trần Văn Bình',
+    cccdCb: OFFICER_ID,
+  });
   t.like(await client.lookup({ ...patient, dateOfBirth: '1958' }, never), { kind: 'checked', code: '000' });
   t.like(sim.lastLookup(), { ngaySinh: '1958' });
   clean(t, logs());
@@ -275,7 +331,10 @@ test('a caller abort rejects with an AbortError at once (waiting for the lookup 
     const p = client.lookup(patient, ac.signal);
     setTimeout(() => ac.abort(), 100);
     // A DOMException, as fetch and Node reject with (ava's throwsAsync wants a plain Error).
-    const e: unknown = await p.then(() => null, (err: unknown) => err);
+    const e: unknown = await p.then(
+      () => null,
+      (err: unknown) => err,
+    );
     t.true(e instanceof Error && e.name === 'AbortError', phase);
     t.true(Date.now() - started < slowMs, `${phase}: did not wait for the slow answer`);
     t.is(client.breakerState(), 'closed', phase);
@@ -289,7 +348,13 @@ test('a caller abort rejects with an AbortError at once (waiting for the lookup 
   await abortsQuickly(fresh.client, 'token');
   const ac = new AbortController();
   ac.abort();
-  t.is(await fresh.client.lookup(patient, ac.signal).then(() => null, (err: unknown) => (err as Error).name), 'AbortError');
+  t.is(
+    await fresh.client.lookup(patient, ac.signal).then(
+      () => null,
+      (err: unknown) => (err as Error).name,
+    ),
+    'AbortError',
+  );
 });
 
 test('logs of every outcome carry the masked card, the code and the time, never the card number, name, birth date or secrets', async (t) => {
@@ -317,7 +382,8 @@ test('logs of every outcome carry the masked card, the code and the time, never 
 // ---- a gateway (or what stands in front of it) answering in ways the kiosk must not act on ----
 
 /** Log lines at error level (pino: 50) about one problem kind. */
-const errorLines = (logs: string, problem: string): number => logs.split('\n').filter((l) => l.includes('"level":50') && l.includes(`"problem":"${problem}"`)).length;
+const errorLines = (logs: string, problem: string): number =>
+  logs.split('\n').filter((l) => l.includes('"level":50') && l.includes(`"problem":"${problem}"`)).length;
 
 test('a 307/308 is never followed, for the lookup or the token: the other server receives nothing, and it is logged once', async (t) => {
   // What a redirect target could answer: a 000 the kiosk would print, had it followed.
@@ -329,7 +395,11 @@ test('a 307/308 is never followed, for the lookup or the token: the other server
     await sim.setFault('redirect', { location: elsewhere.url, status });
     for (let i = 0; i < 3; i++) {
       const r = await client.lookup(patient, never);
-      unavailable(t, r, new RegExp(`^gateway answered HTTP ${status}, a redirect to another host; redirects are not followed: the request carries personal data$`));
+      unavailable(
+        t,
+        r,
+        new RegExp(`^gateway answered HTTP ${status}, a redirect to another host; redirects are not followed: the request carries personal data$`),
+      );
       t.like(r, { problem: 'redirect' });
     }
   }
@@ -337,7 +407,10 @@ test('a 307/308 is never followed, for the lookup or the token: the other server
   const fresh = await rig(t);
   await fresh.sim.setFault('redirect', { location: elsewhere.url });
   t.like(await fresh.client.lookup(patient, never), { kind: 'unavailable', problem: 'redirect' });
-  t.like(await fresh.client.login(never), { ok: false, reason: 'gateway answered HTTP 307, a redirect to another host; redirects are not followed: the request carries personal data' });
+  t.like(await fresh.client.login(never), {
+    ok: false,
+    reason: 'gateway answered HTTP 307, a redirect to another host; redirects are not followed: the request carries personal data',
+  });
   t.deepEqual(elsewhere.received(), { connections: 0, requests: [] });
   t.is(sim.stats().lookups, 7, 'each lookup reached the gateway once and went no further');
   // Logged once per kind (not once per patient) until the gateway answers properly again.
@@ -401,8 +474,14 @@ test('an answer that is not JSON by its content type is not read, even when its 
       fetch: () => Promise.resolve(new Response('{"maKetQua":"000"}', { status: 200, headers })),
     });
   t.like(await answering({}).login(never), { ok: false, reason: 'gateway answered HTTP 200 with text/plain, not JSON' }); // a string body's default type
-  t.like(await answering({ 'content-type': 'text/html; <script>079190001234' }).login(never), { ok: false, reason: 'gateway answered HTTP 200 with text/html, not JSON' });
-  t.like(await answering({ 'content-type': '<b>079190001234</b>' }).login(never), { ok: false, reason: 'gateway answered HTTP 200 with an unrecognised content type, not JSON' });
+  t.like(await answering({ 'content-type': 'text/html; <script>079190001234' }).login(never), {
+    ok: false,
+    reason: 'gateway answered HTTP 200 with text/html, not JSON',
+  });
+  t.like(await answering({ 'content-type': '<b>079190001234</b>' }).login(never), {
+    ok: false,
+    reason: 'gateway answered HTTP 200 with an unrecognised content type, not JSON',
+  });
   // …+json is JSON: read, and judged on what it says (here a maKetQua without a token).
   const plusJson = await answering({ 'content-type': 'application/problem+json' }).login(never);
   t.false(plusJson.ok);
@@ -417,7 +496,12 @@ test('the check-in alerts staff once per kind of gateway problem, not at every p
   const alerts: string[] = [];
   const sessions = createSessions();
   const identity = { idNumber: patient.cardId, fullName: patient.fullName, dateOfBirth: patient.dateOfBirth } as unknown as CitizenIdentity;
-  const steps = createCheckinSteps({ sessions, bhyt: client, alert: (code: string, message: string) => void alerts.push(`${code}: ${message}`), log: pino({ level: 'silent' }) } as unknown as StepDeps);
+  const steps = createCheckinSteps({
+    sessions,
+    bhyt: client,
+    alert: (code: string, message: string) => void alerts.push(`${code}: ${message}`),
+    log: pino({ level: 'silent' }),
+  } as unknown as StepDeps);
   const insure = async (n: number) => {
     sessions.open(`s${n}`, identity, new Date(), null);
     return steps.insurance({ sessionId: `s${n}` }, never);

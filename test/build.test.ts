@@ -40,7 +40,10 @@ test('the build fails, naming the file, when a "bin" was not built or cannot run
   const missing = spawnSync(process.execPath, [SCRIPT], { cwd: fakePackage(t, { [first]: '#!/usr/bin/env node\n' }), encoding: 'utf8' });
   t.is(missing.status, 1);
   t.true(missing.stderr.includes(`${second} was not built (ENOENT)`), missing.stderr);
-  const noShebang = spawnSync(process.execPath, [SCRIPT], { cwd: fakePackage(t, { [first]: '#!/usr/bin/env node\n', [second]: 'console.log(1);\n' }), encoding: 'utf8' });
+  const noShebang = spawnSync(process.execPath, [SCRIPT], {
+    cwd: fakePackage(t, { [first]: '#!/usr/bin/env node\n', [second]: 'console.log(1);\n' }),
+    encoding: 'utf8',
+  });
   t.is(noShebang.status, 1);
   t.true(noShebang.stderr.includes(`${second} does not start with a #! line`), noShebang.stderr);
 });
@@ -48,6 +51,9 @@ test('the build fails, naming the file, when a "bin" was not built or cannot run
 // CI runs `npm run build` before the tests (.ci/run); elsewhere dist/ may be missing or older
 // than the sources, and then the test says so in its title instead of judging a stale build.
 const builtFresh = kioskdEntry().entry.includes(`${sep}dist${sep}`);
-(builtFresh || process.env['CI'] ? test : test.skip)(`after npm run build, dist's commands are executable${builtFresh ? '' : ' (dist/ is missing or older than src/: skipped; run npm run build)'}`, (t) => {
-  for (const rel of Object.values(pkg.bin)) t.true(executable(rel), `${rel} is executable (mode ${(statSync(rel).mode & 0o777).toString(8)})`);
-});
+(builtFresh || process.env['CI'] ? test : test.skip)(
+  `after npm run build, dist's commands are executable${builtFresh ? '' : ' (dist/ is missing or older than src/: skipped; run npm run build)'}`,
+  (t) => {
+    for (const rel of Object.values(pkg.bin)) t.true(executable(rel), `${rel} is executable (mode ${(statSync(rel).mode & 0o777).toString(8)})`);
+  },
+);

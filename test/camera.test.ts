@@ -55,7 +55,14 @@ function gone(pid: number): boolean {
 
 test('config: defaults, none by default, and options that would save pictures to disk are refused', (t) => {
   t.deepEqual(cameraConfigSchema.parse(undefined), { driver: 'none' });
-  t.deepEqual(cameraConfigSchema.parse({ driver: 'rpicam' }), { driver: 'rpicam', width: 1280, height: 960, timeoutMs: 3000, quality: 90, extraArgs: [] });
+  t.deepEqual(cameraConfigSchema.parse({ driver: 'rpicam' }), {
+    driver: 'rpicam',
+    width: 1280,
+    height: 960,
+    timeoutMs: 3000,
+    quality: 90,
+    extraArgs: [],
+  });
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', command: 'bin/rpicam-still' }).success);
   t.true(cameraConfigSchema.safeParse({ driver: 'rpicam', command: '/opt/rpicam/rpicam-still' }).success);
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['-o', '/tmp/x.jpg'] }).success);

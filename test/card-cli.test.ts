@@ -21,7 +21,13 @@ test('card decode: the 7-field form, masked by default', (t) => {
 test('card decode --reveal shows every field', (t) => {
   const r = decode(cccdPayload(p), '--reveal');
   t.is(r.status, 0);
-  t.like(JSON.parse(r.stdout), { idNumber: p.idNumber, fullName: p.fullName, dateOfBirth: '1990-01-01', address: p.address, issueDate: '2021-04-15' });
+  t.like(JSON.parse(r.stdout), {
+    idNumber: p.idNumber,
+    fullName: p.fullName,
+    dateOfBirth: '1990-01-01',
+    address: p.address,
+    issueDate: '2021-04-15',
+  });
 });
 
 test('card decode handles each payload form a scanner sends', (t) => {
@@ -45,7 +51,13 @@ test('card decode handles each payload form a scanner sends', (t) => {
 test('card decode: two scans in one input give two lines', (t) => {
   const r = decode(cccdPayload(p) + '\r\n' + cccdPayload(SAMPLE_IDENTITIES[1]!) + '\r\n');
   t.is(r.status, 0);
-  t.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).idNumber), ['********0001', '********0002']);
+  t.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).idNumber),
+    ['********0001', '********0002'],
+  );
 });
 
 test('card decode rejects a tampered payload with a specific reason and exit 65', (t) => {

@@ -8,7 +8,12 @@ import { until } from './helpers/wait.js';
 import { Watcher, type Seen } from './helpers/watch.js';
 
 async function kiosk(t: ExecutionContext, link: ScannerLink, id: string): Promise<{ sim: Sim; d: DaemonProc; w: Watcher; base: string }> {
-  const sim = await startSim({ brokerPort: 0, deviceId: id, scanner: link, configOverrides: { kiosk: { resultHoldMs: 400 }, hal: { card: { idleGapMs: 150 } } } });
+  const sim = await startSim({
+    brokerPort: 0,
+    deviceId: id,
+    scanner: link,
+    configOverrides: { kiosk: { resultHoldMs: 400 }, hal: { card: { idleGapMs: 150 } } },
+  });
   t.teardown(() => sim.stop());
   const base = `kiosk/${id}`;
   const w = await Watcher.start(sim.broker.url, `${base}/#`);
@@ -22,7 +27,8 @@ async function kiosk(t: ExecutionContext, link: ScannerLink, id: string): Promis
   return { sim, d, w, base };
 }
 
-const stateOf = (m: Seen) => JSON.parse(m.payload) as { mode: string; step: string | null; session_id: string | null; ports: { card: { kind: string; reason?: string } } };
+const stateOf = (m: Seen) =>
+  JSON.parse(m.payload) as { mode: string; step: string | null; session_id: string | null; ports: { card: { kind: string; reason?: string } } };
 const dataOf = (m: Seen) => JSON.parse(m.payload).data;
 
 /** Waits for the kiosk to be idle again after a session (the result hold). */
@@ -32,7 +38,13 @@ async function idleAgain(w: Watcher, base: string, from: number): Promise<void> 
 
 test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the kiosk stays idle, unplug/replug recovers, every fault is handled, and no personal data leaks', async (t) => {
   const { sim, d, w, base } = await kiosk(t, 'pty', 'card-pty');
-  const [p1, p2, p3, p4, p5] = SAMPLE_IDENTITIES as [typeof SAMPLE_IDENTITIES[0], typeof SAMPLE_IDENTITIES[0], typeof SAMPLE_IDENTITIES[0], typeof SAMPLE_IDENTITIES[0], typeof SAMPLE_IDENTITIES[0]];
+  const [p1, p2, p3, p4, p5] = SAMPLE_IDENTITIES as [
+    (typeof SAMPLE_IDENTITIES)[0],
+    (typeof SAMPLE_IDENTITIES)[0],
+    (typeof SAMPLE_IDENTITIES)[0],
+    (typeof SAMPLE_IDENTITIES)[0],
+    (typeof SAMPLE_IDENTITIES)[0],
+  ];
 
   // A good scan: an event and a state change.
   let mark = w.mark();
@@ -53,7 +65,10 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
   const rej = await w.waitFor((m) => m.topic === `${base}/event/card.rejected` && dataOf(m).code === 'not-a-cccd-payload', 10_000, mark);
   t.like(dataOf(rej), { message: 'this is not a CCCD QR code (no "|"-separated fields starting with a 12-digit number)', card_last4: null });
   t.true(w.seen.slice(mark).some((m) => m.topic === `${base}/event/card.rejected` && dataOf(m).code === 'control-characters'));
-  t.false(w.seen.slice(mark).some((m) => m.topic === `${base}/state` && stateOf(m).mode !== 'idle'), 'the kiosk stayed idle');
+  t.false(
+    w.seen.slice(mark).some((m) => m.topic === `${base}/state` && stateOf(m).mode !== 'idle'),
+    'the kiosk stayed idle',
+  );
   t.is((await askState(w, base)).mode, 'idle', 'asked, the kiosk says it is idle');
 
   // A tampered card (year digits do not match the birth date): rejected with that reason and masked data.
@@ -89,7 +104,10 @@ test('hw-sim pty scanner: a CCCD becomes a session, garbage is rejected and the 
   await sim.scanner.scan(p3);
   await w.waitFor((m) => m.topic === `${base}/state` && stateOf(m).mode === 'in-session', 10_000, mark);
   await sim.scanner.scan(p4);
-  t.like(dataOf(await w.waitFor((m) => m.topic === `${base}/event/card.read` && dataOf(m).card === '********0004', 10_000, mark)), { session_id: null, mode: 'in-session' });
+  t.like(dataOf(await w.waitFor((m) => m.topic === `${base}/event/card.read` && dataOf(m).card === '********0004', 10_000, mark)), {
+    session_id: null,
+    mode: 'in-session',
+  });
   await idleAgain(w, base, mark);
   mark = w.mark();
   await sim.scanner.scan(p4);
@@ -128,7 +146,16 @@ function assertNothingPersonal(t: ExecutionContext, d: DaemonProc, w: Watcher): 
   for (const p of SAMPLE_IDENTITIES) {
     const iso = `${p.dob.slice(4)}-${p.dob.slice(2, 4)}-${p.dob.slice(0, 2)}`;
     const slashed = `${p.dob.slice(0, 2)}/${p.dob.slice(2, 4)}/${p.dob.slice(4)}`; // the 6-field form's date
-    for (const secret of [p.idNumber, p.fullName, p.dob, iso, slashed, p.address, ...p.fullName.split(' ').filter((x) => x.length > 2), ...(p.oldIdNumber ? [p.oldIdNumber] : [])]) {
+    for (const secret of [
+      p.idNumber,
+      p.fullName,
+      p.dob,
+      iso,
+      slashed,
+      p.address,
+      ...p.fullName.split(' ').filter((x) => x.length > 2),
+      ...(p.oldIdNumber ? [p.oldIdNumber] : []),
+    ]) {
       t.false(everything.includes(secret), `"${secret}" leaked`);
     }
   }

@@ -9,13 +9,54 @@ import type { RejectionCode, ScanResult } from '../src/hal/card/types.js';
 
 const today = { year: 2026, month: 11, day: 23 };
 const CODES: ReadonlySet<RejectionCode> = new Set<RejectionCode>([
-  'empty', 'too-long', 'control-characters', 'not-a-cccd-payload', 'wrong-field-count', 'bad-id-number', 'bad-province-code',
-  'id-century-mismatch', 'id-year-mismatch', 'id-sex-mismatch', 'bad-old-id-number', 'missing-name', 'bad-name', 'bad-date-of-birth',
-  'bad-sex', 'bad-issue-date',
+  'empty',
+  'too-long',
+  'control-characters',
+  'not-a-cccd-payload',
+  'wrong-field-count',
+  'bad-id-number',
+  'bad-province-code',
+  'id-century-mismatch',
+  'id-year-mismatch',
+  'id-sex-mismatch',
+  'bad-old-id-number',
+  'missing-name',
+  'bad-name',
+  'bad-date-of-birth',
+  'bad-sex',
+  'bad-issue-date',
 ]);
 
-
-const SYLLABLES = ['Nguyễn', 'Trần', 'Lê', 'Phạm', 'Hoàng', 'Huỳnh', 'Võ', 'Đặng', 'Bùi', 'Đỗ', 'Thị', 'Văn', 'Ánh', 'Tuyết', 'Đức', 'Phượng', 'Ỷ', 'Ưng', 'Hữu', 'Ngọc', 'Diệp', 'Khuê', 'Ỹ', 'Quốc', 'Thuỷ', 'Ở', 'Ợ', 'Ự'];
+const SYLLABLES = [
+  'Nguyễn',
+  'Trần',
+  'Lê',
+  'Phạm',
+  'Hoàng',
+  'Huỳnh',
+  'Võ',
+  'Đặng',
+  'Bùi',
+  'Đỗ',
+  'Thị',
+  'Văn',
+  'Ánh',
+  'Tuyết',
+  'Đức',
+  'Phượng',
+  'Ỷ',
+  'Ưng',
+  'Hữu',
+  'Ngọc',
+  'Diệp',
+  'Khuê',
+  'Ỹ',
+  'Quốc',
+  'Thuỷ',
+  'Ở',
+  'Ợ',
+  'Ự',
+];
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
 function validPayload(r: () => number): { text: string; id: string } {
@@ -46,13 +87,27 @@ function mutate(bytes: Uint8Array, r: () => number): Uint8Array {
   for (let i = 0; i < n; i++) {
     const at = Math.floor(r() * (b.length + 1));
     switch (Math.floor(r() * 7)) {
-      case 0: b[at] = Math.floor(r() * 256); break;
-      case 1: b.splice(at, 0, Math.floor(r() * 256)); break;
-      case 2: b.splice(at, 1 + Math.floor(r() * 8)); break;
-      case 3: b.splice(at, 0, 0x7c); break; // an extra "|"
-      case 4: b.splice(at, 0, 0x0d, 0x0a); break; // a terminator in the middle
-      case 5: b.splice(at, 0, ...b.slice(0, Math.floor(r() * b.length))); break;
-      case 6: b.length = at; break;
+      case 0:
+        b[at] = Math.floor(r() * 256);
+        break;
+      case 1:
+        b.splice(at, 0, Math.floor(r() * 256));
+        break;
+      case 2:
+        b.splice(at, 1 + Math.floor(r() * 8));
+        break;
+      case 3:
+        b.splice(at, 0, 0x7c);
+        break; // an extra "|"
+      case 4:
+        b.splice(at, 0, 0x0d, 0x0a);
+        break; // a terminator in the middle
+      case 5:
+        b.splice(at, 0, ...b.slice(0, Math.floor(r() * b.length)));
+        break;
+      case 6:
+        b.length = at;
+        break;
     }
   }
   return Uint8Array.from(b);
@@ -71,7 +126,8 @@ test('fuzz: 100,000 generated and mutated payloads through the framer and the pa
     if (res.ok) parsed++;
     else {
       rejected++;
-      if (!CODES.has(res.rejection.code) || res.rejection.message === '') t.fail(`rejection without a known reason: ${JSON.stringify(res.rejection)}`);
+      if (!CODES.has(res.rejection.code) || res.rejection.message === '')
+        t.fail(`rejection without a known reason: ${JSON.stringify(res.rejection)}`);
     }
   };
   for (let i = 0; i < 100_000; i++) {
@@ -86,7 +142,8 @@ test('fuzz: 100,000 generated and mutated payloads through the framer and the pa
       parsed++;
       continue;
     }
-    const base = kind === 3 ? Uint8Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256)) : mutate(enc.encode(validPayload(r).text), r);
+    const base =
+      kind === 3 ? Uint8Array.from({ length: Math.floor(r() * 300) }, () => Math.floor(r() * 256)) : mutate(enc.encode(validPayload(r).text), r);
     // Through the framer in random chunks, as a serial port delivers them.
     let off = 0;
     while (off < base.length) {
@@ -106,11 +163,17 @@ test('fuzz at the driver boundary: 20,000 random chunks through the scan assembl
   const r = rng(7);
   const clock = new SimulatedClock();
   const results: ScanResult[] = [];
-  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  const asm = createScanAssembler(
+    { termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 },
+    { clock, log: pino({ level: 'silent' }), today: () => today },
+  );
   asm.onScan((x) => void results.push(x));
   const enc = new TextEncoder();
   for (let i = 0; i < 20_000; i++) {
-    const chunk = i % 3 === 0 ? mutate(enc.encode(validPayload(r).text + '\r\n'), r) : Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256));
+    const chunk =
+      i % 3 === 0
+        ? mutate(enc.encode(validPayload(r).text + '\r\n'), r)
+        : Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256));
     asm.push(chunk);
     if (r() < 0.3) clock.increment(150); // idle gaps end unterminated scans
   }
@@ -126,11 +189,14 @@ for (const termination of Object.keys(TERMINATORS) as Array<keyof typeof TERMINA
     const r = rng(termination.length * 977);
     const clock = new SimulatedClock();
     const results: ScanResult[] = [];
-    const asm = createScanAssembler({ termination, idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+    const asm = createScanAssembler(
+      { termination, idleGapMs: 100, duplicateWindowMs: 5000 },
+      { clock, log: pino({ level: 'silent' }), today: () => today },
+    );
     asm.onScan((x) => void results.push(x));
     const enc = new TextEncoder();
     const send = (bytes: Uint8Array): void => {
-      for (let off = 0; off < bytes.length; ) {
+      for (let off = 0; off < bytes.length;) {
         const len = 1 + Math.floor(r() * 40);
         asm.push(bytes.subarray(off, off + len));
         off += len;
@@ -166,7 +232,10 @@ test('a duplicate within the window counts once, but only after the kiosk acted 
   const clock = new SimulatedClock();
   const got: number[] = [];
   let take = false;
-  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  const asm = createScanAssembler(
+    { termination: 'any', idleGapMs: 100, duplicateWindowMs: 5000 },
+    { clock, log: pino({ level: 'silent' }), today: () => today },
+  );
   asm.onScan((x) => {
     if (x.kind === 'identity' && x.identity.idNumber === v.id) got.push(clock.now());
     return take;
@@ -191,7 +260,10 @@ test('a duplicate within the window counts once, but only after the kiosk acted 
 test('HID-POS end of scan ends the frame without a terminator or idle gap; reset drops half a scan', (t) => {
   const clock = new SimulatedClock();
   const got: string[] = [];
-  const asm = createScanAssembler({ termination: 'cr', idleGapMs: 100, duplicateWindowMs: 0 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  const asm = createScanAssembler(
+    { termination: 'cr', idleGapMs: 100, duplicateWindowMs: 0 },
+    { clock, log: pino({ level: 'silent' }), today: () => today },
+  );
   asm.onScan((x) => void got.push(x.kind === 'identity' ? x.identity.idNumber : x.rejection.code));
   const v = validPayload(rng(9));
   asm.push(new TextEncoder().encode(v.text), true);
@@ -206,7 +278,10 @@ test('HID-POS end of scan ends the frame without a terminator or idle gap; reset
 test('a listener that throws is logged and the scanner keeps delivering', (t) => {
   const clock = new SimulatedClock();
   const got: string[] = [];
-  const asm = createScanAssembler({ termination: 'any', idleGapMs: 100, duplicateWindowMs: 0 }, { clock, log: pino({ level: 'silent' }), today: () => today });
+  const asm = createScanAssembler(
+    { termination: 'any', idleGapMs: 100, duplicateWindowMs: 0 },
+    { clock, log: pino({ level: 'silent' }), today: () => today },
+  );
   asm.onScan(() => {
     throw new Error('boom');
   });

@@ -35,7 +35,15 @@ test('the 7-field chip-card form parses into a typed identity', (t) => {
 
 test('the 6-field form with dd/MM/yyyy dates parses too', (t) => {
   const id = ok(SIX);
-  t.like(id, { idNumber: '079085000123', oldIdNumber: null, fullName: 'Trần Văn Đức', dateOfBirth: '1985-03-07', sex: 'male', issueDate: '2022-06-20', form: '6-field' });
+  t.like(id, {
+    idNumber: '079085000123',
+    oldIdNumber: null,
+    fullName: 'Trần Văn Đức',
+    dateOfBirth: '1985-03-07',
+    sex: 'male',
+    issueDate: '2022-06-20',
+    form: '6-field',
+  });
   t.is(id.address, '12/3 Lê Lợi, Quận 1, TP Hồ Chí Minh');
 });
 
@@ -147,7 +155,8 @@ test('masking helpers', (t) => {
 });
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const frames = (f: Framer, ...chunks: string[]) => chunks.flatMap((c) => f.push(enc(c))).map((e) => (e.kind === 'frame' ? new TextDecoder().decode(e.bytes) : `overflow:${e.bytes}`));
+const frames = (f: Framer, ...chunks: string[]) =>
+  chunks.flatMap((c) => f.push(enc(c))).map((e) => (e.kind === 'frame' ? new TextDecoder().decode(e.bytes) : `overflow:${e.bytes}`));
 
 test('framing by CR, LF, CRLF, or any of them', (t) => {
   t.deepEqual(frames(new Framer('any', 4096), 'a\r', 'b\n', 'c\r\n', 'd'), ['a', 'b', 'c']);
@@ -200,7 +209,12 @@ for (const termination of ['crlf', 'idle', 'cr', 'lf'] as const) {
       out.push(...f.idle().map((e) => (e.kind === 'frame' ? new TextDecoder().decode(e.bytes) : `overflow:${e.bytes}`)));
     }
     t.deepEqual(out, ['overflow:8192']);
-    t.deepEqual(frames(f, SEVEN + end).concat(termination === 'idle' ? f.idle().map((e) => (e.kind === 'frame' ? new TextDecoder().decode(e.bytes) : 'overflow')) : []), [SEVEN]);
+    t.deepEqual(
+      frames(f, SEVEN + end).concat(
+        termination === 'idle' ? f.idle().map((e) => (e.kind === 'frame' ? new TextDecoder().decode(e.bytes) : 'overflow')) : [],
+      ),
+      [SEVEN],
+    );
   });
 }
 

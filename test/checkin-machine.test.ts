@@ -36,7 +36,10 @@ function steps(over: Answers = {}) {
     capture: (i, sig) => (watch('capture', sig), over.capture?.(i, sig) ?? Promise.resolve({ ok: true })),
     verify: (i, sig) => (watch('verify', sig), over.verify?.(i, sig) ?? Promise.resolve({ kind: 'match', score: 0.8 })),
     insurance: (i, sig) => (watch('insurance', sig), over.insurance?.(i, sig) ?? Promise.resolve({ kind: 'proceed', code: '000', words: 'Có BHYT' })),
-    number: (i, sig) => (watch('number', sig), over.number?.(i, sig) ?? Promise.resolve({ ok: true, number: `${i.ticket === 'counter' ? 'Q' : 'A'}${String(++n).padStart(3, '0')}` })),
+    number: (i, sig) => (
+      watch('number', sig),
+      over.number?.(i, sig) ?? Promise.resolve({ ok: true, number: `${i.ticket === 'counter' ? 'Q' : 'A'}${String(++n).padStart(3, '0')}` })
+    ),
     print: (i, sig) => {
       watch('print', sig);
       printed.push(i);
@@ -51,7 +54,15 @@ const settle = () => new Promise((r) => setImmediate(r));
 function kiosk(over: Answers = {}, p: CheckinPolicy = policy) {
   const clock = new SimulatedClock();
   const f = steps(over);
-  const rt = createKioskRuntime({ clock, ports: allReady, requiredPorts: ['card', 'camera', 'printer'], heartbeatMs: 1000, resultHoldMs: 3000, policy: p, steps: f.steps });
+  const rt = createKioskRuntime({
+    clock,
+    ports: allReady,
+    requiredPorts: ['card', 'camera', 'printer'],
+    heartbeatMs: 1000,
+    resultHoldMs: 3000,
+    policy: p,
+    steps: f.steps,
+  });
   const reports: SessionReport[] = [];
   rt.onSession((r) => reports.push(r));
   rt.start();
@@ -299,14 +310,27 @@ test('a cancel from the patient ends the session; step durations come from the i
  * can get back to idle (except stopping, which is final by design).
  */
 test('model: every state is visited and none is a dead end', async (t) => {
-  type Choice = { kind: 'event'; name: string; run: (k: Kiosk) => void } | { kind: 'answer'; step: string; value: unknown } | { kind: 'time'; ms: number };
+  type Choice =
+    { kind: 'event'; name: string; run: (k: Kiosk) => void } | { kind: 'answer'; step: string; value: unknown } | { kind: 'time'; ms: number };
   type Kiosk = ReturnType<typeof createKioskRuntime> & { clock: SimulatedClock; pending: Map<string, (v: unknown) => void> };
   const answers: Record<string, unknown[]> = {
     portrait: [{ kind: 'found' }, { kind: 'none', reason: 'none' }],
     capture: [{ ok: true }, { ok: false, reason: 'camera gone' }],
-    verify: [{ kind: 'match', score: 0.9 }, { kind: 'mismatch', score: 0.1 }, { kind: 'refused', reason: 'no face', noFace: true }, { kind: 'unavailable', reason: 'engine down' }],
-    insurance: [{ kind: 'proceed', code: '000', words: 'ok' }, { kind: 'counter', code: '010', words: 'hết hạn', reason: 'expired' }, { kind: 'unchecked', reason: 'down' }],
-    number: [{ ok: true, number: 'A001' }, { ok: false, reason: 'db' }],
+    verify: [
+      { kind: 'match', score: 0.9 },
+      { kind: 'mismatch', score: 0.1 },
+      { kind: 'refused', reason: 'no face', noFace: true },
+      { kind: 'unavailable', reason: 'engine down' },
+    ],
+    insurance: [
+      { kind: 'proceed', code: '000', words: 'ok' },
+      { kind: 'counter', code: '010', words: 'hết hạn', reason: 'expired' },
+      { kind: 'unchecked', reason: 'down' },
+    ],
+    number: [
+      { ok: true, number: 'A001' },
+      { ok: false, reason: 'db' },
+    ],
     print: [{ ok: true }, { ok: false, reason: 'paper out' }],
   };
   const events: Choice[] = [
@@ -333,7 +357,15 @@ test('model: every state is visited and none is a dead end', async (t) => {
         signal.addEventListener('abort', () => pending.delete(name), { once: true });
       });
     const s = Object.fromEntries(Object.keys(answers).map((n) => [n, wait(n)])) as unknown as CheckinSteps;
-    const rt = createKioskRuntime({ clock, ports: allReady, requiredPorts: ['card', 'camera', 'printer'], heartbeatMs: 1000, resultHoldMs: 3000, policy: { ...policy, departmentChoiceMs: 5000 }, steps: s });
+    const rt = createKioskRuntime({
+      clock,
+      ports: allReady,
+      requiredPorts: ['card', 'camera', 'printer'],
+      heartbeatMs: 1000,
+      resultHoldMs: 3000,
+      policy: { ...policy, departmentChoiceMs: 5000 },
+      steps: s,
+    });
     rt.start();
     return Object.assign(rt, { clock, pending });
   };
@@ -365,7 +397,10 @@ test('model: every state is visited and none is a dead end', async (t) => {
     const probe = build();
     for (const c of path) await apply(probe, c);
     const from = snapshotKey(probe);
-    const options: Choice[] = [...events, ...[...probe.pending.keys()].flatMap((step) => answers[step]!.map((value) => ({ kind: 'answer' as const, step, value })))];
+    const options: Choice[] = [
+      ...events,
+      ...[...probe.pending.keys()].flatMap((step) => answers[step]!.map((value) => ({ kind: 'answer' as const, step, value }))),
+    ];
     probe.stop();
     for (const c of options) {
       const k = build();
@@ -383,9 +418,21 @@ test('model: every state is visited and none is a dead end', async (t) => {
   }
   const steps = new Set([...nodes.keys()].map((k) => k.split('/').slice(0, 2).join('/')));
   for (const expected of [
-    'booting/-', 'idle/-', 'out-of-service/-', 'maintenance/-', 'stopping/-',
-    'in-session/consent', 'in-session/portrait', 'in-session/capture', 'in-session/verify', 'in-session/retry-pause',
-    'in-session/insurance', 'in-session/department', 'in-session/number', 'in-session/print', 'in-session/done',
+    'booting/-',
+    'idle/-',
+    'out-of-service/-',
+    'maintenance/-',
+    'stopping/-',
+    'in-session/consent',
+    'in-session/portrait',
+    'in-session/capture',
+    'in-session/verify',
+    'in-session/retry-pause',
+    'in-session/insurance',
+    'in-session/department',
+    'in-session/number',
+    'in-session/print',
+    'in-session/done',
   ]) {
     t.true(steps.has(expected), `${expected} was never reached`);
   }

@@ -9,7 +9,7 @@ import { startKioskSim } from '../hw-sim/kiosk.js';
 
 type Json = Record<string, unknown>;
 
-test('a broker client cannot answer for the patient, 50 test prints do not delay a patient\'s ticket, and a 2 MB command is refused unread', async (t) => {
+test("a broker client cannot answer for the patient, 50 test prints do not delay a patient's ticket, and a 2 MB command is refused unread", async (t) => {
   t.timeout(120_000);
   const k = await startKioskSim({
     brokerPort: 0,
@@ -19,7 +19,11 @@ test('a broker client cannot answer for the patient, 50 test prints do not delay
   });
   t.teardown(() => k.stop());
   const { sim, watch, base } = k;
-  const responses = (name: string, from: number) => watch.seen.slice(from).filter((m) => m.topic === `${base}/cmd/${name}/response`).map((m) => JSON.parse(m.payload) as Json);
+  const responses = (name: string, from: number) =>
+    watch.seen
+      .slice(from)
+      .filter((m) => m.topic === `${base}/cmd/${name}/response`)
+      .map((m) => JSON.parse(m.payload) as Json);
   await k.waitState((s) => s['mode'] === 'idle', 20_000);
 
   // 1. A script watches state and answers "no" the moment the consent question appears.
@@ -42,7 +46,9 @@ test('a broker client cannot answer for the patient, 50 test prints do not delay
   await sim.printer.settled();
   const before = sim.printer.tickets.length;
   from = watch.mark();
-  await Promise.all(Array.from({ length: 50 }, (_, i) => watch.client.publishAsync(`${base}/cmd/print-test`, JSON.stringify({ transaction: i }), { qos: 1 })));
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) => watch.client.publishAsync(`${base}/cmd/print-test`, JSON.stringify({ transaction: i }), { qos: 1 })),
+  );
   await sim.scanner.scan(SAMPLE_IDENTITIES[1]!);
   await k.waitState((s) => s['step'] === 'consent', 10_000);
   t.true(sim.panel.press('consent-yes'));
@@ -52,9 +58,12 @@ test('a broker client cannot answer for the patient, 50 test prints do not delay
   const answers = responses('print-test', from);
   const printed = answers.filter((a) => a['status'] === 'ok');
   t.true(printed.length <= 1, `test prints that ran: ${printed.length}`);
-  t.true(answers.filter((a) => a['status'] === 'error').every((a) => /one test print per 10 s|checking in|too many/.test(String(a['error']))), JSON.stringify(answers.slice(0, 5)));
+  t.true(
+    answers.filter((a) => a['status'] === 'error').every((a) => /one test print per 10 s|checking in|too many/.test(String(a['error']))),
+    JSON.stringify(answers.slice(0, 5)),
+  );
   await sim.printer.settled();
-  t.is(sim.printer.tickets.length - before, 1 + printed.length, 'the patient\'s ticket and at most one test ticket');
+  t.is(sim.printer.tickets.length - before, 1 + printed.length, "the patient's ticket and at most one test ticket");
   t.false(watch.seen.slice(from).some((m) => m.topic.endsWith('/event/ticket.failed')));
 
   // 3. A 2 MB payload: refused by its size, nothing echoed; the kiosk stays idle and answers.
@@ -67,7 +76,10 @@ test('a broker client cannot answer for the patient, 50 test prints do not delay
   t.is(JSON.parse(huge.payload)['error'], `payload too large: ${hugePayload.length} bytes, the limit is 16384`);
   from = watch.mark();
   await watch.client.publishAsync(`${base}/cmd/ping`, JSON.stringify({ transaction: 'after' }), { qos: 1 });
-  t.like(JSON.parse((await watch.waitFor((m) => m.topic === `${base}/cmd/ping/response`, 10_000, from)).payload), { transaction: 'after', status: 'ok' });
+  t.like(JSON.parse((await watch.waitFor((m) => m.topic === `${base}/cmd/ping/response`, 10_000, from)).payload), {
+    transaction: 'after',
+    status: 'ok',
+  });
   // Handled commands are not one info line each.
   t.false(/"msg":"command handled"/.test(k.output()), 'command handled is a debug line');
 });

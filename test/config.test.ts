@@ -58,12 +58,20 @@ test('YAML syntax errors are reported with a line number', (t) => {
 });
 
 test('a config that is not a mapping is refused', (t) => {
-  t.deepEqual(problemsOf('- a\n- b\n').map((p) => p.message), ['the config must be a YAML mapping']);
+  t.deepEqual(
+    problemsOf('- a\n- b\n').map((p) => p.message),
+    ['the config must be a YAML mapping'],
+  );
 });
 
 test('environment variables override the file, with types read as YAML', (t) => {
   const { config, deviceId } = parseConfig('mqtt: { url: mqtt://file:1883 }\n', 't.yaml', {
-    env: { KIOSKD__MQTT__URL: 'mqtt://env:1884', KIOSKD__MQTT__RECONNECT_BASE_MS: '5000', KIOSKD__DEVICE__ID: 'from-env', KIOSKD__KIOSK__REQUIRED_PORTS: '[card]' },
+    env: {
+      KIOSKD__MQTT__URL: 'mqtt://env:1884',
+      KIOSKD__MQTT__RECONNECT_BASE_MS: '5000',
+      KIOSKD__DEVICE__ID: 'from-env',
+      KIOSKD__KIOSK__REQUIRED_PORTS: '[card]',
+    },
   });
   t.is(config.mqtt.url, 'mqtt://env:1884');
   t.is(config.mqtt.reconnectBaseMs, 5000);
@@ -73,7 +81,10 @@ test('environment variables override the file, with types read as YAML', (t) => 
 
 test('a misspelt environment override is an error, not ignored', (t) => {
   const problems = problemsOf('', { KIOSKD__MQTT__URLL: 'mqtt://x' });
-  t.deepEqual(problems.map((p) => p.path), ['mqtt.urll']);
+  t.deepEqual(
+    problems.map((p) => p.path),
+    ['mqtt.urll'],
+  );
   t.deepEqual(envOverrides({ OTHER: '1' }).overrides, {});
 });
 
@@ -94,7 +105,10 @@ test('the MQTT password comes from a file or a systemd credential, and never sit
   t.is(fromStore.secrets.mqttPassword, 'from-credstore');
 
   const missing = problemsOf(`mqtt: { passwordFile: ${join(dir, 'nope')} }\n`);
-  t.deepEqual(missing.map((p) => p.path), ['mqtt.passwordFile']);
+  t.deepEqual(
+    missing.map((p) => p.path),
+    ['mqtt.passwordFile'],
+  );
 });
 
 test('a hostname that cannot be a topic level asks for device.id', (t) => {
@@ -103,7 +117,10 @@ test('a hostname that cannot be a topic level asks for device.id', (t) => {
 });
 
 test('the exported JSON Schema is strict and documents defaults', (t) => {
-  const schema = configJsonSchema() as { additionalProperties: boolean; properties: Record<string, { additionalProperties?: boolean; properties?: Record<string, { default?: unknown }> }> };
+  const schema = configJsonSchema() as {
+    additionalProperties: boolean;
+    properties: Record<string, { additionalProperties?: boolean; properties?: Record<string, { default?: unknown }> }>;
+  };
   t.false(schema.additionalProperties);
   t.false(schema.properties['mqtt']!.additionalProperties);
   t.is(schema.properties['mqtt']!.properties!['url']!.default, 'mqtt://127.0.0.1:1883');
@@ -123,7 +140,10 @@ test('an environment value that looks like a number stays text where the schema 
 
 test('TLS files are read when the config is loaded, so a missing one is a config error', (t) => {
   const problems = problemsOf('mqtt: { url: "mqtts://broker:8883", tls: { caFile: /nonexistent/ca.pem } }\n');
-  t.deepEqual(problems.map((p) => p.path), ['mqtt.tls.caFile']);
+  t.deepEqual(
+    problems.map((p) => p.path),
+    ['mqtt.tls.caFile'],
+  );
   t.regex(problems[0]!.message, /ENOENT/);
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-tls-'));
   const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -132,7 +152,10 @@ test('TLS files are read when the config is loaded, so a missing one is a config
   t.is(ok.secrets.tls?.ca?.toString(), pem);
   // A DER file (a Windows CA's usual .cer export) would trust nothing at connect time.
   writeFileSync(join(dir, 'ca.der'), Buffer.from([0x30, 0x82, 0x01, 0x0a]));
-  t.deepEqual(problemsOf(`mqtt: { tls: { caFile: ${join(dir, 'ca.der')} } }\n`).map((p) => p.path), ['mqtt.tls.caFile']);
+  t.deepEqual(
+    problemsOf(`mqtt: { tls: { caFile: ${join(dir, 'ca.der')} } }\n`).map((p) => p.path),
+    ['mqtt.tls.caFile'],
+  );
 });
 
 test('a card scanner config names what is missing and what is unknown', (t) => {
@@ -151,18 +174,25 @@ test('printer config: drivers, defaults, and a code-page mode the model cannot p
   t.is(p?.path, 'hal.printer.text');
   t.regex(p!.message, /no WPC1258 code page; use text: raster/);
   t.deepEqual(
-    problemsOf('hal:\n  printer: { driver: usb, vendorId: 70000, productId: 1, paperMm: 57 }\nticket: { timeZone: Mars/Olympus }\n').map((x) => x.path).sort(),
+    problemsOf('hal:\n  printer: { driver: usb, vendorId: 70000, productId: 1, paperMm: 57 }\nticket: { timeZone: Mars/Olympus }\n')
+      .map((x) => x.path)
+      .sort(),
     ['hal.printer.paperMm', 'hal.printer.vendorId', 'ticket.timeZone'],
   );
 });
 
 /** Nine levels of nine aliases: 9^9 (387 million) strings once expanded. */
-const ALIAS_BOMB = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-  .concat('bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`))
-  .join('\n') + '\n';
+const ALIAS_BOMB =
+  ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    .concat('bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`))
+    .join('\n') + '\n';
 
 const kioskd = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' }, timeout: 60_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NOTIFY_SOCKET: '' },
+    timeout: 60_000,
+  });
 
 function configFile(write: (path: string) => void): string {
   const p = join(mkdtempSync(join(tmpdir(), 'kioskd-config-')), 'config.yaml');
@@ -181,7 +211,11 @@ test('a YAML alias bomb ("billion laughs") is a config error naming the aliases,
 
 test('kioskd check-config and run: an alias bomb exits 78 (no systemd restart loop) with one clear line, no stack trace', (t) => {
   const file = configFile((p) => writeFileSync(p, ALIAS_BOMB));
-  for (const args of [['check-config', file], ['--config', file], ['run', '--config', file]]) {
+  for (const args of [
+    ['check-config', file],
+    ['--config', file],
+    ['run', '--config', file],
+  ]) {
     const r = kioskd(...args);
     t.is(r.status, 78, `${args.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, /: 1 configuration error\n {2}- \(root\): too many YAML aliases/);

@@ -104,7 +104,9 @@ test('with the broker unreachable the daemon starts, retries with the same messa
   t.regex(JSON.parse(started.payload).id, /^[0-9a-f-]{36}$/);
   d.proc.kill('SIGTERM');
   t.is((await d.exited).code, 0);
-  t.like(JSON.parse((await w.waitFor((m) => m.topic === 'kiosk/lonely/event/lifecycle' && m.payload.includes('stopping'))).payload), { data: { phase: 'stopping', reason: 'SIGTERM' } });
+  t.like(JSON.parse((await w.waitFor((m) => m.topic === 'kiosk/lonely/event/lifecycle' && m.payload.includes('stopping'))).payload), {
+    data: { phase: 'stopping', reason: 'SIGTERM' },
+  });
 });
 
 test('commands through the real daemon: maintenance on and off; a retained command is not replayed after a network blip', async (t) => {
@@ -167,7 +169,10 @@ test('[mosquitto] the MQTT password comes from the systemd credential, authentic
   writeFileSync(join(creds, 'mqtt-password'), password + '\n');
   const w = await Watcher.start(b.url, 'kiosk/authed/status', 5, { username: 'kiosk', password });
   t.teardown(() => w.stop());
-  const d = runDaemon({ ...base('authed', b.url), mqtt: { url: b.url, username: 'kiosk' }, log: { level: 'debug' } }, { CREDENTIALS_DIRECTORY: creds });
+  const d = runDaemon(
+    { ...base('authed', b.url), mqtt: { url: b.url, username: 'kiosk' }, log: { level: 'debug' } },
+    { CREDENTIALS_DIRECTORY: creds },
+  );
   t.teardown(() => killQuietly(d));
   await w.waitFor((m) => m.payload === 'online', 30_000);
   d.proc.kill('SIGTERM');
@@ -179,7 +184,10 @@ test('[mosquitto] a wrong password keeps the kiosk running and retrying, and say
   const { gate } = await brokerBehindGate(t, () => mosquittoBroker({ user: { name: 'kiosk', password: 'right' } }));
   const creds = mkdtempSync(join(tmpdir(), 'kioskd-creds-'));
   writeFileSync(join(creds, 'mqtt-password'), 'wrong');
-  const d = runDaemon({ ...base('denied', gate.url), mqtt: { url: gate.url, username: 'kiosk', reconnectBaseMs: 200 } }, { CREDENTIALS_DIRECTORY: creds });
+  const d = runDaemon(
+    { ...base('denied', gate.url), mqtt: { url: gate.url, username: 'kiosk', reconnectBaseMs: 200 } },
+    { CREDENTIALS_DIRECTORY: creds },
+  );
   t.teardown(() => killQuietly(d));
   await d.waitForOutput(/MQTT broker refused the connection; retrying/, 30_000);
   t.regex(d.output(), /"reason":"Connection refused: Not authorized"/);

@@ -27,8 +27,22 @@ test('similarity recovers a known scale, rotation and shift from five points', (
 });
 
 test('five points are taken in image order whatever the detector calls left', (t) => {
-  const p = fivePoints(face([[80, 50], [40, 50], [60, 70], [75, 90], [45, 90]]));
-  t.deepEqual(p, [[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]]);
+  const p = fivePoints(
+    face([
+      [80, 50],
+      [40, 50],
+      [60, 70],
+      [75, 90],
+      [45, 90],
+    ]),
+  );
+  t.deepEqual(p, [
+    [40, 50],
+    [80, 50],
+    [60, 70],
+    [45, 90],
+    [75, 90],
+  ]);
 });
 
 test('an aligned crop puts the eyes where the template has them, and scales pixels to [-1, 1] in the order asked', (t) => {
@@ -37,7 +51,8 @@ test('an aligned crop puts the eyes where the template has them, and scales pixe
   const H = 300;
   const rgb = new Uint8Array(W * H * 3);
   const eyes: Point[] = ARCFACE_112.slice(0, 2).map(([x, y]) => [2 * x + 100, 2 * y + 50]);
-  for (const [ex, ey] of eyes) for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) rgb.set([255, 0, 0], ((Math.round(ey) + dy) * W + Math.round(ex) + dx) * 3);
+  for (const [ex, ey] of eyes)
+    for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) rgb.set([255, 0, 0], ((Math.round(ey) + dy) * W + Math.round(ex) + dx) * 3);
   const pts = ARCFACE_112.map(([x, y]) => [2 * x + 100, 2 * y + 50] as Point);
   const crop = alignedCrop(rgb, W, H, pts, { size: 112, channels: 'rgb', layout: 'nchw', range: 'symmetric' });
   t.is(crop.length, 3 * 112 * 112);
@@ -67,7 +82,8 @@ test('downscaling keeps the picture (area average) and reports the scale; sharpn
   // The same checks with soft edges (a linear ramp over 8 px), as an out-of-focus camera gives.
   const ramp = new Uint8Array(W * H * 3);
   const tri = (v: number) => Math.min(1, Math.max(0, Math.abs((v % 32) - 16) / 8 - 0.5));
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) ramp.fill(Math.round(255 * Math.abs(tri(x) - tri(y))), (y * W + x) * 3, (y * W + x) * 3 + 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) ramp.fill(Math.round(255 * Math.abs(tri(x) - tri(y))), (y * W + x) * 3, (y * W + x) * 3 + 3);
   const soft = laplacianVariance(squareCrop(ramp, W, H, { x: 0, y: 0, size: 300 }, 150), 150);
   t.true(sharp > soft);
   t.is(laplacianVariance(new Float32Array(150 * 150 * 3).fill(90), 150), 0);

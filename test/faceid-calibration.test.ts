@@ -31,7 +31,15 @@ test('fitThreshold: a population whose impostors pass more often sets a stricter
   const close = spread(20_000, 0.3); // a population whose strangers look alike
   const genuine = spread(100, 0.1);
   const overall = fitThreshold(genuine, [...lenient, ...close], 1e-3);
-  const strict = fitThreshold(genuine, [...lenient, ...close], 1e-3, new Map([['mixed', lenient], ['asia', close]]));
+  const strict = fitThreshold(
+    genuine,
+    [...lenient, ...close],
+    1e-3,
+    new Map([
+      ['mixed', lenient],
+      ['asia', close],
+    ]),
+  );
   t.true(overall.ok && strict.ok);
   if (!overall.ok || !strict.ok) return;
   t.is(overall.limitedBy, 'all impostor pairs');
@@ -50,20 +58,31 @@ test('the shipped calibration belongs to the shipped recogniser; another model g
   t.deepEqual(calibration, c, 'the engine took the calibration of its own model');
   t.is(c.model_sha256, recognizer.sha256);
   t.true(c.threshold > 0.3 && c.threshold < 0.6);
-  t.deepEqual(c.fitted_on.map((f) => f.data), ['dev', 'dev-asia']);
-  t.throws(() => findCalibration('0'.repeat(64)), { message: /no calibration for the recogniser with sha256 0{64}: fit one with "kioskd calibrate"/ });
+  t.deepEqual(
+    c.fitted_on.map((f) => f.data),
+    ['dev', 'dev-asia'],
+  );
+  t.throws(() => findCalibration('0'.repeat(64)), {
+    message: /no calibration for the recogniser with sha256 0{64}: fit one with "kioskd calibrate"/,
+  });
 });
 
-testNeeding(existsSync(FACES) ? null : `the real photos (${FACES} not found)`, 'kioskd calibrate refuses, and says why, when the photos cannot resolve the FAR asked for', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kioskd-cal-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  // Three people's photos, linked (never copied) from ../shared/faces.
-  for (const id of ['lfw-Alex_Penelas', 'cc0-lisa_debruine', 'london-002']) symlinkSync(join(FACES, id), join(dir, id));
-  const lines: string[] = [];
-  const code = await calibrate({ data: [dir], far: 1e-3, out: join(dir, 'out.json'), engine: bundled }, pino({ level: 'silent' }), (l) => lines.push(l));
-  t.is(code, 65);
-  // Faces were found and compared (a refusal over zero pairs would prove nothing): a few dozen pairs, far below 10,000.
-  t.regex(lines.join('\n'), /refused: [1-9]\d{0,3} impostor pairs cannot resolve a FAR of 0.001: at least 10000 are needed/);
-  t.regex(lines.join('\n'), /no usable face in 0/);
-  t.false(existsSync(join(dir, 'out.json')));
-});
+testNeeding(
+  existsSync(FACES) ? null : `the real photos (${FACES} not found)`,
+  'kioskd calibrate refuses, and says why, when the photos cannot resolve the FAR asked for',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kioskd-cal-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    // Three people's photos, linked (never copied) from ../shared/faces.
+    for (const id of ['lfw-Alex_Penelas', 'cc0-lisa_debruine', 'london-002']) symlinkSync(join(FACES, id), join(dir, id));
+    const lines: string[] = [];
+    const code = await calibrate({ data: [dir], far: 1e-3, out: join(dir, 'out.json'), engine: bundled }, pino({ level: 'silent' }), (l) =>
+      lines.push(l),
+    );
+    t.is(code, 65);
+    // Faces were found and compared (a refusal over zero pairs would prove nothing): a few dozen pairs, far below 10,000.
+    t.regex(lines.join('\n'), /refused: [1-9]\d{0,3} impostor pairs cannot resolve a FAR of 0.001: at least 10000 are needed/);
+    t.regex(lines.join('\n'), /no usable face in 0/);
+    t.false(existsSync(join(dir, 'out.json')));
+  },
+);

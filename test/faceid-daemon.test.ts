@@ -25,7 +25,13 @@ test('the daemon loads the face models at boot and reports what loaded, how long
 });
 
 test('face models that cannot load leave the kiosk running, with an alert that says why', async (t) => {
-  const sim = await startSim({ brokerPort: 0, deviceId: 'face-bad', scanner: 'tcp', faceid: true, configOverrides: { faceid: { recognizer: { model: '/nonexistent/recogniser.onnx' } } } });
+  const sim = await startSim({
+    brokerPort: 0,
+    deviceId: 'face-bad',
+    scanner: 'tcp',
+    faceid: true,
+    configOverrides: { faceid: { recognizer: { model: '/nonexistent/recogniser.onnx' } } },
+  });
   t.teardown(() => sim.stop());
   const w = await Watcher.start(sim.broker.url, 'kiosk/face-bad/#');
   t.teardown(() => w.stop());

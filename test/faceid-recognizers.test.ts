@@ -15,42 +15,55 @@ const require = createRequire(import.meta.url);
 const GRAPH = join(dirname(dirname(require.resolve('@vladmandic/human'))), 'models', 'faceres.json');
 const DEMO = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo');
 const silent = pino({ level: 'silent' });
-const options = (model: string, o: Partial<FaceEngineOptions> = {}): FaceEngineOptions => ({ backend: 'wasm', recognizer: { model }, calibration: {}, callTimeoutMs: 30_000, maxTensorGrowth: 20, ...o });
+const options = (model: string, o: Partial<FaceEngineOptions> = {}): FaceEngineOptions => ({
+  backend: 'wasm',
+  recognizer: { model },
+  calibration: {},
+  callTimeoutMs: 30_000,
+  maxTensorGrowth: 20,
+  ...o,
+});
 const sig = () => AbortSignal.timeout(60_000);
 
-testNeeding(haveOnnx ? null : '../shared/models and ../shared/faces/dev-asia (not found)', 'the ONNX recogniser (../shared/models) runs with its own shipped calibration and tells East-Asian faces apart', async (t) => {
-  const engine = new FaceEngine(options(ONNX), silent);
-  t.teardown(() => engine.stop());
-  const info = await engine.start();
-  t.is(info.recognizer.metric, 'cosine');
-  t.is(info.recognizer.sha256, '6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743');
-  t.is(info.calibration?.model_sha256, info.recognizer.sha256);
-  // Twelve people of dev-asia, two photos each: every pair of the same person, and every pair of strangers.
-  const ids = readdirSync(ASIA).filter((d) => existsSync(join(ASIA, d, '2.jpg'))).slice(0, 12);
-  let same = 0;
-  let sameMatched = 0;
-  let strangers = 0;
-  let strangersMatched = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const mine = readFileSync(join(ASIA, ids[i]!, '1.jpg'));
-    for (let j = 0; j < ids.length; j++) {
-      const v = await engine.verify(readFileSync(join(ASIA, ids[j]!, '2.jpg')), mine, sig());
-      if (!v.ok) continue;
-      t.is(v.metric, 'cosine');
-      if (i === j) {
-        same++;
-        if (v.match) sameMatched++;
-      } else {
-        strangers++;
-        if (v.match) strangersMatched++;
+testNeeding(
+  haveOnnx ? null : '../shared/models and ../shared/faces/dev-asia (not found)',
+  'the ONNX recogniser (../shared/models) runs with its own shipped calibration and tells East-Asian faces apart',
+  async (t) => {
+    const engine = new FaceEngine(options(ONNX), silent);
+    t.teardown(() => engine.stop());
+    const info = await engine.start();
+    t.is(info.recognizer.metric, 'cosine');
+    t.is(info.recognizer.sha256, '6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743');
+    t.is(info.calibration?.model_sha256, info.recognizer.sha256);
+    // Twelve people of dev-asia, two photos each: every pair of the same person, and every pair of strangers.
+    const ids = readdirSync(ASIA)
+      .filter((d) => existsSync(join(ASIA, d, '2.jpg')))
+      .slice(0, 12);
+    let same = 0;
+    let sameMatched = 0;
+    let strangers = 0;
+    let strangersMatched = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const mine = readFileSync(join(ASIA, ids[i]!, '1.jpg'));
+      for (let j = 0; j < ids.length; j++) {
+        const v = await engine.verify(readFileSync(join(ASIA, ids[j]!, '2.jpg')), mine, sig());
+        if (!v.ok) continue;
+        t.is(v.metric, 'cosine');
+        if (i === j) {
+          same++;
+          if (v.match) sameMatched++;
+        } else {
+          strangers++;
+          if (v.match) strangersMatched++;
+        }
       }
     }
-  }
-  t.log(`${sameMatched}/${same} same-person pairs matched, ${strangersMatched}/${strangers} stranger pairs accepted`);
-  t.true(same >= 6, `at least half the photos pass the camera's quality rules as probes (${same} of ${ids.length})`);
-  t.true(sameMatched >= same - 1, 'the same person is recognised');
-  t.is(strangersMatched, 0, 'no stranger passes');
-});
+    t.log(`${sameMatched}/${same} same-person pairs matched, ${strangersMatched}/${strangers} stranger pairs accepted`);
+    t.true(same >= 6, `at least half the photos pass the camera's quality rules as probes (${same} of ${ids.length})`);
+    t.true(sameMatched >= same - 1, 'the same person is recognised');
+    t.is(strangersMatched, 0, 'no stranger passes');
+  },
+);
 
 test('a model without a calibration of its own does not start: a threshold never applies to a model it was not fitted for', async (t) => {
   const engine = new FaceEngine(options(GRAPH), silent);

@@ -16,7 +16,14 @@ const FACES = new URL('../../shared/faces/dev/', import.meta.url).pathname;
 const haveFaces = existsSync(FACES);
 const silent = pino({ level: 'silent' });
 // The shipped recogniser with its own calibration (fitted for FAR 1e-3 on dev + dev-asia), as the daemon uses it.
-const options = (o: Partial<FaceEngineOptions> = {}): FaceEngineOptions => ({ backend: 'wasm', recognizer: { model: 'faceapi' }, calibration: {}, callTimeoutMs: 30_000, maxTensorGrowth: 20, ...o });
+const options = (o: Partial<FaceEngineOptions> = {}): FaceEngineOptions => ({
+  backend: 'wasm',
+  recognizer: { model: 'faceapi' },
+  calibration: {},
+  callTimeoutMs: 30_000,
+  maxTensorGrowth: 20,
+  ...o,
+});
 let THRESHOLD = NaN;
 let TARGET_FAR = NaN;
 const engine = new FaceEngine(options(), silent);
@@ -92,7 +99,9 @@ async function portraitFromDemo(): Promise<Uint8Array> {
   const m = f.box.width * 0.6;
   const x = Math.max(0, Math.round(f.box.x - m));
   const y = Math.max(0, Math.round(f.box.y - m));
-  return encode(crop(img, x, y, Math.min(img.width - x, Math.round(f.box.width + 2 * m)), Math.min(img.height - y, Math.round(f.box.height + 2 * m))));
+  return encode(
+    crop(img, x, y, Math.min(img.width - x, Math.round(f.box.width + 2 * m)), Math.min(img.height - y, Math.round(f.box.height + 2 * m))),
+  );
 }
 
 test('face-api demo group photos: every face is found, and a group photo is refused as "multiple-faces"', async (t) => {
@@ -119,55 +128,65 @@ test('unusable frames are refused with the reason: no face, too small, too blurr
   if (haveFaces) t.like(await engine.verify(one, readFileSync(join(FACES, 'cc0-lisa_debruine', '2.jpg')), sig()), { ok: true, match: true });
 });
 
-testNeeding(haveFaces ? null : `the real photos (${FACES} not found)`, 'real identity photos (../shared/faces/dev): the same person is nearer than almost all strangers; at the shipped threshold no stranger passes', async (t) => {
-  const ids = readdirSync(FACES)
-    .filter((id) => readdirSync(join(FACES, id)).length >= 2)
-    .slice(0, 24);
-  const emb: Array<{ id: string; e: readonly number[] }> = [];
-  for (const id of ids) {
-    for (const f of readdirSync(join(FACES, id)).slice(0, 2)) {
-      // Photos, not camera frames: judged by the reference rules (LFW news crops include
-      // bystanders and small faces the kiosk's camera rules would send back).
-      const a = await engine.analyze(readFileSync(join(FACES, id, f)), 'reference', sig());
-      if (a.embedding) emb.push({ id, e: a.embedding });
-    }
-  }
-  const l2 = (a: readonly number[], b: readonly number[]) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
-  let genuine = 0;
-  let accepted = 0;
-  let impostor = 0;
-  let falseAccepts = 0;
-  const gd: number[] = [];
-  const id: number[] = [];
-  for (let i = 0; i < emb.length; i++) {
-    for (let j = i + 1; j < emb.length; j++) {
-      const d = l2(emb[i]!.e, emb[j]!.e);
-      (emb[i]!.id === emb[j]!.id ? gd : id).push(d);
-      const match = d < THRESHOLD;
-      if (emb[i]!.id === emb[j]!.id) {
-        genuine++;
-        if (match) accepted++;
-      } else {
-        impostor++;
-        if (match) falseAccepts++;
+testNeeding(
+  haveFaces ? null : `the real photos (${FACES} not found)`,
+  'real identity photos (../shared/faces/dev): the same person is nearer than almost all strangers; at the shipped threshold no stranger passes',
+  async (t) => {
+    const ids = readdirSync(FACES)
+      .filter((id) => readdirSync(join(FACES, id)).length >= 2)
+      .slice(0, 24);
+    const emb: Array<{ id: string; e: readonly number[] }> = [];
+    for (const id of ids) {
+      for (const f of readdirSync(join(FACES, id)).slice(0, 2)) {
+        // Photos, not camera frames: judged by the reference rules (LFW news crops include
+        // bystanders and small faces the kiosk's camera rules would send back).
+        const a = await engine.analyze(readFileSync(join(FACES, id, f)), 'reference', sig());
+        if (a.embedding) emb.push({ id, e: a.embedding });
       }
     }
-  }
-  t.log(`${emb.length} faces of ${ids.length} people: ${accepted}/${genuine} genuine pairs matched, ${falseAccepts}/${impostor} impostor pairs accepted`);
-  t.true(emb.length >= ids.length * 2 - 2, `faces found in nearly every photo (${emb.length} of ${ids.length * 2})`);
-  // Separation: most same-person pairs are nearer than the nearest 1% of strangers.
-  const p1 = [...id].sort((a, b) => a - b)[Math.floor(id.length / 100)]!;
-  t.true(gd.filter((d) => d < p1).length / gd.length >= 0.8, `same-person pairs nearer than the closest 1% of strangers (${p1.toFixed(3)})`);
-  // The shipped threshold is strict (set by East-Asian impostors, see its calibration note): it
-  // turns away many same-person pairs (64% accepted over dev + dev-asia), yet some must pass.
-  t.true(accepted / genuine >= 0.2, 'some same-person pairs pass the shipped threshold');
-  // At most the calibrated FAR (1e-3 of ~1,000 pairs: one false accept).
-  t.true(falseAccepts <= Math.max(1, Math.round(TARGET_FAR * impostor)), 'impostor pairs are refused');
-  const v = await engine.verify(readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[0]!)), readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[1]!)), sig());
-  t.like(v, { ok: true, threshold: THRESHOLD });
-});
+    const l2 = (a: readonly number[], b: readonly number[]) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
+    let genuine = 0;
+    let accepted = 0;
+    let impostor = 0;
+    let falseAccepts = 0;
+    const gd: number[] = [];
+    const id: number[] = [];
+    for (let i = 0; i < emb.length; i++) {
+      for (let j = i + 1; j < emb.length; j++) {
+        const d = l2(emb[i]!.e, emb[j]!.e);
+        (emb[i]!.id === emb[j]!.id ? gd : id).push(d);
+        const match = d < THRESHOLD;
+        if (emb[i]!.id === emb[j]!.id) {
+          genuine++;
+          if (match) accepted++;
+        } else {
+          impostor++;
+          if (match) falseAccepts++;
+        }
+      }
+    }
+    t.log(
+      `${emb.length} faces of ${ids.length} people: ${accepted}/${genuine} genuine pairs matched, ${falseAccepts}/${impostor} impostor pairs accepted`,
+    );
+    t.true(emb.length >= ids.length * 2 - 2, `faces found in nearly every photo (${emb.length} of ${ids.length * 2})`);
+    // Separation: most same-person pairs are nearer than the nearest 1% of strangers.
+    const p1 = [...id].sort((a, b) => a - b)[Math.floor(id.length / 100)]!;
+    t.true(gd.filter((d) => d < p1).length / gd.length >= 0.8, `same-person pairs nearer than the closest 1% of strangers (${p1.toFixed(3)})`);
+    // The shipped threshold is strict (set by East-Asian impostors, see its calibration note): it
+    // turns away many same-person pairs (64% accepted over dev + dev-asia), yet some must pass.
+    t.true(accepted / genuine >= 0.2, 'some same-person pairs pass the shipped threshold');
+    // At most the calibrated FAR (1e-3 of ~1,000 pairs: one false accept).
+    t.true(falseAccepts <= Math.max(1, Math.round(TARGET_FAR * impostor)), 'impostor pairs are refused');
+    const v = await engine.verify(
+      readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[0]!)),
+      readFileSync(join(FACES, ids[0]!, readdirSync(join(FACES, ids[0]!))[1]!)),
+      sig(),
+    );
+    t.like(v, { ok: true, threshold: THRESHOLD });
+  },
+);
 
-test('1,000 verifications leave the worker\'s tensor count unchanged', async (t) => {
+test("1,000 verifications leave the worker's tensor count unchanged", async (t) => {
   t.timeout(900_000);
   // A passport-style pair (London set, same session) keeps 1,000 runs to about two minutes; without ../shared/faces, one
   // person cut out of a demo photo is compared with itself (detection and embedding both run).

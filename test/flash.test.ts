@@ -1,7 +1,20 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -18,7 +31,10 @@ const RULES = existsSync('systemd/99-kioskd.rules')
 const TEMPLATE = readFileSync('scripts/flash/templates/config.yaml.tmpl', 'utf8');
 const unitGroups = (UNIT.match(/^SupplementaryGroups=(.*)$/m)?.[1] ?? '').split(/\s+/).filter(Boolean);
 
-if (process.getuid?.() !== 0) throw new Error('test/flash.test.ts runs the provisioning script, which needs root: run the tests as root (CI does), e.g. sudo npx ava test/flash.test.ts');
+if (process.getuid?.() !== 0)
+  throw new Error(
+    'test/flash.test.ts runs the provisioning script, which needs root: run the tests as root (CI does), e.g. sudo npx ava test/flash.test.ts',
+  );
 
 /** A stand-in for kioskd's entry point: --version, and a check-config that refuses what the tests plant. */
 const FAKE_MAIN = `
@@ -88,7 +104,9 @@ function makeRelease(dir: string, version: string, opts: ReleaseOptions = {}): s
   writeFileSync(join(top, 'release.json'), JSON.stringify(info, null, 2) + '\n');
   const build = createHash('sha256').update(JSON.stringify(info)).digest('hex').slice(0, 8);
   const tarball = join(dir, `kioskd-${version}-${build}.tar.gz`);
-  const r = spawnSync('tar', ['-czf', tarball, '-C', join(dir, `stage-${version}`), `kioskd-${version}/release.json`, `kioskd-${version}`], { encoding: 'utf8' });
+  const r = spawnSync('tar', ['-czf', tarball, '-C', join(dir, `stage-${version}`), `kioskd-${version}/release.json`, `kioskd-${version}`], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`tar: ${r.stderr}`);
   return tarball;
 }
@@ -114,8 +132,14 @@ function makeRoot(dir: string, opts: RootOptions = {}): string {
   const root = join(dir, 'root');
   for (const d of ['etc', 'usr/bin', 'var/lib/dbus', 'var/lib/dpkg', 'var/tmp', 'opt']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n');
-  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nsystemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n');
-  writeFileSync(join(root, 'etc/group'), opts.groups ?? 'root:x:0:\nlp:x:7:\ndialout:x:20:pi\nvideo:x:44:pi\nsystemd-network:x:998:\nsystemd-journal:x:999:\npi:x:1000:\n');
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/bash\nsystemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n',
+  );
+  writeFileSync(
+    join(root, 'etc/group'),
+    opts.groups ?? 'root:x:0:\nlp:x:7:\ndialout:x:20:pi\nvideo:x:44:pi\nsystemd-network:x:998:\nsystemd-journal:x:999:\npi:x:1000:\n',
+  );
   writeFileSync(join(root, 'etc/shadow'), 'root:*:19700:0:99999:7:::\nsystemd-network:!*:19700::::::\npi:$y$j9T$salt$hash:19700:0:99999:7:::\n');
   writeFileSync(join(root, 'etc/gshadow'), 'root:*::\nlp:*::\ndialout:*::pi\nvideo:*::pi\nsystemd-network:!*::\nsystemd-journal:!*::\npi:!::\n');
   chmodSync(join(root, 'etc/shadow'), 0o640);
@@ -138,7 +162,10 @@ function makeRoot(dir: string, opts: RootOptions = {}): string {
   if (boot === 'firmware') writeFileSync(join(root, 'boot/firmware/cmdline.txt'), CMDLINE);
   if (boot === 'legacy') writeFileSync(join(root, 'boot/cmdline.txt'), CMDLINE);
   const major = process.versions.node.split('.')[0];
-  const nodejs = opts.dpkgNodeArch === false ? '' : `Package: nodejs\nStatus: install ok installed\nArchitecture: ${opts.dpkgNodeArch ?? hostDpkgArch}\nVersion: ${opts.dpkgNode ?? `${major}.19.2-1nodesource1`}\n\n`;
+  const nodejs =
+    opts.dpkgNodeArch === false
+      ? ''
+      : `Package: nodejs\nStatus: install ok installed\nArchitecture: ${opts.dpkgNodeArch ?? hostDpkgArch}\nVersion: ${opts.dpkgNode ?? `${major}.19.2-1nodesource1`}\n\n`;
   writeFileSync(
     join(root, 'var/lib/dpkg/status'),
     `Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n\nPackage: systemd\nStatus: install ok installed\nVersion: ${opts.dpkgSystemd ?? '252.39-1~deb12u1'}\n\n${nodejs}`,
@@ -195,19 +222,35 @@ const stat = (p: string) => {
   const s = lstatSync(p);
   return { mode: (s.mode & 0o7777).toString(8).padStart(4, '0'), owner: `${s.uid}:${s.gid}` };
 };
-const accountLine = (root: string, file: string, name: string) => readFileSync(join(root, 'etc', file), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+const accountLine = (root: string, file: string, name: string) =>
+  readFileSync(join(root, 'etc', file), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
 const STEPS = 9;
 const stepLines = (stdout: string) => stdout.split('\n').filter((l) => new RegExp(`^\\[\\d\\/${STEPS}\\] `).test(l));
 const verdicts = (stdout: string) => stepLines(stdout).map((l) => l.split(' … ')[1]);
 /** Every step's verdict: `changed` for the step numbers (1-based) given, `unchanged` for the rest. */
-const only = (changed: readonly number[], word = 'changed') => Array.from({ length: STEPS }, (_, i) => (changed.includes(i + 1) ? word : 'unchanged'));
+const only = (changed: readonly number[], word = 'changed') =>
+  Array.from({ length: STEPS }, (_, i) => (changed.includes(i + 1) ? word : 'unchanged'));
 const groupMembers = (root: string, file: string, name: string) => accountLine(root, file, name)?.split(':')[3]?.split(',').filter(Boolean) ?? [];
 
 test('a dry run lists every file it would write, with mode and owner, and writes nothing', (t) => {
   const { dir, root, secret } = setup(t);
   const release = makeRelease(dir, '1.0.0');
   const before = snapshot(root);
-  const r = provision(['--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883', '--mqtt-password-file', secret('pw', 'hunter2-secret\n'), '--dry-run']);
+  const r = provision([
+    '--root',
+    root,
+    '--release',
+    release,
+    '--device-id',
+    'lobby-1',
+    '--mqtt-url',
+    'mqtts://broker.hospital.vn:8883',
+    '--mqtt-password-file',
+    secret('pw', 'hunter2-secret\n'),
+    '--dry-run',
+  ]);
   t.is(r.status, 0, r.out);
   t.deepEqual(snapshot(root), before, 'a dry run changes nothing');
   t.deepEqual(verdicts(r.stdout), Array(STEPS).fill('would change'));
@@ -251,8 +294,25 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   const cert = secret('client.pem', '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n');
   const key = secret('client.key', '-----BEGIN PRIVATE KEY-----\nMIID\n-----END PRIVATE KEY-----\n');
   const args = [
-    '--root', root, '--release', release, '--device-id', 'lobby-1', '--mqtt-url', 'mqtts://broker.hospital.vn:8883',
-    '--mqtt-password-file', mqttPw, '--bhyt-password-file', bhytPw, '--mqtt-ca', ca, '--mqtt-cert', cert, '--mqtt-key', key, '--yes',
+    '--root',
+    root,
+    '--release',
+    release,
+    '--device-id',
+    'lobby-1',
+    '--mqtt-url',
+    'mqtts://broker.hospital.vn:8883',
+    '--mqtt-password-file',
+    mqttPw,
+    '--bhyt-password-file',
+    bhytPw,
+    '--mqtt-ca',
+    ca,
+    '--mqtt-cert',
+    cert,
+    '--mqtt-key',
+    key,
+    '--yes',
   ];
   const first = provision(args);
   t.is(first.status, 0, first.out);
@@ -296,12 +356,18 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   t.regex(config, /^ {2}id: "lobby-1"$/m);
   t.regex(config, /^ {2}url: "mqtts:\/\/broker\.hospital\.vn:8883"$/m);
   t.regex(config, /^ {2}username: "lobby-1"$/m, 'the broker user name is the device id');
-  t.regex(config, /^ {2}tls: \{ caFile: "\/etc\/kioskd\/tls\/ca\.pem", certFile: "\/etc\/kioskd\/tls\/client\.pem", keyFile: "\/etc\/kioskd\/tls\/client\.key" \}$/m);
+  t.regex(
+    config,
+    /^ {2}tls: \{ caFile: "\/etc\/kioskd\/tls\/ca\.pem", certFile: "\/etc\/kioskd\/tls\/client\.pem", keyFile: "\/etc\/kioskd\/tls\/client\.key" \}$/m,
+  );
   t.notRegex(config, /hunter2|gateway-secret/);
   // Secrets where the unit's LoadCredential=<id>:kioskd.<id> finds them.
   t.deepEqual(stat(join(root, 'etc/credstore')), { mode: '0700', owner: '0:0' });
   t.deepEqual(readdirSync(join(root, 'etc/credstore')).sort(), ['kioskd.bhyt-password', 'kioskd.mqtt-password']);
-  for (const [name, text] of [['mqtt-password', 'hunter2-secret\n'], ['bhyt-password', 'gateway-secret\n']] as const) {
+  for (const [name, text] of [
+    ['mqtt-password', 'hunter2-secret\n'],
+    ['bhyt-password', 'gateway-secret\n'],
+  ] as const) {
     t.regex(UNIT, new RegExp(`^LoadCredential=${name}:kioskd\\.${name}$`, 'm'), `the unit loads ${name} from the credstore`);
     t.deepEqual(stat(join(root, `etc/credstore/kioskd.${name}`)), { mode: '0600', owner: '0:0' });
     t.is(readFileSync(join(root, `etc/credstore/kioskd.${name}`), 'utf8'), text);
@@ -319,7 +385,10 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   // udev rules, drivers at boot, the memory cgroup, the unit as the release has it (no drop-in), enabled.
   t.is(readFileSync(join(root, 'etc/udev/rules.d/99-kioskd.rules'), 'utf8'), RULES);
   const modules = readFileSync(join(root, 'etc/modules-load.d/kioskd.conf'), 'utf8');
-  t.deepEqual(modules.split('\n').filter((l) => l && !l.startsWith('#')), ['cdc_acm', 'usblp']);
+  t.deepEqual(
+    modules.split('\n').filter((l) => l && !l.startsWith('#')),
+    ['cdc_acm', 'usblp'],
+  );
   t.regex(modules, /^# .*DeviceAllow=/m, 'the file says why');
   t.deepEqual(stat(join(root, 'etc/modules-load.d/kioskd.conf')), { mode: '0644', owner: '0:0' });
   t.is(readFileSync(join(root, 'boot/firmware/cmdline.txt'), 'utf8'), CMDLINE.replace(/\n$/, ' cgroup_enable=memory\n'));
@@ -332,7 +401,11 @@ test('provisioning a fresh root makes a kiosk of it, and a second run reports no
   t.is(readFileSync(join(root, 'etc/systemd/system/kioskd-selftest.service'), 'utf8'), SELFTEST_UNIT);
   t.deepEqual(stat(join(root, 'etc/systemd/system/kioskd-selftest.service')), { mode: '0644', owner: '0:0' });
   const wants = readdirSync(join(root, 'etc/systemd/system')).filter((n) => n.endsWith('.wants'));
-  t.deepEqual(wants.flatMap((w) => readdirSync(join(root, 'etc/systemd/system', w))), ['kioskd.service'], 'kioskd-selftest.service is not enabled');
+  t.deepEqual(
+    wants.flatMap((w) => readdirSync(join(root, 'etc/systemd/system', w))),
+    ['kioskd.service'],
+    'kioskd-selftest.service is not enabled',
+  );
 
   const after = snapshot(root);
   const second = provision(args);
@@ -379,7 +452,11 @@ test('another build of the installed version goes beside it: the running files a
   t.deepEqual(snapshot(join(releases, rel('1.0.0'))), running, 'the first build is left intact');
 
   // Built from uncommitted changes: the build time tells such builds apart.
-  const dirty = provision([...base, '--release', makeRelease(dir, '1.0.0', { commit: 'feedbeef0123456789', dirty: true, builtAt: '2026-03-04T05:06:07.890Z' })]);
+  const dirty = provision([
+    ...base,
+    '--release',
+    makeRelease(dir, '1.0.0', { commit: 'feedbeef0123456789', dirty: true, builtAt: '2026-03-04T05:06:07.890Z' }),
+  ]);
   t.is(dirty.status, 0, dirty.out);
   t.regex(dirty.stdout, /\(commit feedbeef0123 with uncommitted changes, built 2026-03-04T05:06:07\.890Z/);
   t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0-feedbeef0123-dirty-20260304T050607Z');
@@ -390,11 +467,20 @@ test('another build of the installed version goes beside it: the running files a
   const rebuiltAgain = provision([...base, '--release', again]);
   t.is(rebuiltAgain.status, 0, rebuiltAgain.out);
   t.is(readlinkSync(join(root, 'opt/kioskd/current')), 'releases/1.0.0-feedbeef0123-20260506T070809Z');
-  t.regex(readFileSync(join(releases, '1.0.0-feedbeef0123/release.json'), 'utf8'), /"builtAt": "2026-01-01T00:00:00\.000Z"/, 'the first build of that commit is still there');
+  t.regex(
+    readFileSync(join(releases, '1.0.0-feedbeef0123/release.json'), 'utf8'),
+    /"builtAt": "2026-01-01T00:00:00\.000Z"/,
+    'the first build of that commit is still there',
+  );
   const same = provision([...base, '--release', again]);
   t.is(same.status, 0, same.out);
   t.regex(same.stdout, /\nno changes\n$/, 'the same build is recognised under its longer name');
-  t.deepEqual(readdirSync(releases).sort(), [rel('1.0.0'), '1.0.0-feedbeef0123', '1.0.0-feedbeef0123-20260506T070809Z', '1.0.0-feedbeef0123-dirty-20260304T050607Z']);
+  t.deepEqual(readdirSync(releases).sort(), [
+    rel('1.0.0'),
+    '1.0.0-feedbeef0123',
+    '1.0.0-feedbeef0123-20260506T070809Z',
+    '1.0.0-feedbeef0123-dirty-20260304T050607Z',
+  ]);
   t.deepEqual(snapshot(join(releases, rel('1.0.0'))), running);
 });
 
@@ -463,7 +549,8 @@ test('TLS files given once stay named in the config when a later run does not re
   const ca = secret('ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   const first = provision([...base, '--mqtt-ca', ca, '--mqtt-cert', secret('c.pem', 'cert\n'), '--mqtt-key', secret('c.key', 'key\n')]);
   t.is(first.status, 0, first.out);
-  const tlsLine = /^ {2}tls: \{ caFile: "\/etc\/kioskd\/tls\/ca\.pem", certFile: "\/etc\/kioskd\/tls\/client\.pem", keyFile: "\/etc\/kioskd\/tls\/client\.key" \}$/m;
+  const tlsLine =
+    /^ {2}tls: \{ caFile: "\/etc\/kioskd\/tls\/ca\.pem", certFile: "\/etc\/kioskd\/tls\/client\.pem", keyFile: "\/etc\/kioskd\/tls\/client\.key" \}$/m;
   t.regex(readFileSync(join(root, 'etc/kioskd/config.yaml'), 'utf8'), tlsLine);
   const again = provision(base);
   t.is(again.status, 0, again.out);
@@ -497,7 +584,12 @@ test('a kiosk provisioned the earlier way is migrated: secrets move to /etc/cred
   );
   for (const file of ['group', 'gshadow']) {
     const p = join(root, 'etc', file);
-    writeFileSync(p, readFileSync(p, 'utf8').replace(/^(dialout:[^:]*:[^:]*:pi)$/m, '$1,kioskd').replace(/^(lp:[^:]*:[^:]*:)$/m, '$1kioskd'));
+    writeFileSync(
+      p,
+      readFileSync(p, 'utf8')
+        .replace(/^(dialout:[^:]*:[^:]*:pi)$/m, '$1,kioskd')
+        .replace(/^(lp:[^:]*:[^:]*:)$/m, '$1kioskd'),
+    );
   }
   t.true(groupMembers(root, 'group', 'dialout').includes('kioskd') && groupMembers(root, 'gshadow', 'lp').includes('kioskd'));
 
@@ -586,7 +678,10 @@ test('cgroup_enable=memory goes on the kernel command line once, wherever this P
   const s = run(stub.root, stub.dir);
   t.is(s.status, 0, s.out);
   t.regex(step8(s.stdout), /… unchanged$/);
-  t.regex(s.stdout, /no kernel command line: .*\/boot\/firmware\/cmdline\.txt is missing \(\/boot\/cmdline\.txt is Bookworm's "has moved" stub\); left alone\. Mount the card's boot partition/);
+  t.regex(
+    s.stdout,
+    /no kernel command line: .*\/boot\/firmware\/cmdline\.txt is missing \(\/boot\/cmdline\.txt is Bookworm's "has moved" stub\); left alone\. Mount the card's boot partition/,
+  );
   t.is(readFileSync(join(stub.root, 'boot/cmdline.txt'), 'utf8'), CMDLINE_STUB);
 
   const none = setup(t, { boot: 'none' });
@@ -598,16 +693,42 @@ test('cgroup_enable=memory goes on the kernel command line once, wherever this P
 });
 
 test('a card whose systemd cannot load credentials by name (before 250, e.g. Bullseye) is warned, and only then', (t) => {
-  for (const [version, warned] of [['247.3-7+deb11u6', true], ['252.39-1~deb12u1', false]] as const) {
+  for (const [version, warned] of [
+    ['247.3-7+deb11u6', true],
+    ['252.39-1~deb12u1', false],
+  ] as const) {
     const { dir, root, secret } = setup(t, { dpkgSystemd: version, boot: 'legacy' });
-    const r = provision(['--root', root, '--release', makeRelease(dir, '1.0.0'), '--device-id', 'k', '--mqtt-url', 'mqtt://b:1883', '--mqtt-password-file', secret('pw', 'x\n'), '--dry-run']);
+    const r = provision([
+      '--root',
+      root,
+      '--release',
+      makeRelease(dir, '1.0.0'),
+      '--device-id',
+      'k',
+      '--mqtt-url',
+      'mqtt://b:1883',
+      '--mqtt-password-file',
+      secret('pw', 'x\n'),
+      '--dry-run',
+    ]);
     t.is(r.status, 0, r.out);
-    t.is(/warning: the kiosk has systemd 247, which does not look up credentials by name in \/etc\/credstore\/ .*kioskd would start without mqtt-password/.test(r.stdout), warned, `systemd ${version}: ${r.stdout}`);
+    t.is(
+      /warning: the kiosk has systemd 247, which does not look up credentials by name in \/etc\/credstore\/ .*kioskd would start without mqtt-password/.test(
+        r.stdout,
+      ),
+      warned,
+      `systemd ${version}: ${r.stdout}`,
+    );
   }
 });
 
 test('groups the card already has are used, not created again', (t) => {
-  const { dir, root } = setup(t, { groups: `root:x:0:\nlp:x:7:\ndialout:x:20:pi\nvideo:x:44:pi\n${unitGroups.filter((g) => !['lp', 'dialout', 'video'].includes(g)).map((g, i) => `${g}:x:${990 + i}:pi\n`).join('')}pi:x:1000:\n` });
+  const { dir, root } = setup(t, {
+    groups: `root:x:0:\nlp:x:7:\ndialout:x:20:pi\nvideo:x:44:pi\n${unitGroups
+      .filter((g) => !['lp', 'dialout', 'video'].includes(g))
+      .map((g, i) => `${g}:x:${990 + i}:pi\n`)
+      .join('')}pi:x:1000:\n`,
+  });
   const r = provision(['--root', root, '--release', makeRelease(dir, '1.0.0'), '--device-id', 'k', '--mqtt-url', 'mqtt://b:1883', '--yes']);
   t.is(r.status, 0, r.out);
   t.notRegex(r.stdout, /\+ group (?!kioskd)/);
@@ -628,7 +749,12 @@ test('bad inputs are refused with a clear message and an exit code, and change n
   const noCredentials = makeRelease(join(dir, 'nocreds'), '1.0.0', { unit: UNIT.replace(/^LoadCredential=.*\n/gm, '') });
   const otherCpu = makeRelease(join(dir, 'other'), '1.0.0', { arch: otherArch });
   const cases: [string, string[], number, RegExp][] = [
-    ['no --root', ok.filter((a, i) => a !== '--root' && ok[i - 1] !== '--root'), 2, /--root DIR is required; use --root \/ to provision this machine/],
+    [
+      'no --root',
+      ok.filter((a, i) => a !== '--root' && ok[i - 1] !== '--root'),
+      2,
+      /--root DIR is required; use --root \/ to provision this machine/,
+    ],
     ['no device id', ok.filter((a, i) => a !== '--device-id' && ok[i - 1] !== '--device-id'), 2, /--device-id is required/],
     ['a device id that is not one topic level', [...ok, '--device-id', 'Lobby/1'], 2, /--device-id "Lobby\/1" is not a kiosk id/],
     ['an unknown option', [...ok, '--colour'], 2, /unknown option --colour/],
@@ -640,17 +766,21 @@ test('bad inputs are refused with a clear message and an exit code, and change n
     ['a tarball that is no release', [...ok, '--release', notRelease], 4, /is not a kioskd release tarball/],
     ['a release without udev rules', [...ok, '--release', noRules], 4, /has no systemd\/99-kioskd\.rules/],
     [
-      'a release for another CPU than the card\'s nodejs package',
+      "a release for another CPU than the card's nodejs package",
       [...ok, '--release', otherCpu],
       4,
-      new RegExp(`the release is linux-${otherArch} but this root is ${process.arch} \\(dpkg's nodejs:${hostDpkgArch}\\): its native modules would not load there`),
+      new RegExp(
+        `the release is linux-${otherArch} but this root is ${process.arch} \\(dpkg's nodejs:${hostDpkgArch}\\): its native modules would not load there`,
+      ),
     ],
     // The laptop itself, named on purpose: a dry run, and refused before it would look any further.
     [
       'a release for another CPU than this machine, with --root /',
       [...ok, '--root', '/', '--release', otherCpu, '--dry-run'],
       4,
-      new RegExp(`the release is linux-${otherArch} but this root is ${process.arch} \\(.*\\): .* Is this the machine you meant\\? To provision a card, mount it and pass --root /mnt/sdroot`),
+      new RegExp(
+        `the release is linux-${otherArch} but this root is ${process.arch} \\(.*\\): .* Is this the machine you meant\\? To provision a card, mount it and pass --root /mnt/sdroot`,
+      ),
     ],
     [
       'a password for a credential the unit does not load',
@@ -659,7 +789,12 @@ test('bad inputs are refused with a clear message and an exit code, and change n
       /--mqtt-password-file: the release's systemd\/kioskd\.service loads no credential mqtt-password/,
     ],
     ['an unknown template placeholder', [...ok, '--config-template', badTemplate], 6, /unknown placeholder \{\{MQTT_PORT\}\}/],
-    ['a config that check-config rejects', [...ok, '--config-template', rejected], 6, /check-config rejects the config[^]*\/etc\/kioskd\/config\.yaml: 1 configuration error[^]*bogus: unknown key/],
+    [
+      'a config that check-config rejects',
+      [...ok, '--config-template', rejected],
+      6,
+      /check-config rejects the config[^]*\/etc\/kioskd\/config\.yaml: 1 configuration error[^]*bogus: unknown key/,
+    ],
     ['no --yes and no terminal to ask on', ok.filter((a) => a !== '--yes'), 2, /pass --yes/],
   ];
   const before = snapshot(root);
@@ -708,7 +843,10 @@ test("the card's CPU is told by its node binary when dpkg does not know node, an
   const before = snapshot(wrong.root);
   const r = provision(args(wrong.root, makeRelease(wrong.dir, '1.0.0')));
   t.is(r.status, 4, r.out);
-  t.regex(r.stderr, new RegExp(`the release is linux-${process.arch} but this root is ${otherArch} \\(/usr/bin/node is an ${otherArch} ELF binary\\)`));
+  t.regex(
+    r.stderr,
+    new RegExp(`the release is linux-${process.arch} but this root is ${otherArch} \\(/usr/bin/node is an ${otherArch} ELF binary\\)`),
+  );
   t.deepEqual(snapshot(wrong.root), before);
 
   const right = setup(t, { dpkgNodeArch: false, node: { elf: otherArch } });
@@ -763,7 +901,10 @@ test('the broker user name is the device id: the default, accepted when given, a
   const before = snapshot(root);
   const other = await provisionAsync([...base, '--mqtt-user', 'kiosk-ward-3']);
   t.is(other.status, 2, other.out);
-  t.regex(other.stderr, /^provision: error: --mqtt-user "kiosk-ward-3" is not the device id "ward-3": a kiosk logs in to the broker with its device id as user name, because the broker's ACL \(broker\/mosquitto\/kioskd\.acl\) lets user X publish only to kiosk\/X\/\.\.\. .*Leave --mqtt-user out/);
+  t.regex(
+    other.stderr,
+    /^provision: error: --mqtt-user "kiosk-ward-3" is not the device id "ward-3": a kiosk logs in to the broker with its device id as user name, because the broker's ACL \(broker\/mosquitto\/kioskd\.acl\) lets user X publish only to kiosk\/X\/\.\.\. .*Leave --mqtt-user out/,
+  );
   t.is(other.stdout, '', 'refused before the header');
   t.deepEqual(snapshot(root), before);
 
@@ -772,7 +913,10 @@ test('the broker user name is the device id: the default, accepted when given, a
   writeFileSync(shared, TEMPLATE.replace('username: {{MQTT_USER}}', 'username: "kiosks"  # one for all'));
   const fromTemplate = await provisionAsync([...base, '--config-template', shared]);
   t.is(fromTemplate.status, 6, fromTemplate.out);
-  t.regex(fromTemplate.stderr, /shared\.tmpl sets mqtt\.username "kiosks", not the device id "ward-3": .*Write "username: \{\{MQTT_USER\}\}" in the template/);
+  t.regex(
+    fromTemplate.stderr,
+    /shared\.tmpl sets mqtt\.username "kiosks", not the device id "ward-3": .*Write "username: \{\{MQTT_USER\}\}" in the template/,
+  );
   t.deepEqual(snapshot(root), before);
 });
 
@@ -817,18 +961,35 @@ test('every run prints the broker side: the mosquitto_passwd line for the device
   writeFileSync(config, readFileSync(config, 'utf8').replace('username: "lobby-1"', 'username: "kiosk-lobby-1"'));
   const renamed = await provisionAsync([...base, '--dry-run']);
   t.is(renamed.status, 0, renamed.out);
-  t.regex(renamed.stdout, /· the kiosk logged in as "kiosk-lobby-1" until now: add "lobby-1" on the broker before kioskd restarts, then remove "kiosk-lobby-1"/);
+  t.regex(
+    renamed.stdout,
+    /· the kiosk logged in as "kiosk-lobby-1" until now: add "lobby-1" on the broker before kioskd restarts, then remove "kiosk-lobby-1"/,
+  );
   t.regex(renamed.stdout, /^ +\| \+ {2}username: "lobby-1"$/m, 'the config step shows the change');
 
   // Another topic prefix, from the hospital's template: the lines to put in its ACL instead.
   const other = setup(t);
   const prefixed = join(other.dir, 'prefix.tmpl');
   writeFileSync(prefixed, TEMPLATE.replace('  username: {{MQTT_USER}}\n', '  username: {{MQTT_USER}}\n  topicPrefix: "benhvien-a"\n'));
-  const p = await provisionAsync(['--root', other.root, '--release', makeRelease(other.dir, '1.0.0'), '--device-id', 'lobby-1', '--mqtt-url', 'mqtt://b:1883', '--config-template', prefixed, '--dry-run']);
+  const p = await provisionAsync([
+    '--root',
+    other.root,
+    '--release',
+    makeRelease(other.dir, '1.0.0'),
+    '--device-id',
+    'lobby-1',
+    '--mqtt-url',
+    'mqtt://b:1883',
+    '--config-template',
+    prefixed,
+    '--dry-run',
+  ]);
   t.is(p.status, 0, p.out);
   t.regex(p.stdout, /mqtt\.topicPrefix is "benhvien-a": the pattern lines of the broker's kioskd\.acl must name it instead of kiosk/);
   t.deepEqual(
-    brokerBlock(p.stdout).slice(-ACL_PATTERNS.length).map((l) => l.trim()),
+    brokerBlock(p.stdout)
+      .slice(-ACL_PATTERNS.length)
+      .map((l) => l.trim()),
     ACL_PATTERNS.map((l) => l.replace(' kiosk/', ' benhvien-a/')),
   );
   // No password at all: the broker set up as shipped would refuse the kiosk, and the run says so.

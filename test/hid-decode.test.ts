@@ -20,7 +20,7 @@ function usKey(c: string): [number, boolean] {
   if (lower.toUpperCase().includes(c)) return [0x04 + lower.toUpperCase().indexOf(c), true];
   const rows: Array<[string, string, number]> = [
     ['1234567890', '!@#$%^&*()', 0x1e],
-    ["-=[]\\", '_+{}|', 0x2d],
+    ['-=[]\\', '_+{}|', 0x2d],
     [";'`,./", ':"~<>?', 0x33],
   ];
   for (const [plain, shifted, first] of rows) {
@@ -58,8 +58,8 @@ test('keyboard: a CCCD line typed as boot reports decodes exactly, shift for | a
 });
 
 test('keyboard: all punctuation keys 0x2d–0x38 and their shifted forms', (t) => {
-  const plain = ["-", "=", "[", "]", "\\", "#", ";", "'", "`", ",", ".", "/"];
-  const shifted = ["_", "+", "{", "}", "|", "~", ":", '"', "~", "<", ">", "?"];
+  const plain = ['-', '=', '[', ']', '\\', '#', ';', "'", '`', ',', '.', '/'];
+  const shifted = ['_', '+', '{', '}', '|', '~', ':', '"', '~', '<', '>', '?'];
   for (let i = 0; i < plain.length; i++) {
     t.is(new KeyboardReportDecoder().push(report(0, 0x2d + i)), plain[i]!);
     t.is(new KeyboardReportDecoder().push(report(0x02, 0x2d + i)), shifted[i]!);
@@ -115,8 +115,14 @@ test('HID-POS: a multi-report scan joins to the exact UTF-8 bytes, Vietnamese in
   t.is(reports.length, 2);
 
   const chunks = reports.map((r) => decodeHidPosReport(r));
-  t.deepEqual(chunks.map((c) => c?.continued), [true, false]);
-  t.deepEqual(chunks.map((c) => c?.bytes.length), [56, utf8.length - 56]);
+  t.deepEqual(
+    chunks.map((c) => c?.continued),
+    [true, false],
+  );
+  t.deepEqual(
+    chunks.map((c) => c?.bytes.length),
+    [56, utf8.length - 56],
+  );
 
   const asm = new HidPosAssembler();
   t.is(asm.push(reports[0]!), null);
@@ -126,9 +132,14 @@ test('HID-POS: a multi-report scan joins to the exact UTF-8 bytes, Vietnamese in
 
   // 9-byte reports split inside multi-byte characters: still byte-exact.
   const cuts = [9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 99];
-  t.true(cuts.some((i) => (utf8[i]! & 0xc0) === 0x80), 'some report boundary falls inside a character');
+  t.true(
+    cuts.some((i) => (utf8[i]! & 0xc0) === 0x80),
+    'some report boundary falls inside a character',
+  );
   const small = new HidPosAssembler();
-  const joined = posReports(utf8, 9).map((r) => small.push(r)).filter((x) => x !== null);
+  const joined = posReports(utf8, 9)
+    .map((r) => small.push(r))
+    .filter((x) => x !== null);
   t.is(joined.length, 1);
   t.deepEqual(joined[0], utf8);
 });
@@ -153,7 +164,10 @@ test('HID-POS: a scanner that never clears the continued flag cannot grow the bu
   const r = posReports(new Uint8Array(56).fill(0x41))[0]!;
   r[63] = 1;
   const out = [1, 2, 3, 4].map(() => asm.push(r));
-  t.deepEqual(out.map((o) => o?.length ?? null), [null, null, null, 224]);
+  t.deepEqual(
+    out.map((o) => o?.length ?? null),
+    [null, null, null, 224],
+  );
 });
 
 test('garbage and short reports never throw, and decoded output stays in range', (t) => {
@@ -294,7 +308,10 @@ test('driver: device error (unplug) → faulted, the handle closed, and reconnec
   t.is(st.kind, 'faulted');
   t.regex(st.kind === 'faulted' ? st.reason : '', /could not read from HID device/);
   t.true(first.closed);
-  t.deepEqual(s.states.map((x) => x.kind), ['connecting', 'ready', 'faulted']);
+  t.deepEqual(
+    s.states.map((x) => x.kind),
+    ['connecting', 'ready', 'faulted'],
+  );
   s.clock.increment(3000);
   t.deepEqual(s.port.state(), { kind: 'ready' });
   t.is(fake.opened.length, 2);

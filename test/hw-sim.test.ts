@@ -104,7 +104,11 @@ test('hw-sim start: prints where things are, the kiosk is online within 10 s, Ct
 test('hw-sim start --no-daemon: SIGTERM removes its temp folder; with --dir DIR the files stay in DIR', async (t) => {
   const run = async (extra: string[]): Promise<{ code: number | null; out: string }> => {
     const port = await freePort();
-    const sim = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--no-daemon', '--no-panel', '--scanner', 'tcp', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const sim = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'hw-sim/main.ts', 'start', '--port', String(port), '--no-daemon', '--no-panel', '--scanner', 'tcp', ...extra],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     t.teardown(() => sim.exitCode === null && sim.kill('SIGKILL'));
     let out = '';
     sim.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -159,7 +163,11 @@ test('hw-sim console: a technician types "scan 1" and the kiosk reads the card; 
   t.true(ahead > 119 * 60_000 && ahead < 121 * 60_000, `health.ts is 2 h ahead of this machine (${Math.round(ahead / 60_000)} min)`);
   sim.stdin.write('advance -1h\n');
   sim.stdin.write('advance 100000000d\n');
-  await until(() => (out.match(/advance DURATION \(30s, 2h, 1d; at most 366d\) \| advance to HH:MM/g) ?? []).length === 2, 5000, 'the usage for a bad advance, twice');
+  await until(
+    () => (out.match(/advance DURATION \(30s, 2h, 1d; at most 366d\) \| advance to HH:MM/g) ?? []).length === 2,
+    5000,
+    'the usage for a bad advance, twice',
+  );
   // kioskd lived through both: it still answers.
   sim.stdin.write('advance 1m\n');
   await until(() => /\(2\.02 h ahead/.test(out), 5000, 'a further minute');
@@ -174,7 +182,11 @@ test('virtual printer: a burst of 15 tickets writes 15 files, each under its own
   const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
   t.teardown(() => vp.stop());
   // 15 tickets in one write: every cut arrives before the first ticket is rendered.
-  const job = Buffer.concat(Array.from({ length: 15 }, (_, i) => Buffer.concat([Buffer.from([0x1b, 0x40]), Buffer.from(`Ticket ${i + 1}\n`), Buffer.from([0x1d, 0x56, 0x00])])));
+  const job = Buffer.concat(
+    Array.from({ length: 15 }, (_, i) =>
+      Buffer.concat([Buffer.from([0x1b, 0x40]), Buffer.from(`Ticket ${i + 1}\n`), Buffer.from([0x1d, 0x56, 0x00])]),
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     const sock = connect(vp.tcpPort, vp.host, () => sock.end(job));
     sock.on('error', reject);
@@ -182,10 +194,15 @@ test('virtual printer: a burst of 15 tickets writes 15 files, each under its own
   });
   await until(() => vp.tickets.length === 15, 30_000, '15 tickets');
   await vp.settled();
-  const pngs = readdirSync(dir).filter((n) => n.endsWith('.png')).sort();
+  const pngs = readdirSync(dir)
+    .filter((n) => n.endsWith('.png'))
+    .sort();
   t.is(pngs.length, 16, pngs.join(' '));
   t.is(new Set(vp.tickets.map((x) => x.png)).size, 15);
-  t.deepEqual(vp.tickets.map((x) => x.index), [1, ...Array.from({ length: 14 }, (_, i) => i + 3)]);
+  t.deepEqual(
+    vp.tickets.map((x) => x.index),
+    [1, ...Array.from({ length: 14 }, (_, i) => i + 3)],
+  );
   t.is(readFileSync(join(dir, 'ticket-002.png'), 'utf8'), 'an older ticket');
   // In the order they were cut, each with its own text.
   vp.tickets.forEach((x, i) => t.regex(readFileSync(x.txt, 'utf8'), new RegExp(`Ticket ${i + 1}\\b`)));

@@ -59,7 +59,12 @@ test('config: absent section → none; gpio and sim get their defaults; bad inpu
     debounceMs: 50,
     blinkMs: 500,
   });
-  t.deepEqual(indicatorsConfigSchema.parse({ driver: 'sim', url: 'tcp://127.0.0.1:4000' }), { driver: 'sim', url: 'tcp://127.0.0.1:4000', reconnectBaseMs: 250, reconnectMaxMs: 2000 });
+  t.deepEqual(indicatorsConfigSchema.parse({ driver: 'sim', url: 'tcp://127.0.0.1:4000' }), {
+    driver: 'sim',
+    url: 'tcp://127.0.0.1:4000',
+    reconnectBaseMs: 250,
+    reconnectMaxMs: 2000,
+  });
   t.false(indicatorsConfigSchema.safeParse({ driver: 'sim', url: 'http://127.0.0.1:4000' }).success);
   t.false(indicatorsConfigSchema.safeParse({ driver: 'gpio', leds: { ready: 64 } }).success);
   t.false(indicatorsConfigSchema.safeParse({ driver: 'gpio', leds: { green: 17 } }).success, 'unknown lamp');
@@ -147,7 +152,10 @@ function fakeOnoff(o: { accessible?: boolean; failOn?: number } = {}): { module:
 }
 
 const gpioCfg = (over: Partial<GpioIndicatorsConfig> = {}): GpioIndicatorsConfig =>
-  ({ ...indicatorsConfigSchema.parse({ driver: 'gpio', leds: { ready: 17, busy: 27 }, buttons: { 'consent-yes': 22, help: 23 } }), ...over }) as GpioIndicatorsConfig;
+  ({
+    ...indicatorsConfigSchema.parse({ driver: 'gpio', leds: { ready: 17, busy: 27 }, buttons: { 'consent-yes': 22, help: 23 } }),
+    ...over,
+  }) as GpioIndicatorsConfig;
 
 test('gpio: with the real onoff (or without it) on a machine with no GPIO → faulted with the reason, no throw', async (t) => {
   const onoff = await import('onoff').then(
@@ -159,7 +167,12 @@ test('gpio: with the real onoff (or without it) on a machine with no GPIO → fa
   t.teardown(() => port.close());
   await t.notThrowsAsync(open(port));
   t.is(port.state().kind, 'faulted');
-  const expected = onoff === null ? /cannot load the optional "onoff" module/ : !onoff.Gpio.accessible ? /no access to \/sys\/class\/gpio\/export/ : /no GPIO chip labelled "no-such-chip"/;
+  const expected =
+    onoff === null
+      ? /cannot load the optional "onoff" module/
+      : !onoff.Gpio.accessible
+        ? /no access to \/sys\/class\/gpio\/export/
+        : /no GPIO chip labelled "no-such-chip"/;
   t.regex(reasonOf(port.state()), expected);
   port.setLeds({ ready: 'on', busy: 'blink', error: 'off' }); // still remembered, no throw
   t.is(port.leds().busy, 'blink');
@@ -181,7 +194,11 @@ test('gpio: onoff missing, GPIO not accessible, chip not found → faulted with 
   t.is(pins.size, 0);
 
   const fake = fakeOnoff();
-  const noChip = createGpioIndicators(gpioCfg({ chip: 'pinctrl-rp1' }), { ...deps, loadOnoff: async () => fake.module, sysfsRoot: fakeSysfs(t, PI4) });
+  const noChip = createGpioIndicators(gpioCfg({ chip: 'pinctrl-rp1' }), {
+    ...deps,
+    loadOnoff: async () => fake.module,
+    sysfsRoot: fakeSysfs(t, PI4),
+  });
   await open(noChip);
   t.regex(reasonOf(noChip.state()), /no GPIO chip labelled "pinctrl-rp1".*pinctrl-bcm2711/);
   t.is(fake.pins.size, 0);
@@ -189,14 +206,26 @@ test('gpio: onoff missing, GPIO not accessible, chip not found → faulted with 
 
 test('gpio: a pin the kernel refuses → faulted naming the role and number; pins already claimed are released', async (t) => {
   const { module, pins } = fakeOnoff({ failOn: 512 + 22 });
-  const port = createGpioIndicators(gpioCfg(), { clock: systemClock(), log: silent, random: Math.random, loadOnoff: async () => module, sysfsRoot: fakeSysfs(t, PI4) });
+  const port = createGpioIndicators(gpioCfg(), {
+    clock: systemClock(),
+    log: silent,
+    random: Math.random,
+    loadOnoff: async () => module,
+    sysfsRoot: fakeSysfs(t, PI4),
+  });
   await open(port);
   t.is(port.state().kind, 'faulted');
   t.regex(reasonOf(port.state()), /buttons\.consent-yes \(BCM 22 = GPIO 534 on pinctrl-bcm2711\): the kernel refused the GPIO number/);
   t.deepEqual([...pins.keys()].sort(), [529, 539]);
   t.true([...pins.values()].every((p) => p.unexported));
 
-  const beyond = createGpioIndicators(gpioCfg({ chip: 'raspberrypi-exp-gpio' }), { clock: systemClock(), log: silent, random: Math.random, loadOnoff: async () => fakeOnoff().module, sysfsRoot: fakeSysfs(t, PI4) });
+  const beyond = createGpioIndicators(gpioCfg({ chip: 'raspberrypi-exp-gpio' }), {
+    clock: systemClock(),
+    log: silent,
+    random: Math.random,
+    loadOnoff: async () => fakeOnoff().module,
+    sysfsRoot: fakeSysfs(t, PI4),
+  });
   await open(beyond);
   t.regex(reasonOf(beyond.state()), /leds\.ready: BCM 17 is beyond raspberrypi-exp-gpio's 8 lines/);
 });
@@ -204,7 +233,13 @@ test('gpio: a pin the kernel refuses → faulted naming the role and number; pin
 test('gpio: BCM numbers become base + n; lamps light, blink on the clock, and go off and unexported on close', async (t) => {
   const clock = new SimulatedClock();
   const { module, pins } = fakeOnoff();
-  const port = createGpioIndicators(gpioCfg({ activeLow: true }), { clock, log: silent, random: Math.random, loadOnoff: async () => module, sysfsRoot: fakeSysfs(t, PI4) });
+  const port = createGpioIndicators(gpioCfg({ activeLow: true }), {
+    clock,
+    log: silent,
+    random: Math.random,
+    loadOnoff: async () => module,
+    sysfsRoot: fakeSysfs(t, PI4),
+  });
   await open(port);
   t.deepEqual(port.state(), { kind: 'ready' });
   const ready = pins.get(529)!;
@@ -246,7 +281,13 @@ test('gpio: BCM numbers become base + n; lamps light, blink on the clock, and go
 test('gpio: a button press counts once after debouncing; bounces and short blips do not', async (t) => {
   const clock = new SimulatedClock();
   const { module, pins } = fakeOnoff();
-  const port = createGpioIndicators(gpioCfg({ debounceMs: 50 }), { clock, log: silent, random: Math.random, loadOnoff: async () => module, sysfsRoot: fakeSysfs(t, PI4) });
+  const port = createGpioIndicators(gpioCfg({ debounceMs: 50 }), {
+    clock,
+    log: silent,
+    random: Math.random,
+    loadOnoff: async () => module,
+    sysfsRoot: fakeSysfs(t, PI4),
+  });
   const pressed: ButtonId[] = [];
   port.onButton((b) => pressed.push(b));
   await open(port);
@@ -310,7 +351,11 @@ test('null indicators: absent with the reason, remembers the lamps, no buttons',
 test('line splitter: lines split across chunks, CRLF, and over-long lines dropped whole', (t) => {
   const lines: string[] = [];
   const dropped: number[] = [];
-  const s = lineSplitter(8, (l) => lines.push(l), (n) => dropped.push(n));
+  const s = lineSplitter(
+    8,
+    (l) => lines.push(l),
+    (n) => dropped.push(n),
+  );
   for (const b of Buffer.from('ab\r\ncdefghij-too-long\n12345678\nxy')) s.push(Buffer.from([b]));
   s.push(Buffer.from('z\n123456789\nok\n'));
   t.deepEqual(lines, ['ab', '12345678', 'xyz', 'ok']);

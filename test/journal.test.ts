@@ -25,7 +25,11 @@ test('a torn last line (a full disk or a crash mid-write) is cut off on open; th
   await j.flush();
   const got = lines(path);
   t.is(got.at(-1), '', 'ends with a newline');
-  t.deepEqual(got.slice(0, -1).map((l) => JSON.parse(l).ticket_id), ['t-0', 't-1'], 'every line is whole JSON');
+  t.deepEqual(
+    got.slice(0, -1).map((l) => JSON.parse(l).ticket_id),
+    ['t-0', 't-1'],
+    'every line is whole JSON',
+  );
   t.true(logs.some((l) => l.includes('torn line')));
 });
 
@@ -47,7 +51,12 @@ test('disk full (/dev/full): the lines wait in memory, the kiosk goes on; when t
   j.record(entry(3));
   await j.flush();
   t.is(j.pending(), 0);
-  t.deepEqual(lines(path).filter(Boolean).map((l) => JSON.parse(l).ticket_id), ['t-1', 't-2', 't-3']);
+  t.deepEqual(
+    lines(path)
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).ticket_id),
+    ['t-1', 't-2', 't-3'],
+  );
   t.true(logs.some((l) => l.includes('written again')));
 });
 
@@ -66,7 +75,11 @@ test('an append that fails half-way (the file size limit reached mid-write) is t
     await j.flush();
     console.log(j.pending());
   `;
-  const r = spawnSync('sh', ['-c', `ulimit -f 4; exec "${process.execPath}" --import tsx --input-type=module -e '${script.replace(/'/g, "'\\''")}'`], { encoding: 'utf8', cwd: join(import.meta.dirname, '..') });
+  const r = spawnSync(
+    'sh',
+    ['-c', `ulimit -f 4; exec "${process.execPath}" --import tsx --input-type=module -e '${script.replace(/'/g, "'\\''")}'`],
+    { encoding: 'utf8', cwd: join(import.meta.dirname, '..') },
+  );
   t.is(r.stdout.trim(), '4', `all four lines still wait (stderr: ${r.stderr})`);
   const lines = readFileSync(path, 'utf8').split('\n');
   t.is(lines.at(-1), '', 'no torn line');

@@ -31,9 +31,13 @@ test('the 695-byte bomb declares 8000×8000, and is measured without decoding', 
   t.is(bomb.byteLength, 695);
   t.like(readJpegHeader(bomb), { ok: true, header: { width: 8000, height: 8000, components: 3 } });
   t.deepEqual(checkJpeg(bomb, PORTRAIT_LIMIT, 'the portrait'), { ok: false, reason: 'the portrait declares 8000×8000 pixels, more than 1024×1280' });
-  t.deepEqual(checkJpeg(bomb, FRAME_LIMIT, 'the camera frame'), { ok: false, reason: 'the camera frame declares 8000×8000 pixels, more than 4608×3496' });
+  t.deepEqual(checkJpeg(bomb, FRAME_LIMIT, 'the camera frame'), {
+    ok: false,
+    reason: 'the camera frame declares 8000×8000 pixels, more than 4608×3496',
+  });
   // Progressive and extended frame headers count as much as baseline ones.
-  for (const m of [0xc1, 0xc2, 0xc3, 0xc9]) t.like(readJpegHeader(jpegOf(sof(9000, 7000, m))), { ok: true, header: { width: 9000, height: 7000, sof: m } });
+  for (const m of [0xc1, 0xc2, 0xc3, 0xc9])
+    t.like(readJpegHeader(jpegOf(sof(9000, 7000, m))), { ok: true, header: { width: 9000, height: 7000, sof: m } });
 });
 
 test('limits: bytes first, then the size, in either orientation', (t) => {

@@ -5,7 +5,9 @@ const eslint = new ESLint();
 
 async function restrictedIn(file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: file });
-  return (result?.messages ?? []).filter((m) => ['no-restricted-imports', 'no-restricted-globals', 'no-restricted-syntax'].includes(m.ruleId ?? '')).map((m) => m.message);
+  return (result?.messages ?? [])
+    .filter((m) => ['no-restricted-imports', 'no-restricted-globals', 'no-restricted-syntax'].includes(m.ruleId ?? ''))
+    .map((m) => m.message);
 }
 
 test('hardware, process and socket modules are refused outside src/hal and hw-sim', async (t) => {
@@ -27,7 +29,11 @@ test('loading those modules dynamically is refused too', async (t) => {
 
 test('src/pipeline imports no Node I/O, no drivers, and takes time only from the injected clock', async (t) => {
   for (const mod of ['node:fs', 'fs', 'tls', 'mqtt', 'pino', '../hal/factory.js', 'node:worker_threads']) {
-    t.is((await restrictedIn('src/pipeline/x.ts', `import m from '${mod}';\nexport default m;\n`)).length, 1, `${mod} should be refused in src/pipeline`);
+    t.is(
+      (await restrictedIn('src/pipeline/x.ts', `import m from '${mod}';\nexport default m;\n`)).length,
+      1,
+      `${mod} should be refused in src/pipeline`,
+    );
   }
   t.deepEqual(await restrictedIn('src/pipeline/x.ts', `import type { PortState } from '../hal/ports.js';\nexport type P = PortState;\n`), []);
   t.is((await restrictedIn('src/pipeline/x.ts', 'export const t = setTimeout(() => {}, 1);\n')).length, 1);

@@ -9,7 +9,17 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../hw-sim/broker.js';
 import { startKioskSim, type KioskSim } from '../hw-sim/kiosk.js';
 import { until } from '../hw-sim/wait.js';
 import type { PortState } from '../src/hal/ports.js';
-import { copyFleet, emptyFleet, fleetRows, kioskLimit, kioskRow, MAX_KIOSKS, reduceFleet, type Fleet, type FleetMessage } from '../src/monitor/fleet.js';
+import {
+  copyFleet,
+  emptyFleet,
+  fleetRows,
+  kioskLimit,
+  kioskRow,
+  MAX_KIOSKS,
+  reduceFleet,
+  type Fleet,
+  type FleetMessage,
+} from '../src/monitor/fleet.js';
 import { age, changeKey, limitJson, limitText, renderTable, rowJson } from '../src/monitor/render.js';
 import type { AlertPayload, EventEnvelope, EventTopics, HealthPayload, InfoPayload, StatePayload } from '../src/mqtt/topics.js';
 import { runKioskdCli } from './helpers/kioskd-cli.js';
@@ -23,7 +33,13 @@ const T0 = new Date(2025, 2, 10, 10, 0, 0).getTime();
 const S = 1000;
 const MIN = 60 * S;
 
-const ports = (printer: PortState): StatePayload['ports'] => ({ card: { kind: 'ready' }, camera: { kind: 'ready' }, printer, indicators: { kind: 'ready' }, storage: { kind: 'ready' } });
+const ports = (printer: PortState): StatePayload['ports'] => ({
+  card: { kind: 'ready' },
+  camera: { kind: 'ready' },
+  printer,
+  indicators: { kind: 'ready' },
+  storage: { kind: 'ready' },
+});
 const state = (mode: StatePayload['mode'], printer: PortState = { kind: 'ready' }, step: string | null = null): string =>
   JSON.stringify({ mode, step, session_id: step ? 's-1' : null, ports: ports(printer), since: new Date(T0).toISOString() } satisfies StatePayload);
 /** A health report the kiosk took at `ts` (its own clock). */
@@ -40,15 +56,37 @@ const health = (ts: number, checkinsToday?: number): string =>
     ts: new Date(ts).toISOString(),
   } satisfies HealthPayload);
 const info = (version: string): string =>
-  JSON.stringify({ schema: 1, version, hal_mode: 'sim', drivers: {}, mqtt_protocol: 4, started_at: new Date(T0).toISOString() } satisfies InfoPayload);
+  JSON.stringify({
+    schema: 1,
+    version,
+    hal_mode: 'sim',
+    drivers: {},
+    mqtt_protocol: 4,
+    started_at: new Date(T0).toISOString(),
+  } satisfies InfoPayload);
 let eventNo = 0;
 const event = <K extends keyof EventTopics>(_kind: K, data: EventTopics[K], ts: number): string =>
   JSON.stringify({ id: `ev-${++eventNo}`, ts: new Date(ts).toISOString(), data } satisfies EventEnvelope<EventTopics[K]>);
-const alert = (level: AlertPayload['level'], ts: number): string => event('alert', { level, code: 'printer.paper-out', message: 'printer faulted: paper-out', port: 'printer' }, ts);
+const alert = (level: AlertPayload['level'], ts: number): string =>
+  event('alert', { level, code: 'printer.paper-out', message: 'printer faulted: paper-out', port: 'printer' }, ts);
 const completed = (ts: number, n: number): string =>
   event(
     'checkin.completed',
-    { session_id: `s-${n}`, outcome: 'printed', reason: null, ticket: 'queue', number: `A${String(n).padStart(3, '0')}`, ticket_printed: true, department: 'kham-benh', face_verified: true, attempts: 1, bhyt_code: '000', bhyt: 'checked', steps_ms: {}, total_ms: 9000 },
+    {
+      session_id: `s-${n}`,
+      outcome: 'printed',
+      reason: null,
+      ticket: 'queue',
+      number: `A${String(n).padStart(3, '0')}`,
+      ticket_printed: true,
+      department: 'kham-benh',
+      face_verified: true,
+      attempts: 1,
+      bhyt_code: '000',
+      bhyt: 'checked',
+      steps_ms: {},
+      total_ms: 9000,
+    },
     ts,
   );
 
@@ -66,7 +104,18 @@ test('a kiosk appears from its retained topics with status, mode, step, paper an
     [retained('kiosk/lobby-1/state', state('in-session', { kind: 'ready' }, 'consent')), T0],
     [retained('kiosk/lobby-1/health', health(T0, 12)), T0],
   ]);
-  t.like(row(f, 'lobby-1', T0 + 5 * S), { kiosk: 'lobby-1', status: 'online', mode: 'in-session', step: 'consent', paper: 'ok', printer: 'ready', version: '1.4.0', checkinsToday: 12, errors1h: 0, lastSeen: T0 });
+  t.like(row(f, 'lobby-1', T0 + 5 * S), {
+    kiosk: 'lobby-1',
+    status: 'online',
+    mode: 'in-session',
+    step: 'consent',
+    paper: 'ok',
+    printer: 'ready',
+    version: '1.4.0',
+    checkinsToday: 12,
+    errors1h: 0,
+    lastSeen: T0,
+  });
 });
 
 test('retained values other than "online" are old news: they do not count as a sign of life', (t) => {
@@ -78,7 +127,13 @@ test('retained values other than "online" are old news: they do not count as a s
   const off = fold([[retained('kiosk/k/status', 'offline'), T0]], copyFleet(f));
   t.like(row(off, 'k', T0), { status: 'offline', lastSeen: null });
   // The broker's will ("offline", live) is not the kiosk speaking either.
-  const seen = fold([[live('kiosk/k/health', health(T0 + MIN, 3)), T0 + MIN], [live('kiosk/k/status', 'offline'), T0 + 2 * MIN]], f);
+  const seen = fold(
+    [
+      [live('kiosk/k/health', health(T0 + MIN, 3)), T0 + MIN],
+      [live('kiosk/k/status', 'offline'), T0 + 2 * MIN],
+    ],
+    f,
+  );
   t.like(row(seen, 'k', T0 + 2 * MIN), { status: 'offline', lastSeen: T0 + MIN });
   t.like(row(fold([[live('kiosk/k/status', 'stopped'), T0 + 3 * MIN]], seen), 'k', T0 + 3 * MIN), { status: 'stopped', lastSeen: T0 + 3 * MIN });
 });
@@ -88,7 +143,13 @@ test('an online kiosk goes stale after 90 s of silence, or after 3 health interv
   t.is(row(f, 'k', T0 + 89 * S).status, 'online');
   t.is(row(f, 'k', T0 + 91 * S).status, 'stale');
   // Health every 60 s: stale only after 180 s without a word.
-  f = fold([[live('kiosk/k/health', health(T0 + 60 * S)), T0 + 60 * S], [live('kiosk/k/health', health(T0 + 120 * S)), T0 + 120 * S]], f);
+  f = fold(
+    [
+      [live('kiosk/k/health', health(T0 + 60 * S)), T0 + 60 * S],
+      [live('kiosk/k/health', health(T0 + 120 * S)), T0 + 120 * S],
+    ],
+    f,
+  );
   t.is(row(f, 'k', T0 + 120 * S + 170 * S).status, 'online');
   t.is(row(f, 'k', T0 + 120 * S + 181 * S).status, 'stale');
   // Any live message is a sign of life; a stale kiosk that speaks is online again.
@@ -163,7 +224,11 @@ test("check-ins today: the kiosk's own count when its health has it, plus ticket
   g = fold([[live('kiosk/old/event/checkin.completed', completed(tomorrow, 4)), tomorrow]], g);
   t.is(row(g, 'old', tomorrow).checkinsToday, 1);
   // A failed check-in is not a check-in.
-  const failed = event('checkin.failed', { ...(JSON.parse(completed(T0, 9)) as EventEnvelope<EventTopics['checkin.failed']>).data, outcome: 'declined', ticket: null, number: null }, T0);
+  const failed = event(
+    'checkin.failed',
+    { ...(JSON.parse(completed(T0, 9)) as EventEnvelope<EventTopics['checkin.failed']>).data, outcome: 'declined', ticket: null, number: null },
+    T0,
+  );
   t.is(row(fold([[live('kiosk/x/event/checkin.failed', failed), T0]]), 'x', T0).checkinsToday, 0);
 });
 
@@ -207,7 +272,13 @@ test("a retained health from yesterday is not today's count: the check-ins since
   f = fold([[live('kiosk/k/event/checkin.completed', completed(yesterdayEvening + MIN, 41)), T0 + 2 * MIN]], f);
   t.is(row(f, 'k', T0 + 2 * MIN).checkinsToday, 1);
   // Today's first health takes over, and the tickets after it add to it.
-  f = fold([[live('kiosk/k/health', health(T0 + 3 * MIN, 1)), T0 + 3 * MIN], [live('kiosk/k/event/checkin.completed', completed(T0 + 4 * MIN, 2)), T0 + 4 * MIN]], f);
+  f = fold(
+    [
+      [live('kiosk/k/health', health(T0 + 3 * MIN, 1)), T0 + 3 * MIN],
+      [live('kiosk/k/event/checkin.completed', completed(T0 + 4 * MIN, 2)), T0 + 4 * MIN],
+    ],
+    f,
+  );
   t.is(row(f, 'k', T0 + 4 * MIN).checkinsToday, 2);
 });
 
@@ -225,7 +296,10 @@ test('a flood of kiosk ids is folded in place and capped; copyFleet branches off
 });
 
 test('garbage never throws and makes no phantom kiosks beyond the one the topic names', (t) => {
-  const before = fold([[retained('kiosk/k/status', 'online'), T0], [retained('kiosk/k/state', state('idle')), T0]]);
+  const before = fold([
+    [retained('kiosk/k/status', 'online'), T0],
+    [retained('kiosk/k/state', state('idle')), T0],
+  ]);
   const junk: FleetMessage[] = [
     live('kiosk/k/state', '{not json'),
     live('kiosk/k/state', '[1,2,3]'),
@@ -262,13 +336,25 @@ test('the prefix is configurable, and clearing every retained topic removes a de
     emptyFleet('hospital-a'),
   );
   t.deepEqual([...f.kiosks.keys()], ['k1']);
-  const cleared = fold([[live('hospital-a/k1/status', ''), T0], [live('hospital-a/k1/state', ''), T0]], f);
+  const cleared = fold(
+    [
+      [live('hospital-a/k1/status', ''), T0],
+      [live('hospital-a/k1/state', ''), T0],
+    ],
+    f,
+  );
   t.deepEqual([...cleared.kiosks.keys()], []);
 });
 
 /** What a hostile client retained for a made-up kiosk: "online", idle, paper ok. */
 const ghost = (f: Fleet, id: string, now = T0): Fleet =>
-  fold([[retained(`kiosk/${id}/status`, 'online'), now], [retained(`kiosk/${id}/state`, state('idle')), now]], f);
+  fold(
+    [
+      [retained(`kiosk/${id}/status`, 'online'), now],
+      [retained(`kiosk/${id}/state`, state('idle')), now],
+    ],
+    f,
+  );
 
 test('the security review: 10,050 retained ghost ids fill the cap, and a real kiosk coming online later is still shown', (t) => {
   let f = emptyFleet();
@@ -277,7 +363,13 @@ test('the security review: 10,050 retained ghost ids fill the cap, and a real ki
   t.is(f.kiosks.size, MAX_KIOSKS);
   t.like(kioskLimit(f), { max: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: 50, ignoredExact: true, evicted: 0 }, 'the full cap is counted, not silent');
   // The real kiosk connects: its retained status reaches the subscribed monitor as a live message.
-  f = fold([[live('kiosk/lobby-1/status', 'online'), T0 + MIN], [live('kiosk/lobby-1/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + MIN]], f);
+  f = fold(
+    [
+      [live('kiosk/lobby-1/status', 'online'), T0 + MIN],
+      [live('kiosk/lobby-1/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + MIN],
+    ],
+    f,
+  );
   t.like(row(f, 'lobby-1', T0 + MIN), { status: 'online', mode: 'out-of-service', paper: 'out', lastSeen: T0 + MIN });
   t.is(f.kiosks.size, MAX_KIOSKS, 'still within the cap');
   t.is(kioskRow(f, 'ghost-0', T0 + MIN), null, 'the oldest retained-only ghost made room');
@@ -298,14 +390,26 @@ test('at the cap: a kiosk heard live is never evicted for ghosts; a retained-onl
   // A ghost that speaks live is a kiosk like any other from then on.
   f = fold([[live('kiosk/g2/health', health(T0 + S, 4)), T0 + S]], f);
   // Live newcomers: the first evicts the only kiosk never heard live (g1); the next finds none to evict.
-  f = fold([[live('kiosk/b-live/status', 'online'), T0 + 2 * S], [live('kiosk/c-live/status', 'online'), T0 + 3 * S]], f);
+  f = fold(
+    [
+      [live('kiosk/b-live/status', 'online'), T0 + 2 * S],
+      [live('kiosk/c-live/status', 'online'), T0 + 3 * S],
+    ],
+    f,
+  );
   t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'b-live', 'g2']);
   t.like(kioskLimit(f), { ignored: 3, evicted: 1 }, 'g3, g4 and c-live turned away; g1 evicted');
   for (let i = 5; i < 100; i++) f = ghost(f, `g${i}`);
   t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'b-live', 'g2'], 'no number of ghosts evicts a kiosk heard live');
   t.like(kioskLimit(f), { ignored: 98, evicted: 1 });
   // Room again (a decommissioned kiosk cleared): a turned-away id that comes back is shown, and no longer counted.
-  f = fold([[live('kiosk/b-live/status', ''), T0 + 4 * S], [live('kiosk/c-live/status', 'online'), T0 + 5 * S]], f);
+  f = fold(
+    [
+      [live('kiosk/b-live/status', ''), T0 + 4 * S],
+      [live('kiosk/c-live/status', 'online'), T0 + 5 * S],
+    ],
+    f,
+  );
   t.deepEqual([...f.kiosks.keys()].sort(), ['a-live', 'c-live', 'g2']);
   t.like(kioskLimit(f), { ignored: 97, evicted: 1 });
 });
@@ -314,7 +418,14 @@ test('at the cap, eviction takes the oldest ghost first, skips ghosts since hear
   let f = emptyFleet('kiosk', { maxKiosks: 4 });
   for (const id of ['g1', 'g2', 'g3', 'g4']) f = ghost(f, id);
   // g1 speaks live, g2 is cleared and re-retained (now the newest ghost).
-  f = fold([[live('kiosk/g1/event/lifecycle', event('lifecycle', { phase: 'started' }, T0)), T0], [live('kiosk/g2/status', ''), T0], [live('kiosk/g2/state', ''), T0]], f);
+  f = fold(
+    [
+      [live('kiosk/g1/event/lifecycle', event('lifecycle', { phase: 'started' }, T0)), T0],
+      [live('kiosk/g2/status', ''), T0],
+      [live('kiosk/g2/state', ''), T0],
+    ],
+    f,
+  );
   f = ghost(f, 'g2');
   const evictedBy = (id: string): string[] => {
     const before = new Set(f.kiosks.keys());
@@ -358,13 +469,18 @@ const fleetOfThree = (): Fleet =>
 
 test('the table: header with broker, connection and time; fixed columns sorted by kiosk, within 100 columns', (t) => {
   const f = fleetOfThree();
-  const lines = renderTable(fleetRows(f, T0 + 125 * S), { broker: 'mqtt://broker:1883/', connection: 'connected', prefix: 'kiosk' }, T0 + 125 * S, { colour: false });
+  const lines = renderTable(fleetRows(f, T0 + 125 * S), { broker: 'mqtt://broker:1883/', connection: 'connected', prefix: 'kiosk' }, T0 + 125 * S, {
+    colour: false,
+  });
   t.regex(lines[0]!, /^kioskd monitor\s+2025-03-10 10:02:05\s+mqtt:\/\/broker:1883\/\s+connected$/);
   t.regex(lines[1]!, /3 kiosk\(s\) under kiosk\/\+, 0 online/); // 125 s of silence: both went stale
   const head = lines.findIndex((l) => l.startsWith('KIOSK'));
   t.regex(lines[head]!, /^KIOSK\s+STATUS\s+MODE\s+SEEN\s+PAPER\s+PRINTER\s+ERR\/1H\s+TODAY\s+VERSION$/);
   const body = lines.slice(head + 1);
-  t.deepEqual(body.map((l) => l.split(' ')[0]), ['a-lobby', 'b-ward', 'c-er']);
+  t.deepEqual(
+    body.map((l) => l.split(' ')[0]),
+    ['a-lobby', 'b-ward', 'c-er'],
+  );
   t.regex(body[0]!, /^a-lobby\s+stale\s+idle\s+2m05s\s+ok\s+ready\s+0\s+42\s+1\.4\.0$/);
   t.regex(body[1]!, /^b-ward\s+stale\s+out-of-service\s+2m05s\s+out\s+paper-out\s+1\s+0\s+-$/);
   t.regex(body[2]!, /^c-er\s+offline\s+-\s+-\s+unknown\s+-\s+0\s+0\s+-$/);
@@ -392,10 +508,24 @@ test('the table is coloured only when asked, and cut to a small terminal', (t) =
 test('JSON lines: the row as snake_case JSON; a change is anything but last_seen', (t) => {
   const f = fleetOfThree();
   const a = row(f, 'a-lobby', T0 + S);
-  t.deepEqual(rowJson(a), { kiosk: 'a-lobby', status: 'online', mode: 'idle', step: null, last_seen: new Date(T0).toISOString(), paper: 'ok', printer: 'ready', errors_1h: 0, checkins_today: 42, version: '1.4.0' });
+  t.deepEqual(rowJson(a), {
+    kiosk: 'a-lobby',
+    status: 'online',
+    mode: 'idle',
+    step: null,
+    last_seen: new Date(T0).toISOString(),
+    paper: 'ok',
+    printer: 'ready',
+    errors_1h: 0,
+    checkins_today: 42,
+    version: '1.4.0',
+  });
   const later = fold([[live('kiosk/a-lobby/health', health(T0 + 30 * S, 42)), T0 + 30 * S]], copyFleet(f));
   t.is(changeKey(row(later, 'a-lobby', T0 + 31 * S)), changeKey(a), 'a heartbeat alone is not a change');
-  const paperOut = fold([[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + 40 * S]], copyFleet(f));
+  const paperOut = fold(
+    [[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + 40 * S]],
+    copyFleet(f),
+  );
   t.not(changeKey(row(paperOut, 'a-lobby', T0 + 40 * S)), changeKey(a));
   t.is(age(59_999), '59s');
   t.is(age(61_000), '1m01s');
@@ -417,7 +547,10 @@ test('a full kiosk cap shows on the screen (even a small one) and as a JSON line
   t.is(small[2], 'kiosk limit 2 reached: 11 new id(s) igno');
   t.true(small.length <= 6);
   t.regex(small.at(-1)!, /… 2 more/);
-  t.true(limitText({ max: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: MAX_KIOSKS, ignoredExact: false, evicted: MAX_KIOSKS }).length <= 100, 'whole on a 100-column terminal');
+  t.true(
+    limitText({ max: MAX_KIOSKS, kiosks: MAX_KIOSKS, ignored: MAX_KIOSKS, ignoredExact: false, evicted: MAX_KIOSKS }).length <= 100,
+    'whole on a 100-column terminal',
+  );
   // No line while the cap has turned nothing away: the screen is as it always was.
   const under = fleetOfThree();
   t.is(kioskLimit(under), null);
@@ -439,7 +572,10 @@ const kioskd = kioskdArgv();
 test('--once against a dead port: exit 69 after the timeout, with the reason on stderr', async (t) => {
   const port = await freePort();
   const started = Date.now();
-  const r = spawnSync(process.execPath, [...kioskd, 'monitor', '--broker', `mqtt://127.0.0.1:${port}`, '--once', '--timeout', '2'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...kioskd, 'monitor', '--broker', `mqtt://127.0.0.1:${port}`, '--once', '--timeout', '2'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   t.is(r.status, 69, r.stderr);
   t.regex(r.stderr, new RegExp(`cannot reach the broker mqtt://127\\.0\\.0\\.1:${port}.* within 2 s: connect ECONNREFUSED`));
   t.is(r.stdout, '');
@@ -451,7 +587,11 @@ test('a dead broker is reported on stderr and retried until it comes up; Ctrl-C 
   const m = monitor(['--broker', `mqtt://127.0.0.1:${port}`]);
   let broker: EmbeddedBroker | undefined;
   try {
-    await until(() => /cannot reach the broker mqtt:\/\/127\.0\.0\.1:\d+ \(connect ECONNREFUSED[^)]*\); retrying every 2 s/.test(m.stderr()), 15_000, 'the outage on stderr');
+    await until(
+      () => /cannot reach the broker mqtt:\/\/127\.0\.0\.1:\d+ \(connect ECONNREFUSED[^)]*\); retrying every 2 s/.test(m.stderr()),
+      15_000,
+      'the outage on stderr',
+    );
     await new Promise((r) => setTimeout(r, 2500));
     t.is(m.child.exitCode, null, 'still running');
     t.is(m.stderr().match(/cannot reach/g)?.length, 1, 'said once per outage, not on every retry');
@@ -486,7 +626,11 @@ test('the security review end to end: 10,050 ghost ids retained on the broker, t
     let started = Date.now();
     const ghosts = MAX_KIOSKS + 50;
     for (let i = 0; i < ghosts; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, ghosts - i) }, (_, j) => hostile.publishAsync(`kiosk/ghost-${i + j}/status`, 'online', { qos: 1, retain: true })));
+      await Promise.all(
+        Array.from({ length: Math.min(500, ghosts - i) }, (_, j) =>
+          hostile.publishAsync(`kiosk/ghost-${i + j}/status`, 'online', { qos: 1, retain: true }),
+        ),
+      );
     }
     t.log(`${ghosts} ghosts retained in ${Date.now() - started} ms`);
     started = Date.now();
@@ -508,7 +652,10 @@ test('the security review end to end: 10,050 ghost ids retained on the broker, t
     // replay, like the ghosts: whether it fits depends on the broker's replay order.
     const once = await runToEnd(['--broker', broker.url, '--once']);
     t.is(once.code, 0, once.stderr);
-    const lines = once.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = once.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     t.is(lines.length, MAX_KIOSKS + 1);
     t.like(lines.at(-1), { notice: 'kiosk-limit', kiosks: MAX_KIOSKS, evicted: 0 });
     t.true([50, 51].includes(lines.at(-1)!['ignored'] as number));
@@ -562,7 +709,11 @@ test.serial('acceptance: the monitor shows the hw-sim kiosk and updates when the
   const m = monitor(['--broker', sim.sim.broker.url]);
   try {
     const isOurs = (r: Record<string, unknown>) => r['kiosk'] === sim.sim.deviceId;
-    await until(() => m.rows.some((r) => isOurs(r) && r['status'] === 'online' && r['mode'] === 'idle' && r['paper'] === 'ok'), 20_000, 'a JSON line for the kiosk: online, idle, paper ok').catch((e: Error) => {
+    await until(
+      () => m.rows.some((r) => isOurs(r) && r['status'] === 'online' && r['mode'] === 'idle' && r['paper'] === 'ok'),
+      20_000,
+      'a JSON line for the kiosk: online, idle, paper ok',
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\nstdout rows: ${JSON.stringify(m.rows)}\nstderr: ${m.stderr()}`);
     });
     const first = m.rows.find(isOurs)!;
@@ -593,7 +744,10 @@ test.serial('--once prints the fleet as JSON lines after the retained values arr
   // Not spawnSync: the broker lives in this process and must keep answering.
   const r = await runToEnd(['--broker', sim.sim.broker.url, '--once']);
   t.is(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(lines.length, 1);
   t.like(lines[0], { kiosk: sim.sim.deviceId, status: 'online', mode: 'idle', paper: 'ok' });
   // Another prefix sees nothing on this broker.

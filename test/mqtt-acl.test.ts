@@ -34,7 +34,8 @@ const ARRIVAL_MS = 10_000;
 function program(name: string, debianPath: string, why: string): string {
   const which = spawnSync('sh', ['-c', `command -v ${name} || ls ${debianPath}`], { encoding: 'utf8' });
   const bin = which.stdout.trim().split('\n')[0];
-  if (!bin) throw new Error(`${name} is not installed: run \`sudo apt-get install -y ${why}\` (the ACL tests run a real mosquitto with the shipped ACL)`);
+  if (!bin)
+    throw new Error(`${name} is not installed: run \`sudo apt-get install -y ${why}\` (the ACL tests run a real mosquitto with the shipped ACL)`);
   return bin;
 }
 
@@ -76,7 +77,11 @@ function userSections(acl: string): Map<string, string[]> {
 }
 const sections = userSections(readFileSync(ACL, 'utf8'));
 const roleOf = (lines: string[]): 'operator' | 'monitor' | 'other' =>
-  lines.includes('topic write kiosk/+/cmd/+') ? 'operator' : lines.includes('topic read kiosk/+/#') && !lines.some((l) => / (write|readwrite) /.test(l)) ? 'monitor' : 'other';
+  lines.includes('topic write kiosk/+/cmd/+')
+    ? 'operator'
+    : lines.includes('topic read kiosk/+/#') && !lines.some((l) => / (write|readwrite) /.test(l))
+      ? 'monitor'
+      : 'other';
 const exampleUser = (role: 'operator' | 'monitor'): Creds => {
   const name = [...sections].find(([, lines]) => roleOf(lines) === role)?.[0];
   if (!name) throw new Error(`broker/mosquitto/kioskd.acl has no example ${role} section: the tests log in as it`);
@@ -113,7 +118,17 @@ function testConf(shipped: string, at: { port: number; pki: Pki; passwords: stri
     };
     out.push(replaced[key] ?? line);
   }
-  for (const key of ['per_listener_settings', 'allow_anonymous', 'password_file', 'acl_file', 'listener', 'cafile', 'certfile', 'keyfile', 'max_packet_size']) {
+  for (const key of [
+    'per_listener_settings',
+    'allow_anonymous',
+    'password_file',
+    'acl_file',
+    'listener',
+    'cafile',
+    'certfile',
+    'keyfile',
+    'max_packet_size',
+  ]) {
     if (!seen.has(key)) throw new Error(`broker/mosquitto/kioskd.conf has no ${key} line`);
   }
   return [...out, 'persistence false', 'log_dest stderr', 'log_type all', ''].join('\n');
@@ -148,7 +163,8 @@ async function startBroker(dir: string, users: readonly Creds[]): Promise<Broker
         acl = join(dir, 'kioskd.acl');
         copyFileSync(ACL, acl);
       }
-      for (const f of [dir, passwords, acl, pki.dir, pki.ca, pki.serverCert, pki.serverKey]) if (f.startsWith(dir)) chownSync(f, Number(uid.stdout), Number(gid.stdout));
+      for (const f of [dir, passwords, acl, pki.dir, pki.ca, pki.serverCert, pki.serverKey])
+        if (f.startsWith(dir)) chownSync(f, Number(uid.stdout), Number(gid.stdout));
     }
   }
   const port = await freePort();
@@ -254,7 +270,15 @@ async function refused(t: ExecutionContext, who: { v5: Client; v4: Client }, top
   t.is(err?.code, 0x87, `${topic}: MQTT 5 PUBACK "not authorized" (${err?.message ?? 'accepted'})`);
   await who.v4.mqtt.publishAsync(topic, payload, { qos: 1, retain });
   const denied = `Denied PUBLISH from ${who.v4.clientId} (d0, q1, r${retain ? 1 : 0}, m`;
-  await until(() => broker.log().split('\n').some((l) => l.includes(denied) && l.includes(`'${topic}'`)), ARRIVAL_MS, `the broker's "${denied}… '${topic}'" line`);
+  await until(
+    () =>
+      broker
+        .log()
+        .split('\n')
+        .some((l) => l.includes(denied) && l.includes(`'${topic}'`)),
+    ARRIVAL_MS,
+    `the broker's "${denied}… '${topic}'" line`,
+  );
 }
 
 /** Publishes what `who` may: accepted over MQTT 5 (no error reason code). */
@@ -266,14 +290,21 @@ async function allowed(t: ExecutionContext, who: Client, topic: string, payload:
   t.is(err, null, `${topic}: accepted`);
 }
 
-const deniedFrom = (clientId: string): string[] => broker.log().split('\n').filter((l) => l.includes(`Denied PUBLISH from ${clientId} `));
+const deniedFrom = (clientId: string): string[] =>
+  broker
+    .log()
+    .split('\n')
+    .filter((l) => l.includes(`Denied PUBLISH from ${clientId} `));
 
 // ---------------------------------------------------------------------------------------------
 
 test('the shipped kioskd.conf loads in mosquitto as it is: no warning, no note, no error', async (t) => {
   // The port can be open before mosquitto's start-up lines have come through its stderr pipe.
-  await until(() => /mosquitto version .* running/.test(broker.log()), 10_000, 'mosquitto\'s start-up lines');
-  const startup = broker.log().split('\n').filter((l) => /mosquitto version|Config loaded|Opening|Warning|Note|Error/i.test(l));
+  await until(() => /mosquitto version .* running/.test(broker.log()), 10_000, "mosquitto's start-up lines");
+  const startup = broker
+    .log()
+    .split('\n')
+    .filter((l) => /mosquitto version|Config loaded|Opening|Warning|Note|Error/i.test(l));
   t.log(startup.join('\n'));
   t.true(startup.some((l) => /mosquitto version .* running/.test(l)));
   t.deepEqual(
@@ -288,9 +319,20 @@ test('a client without a user name, or with a wrong password, is refused', async
       (c) => (void c.end(true), null),
       (e: Error & { code?: number }) => e,
     );
-    t.is(anonymous?.code, protocolVersion === 5 ? 0x87 : 5, `MQTT ${protocolVersion}, anonymous: not authorized (${anonymous?.message ?? 'connected'})`);
+    t.is(
+      anonymous?.code,
+      protocolVersion === 5 ? 0x87 : 5,
+      `MQTT ${protocolVersion}, anonymous: not authorized (${anonymous?.message ?? 'connected'})`,
+    );
     const wrong = await mqtt
-      .connectAsync(broker.url, { protocolVersion, reconnectPeriod: 0, connectTimeout: ARRIVAL_MS, ca: [broker.ca], username: OPERATOR.username, password: 'not-the-password' })
+      .connectAsync(broker.url, {
+        protocolVersion,
+        reconnectPeriod: 0,
+        connectTimeout: ARRIVAL_MS,
+        ca: [broker.ca],
+        username: OPERATOR.username,
+        password: 'not-the-password',
+      })
       .then(
         (c) => (void c.end(true), null),
         (e: Error & { code?: number }) => e,
@@ -391,7 +433,11 @@ test('a monitor receives every kiosk topic but cannot command a kiosk, answer fo
   await observer.mqtt.publishAsync('kiosk/mon-a/cmd/ping', '{"transaction":"from-operator"}', { qos: 1 });
   await kioskA.waitFor((m) => m.payload.includes('from-operator'), "the operator's command (the marker)");
   await observer.waitFor((m) => m.payload.includes('from-operator'), "the operator's command (the marker)");
-  t.deepEqual([...kioskA.seen, ...observer.seen].filter((m) => m.payload.includes('from-monitor')), [], 'nothing the monitor sent arrived');
+  t.deepEqual(
+    [...kioskA.seen, ...observer.seen].filter((m) => m.payload.includes('from-monitor')),
+    [],
+    'nothing the monitor sent arrived',
+  );
 });
 
 test('an operator commands a kiosk and reads its answer, but cannot answer for it or publish its status', async (t) => {
@@ -412,7 +458,10 @@ test('an operator commands a kiosk and reads its answer, but cannot answer for i
   await refused(t, operator, 'kiosk/op-a/cmd/ping/extra', 'forged');
   await allowed(t, kioskA, 'kiosk/op-a/event/marker', 'marker');
   await operator.v4.waitFor((m) => m.payload === 'marker', 'the marker');
-  t.deepEqual(operator.v4.seen.filter((m) => m.payload.includes('forged')), []);
+  t.deepEqual(
+    operator.v4.seen.filter((m) => m.payload.includes('forged')),
+    [],
+  );
 });
 
 test("a retained state or status forged for kiosk A by anyone else, or by another kiosk's last will, never replaces A's own", async (t) => {
@@ -427,7 +476,11 @@ test("a retained state or status forged for kiosk A by anyone else, or by anothe
   // Kiosk B's last will names A's status; B then vanishes without a DISCONNECT.
   const b = await connect(t, KIOSKS.spoofB, 4, { will: { topic: 'kiosk/spoof-a/status', payload: Buffer.from('offline'), qos: 1, retain: true } });
   b.mqtt.stream.destroy();
-  await until(() => new RegExp(`(Client ${b.clientId} closed its connection|Socket error on client ${b.clientId})`).test(broker.log()), ARRIVAL_MS, 'the broker to see kiosk B gone');
+  await until(
+    () => new RegExp(`(Client ${b.clientId} closed its connection|Socket error on client ${b.clientId})`).test(broker.log()),
+    ARRIVAL_MS,
+    'the broker to see kiosk B gone',
+  );
 
   // A monitor connecting now gets the retained values: A's own.
   const monitor = await connect(t, MONITOR);
@@ -476,21 +529,31 @@ test('end to end: the real daemon, logged in as its device id, comes online, ans
   const operator = await connect(t, OPERATOR);
   await operator.mqtt.subscribeAsync(`${base}/cmd/+/response`, { qos: 1 });
   await operator.mqtt.publishAsync(`${base}/cmd/ping`, JSON.stringify({ transaction: 'acl-ping' }), { qos: 1 });
-  const pong = await operator.waitFor((m) => m.topic === `${base}/cmd/ping/response` && m.payload.includes('acl-ping'), 'the answer to ping').catch(failWith);
+  const pong = await operator
+    .waitFor((m) => m.topic === `${base}/cmd/ping/response` && m.payload.includes('acl-ping'), 'the answer to ping')
+    .catch(failWith);
   t.like(JSON.parse(pong.payload), { transaction: 'acl-ping', status: 'ok' });
   await operator.mqtt.publishAsync(`${base}/cmd/state`, JSON.stringify({ transaction: 'acl-state' }), { qos: 1 });
-  t.like(JSON.parse((await operator.waitFor((m) => m.payload.includes('acl-state'), 'the answer to state').catch(failWith)).payload), { status: 'ok' });
+  t.like(JSON.parse((await operator.waitFor((m) => m.payload.includes('acl-state'), 'the answer to state').catch(failWith)).payload), {
+    status: 'ok',
+  });
   await monitor.waitFor((m) => m.topic === `${base}/cmd/ping/response`, 'the answer, at the monitor too').catch(failWith);
 
   // Gone without a goodbye: the broker publishes its last will, which the ACL must allow too.
   const mark = monitor.seen.length;
   d.proc.kill('SIGKILL');
   await d.exited;
-  await until(() => monitor.seen.slice(mark).some((m) => m.topic === `${base}/status` && m.payload === 'offline'), ARRIVAL_MS, 'the last will "offline"').catch(failWith);
+  await until(
+    () => monitor.seen.slice(mark).some((m) => m.topic === `${base}/status` && m.payload === 'offline'),
+    ARRIVAL_MS,
+    'the last will "offline"',
+  ).catch(failWith);
   d = undefined;
 
   // Every connection the kiosk made (MQTT 5 first, so maybe two), and not one publish denied.
-  const kioskClients = [...broker.log().matchAll(new RegExp(`New client connected from \\S+ as (\\S+) \\(p\\d, c\\d, k\\d+, u'${id}'\\)`, 'g'))].map((m) => m[1]!);
+  const kioskClients = [...broker.log().matchAll(new RegExp(`New client connected from \\S+ as (\\S+) \\(p\\d, c\\d, k\\d+, u'${id}'\\)`, 'g'))].map(
+    (m) => m[1]!,
+  );
   t.log(`kiosk client ids: ${[...new Set(kioskClients)].join(', ')}`);
   t.true(kioskClients.length > 0, 'the broker logged the kiosk logging in as its device id');
   t.deepEqual(kioskClients.flatMap(deniedFrom), [], 'no "Denied PUBLISH" for the kiosk');

@@ -23,7 +23,9 @@ const committed = (): Json => YAML.parse(committedText()) as Json;
 /** The official AsyncAPI JSON Schema and a draft-07 validator: devDependencies, not vendored. */
 async function validators() {
   const modules = await Promise.all([import('ajv'), import('ajv-formats'), import('@asyncapi/specs')]).catch((err: unknown) => {
-    throw new Error(`the AsyncAPI validators are not installed (${err instanceof Error ? err.message : String(err)}): npm install --save-dev @asyncapi/specs@6.11.1 ajv@^8.20.0 ajv-formats@^3.0.1`);
+    throw new Error(
+      `the AsyncAPI validators are not installed (${err instanceof Error ? err.message : String(err)}): npm install --save-dev @asyncapi/specs@6.11.1 ajv@^8.20.0 ajv-formats@^3.0.1`,
+    );
   });
   const [{ Ajv }, formats, specs] = modules;
   if (typeof Ajv !== 'function') throw new Error('ajv 8 is needed (an older one was found): npm install --save-dev ajv@^8.20.0');
@@ -75,11 +77,13 @@ test('the document is valid AsyncAPI 3.0.0, and every $ref in it resolves', asyn
   const channels = doc['channels'] as Record<string, Json>;
   for (const [id, op] of Object.entries(doc['operations'] as Record<string, Json>)) {
     const channelRef = (op['channel'] as Json)['$ref'] as string;
-    for (const m of op['messages'] as Json[]) t.true(String(m['$ref']).startsWith(`${channelRef}/messages/`), `operation ${id}: ${String(m['$ref'])} is not a message of ${channelRef}`);
+    for (const m of op['messages'] as Json[])
+      t.true(String(m['$ref']).startsWith(`${channelRef}/messages/`), `operation ${id}: ${String(m['$ref'])} is not a message of ${channelRef}`);
     const reply = op['reply'] as Json | undefined;
     if (reply) {
       const replyRef = (reply['channel'] as Json)['$ref'] as string;
-      for (const m of reply['messages'] as Json[]) t.true(String(m['$ref']).startsWith(`${replyRef}/messages/`), `operation ${id}: reply ${String(m['$ref'])} is not a message of ${replyRef}`);
+      for (const m of reply['messages'] as Json[])
+        t.true(String(m['$ref']).startsWith(`${replyRef}/messages/`), `operation ${id}: reply ${String(m['$ref'])} is not a message of ${replyRef}`);
     }
   }
   for (const [id, c] of Object.entries(channels)) {
@@ -96,11 +100,19 @@ test('every topic of the typed map is in the document, and the document has no o
     ...EVENT_KINDS.map((k) => topics.event(k)),
     ...COMMAND_NAMES.flatMap((n) => [`${topics.base}/cmd/${n}`, topics.response(n)]),
   ].sort();
-  const addresses = Object.values(doc['channels'] as Record<string, Json>).map((c) => String(c['address']).replace('{prefix}', 'kiosk').replace('{deviceId}', 'k1'));
+  const addresses = Object.values(doc['channels'] as Record<string, Json>).map((c) =>
+    String(c['address']).replace('{prefix}', 'kiosk').replace('{deviceId}', 'k1'),
+  );
   t.deepEqual(addresses.filter((a) => !a.includes('{command}')).sort(), expected);
   // The commands are addressed as the daemon parses them, and any other name has its channel.
   for (const n of COMMAND_NAMES) t.is(topics.commandName(`${topics.base}/cmd/${n}`), n);
-  t.deepEqual(addresses.filter((a) => a.includes('{command}')).map((a) => a.replace('{command}', 'x')).sort(), [`${topics.base}/cmd/x`, topics.response('x')]);
+  t.deepEqual(
+    addresses
+      .filter((a) => a.includes('{command}'))
+      .map((a) => a.replace('{command}', 'x'))
+      .sort(),
+    [`${topics.base}/cmd/x`, topics.response('x')],
+  );
   t.is(topics.commandName(`${topics.base}/cmd/x`), 'x');
   // The last will goes where the daemon registers it.
   const will = ((doc['servers'] as Json)['broker'] as { bindings: { mqtt: { lastWill: { topic: string } } } }).bindings.mqtt.lastWill;
@@ -108,11 +120,21 @@ test('every topic of the typed map is in the document, and the document has no o
   // The human guide's topic tree names them all too.
   const guide = readFileSync(join(import.meta.dirname, '..', 'docs', 'mqtt.md'), 'utf8');
   const named = (word: string): boolean => new RegExp(`(^|[\\s\`/])${word.replace(/\./g, '\\.')}($|[\\s\`/,.])`, 'm').test(guide);
-  t.deepEqual([...RETAINED_KINDS, ...EVENT_KINDS, ...COMMAND_NAMES].filter((w) => !named(w)), [], 'missing from docs/mqtt.md');
+  t.deepEqual(
+    [...RETAINED_KINDS, ...EVENT_KINDS, ...COMMAND_NAMES].filter((w) => !named(w)),
+    [],
+    'missing from docs/mqtt.md',
+  );
 });
 
 /** A message the kiosk published, checked against its channel's schemas and the document's. */
-type Check = { readonly topic: string; readonly payload: string; readonly problem: string | null; readonly channel: ChannelSpec | null; readonly message: MessageSpec | null };
+type Check = {
+  readonly topic: string;
+  readonly payload: string;
+  readonly problem: string | null;
+  readonly channel: ChannelSpec | null;
+  readonly message: MessageSpec | null;
+};
 
 test('real traffic from a virtual kiosk validates against the contract and the document', async (t) => {
   t.timeout(180_000);
@@ -138,7 +160,11 @@ test('real traffic from a virtual kiosk validates against the contract and the d
     const transaction = `t${++tx}`;
     const from = watch.mark();
     await publish(name, JSON.stringify({ transaction, ...args }));
-    const m = await watch.waitFor((x) => x.topic === `${base}/cmd/${name}/response` && (JSON.parse(x.payload) as Json)['transaction'] === transaction, 20_000, from);
+    const m = await watch.waitFor(
+      (x) => x.topic === `${base}/cmd/${name}/response` && (JSON.parse(x.payload) as Json)['transaction'] === transaction,
+      20_000,
+      from,
+    );
     return JSON.parse(m.payload) as Json;
   };
   const idle = () => k.waitState((s) => s['mode'] === 'idle', 20_000);
@@ -149,14 +175,22 @@ test('real traffic from a virtual kiosk validates against the contract and the d
     return k.waitEvent('checkin.started', () => true, 10_000, from);
   };
   const ended = (session: unknown, from: number) =>
-    watch.waitFor((m) => /\/event\/checkin\.(completed|failed)$/.test(m.topic) && (JSON.parse(m.payload) as { data: Json }).data['session_id'] === session, 30_000, from);
+    watch.waitFor(
+      (m) => /\/event\/checkin\.(completed|failed)$/.test(m.topic) && (JSON.parse(m.payload) as { data: Json }).data['session_id'] === session,
+      30_000,
+      from,
+    );
 
   // Commands, good and bad. The unknown one's answer lists what the daemon really serves.
   t.like(await ask('ping'), { status: 'ok' });
   t.like(await ask('state'), { status: 'ok' });
   const unknown = await ask('no-such-command');
   t.is(unknown['status'], 'error');
-  t.deepEqual(/known: (.*)$/.exec(String(unknown['error']))?.[1]?.split(', ').sort(), [...COMMAND_NAMES].sort(), 'the daemon serves exactly the commands the contract lists');
+  t.deepEqual(
+    /known: (.*)$/.exec(String(unknown['error']))?.[1]?.split(', ').sort(),
+    [...COMMAND_NAMES].sort(),
+    'the daemon serves exactly the commands the contract lists',
+  );
   let from = watch.mark();
   await publish('ping', '{not json');
   await watch.waitFor((m) => m.topic === `${base}/cmd/ping/response` && (JSON.parse(m.payload) as Json)['status'] === 'error', 10_000, from);
@@ -234,7 +268,10 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   sim.printer.faults = {};
   sim.printer.state.paper = 'ok';
   await idle();
-  t.false(watch.seen.slice(from).some((m) => /\/event\/ticket\./.test(m.topic)), 'a test print is not a queue ticket: no ticket events');
+  t.false(
+    watch.seen.slice(from).some((m) => /\/event\/ticket\./.test(m.topic)),
+    'a test print is not a queue ticket: no ticket events',
+  );
 
   // A patient's ticket torn by paper out is held, then reprinted when paper is back.
   sim.printer.faults.paperOutAfterBytes = 3000;
@@ -265,8 +302,14 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   const late = await Watcher.start(sim.broker.url, `${base}/#`);
   await new Promise((r) => setTimeout(r, 1000));
   await late.stop();
-  const retainedChannels = CHANNELS.filter((c) => c.retained).map((c) => c.id).sort();
-  t.deepEqual([...new Set(late.seen.map((m) => channelOf(m.topic, 'kiosk', deviceId)?.id ?? m.topic))].sort(), retainedChannels, 'the retained topics on the broker');
+  const retainedChannels = CHANNELS.filter((c) => c.retained)
+    .map((c) => c.id)
+    .sort();
+  t.deepEqual(
+    [...new Set(late.seen.map((m) => channelOf(m.topic, 'kiosk', deviceId)?.id ?? m.topic))].sort(),
+    retainedChannels,
+    'the retained topics on the broker',
+  );
 
   // Vanished: the broker publishes the last will.
   sim.printer.faults = {};
@@ -289,7 +332,13 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   t.deepEqual(firstPerChannel(checks), [], 'messages that break the contract (the first on each channel)');
 
   // The requests the kiosk carried out are ones the contract describes.
-  const okTransactions = new Set(kiosk.filter((m) => m.topic.endsWith('/response')).map((m) => JSON.parse(m.payload) as Json).filter((r) => r['status'] === 'ok').map((r) => r['transaction']));
+  const okTransactions = new Set(
+    kiosk
+      .filter((m) => m.topic.endsWith('/response'))
+      .map((m) => JSON.parse(m.payload) as Json)
+      .filter((r) => r['status'] === 'ok')
+      .map((r) => r['transaction']),
+  );
   const transactionOf = (m: Seen): unknown => {
     try {
       return (JSON.parse(m.payload) as Json)['transaction'];
@@ -305,15 +354,29 @@ test('real traffic from a virtual kiosk validates against the contract and the d
   // The run reached every message the kiosk can send (so none above went unchecked by accident).
   const seen = new Set(checks.map((c) => c.message?.name));
   const all = CHANNELS.filter((c) => c.action === 'send').flatMap((c) => c.messages.map((m) => m.name));
-  t.deepEqual(all.filter((n) => !seen.has(n)), [], 'messages the run never produced');
+  t.deepEqual(
+    all.filter((n) => !seen.has(n)),
+    [],
+    'messages the run never produced',
+  );
 
   // Sample patients checked in above: no message (topic or payload) holds their ID
   // number, name, date of birth or address. Named by channel and kind, never by the value found.
-  const personal = watch.seen.flatMap((m, i) => findPersonalData(`${m.topic}\n${m.payload}`).map((l) => `message ${i + 1} (${channelOf(m.topic, 'kiosk', deviceId)?.id ?? 'a topic outside the contract'}): ${l.what}`));
+  const personal = watch.seen.flatMap((m, i) =>
+    findPersonalData(`${m.topic}\n${m.payload}`).map(
+      (l) => `message ${i + 1} (${channelOf(m.topic, 'kiosk', deviceId)?.id ?? 'a topic outside the contract'}): ${l.what}`,
+    ),
+  );
   t.deepEqual(personal, [], 'personal data in MQTT messages');
 });
 
-function check(m: Seen, deviceId: string, doc: Json, ajv: { validate(schema: unknown, data: unknown): boolean; errorsText(e?: unknown): string; errors?: unknown }, ids: ReadonlyMap<unknown, string>): Check {
+function check(
+  m: Seen,
+  deviceId: string,
+  doc: Json,
+  ajv: { validate(schema: unknown, data: unknown): boolean; errorsText(e?: unknown): string; errors?: unknown },
+  ids: ReadonlyMap<unknown, string>,
+): Check {
   const channel = channelOf(m.topic, 'kiosk', deviceId);
   const fail = (problem: string, message: MessageSpec | null = null): Check => ({ topic: m.topic, payload: m.payload, problem, channel, message });
   if (!channel) return fail('no channel of the contract has this topic');
@@ -344,7 +407,8 @@ function check(m: Seen, deviceId: string, doc: Json, ajv: { validate(schema: unk
     if (ids.get(message.payload) !== message.name || docMessage?.payload?.$ref !== `#/components/schemas/${message.name}`) {
       return fail(`the document's payload for ${message.name} is not the schema that validated it`, message);
     }
-    if (!ajv.validate({ $ref: `doc#/components/schemas/${message.name}` }, value)) return fail(`the document's JSON Schema refuses it: ${ajv.errorsText(ajv.errors)}`, message);
+    if (!ajv.validate({ $ref: `doc#/components/schemas/${message.name}` }, value))
+      return fail(`the document's JSON Schema refuses it: ${ajv.errorsText(ajv.errors)}`, message);
     return { topic: m.topic, payload: m.payload, problem: null, channel, message };
   }
   return fail(problems.join('\n'));
@@ -355,11 +419,17 @@ function firstPerChannel(checks: readonly Check[]): string[] {
   const bad = checks.filter((c) => c.problem !== null);
   const byChannel = new Map<string, Check[]>();
   for (const c of bad) byChannel.set(c.channel?.id ?? c.topic, [...(byChannel.get(c.channel?.id ?? c.topic) ?? []), c]);
-  return [...byChannel.values()].map((cs) => `${cs[0]!.topic} ${cs[0]!.payload}\n${cs[0]!.problem}${cs.length > 1 ? `\n(and ${cs.length - 1} more on this channel)` : ''}`);
+  return [...byChannel.values()].map(
+    (cs) => `${cs[0]!.topic} ${cs[0]!.payload}\n${cs[0]!.problem}${cs.length > 1 ? `\n(and ${cs.length - 1} more on this channel)` : ''}`,
+  );
 }
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sortKeys(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, x]) => [k, sortKeys(x)]),
+  );
 }

@@ -72,7 +72,17 @@ for (const broker of brokerFactories) {
     const b = await broker.start();
     t.teardown(() => b.stop());
     const { link, publish, topics } = makeLink(b.url, `late-${broker.name}`);
-    t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: true }) }, limits: LIMITS, clock: systemClock(), log: silent, overflow: () => {} }));
+    t.teardown(
+      serveCommands({
+        link,
+        topics,
+        handlers: { ping: () => ({ pong: true }) },
+        limits: LIMITS,
+        clock: systemClock(),
+        log: silent,
+        overflow: () => {},
+      }),
+    );
     publish.retained('status', 'online');
     publish.retained('state', { mode: 'idle', step: null, session_id: null, ports: {} as never, since: 'x' });
     link.start();
@@ -110,7 +120,17 @@ for (const broker of brokerFactories) {
     const overflows: Array<Record<string, number>> = [];
     const lines: Array<{ msg: string; handled?: unknown; rate_limited?: unknown }> = [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
-    t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: ++pings }) }, limits: { maxPayloadBytes: 16_384, ratePerMinute: 5 }, clock: hand.clock, log, overflow: (c) => overflows.push({ ...c }) }));
+    t.teardown(
+      serveCommands({
+        link,
+        topics,
+        handlers: { ping: () => ({ pong: ++pings }) },
+        limits: { maxPayloadBytes: 16_384, ratePerMinute: 5 },
+        clock: hand.clock,
+        log,
+        overflow: (c) => overflows.push({ ...c }),
+      }),
+    );
     link.start();
     t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
     await until(() => link.connected());
@@ -145,7 +165,7 @@ for (const broker of brokerFactories) {
     // One info line a minute, counts only; "command handled" is debug.
     t.false(lines.some((l) => l.msg === 'commands in the last minute'));
     hand.advance(60_000);
-    t.deepEqual(overflows, [{ ping: 37 }], "the answered refusal and the 36 dropped");
+    t.deepEqual(overflows, [{ ping: 37 }], 'the answered refusal and the 36 dropped');
     const summary = lines.find((l) => l.msg === 'commands in the last minute');
     t.like(summary, { handled: { ping: 4 }, rate_limited: { ping: 37 }, refused: { ping: 1 } });
     t.is(lines.filter((l) => l.msg === 'command handled').length, 4);
@@ -160,7 +180,17 @@ for (const broker of brokerFactories) {
       t.teardown(() => b.stop());
       const { link, topics } = makeLink(b.url, 'maxpacket', 200, 65_536);
       let pings = 0;
-      t.teardown(serveCommands({ link, topics, handlers: { ping: () => ({ pong: ++pings }) }, limits: LIMITS, clock: systemClock(), log: silent, overflow: () => {} }));
+      t.teardown(
+        serveCommands({
+          link,
+          topics,
+          handlers: { ping: () => ({ pong: ++pings }) },
+          limits: LIMITS,
+          clock: systemClock(),
+          log: silent,
+          overflow: () => {},
+        }),
+      );
       link.start();
       t.teardown(() => link.stop({ topic: topics.retained('status'), payload: 'stopped' }, 1000));
       await until(() => link.connected());
@@ -171,7 +201,10 @@ for (const broker of brokerFactories) {
       await w.client.publishAsync(`${topics.base}/cmd/ping`, JSON.stringify({ transaction: 'huge', pad: 'x'.repeat(1_000_000) }), { qos: 1 });
       await w.client.publishAsync(`${topics.base}/cmd/ping`, JSON.stringify({ transaction: 'after' }), { qos: 1 });
       await w.waitFor((m) => JSON.parse(m.payload).transaction === 'after', 10_000, from);
-      t.false(w.seen.slice(from).some((m) => JSON.parse(m.payload).transaction === 'huge'), 'the broker dropped it instead of sending it');
+      t.false(
+        w.seen.slice(from).some((m) => JSON.parse(m.payload).transaction === 'huge'),
+        'the broker dropped it instead of sending it',
+      );
       t.is(pings, 1);
       t.true(link.connected());
     });

@@ -46,7 +46,8 @@ async function tlsMosquitto(pki: Pki, requireCertificate: boolean): Promise<TlsB
   if (process.getuid?.() === 0) {
     const uid = spawnSync('id', ['-u', 'mosquitto'], { encoding: 'utf8' });
     const gid = spawnSync('id', ['-g', 'mosquitto'], { encoding: 'utf8' });
-    if (uid.status === 0) for (const f of [pki.dir, pki.ca, pki.serverCert, pki.serverKey, conf]) chownSync(f, Number(uid.stdout), Number(gid.stdout));
+    if (uid.status === 0)
+      for (const f of [pki.dir, pki.ca, pki.serverCert, pki.serverKey, conf]) chownSync(f, Number(uid.stdout), Number(gid.stdout));
   }
   const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -74,7 +75,12 @@ async function stopChild(p: ChildProcess): Promise<void> {
 
 /** What central monitoring sees on the broker: every message on `filter`, connected with `tls`. */
 async function subscribe(url: string, filter: string, tls: IClientOptions) {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 200, clientId: `tls-watch-${Math.random().toString(16).slice(2)}`, ...tls });
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    reconnectPeriod: 200,
+    clientId: `tls-watch-${Math.random().toString(16).slice(2)}`,
+    ...tls,
+  });
   const seen: Array<{ topic: string; payload: string; retain: boolean }> = [];
   client.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await client.subscribeAsync(filter, { qos: 1 });
@@ -88,7 +94,11 @@ const daemonConfig = (id: string, url: string, tls: Record<string, string>) => (
 });
 
 /** The daemon's outage line for this broker, with everything it says about why. */
-const outageLine = (d: DaemonProc): string | undefined => d.output().split('\n').find((l) => /MQTT broker/.test(l) && /retrying/.test(l));
+const outageLine = (d: DaemonProc): string | undefined =>
+  d
+    .output()
+    .split('\n')
+    .find((l) => /MQTT broker/.test(l) && /retrying/.test(l));
 
 let pki: Pki;
 let tlsBroker: TlsBroker;
@@ -132,9 +142,11 @@ test('mutual TLS: with its client certificate the daemon connects; without it, i
   t.teardown(() => w.stop());
   const withCert = started(runDaemon(daemonConfig('mtls-ok', mtlsBroker.url, { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey })));
   const without = started(runDaemon(daemonConfig('mtls-nocert', mtlsBroker.url, { caFile: pki.ca })));
-  await until(() => w.seen.some((m) => m.topic === 'kiosk/mtls-ok/status' && m.payload === 'online'), 30_000, 'kiosk/mtls-ok/status "online"').catch((e: Error) => {
-    throw new Error(`${e.message}\ndaemon:\n${withCert.output()}\nbroker:\n${mtlsBroker.log()}`);
-  });
+  await until(() => w.seen.some((m) => m.topic === 'kiosk/mtls-ok/status' && m.payload === 'online'), 30_000, 'kiosk/mtls-ok/status "online"').catch(
+    (e: Error) => {
+      throw new Error(`${e.message}\ndaemon:\n${withCert.output()}\nbroker:\n${mtlsBroker.log()}`);
+    },
+  );
   const line = await until(() => outageLine(without) !== undefined, 30_000, 'the outage line of the kiosk without a certificate')
     .then(() => outageLine(without)!)
     .catch((e: Error) => {
@@ -203,7 +215,10 @@ test('kioskd monitor --ca lists the kiosk on an mqtts:// broker; without --ca it
   await kioskOnTls();
   const ok = await monitorOnce(['--broker', tlsBroker.url, '--ca', pki.ca]);
   t.is(ok.code, 0, ok.stderr);
-  t.like(kiosksIn(ok.stdout).find((r) => r['kiosk'] === 'tls-lobby'), { kiosk: 'tls-lobby', status: 'online' });
+  t.like(
+    kiosksIn(ok.stdout).find((r) => r['kiosk'] === 'tls-lobby'),
+    { kiosk: 'tls-lobby', status: 'online' },
+  );
 
   const untrusted = await monitorOnce(['--broker', tlsBroker.url, '--timeout', '5']);
   t.is(untrusted.code, 69);
@@ -214,14 +229,21 @@ test('kioskd monitor --ca lists the kiosk on an mqtts:// broker; without --ca it
 });
 
 test('kioskd monitor --cert/--key: a broker that requires client certificates lists the kiosk; without them exit 69 naming the certificate', async (t) => {
-  const w = await subscribe(mtlsBroker.url, 'kiosk/mtls-mon/status', { ca: [readPem(pki.ca)], cert: readPem(pki.clientCert), key: readPem(pki.clientKey) });
+  const w = await subscribe(mtlsBroker.url, 'kiosk/mtls-mon/status', {
+    ca: [readPem(pki.ca)],
+    cert: readPem(pki.clientCert),
+    key: readPem(pki.clientKey),
+  });
   t.teardown(() => w.stop());
   started(runDaemon(daemonConfig('mtls-mon', mtlsBroker.url, { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey })));
   await until(() => w.seen.some((m) => m.payload === 'online'), 30_000, 'kiosk/mtls-mon/status "online"');
 
   const ok = await monitorOnce(['--broker', mtlsBroker.url, '--ca', pki.ca, '--cert', pki.clientCert, '--key', pki.clientKey]);
   t.is(ok.code, 0, ok.stderr);
-  t.like(kiosksIn(ok.stdout).find((r) => r['kiosk'] === 'mtls-mon'), { kiosk: 'mtls-mon', status: 'online' });
+  t.like(
+    kiosksIn(ok.stdout).find((r) => r['kiosk'] === 'mtls-mon'),
+    { kiosk: 'mtls-mon', status: 'online' },
+  );
 
   const noCert = await monitorOnce(['--broker', mtlsBroker.url, '--ca', pki.ca, '--timeout', '5']);
   t.is(noCert.code, 69);
@@ -230,7 +252,7 @@ test('kioskd monitor --cert/--key: a broker that requires client certificates li
   t.regex(noCert.stderr, /--cert/, 'says which options fix it');
 });
 
-test('kioskd monitor: --cert without --key or on mqtt:// is a usage error (64); a key that is not the certificate\'s, or a DER CA, is an unusable file (66)', async (t) => {
+test("kioskd monitor: --cert without --key or on mqtt:// is a usage error (64); a key that is not the certificate's, or a DER CA, is an unusable file (66)", async (t) => {
   const run = (...args: string[]) => spawnSync(process.execPath, [...kioskd, 'monitor', ...args], { encoding: 'utf8', timeout: 30_000 });
   const half = run('--broker', 'mqtts://127.0.0.1:1', '--cert', pki.clientCert);
   t.is(half.status, 64);
@@ -252,12 +274,31 @@ test('kioskd monitor: --cert without --key or on mqtt:// is a usage error (64); 
 const readPem = (file: string): Buffer => readFileSync(file);
 
 function countOutages(d: DaemonProc): number {
-  return d.output().split('\n').filter((l) => /MQTT broker/.test(l) && /retrying/.test(l)).length;
+  return d
+    .output()
+    .split('\n')
+    .filter((l) => /MQTT broker/.test(l) && /retrying/.test(l)).length;
 }
 
 test('kioskd selftest names the same mqtt.tls setting as the daemon: the broker check passes with the CA and fails with the wrong one', async (t) => {
   const selftest = (tls: Record<string, string>) =>
-    runKioskdCli(['selftest', '--config', writeConfig({ ...daemonConfig('selftest-tls', tlsBroker.url, tls), faceid: { enabled: false } }), '--skip', 'printer', '--skip', 'camera', '--skip', 'lamps', '--skip', 'scanner', '--skip', 'bhyt', '--skip', 'clock']);
+    runKioskdCli([
+      'selftest',
+      '--config',
+      writeConfig({ ...daemonConfig('selftest-tls', tlsBroker.url, tls), faceid: { enabled: false } }),
+      '--skip',
+      'printer',
+      '--skip',
+      'camera',
+      '--skip',
+      'lamps',
+      '--skip',
+      'scanner',
+      '--skip',
+      'bhyt',
+      '--skip',
+      'clock',
+    ]);
   const ok = await selftest({ caFile: pki.ca });
   t.is(ok.code, 0, ok.stdout + ok.stderr);
   t.regex(ok.stdout, /✔ broker/);

@@ -45,14 +45,23 @@ async function service(t: ExecutionContext, client: Partial<PortraitClientOption
       done();
     },
   });
-  const c = createPortraitClient({ url: sim.url, timeoutMs: 2000, token: TOKEN, log: pino({ level: 'debug', base: null, timestamp: false }, sink), ...client });
+  const c = createPortraitClient({
+    url: sim.url,
+    timeoutMs: 2000,
+    token: TOKEN,
+    log: pino({ level: 'debug', base: null, timestamp: false }, sink),
+    ...client,
+  });
   return { sim, client: c, logs: () => lines.join('') };
 }
 const sig = () => AbortSignal.timeout(60_000);
 
 test('the identity config: absent means no service; http(s) only, no credentials in the URL, a token file needs a URL', (t) => {
   t.deepEqual(identityConfigSchema.parse(undefined), { timeoutMs: 3000 });
-  t.like(identityConfigSchema.parse({ url: 'https://registry.bv.local/kiosk', tokenFile: '/etc/kioskd/identity-token' }), { url: 'https://registry.bv.local/kiosk', timeoutMs: 3000 });
+  t.like(identityConfigSchema.parse({ url: 'https://registry.bv.local/kiosk', tokenFile: '/etc/kioskd/identity-token' }), {
+    url: 'https://registry.bv.local/kiosk',
+    timeoutMs: 3000,
+  });
   for (const bad of [{ url: 'ftp://x' }, { url: 'https://u:p@x' }, { tokenFile: '/x' }, { timeoutMs: 50 }, { url: 'http://x', retries: 2 }]) {
     t.false(identityConfigSchema.safeParse(bad).success, JSON.stringify(bad));
   }
@@ -129,12 +138,21 @@ test('unavailable: HTTP 500, too slow, down, a refused token; the reason never h
   sim.setFault('none');
   t.like(await client.fetchPortrait(IDS[2]!, sig()), { kind: 'found' });
   const wrongToken = createPortraitClient({ url: sim.url, timeoutMs: 1000, token: 'nope', log: pino({ level: 'silent' }) });
-  t.like(await wrongToken.fetchPortrait(IDS[2]!, sig()), { kind: 'unavailable', reason: 'the identity service answered HTTP 401: the token was refused' });
+  t.like(await wrongToken.fetchPortrait(IDS[2]!, sig()), {
+    kind: 'unavailable',
+    reason: 'the identity service answered HTTP 401: the token was refused',
+  });
   noIdNumber(t, logs());
 });
 
 test('unavailable: an answer that is not a JPEG, is too large, or is a redirect; a malformed number is not sent', async (t) => {
-  const answering = (body: ConstructorParameters<typeof Response>[0], init: ResponseInit) => createPortraitClient({ url: 'http://127.0.0.1:9/', timeoutMs: 1000, log: pino({ level: 'silent' }), fetch: () => Promise.resolve(new Response(body, init)) });
+  const answering = (body: ConstructorParameters<typeof Response>[0], init: ResponseInit) =>
+    createPortraitClient({
+      url: 'http://127.0.0.1:9/',
+      timeoutMs: 1000,
+      log: pino({ level: 'silent' }),
+      fetch: () => Promise.resolve(new Response(body, init)),
+    });
   const html = await answering('<html>login</html>', { status: 200, headers: { 'content-type': 'text/html' } }).fetchPortrait(IDS[0]!, sig());
   t.like(html, { kind: 'unavailable', reason: 'the answer is not a JPEG image (18 bytes, text/html)' });
   const huge = new Uint8Array(MAX_PORTRAIT_BYTES + 1);
@@ -146,10 +164,21 @@ test('unavailable: an answer that is not a JPEG, is too large, or is a redirect;
       c.close();
     },
   });
-  t.like(await answering(stream, { status: 200 }).fetchPortrait(IDS[0]!, sig()), { kind: 'unavailable', reason: `the portrait is larger than ${MAX_PORTRAIT_BYTES} bytes` });
-  t.like(await answering(null, { status: 302, headers: { location: 'http://elsewhere/' } }).fetchPortrait(IDS[0]!, sig()), { kind: 'unavailable', reason: 'the identity service answered HTTP 302: redirects are not followed' });
+  t.like(await answering(stream, { status: 200 }).fetchPortrait(IDS[0]!, sig()), {
+    kind: 'unavailable',
+    reason: `the portrait is larger than ${MAX_PORTRAIT_BYTES} bytes`,
+  });
+  t.like(await answering(null, { status: 302, headers: { location: 'http://elsewhere/' } }).fetchPortrait(IDS[0]!, sig()), {
+    kind: 'unavailable',
+    reason: 'the identity service answered HTTP 302: redirects are not followed',
+  });
   let asked = 0;
-  const counting = createPortraitClient({ url: 'http://127.0.0.1:9', timeoutMs: 1000, log: pino({ level: 'silent' }), fetch: () => Promise.resolve(new Response(null, { status: 404 })).finally(() => asked++) });
+  const counting = createPortraitClient({
+    url: 'http://127.0.0.1:9',
+    timeoutMs: 1000,
+    log: pino({ level: 'silent' }),
+    fetch: () => Promise.resolve(new Response(null, { status: 404 })).finally(() => asked++),
+  });
   t.like(await counting.fetchPortrait('0011909', sig()), { kind: 'unavailable', reason: 'the ID number is not 12 digits' });
   t.is(asked, 0);
 });
@@ -174,15 +203,25 @@ test('the face engine measures both images before decoding either: a bomb as por
   // An engine that was never started: a check made after start() would spawn the worker and
   // hand it the image (analyses would count it). A portrait from a chip reader comes this way.
   // maxFrame as the daemon would pass it for its 1280×960 camera.
-  const fresh = new FaceEngine(faceEngineOptions(configSchema.shape.faceid.parse(undefined), { maxFrame: frameLimit({ width: 1280, height: 960 }) }), pino({ level: 'silent' }));
+  const fresh = new FaceEngine(
+    faceEngineOptions(configSchema.shape.faceid.parse(undefined), { maxFrame: frameLimit({ width: 1280, height: 960 }) }),
+    pino({ level: 'silent' }),
+  );
   t.teardown(() => fresh.stop());
   const bomb = jpegBomb();
   const asReference = await fresh.verify(faces.cameraOf(IDS[0]!)!, bomb, sig());
-  t.deepEqual(asReference, { ok: false, which: 'reference', reason: 'error', detail: 'the reference portrait declares 8000×8000 pixels, more than 1024×1280' });
+  t.deepEqual(asReference, {
+    ok: false,
+    which: 'reference',
+    reason: 'error',
+    detail: 'the reference portrait declares 8000×8000 pixels, more than 1024×1280',
+  });
   const asFrame = await fresh.verify(bomb, faces.portraitOf(IDS[0]!)!, sig());
   t.deepEqual(asFrame, { ok: false, which: 'probe', reason: 'error', detail: 'the camera frame declares 8000×8000 pixels, more than 1408×1056' });
   await t.throwsAsync(fresh.analyze(bomb, 'probe', sig()), { message: 'the camera frame declares 8000×8000 pixels, more than 4608×3496' });
-  await t.throwsAsync(fresh.analyze(jpegBomb(20_000, 20_000), 'reference', sig()), { message: 'the reference image declares 20000×20000 pixels, more than 4608×3496' });
+  await t.throwsAsync(fresh.analyze(jpegBomb(20_000, 20_000), 'reference', sig()), {
+    message: 'the reference image declares 20000×20000 pixels, more than 4608×3496',
+  });
   // Through the check-in steps, with the portrait handed in by a chip reader (no identity
   // service on the way): the verify step says why, and the check-in goes its no-portrait way.
   const sessions = createSessions();
@@ -190,7 +229,10 @@ test('the face engine measures both images before decoding either: a bomb as por
   sessions.open('chip', { idNumber: IDS[0]!, portrait: jpegBomb() } as unknown as CitizenIdentity, new Date(), null);
   t.deepEqual(await steps.portrait({ sessionId: 'chip' }, sig()), { kind: 'found' });
   sessions.setFrame('chip', faces.cameraOf(IDS[0]!)!);
-  t.deepEqual(await steps.verify({ sessionId: 'chip' }, sig()), { kind: 'unavailable', reason: 'the reference portrait cannot be used (the reference portrait declares 8000×8000 pixels, more than 1024×1280)' });
+  t.deepEqual(await steps.verify({ sessionId: 'chip' }, sig()), {
+    kind: 'unavailable',
+    reason: 'the reference portrait cannot be used (the reference portrait declares 8000×8000 pixels, more than 1024×1280)',
+  });
   // Decoding that file takes 615 MB of RSS (jpeg-js allocates for the declared size before its
   // own 256 MB limit trips; bench/untrusted-input.ts): refused by its header, it is never handed over.
   t.is(fresh.analyses, 0, 'no image was handed to the worker');
@@ -246,7 +288,8 @@ async function faceCheck(t: ExecutionContext, set: SimFaces): Promise<void> {
   const refE = await Promise.all(portraits.map((p) => engine.analyze(p, 'reference', sig())));
   let nearest = Infinity;
   for (const [i, r] of refE.entries()) {
-    for (const [j, c] of camE.entries()) if (i !== j && r.embedding && c.embedding) nearest = Math.min(nearest, distance(cal.metric, r.embedding, c.embedding));
+    for (const [j, c] of camE.entries())
+      if (i !== j && r.embedding && c.embedding) nearest = Math.min(nearest, distance(cal.metric, r.embedding, c.embedding));
   }
   t.true(nearest > distanceOf(cal.metric, cal.threshold), `nearest cross-identity distance ${nearest.toFixed(3)}`);
   t.log(`${set.note}; threshold ${cal.threshold} (${cal.metric}); ${scores.join('; ')}; nearest other identity ${nearest.toFixed(3)}`);
@@ -258,7 +301,9 @@ async function faceCheck(t: ExecutionContext, set: SimFaces): Promise<void> {
  */
 const REAL_PHOTOS = 'real photos (../shared/faces): each sample identity matches their own portrait, not the stranger; an empty frame has no face';
 const noRealPhotos = faces.source === 'shared-faces' ? null : faces.note.replace(/^faces: /, '').replace(/; sample identities use .*$/, '');
-testNeeding(noRealPhotos === null ? null : `the real photos: ${noRealPhotos} (set KIOSKD_FACES_DIR or provide ../shared/faces)`, REAL_PHOTOS, (t) => faceCheck(t, faces));
+testNeeding(noRealPhotos === null ? null : `the real photos: ${noRealPhotos} (set KIOSKD_FACES_DIR or provide ../shared/faces)`, REAL_PHOTOS, (t) =>
+  faceCheck(t, faces),
+);
 
 test('face-api demo photos (the fallback without ../shared/faces): the same checks hold', async (t) => {
   const demo = faces.source === 'face-api-demo' ? faces : await loadSimFaces({ facesDir: '/nonexistent/kioskd-faces' });

@@ -70,7 +70,11 @@ test('TCP 9100: a ticket prints whole and the virtual printer reads back every V
 test('status: near end → degraded; paper out, cover open, offline → faulted; back to ready on its own; a mute printer is "not answering"', async (t) => {
   const { vp, port } = await rig(t);
   const expect = async (kind: string, reason?: string): Promise<void> => {
-    await until(() => port.state().kind === kind && (reason === undefined || (port.state() as { reason?: string }).reason === reason), 5000, `${kind} ${reason ?? ''}`);
+    await until(
+      () => port.state().kind === kind && (reason === undefined || (port.state() as { reason?: string }).reason === reason),
+      5000,
+      `${kind} ${reason ?? ''}`,
+    );
     t.pass();
   };
   vp.state.paper = 'near-end';
@@ -132,7 +136,10 @@ test('a printer slower than assumed: once every byte has left and no fault is re
   vp.faults.drainBytesPerSec = 100; // ~0.7 KB cp1258 job: ~7 s, far beyond 300 ms + 0.7 KB at MIN_PRINTER_BYTES_PER_SEC
   const r = await port.print(job(), AbortSignal.timeout(10_000));
   t.like(r, { ok: true }, JSON.stringify(r));
-  t.true(states.some((s) => s.kind === 'faulted' && s.reason === 'not-answering'), 'the link was renewed');
+  t.true(
+    states.some((s) => s.kind === 'faulted' && s.reason === 'not-answering'),
+    'the link was renewed',
+  );
   vp.faults.drainBytesPerSec = undefined;
   await until(() => sheets.complete === 1, 10_000, 'the ticket');
   await until(() => port.state().kind === 'ready', 10_000, 'ready');
@@ -164,7 +171,8 @@ test('hw-sim print-sample: the raster ticket, read back by OCR, holds the number
   const r = await printSample({ outDir: dir, paperMm: 80, text: 'raster' });
   const text = readFileSync(r.ticket.txt, 'utf8');
   t.true(r.ticket.complete);
-  for (const s of ['PHIẾU IN THỬ — KHÔNG CÓ GIÁ TRỊ', 'TEST-', 'Khoa Khám bệnh', 'Nguyễn Thị Ánh Tuyết', 'Phòng 105']) t.true(text.includes(s), `OCR did not read "${s}":\n${text}`);
+  for (const s of ['PHIẾU IN THỬ — KHÔNG CÓ GIÁ TRỊ', 'TEST-', 'Khoa Khám bệnh', 'Nguyễn Thị Ánh Tuyết', 'Phòng 105'])
+    t.true(text.includes(s), `OCR did not read "${s}":\n${text}`);
   t.true(readFileSync(r.ticket.png).subarray(1, 4).toString() === 'PNG');
 });
 
@@ -188,7 +196,10 @@ test('device file (usblp, here a pty): a ticket prints, paper out is seen, and a
 test('a quiet TCP connection stays up (no timer cuts it after connecting)', async (t) => {
   const { states } = await rig(t);
   await new Promise((r) => setTimeout(r, 4500));
-  t.deepEqual(states.filter((s) => s.kind !== 'ready'), []);
+  t.deepEqual(
+    states.filter((s) => s.kind !== 'ready'),
+    [],
+  );
 });
 
 test('device file: a job that times out on a stuck printer does not leave the port dead; it reconnects and prints', async (t) => {
@@ -225,7 +236,11 @@ test('slow printer (20 kB/s): a raster ticket whose bytes all left is printed, o
   await until(() => sheets.complete + sheets.torn >= 1, 10_000, 'the ticket');
   await new Promise((res) => setTimeout(res, 2500)); // a few idle polls
   t.deepEqual(sheets, { complete: 1, torn: 0 });
-  t.deepEqual(states.filter((s) => s.kind !== 'ready'), [], 'the link was never dropped');
+  t.deepEqual(
+    states.filter((s) => s.kind !== 'ready'),
+    [],
+    'the link was never dropped',
+  );
 });
 
 test('slow printer (20 kB/s) through the spooler: one check-in, one ticket, no ticket.failed, no reprint', async (t) => {

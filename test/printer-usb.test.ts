@@ -65,7 +65,15 @@ function fakeUsb(o: { paper: 'ok' | 'out' }) {
 
 function port(loadUsb: () => Promise<unknown>): TicketPrinter {
   return createTicketPrinter(
-    { driver: 'escpos-usb', where: 'usb 0416:5011', openLink: usbPrinter(0x0416, 0x5011, loadUsb), pollMs: 100, statusTimeoutMs: 500, jobTimeoutMs: 5000, reconnect: { baseMs: 50, maxMs: 100 } },
+    {
+      driver: 'escpos-usb',
+      where: 'usb 0416:5011',
+      openLink: usbPrinter(0x0416, 0x5011, loadUsb),
+      pollMs: 100,
+      statusTimeoutMs: 500,
+      jobTimeoutMs: 5000,
+      reconnect: { baseMs: 50, maxMs: 100 },
+    },
     { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
   );
 }

@@ -12,7 +12,20 @@ const tmp = () => join(mkdtempSync(join(tmpdir(), 'kioskd-queue-')), 'kioskd.db'
 const open = (path = tmp(), resetAt = '00:00') => openQueueStore({ path, timeZone: 'Asia/Ho_Chi_Minh', resetAt, digits: 3, priorityMark: 'U' });
 const req = (id: string, over: Partial<AllocateRequest> = {}): AllocateRequest => {
   const at = over.at ?? new Date('2026-11-23T02:00:00Z');
-  return { checkinId: id, lane: { prefix: 'A', priority: false }, department: 'kham-benh', ticket: 'queue', card: '********0001', startedAt: at, at, priority: null, faceVerified: true, bhytCode: '000', bhytState: 'checked', ...over };
+  return {
+    checkinId: id,
+    lane: { prefix: 'A', priority: false },
+    department: 'kham-benh',
+    ticket: 'queue',
+    card: '********0001',
+    startedAt: at,
+    at,
+    priority: null,
+    faceVerified: true,
+    bhytCode: '000',
+    bhytState: 'checked',
+    ...over,
+  };
 };
 
 test('numbers run per department prefix and per priority lane, from 1 each day', (t) => {
@@ -41,7 +54,20 @@ test('the daily reset follows the configured local time, not UTC midnight', (t) 
 test('after a crash a number not known to have printed is unknown, not void; a check-in never completed is interrupted', (t) => {
   const path = tmp();
   const a = open(path);
-  const end = { card: '********0001', startedAt: new Date(), endedAt: new Date(), reason: null, department: 'kham-benh', ticket: 'queue', faceVerified: true, faceScore: 0.7, bhytCode: '000', bhytState: 'checked', stepsMs: {}, totalMs: 1 } as const;
+  const end = {
+    card: '********0001',
+    startedAt: new Date(),
+    endedAt: new Date(),
+    reason: null,
+    department: 'kham-benh',
+    ticket: 'queue',
+    faceVerified: true,
+    faceScore: 0.7,
+    bhytCode: '000',
+    bhytState: 'checked',
+    stepsMs: {},
+    totalMs: 1,
+  } as const;
   a.begin({ checkinId: 'printed', card: '********0001', startedAt: new Date('2026-11-23T01:59:00Z') });
   a.allocate(req('printed'));
   a.markPrinted('printed');
@@ -61,7 +87,13 @@ test('after a crash a number not known to have printed is unknown, not void; a c
   t.like(b.checkin('lost'), { ticket_state: 'unknown', outcome: 'interrupted', ended_at: null });
   t.like(b.checkin('voided'), { ticket_state: 'void', void_reason: 'cannot encode the ticket' });
   t.like(b.checkin('printed'), { ticket_state: 'printed', outcome: 'printed' });
-  t.like(b.checkin('early'), { card: '********0003', outcome: 'interrupted', number: null, ticket_state: null, reason: 'the kiosk stopped before the check-in ended' });
+  t.like(b.checkin('early'), {
+    card: '********0003',
+    outcome: 'interrupted',
+    number: null,
+    ticket_state: null,
+    reason: 'the kiosk stopped before the check-in ended',
+  });
   t.deepEqual(b.settleAfterCrash('again'), { unknown: [], interrupted: 0 }, 'a second start finds nothing left open');
   t.is(b.allocate(req('next')).number, 'A004', 'neither an unknown nor a void number is reused');
   // A completed check-in started with begin() ends like any other.
@@ -94,7 +126,11 @@ test('clock stepped back a day: numbering stays in the later business day, never
   // And the database itself refuses what the clock-back incident did: A001 dated the day before.
   const raw = new Database(path);
   const insert = (id: string, day: string, number: string, seq: number) =>
-    raw.prepare(`INSERT INTO checkins (id, started_at, card, day, number, lane, seq, ticket_state) VALUES (?, '2026-11-23T02:00:00Z', 'x', ?, ?, 'A', ?, 'allocated')`).run(id, day, number, seq);
+    raw
+      .prepare(
+        `INSERT INTO checkins (id, started_at, card, day, number, lane, seq, ticket_state) VALUES (?, '2026-11-23T02:00:00Z', 'x', ?, ?, 'A', ?, 'allocated')`,
+      )
+      .run(id, day, number, seq);
   t.throws(() => insert('r1', '2026-11-24', 'A001', 1), { any: true, message: /day before the highest/ });
   t.throws(() => insert('r2', '2026-11-25', 'A01', 1), { any: true, message: /UNIQUE constraint failed: checkins.day, checkins.lane, checkins.seq/ });
   t.throws(() => raw.prepare(`UPDATE meta SET value = '2026-11-01' WHERE key = 'high_day'`).run(), { any: true, message: /never goes back/ });
@@ -159,7 +195,10 @@ test('a database written by the previous version is migrated: states, numbers an
   `);
   v1.close();
   const s = open(path);
-  t.deepEqual(s.settleAfterCrash('stopped'), { unknown: [{ checkinId: 'a', number: 'AU008', department: null as unknown as string }], interrupted: 1 });
+  t.deepEqual(s.settleAfterCrash('stopped'), {
+    unknown: [{ checkinId: 'a', number: 'AU008', department: null as unknown as string }],
+    interrupted: 1,
+  });
   t.like(s.checkin('p'), { lane: 'AU', seq: 7, ticket_state: 'printed' });
   t.like(s.checkin('c'), { outcome: 'declined', number: null });
   // No counter row came along: the numbers already issued decide the next one.
@@ -172,7 +211,22 @@ test('the database file is private (0600) and keeps what a finished check-in was
   const path = tmp();
   const s = open(path);
   s.allocate(req('1'));
-  s.finish({ checkinId: '1', card: '********0001', startedAt: new Date(), endedAt: new Date(), outcome: 'printed', reason: null, department: 'kham-benh', ticket: 'queue', faceVerified: true, faceScore: 0.71, bhytCode: '000', bhytState: 'checked', stepsMs: { verify: 120 }, totalMs: 900 });
+  s.finish({
+    checkinId: '1',
+    card: '********0001',
+    startedAt: new Date(),
+    endedAt: new Date(),
+    outcome: 'printed',
+    reason: null,
+    department: 'kham-benh',
+    ticket: 'queue',
+    faceVerified: true,
+    faceScore: 0.71,
+    bhytCode: '000',
+    bhytState: 'checked',
+    stepsMs: { verify: 120 },
+    totalMs: 900,
+  });
   t.is(statSync(path).mode & 0o777, 0o600);
   t.like(s.checkin('1'), { card: '********0001', outcome: 'printed', number: 'A001', steps_ms: '{"verify":120}', total_ms: 900 });
   s.close();
@@ -183,7 +237,14 @@ test('a queued BHYT lookup keeps what the gateway needs until reconciled, then t
   const s = open(path);
   s.allocate(req('c1', { bhytCode: null, bhytState: 'unchecked' }));
   s.queueLookup('c1', { cardId: '001190900001', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-01-01' }, new Date());
-  t.like(s.pendingLookups(10)[0], { checkinId: 'c1', cardId: '001190900001', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-01-01', number: 'A001', attempts: 0 });
+  t.like(s.pendingLookups(10)[0], {
+    checkinId: 'c1',
+    cardId: '001190900001',
+    fullName: 'Nguyễn Thị Ánh Tuyết',
+    dateOfBirth: '1990-01-01',
+    number: 'A001',
+    attempts: 0,
+  });
   s.lookupFailed('c1');
   t.is(s.pendingLookups(10)[0]!.attempts, 1);
   s.reconciled('c1', '000');

@@ -15,7 +15,7 @@ import { Watcher } from './helpers/watch.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'kioskd-restarts-'));
 
-test('the wait grows with each quick restart after a failure, counting systemd\'s own 5 s, and stops at 5 min', (t) => {
+test("the wait grows with each quick restart after a failure, counting systemd's own 5 s, and stops at 5 min", (t) => {
   const total = [1, 2, 3, 4, 5, 6, 7, 8, 20].map((q) => crashLoopDelayMs(q) + 5000);
   t.deepEqual(total, [5000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
   t.is(crashLoopDelayMs(0), 0);
@@ -28,7 +28,14 @@ test('starts since boot are counted; a crash loop is starts in quick succession 
   t.deepEqual(noteStart(d, 'boot-1', now), { restartsSinceBoot: 0, afterFailure: false, quickRestarts: 0, delayMs: 0 });
   // Crashed: systemd starts it again 5 s later, again and again.
   const loop = [1, 2, 3].map(() => noteStart(d, 'boot-1', (now += 5000)));
-  t.deepEqual(loop.map((r) => [r.restartsSinceBoot, r.quickRestarts, r.delayMs]), [[1, 1, 0], [2, 2, 5000], [3, 3, 15_000]]);
+  t.deepEqual(
+    loop.map((r) => [r.restartsSinceBoot, r.quickRestarts, r.delayMs]),
+    [
+      [1, 1, 0],
+      [2, 2, 5000],
+      [3, 3, 15_000],
+    ],
+  );
   // A clean stop (systemctl restart): the next start waits for nothing.
   noteCleanStop(d);
   t.like(noteStart(d, 'boot-1', (now += 5000)), { restartsSinceBoot: 4, afterFailure: false, quickRestarts: 0, delayMs: 0 });

@@ -14,7 +14,10 @@ test('rateGate: so many a window pass, the rest are counted once at its end', (t
   const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => timers.push({ due: now + ms, fn }), clearTimeout: () => {} };
   const summaries: number[] = [];
   const gate = rateGate(clock, 3, 60_000, (n) => summaries.push(n));
-  t.deepEqual(Array.from({ length: 10 }, () => gate.allow()), [true, true, true, false, false, false, false, false, false, false]);
+  t.deepEqual(
+    Array.from({ length: 10 }, () => gate.allow()),
+    [true, true, true, false, false, false, false, false, false, false],
+  );
   now = 60_000;
   timers.shift()!.fn();
   t.deepEqual(summaries, [7]);
@@ -26,7 +29,12 @@ test('rateGate: so many a window pass, the rest are counted once at its end', (t
 
 test('a flood of random bytes from the scanner (600 KB, thousands of lines): at most 20 card.rejected events and log lines, one counted alert a minute, and the kiosk still reads a card', async (t) => {
   t.timeout(120_000);
-  const k = await startKioskSim({ brokerPort: 0, faceid: false, deviceId: 'flood-kiosk', configOverrides: { kiosk: { resultHoldMs: 300 }, checkin: { noPortrait: 'unverified' } } });
+  const k = await startKioskSim({
+    brokerPort: 0,
+    faceid: false,
+    deviceId: 'flood-kiosk',
+    configOverrides: { kiosk: { resultHoldMs: 300 }, checkin: { noPortrait: 'unverified' } },
+  });
   t.teardown(() => k.stop());
   const { sim, watch } = k;
   await k.waitState((s) => s['mode'] === 'idle', 20_000);

@@ -70,7 +70,10 @@ ${HEADER}steps:
 `;
 
 /** The same visit, but the file expects the counter: wrong on purpose. */
-const WRONG = GOOD.replace('name: A patient without the face check gets a queue ticket', 'name: wrong on purpose').replace('outcome: printed', 'outcome: counter');
+const WRONG = GOOD.replace('name: A patient without the face check gets a queue ticket', 'name: wrong on purpose').replace(
+  'outcome: printed',
+  'outcome: counter',
+);
 
 /** Fails while the patient is at the consent question: the kiosk is left mid-check-in. */
 const STUCK = `name: fails mid-check-in on purpose
@@ -111,7 +114,10 @@ test('a wrong expectation fails the run (exit 1) and says what was seen instead;
   // The stuck file left the patient at the consent question (a minute): the runner cancelled that check-in, and the next file ran its own.
   t.regex(r.out, /wrong\.yaml — wrong on purpose\n +· kioskd was still in a check-in \(step consent\): sent cmd\/cancel\n/);
   t.false(r.out.includes('the kiosk is ready (idle) before the scenario'), r.out);
-  const failedStep = /✘ expect event\/checkin\.completed .*outcome: counter.* \((\d+) ms\)\n +expected a message on kiosk\/sim-kiosk-1\/event\/checkin\.completed with .*outcome: counter/.exec(r.out);
+  const failedStep =
+    /✘ expect event\/checkin\.completed .*outcome: counter.* \((\d+) ms\)\n +expected a message on kiosk\/sim-kiosk-1\/event\/checkin\.completed with .*outcome: counter/.exec(
+      r.out,
+    );
   t.truthy(failedStep, r.out);
   // The check-in's one checkin.completed was the wrong one: no use waiting out the 15 s.
   t.true(Number(failedStep?.[1]) < 15_000, `failed after ${failedStep?.[1]} ms`);
@@ -179,7 +185,10 @@ test('a scenario file with a YAML alias bomb ("billion laughs") is an invalid fi
   writeFileSync(
     bomb,
     `name: lol\nx: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n` +
-      levels.slice(1).map((k, i) => `${k}: &${k} [${Array(9).fill(`*${levels[i]}`).join(',')}]`).join('\n') +
+      levels
+        .slice(1)
+        .map((k, i) => `${k}: &${k} [${Array(9).fill(`*${levels[i]}`).join(',')}]`)
+        .join('\n') +
       '\nsteps:\n  - scan: 1\n',
   );
   writeFileSync(join(dir, 'good.yaml'), GOOD);
@@ -193,7 +202,10 @@ test('a scenario file with a YAML alias bomb ("billion laughs") is an invalid fi
 test('ticket text without tesseract: refused before a kiosk starts (exit 69), saying what to install', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'text.yaml');
-  writeFileSync(file, GOOD.replace('- expect: { ticket: { count: 1, complete: true } }', '- expect: { ticket: { complete: true, text: /Khám bệnh/ } }'));
+  writeFileSync(
+    file,
+    GOOD.replace('- expect: { ticket: { count: 1, complete: true } }', '- expect: { ticket: { complete: true, text: /Khám bệnh/ } }'),
+  );
   // An empty PATH: no tesseract (node itself is started by its full path).
   const r = await hwSimRun([file], { ...process.env, PATH: tempDir(t) });
   t.is(r.code, 69, r.out + r.err);
@@ -219,7 +231,7 @@ test('the personal-data check catches ID numbers, names and birth dates, but not
   t.truthy(findPersonalData(`hoTen ${p.fullName.toUpperCase()}`).find((l) => /name/.test(l.what)));
 });
 
-test('the report never repeats a sample patient\'s personal data: quoted payloads and ticket text are masked, privacy findings say what and where without the value', (t) => {
+test("the report never repeats a sample patient's personal data: quoted payloads and ticket text are masked, privacy findings say what and where without the value", (t) => {
   const p = SAMPLE_IDENTITIES[0]!;
   const dob = `${p.dob.slice(0, 2)}/${p.dob.slice(2, 4)}/${p.dob.slice(4)}`;
   const personal = [p.fullName, p.idNumber, dob, p.fullName.split(' ')[0]!];
@@ -249,15 +261,30 @@ test('the report never repeats a sample patient\'s personal data: quoted payload
   const onMqtt = leaksInMessages(
     [
       { topic: 'kiosk/k1/event/card.read', payload: '{"data":{"card":"********0001"}}', at: Date.UTC(2026, 0, 2, 3, 4, 5, 678) },
-      { topic: 'kiosk/k1/event/checkin.started', payload: JSON.stringify({ data: { patient: { name: p.fullName } } }), at: Date.UTC(2026, 0, 2, 3, 4, 6, 0) },
+      {
+        topic: 'kiosk/k1/event/checkin.started',
+        payload: JSON.stringify({ data: { patient: { name: p.fullName } } }),
+        at: Date.UTC(2026, 0, 2, 3, 4, 6, 0),
+      },
     ],
     'the scenario began',
   );
-  t.deepEqual(onMqtt, [{ what: "sample 1's full name", where: 'on kiosk/k1/event/checkin.started (message 2 since the scenario began, at 03:04:06.000), in data.patient.name' }]);
+  t.deepEqual(onMqtt, [
+    {
+      what: "sample 1's full name",
+      where: 'on kiosk/k1/event/checkin.started (message 2 since the scenario began, at 03:04:06.000), in data.patient.name',
+    },
+  ]);
 
-  const inLog = leaksInLog(`{"level":30,"time":1767323045678,"msg":"ok"}\n{"level":40,"time":1767323046000,"msg":"lookup for ${p.idNumber} failed"}\n`, 'mark second');
+  const inLog = leaksInLog(
+    `{"level":30,"time":1767323045678,"msg":"ok"}\n{"level":40,"time":1767323046000,"msg":"lookup for ${p.idNumber} failed"}\n`,
+    'mark second',
+  );
   t.is(inLog.length, 1);
   t.is(inLog[0]!.what, "sample 1's ID number");
-  t.regex(inLog[0]!.where, /^in kioskd's log, line 2 since mark second \(at [\d:.]+, msg "lookup for \[personal data: sample 1's ID number\] failed"\), in msg$/);
+  t.regex(
+    inLog[0]!.where,
+    /^in kioskd's log, line 2 since mark second \(at [\d:.]+, msg "lookup for \[personal data: sample 1's ID number\] failed"\), in msg$/,
+  );
   leaksNothing(JSON.stringify([onMqtt, inLog]), 'a finding');
 });

@@ -29,7 +29,10 @@ test(`hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against
   t.timeout(300_000);
   t.true(FILES.length >= 11, `the check-in scenarios are in hw-sim/scenarios/ (found ${FILES.length})`);
   rmSync(ARTIFACTS, { recursive: true, force: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'run', ...FILES, '--artifacts', ARTIFACTS], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'hw-sim/main.ts', 'run', ...FILES, '--artifacts', ARTIFACTS], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -47,7 +50,7 @@ test(`hw-sim run hw-sim/scenarios/*.yaml: every check-in scenario passes against
   const report = readFileSync(join(ARTIFACTS, 'report.txt'), 'utf8');
   t.true(out.startsWith(report), 'report.txt is the report that was printed');
   // An empty (or cut-short) report.txt would pass startsWith: it must hold the run's summary.
-  t.regex(report, new RegExp(`^${FILES.length} scenarios: ${FILES.length} passed, 0 failed$`, 'm'), 'report.txt holds the run\'s summary line');
+  t.regex(report, new RegExp(`^${FILES.length} scenarios: ${FILES.length} passed, 0 failed$`, 'm'), "report.txt holds the run's summary line");
   t.deepEqual(leaks(report), [], 'personal data in report.txt');
   const mqttLog = readFileSync(join(ARTIFACTS, 'mqtt.log'), 'utf8');
   t.regex(mqttLog, /^\d{4}-\d\d-\d\dT[\d:.]+Z [R-] kiosk\/sim-kiosk-1\/event\/checkin\.completed \{.*"outcome":"printed"/m);

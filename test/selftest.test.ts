@@ -45,7 +45,10 @@ interface Started {
 
 function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
   // Asynchronous: the simulated devices live in this process and must keep answering.
-  const child = spawn(process.execPath, [...KIOSKD, 'selftest', '--config', sim.configPath, ...args], { env: { ...sim.daemonEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...KIOSKD, 'selftest', '--config', sim.configPath, ...args], {
+    env: { ...sim.daemonEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -56,7 +59,8 @@ function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Started {
 const selftest = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> => start(args, env).done;
 
 /** The report line of one check ("✔ printer  …"). */
-const lineOf = (r: Run, name: string): string => r.stdout.split('\n').find((l) => new RegExp(`^[✔✘–] ${name}\\s`).test(l)) ?? `(no line for ${name} in:\n${r.stdout}${r.stderr})`;
+const lineOf = (r: Run, name: string): string =>
+  r.stdout.split('\n').find((l) => new RegExp(`^[✔✘–] ${name}\\s`).test(l)) ?? `(no line for ${name} in:\n${r.stdout}${r.stderr})`;
 
 /** Only the checks a fault test is about run in full; face models and the 3 s of lamps are left out. */
 const QUICK = ['--skip', 'camera', '--skip', 'lamps', '--skip', 'printer'];
@@ -91,7 +95,10 @@ test.serial('against hw-sim every check passes: a self-test ticket prints, a fac
 
     // Each lamp alone, in turn, then all off.
     const lit = lamps.map((l) => (Object.keys(l) as Array<keyof Leds>).filter((k) => l[k] !== 'off').join('+'));
-    t.deepEqual(lit.filter((s, i) => s !== '' && s !== lit[i - 1]), ['ready', 'busy', 'error']);
+    t.deepEqual(
+      lit.filter((s, i) => s !== '' && s !== lit[i - 1]),
+      ['ready', 'busy', 'error'],
+    );
     t.deepEqual(sim.panel.leds(), { ready: 'off', busy: 'off', error: 'off' });
 
     const gateway = sim.gateway.stats();
@@ -124,7 +131,10 @@ test.serial('scanner unplugged: the scanner check fails saying the device is not
   try {
     const r = await selftest(QUICK);
     t.is(r.code, 1, r.stdout + r.stderr);
-    t.regex(lineOf(r, 'scanner'), new RegExp(`^✘ scanner  not available at ${escape(sim.scanner.daemonPath)}: (device not present|connection refused)`));
+    t.regex(
+      lineOf(r, 'scanner'),
+      new RegExp(`^✘ scanner  not available at ${escape(sim.scanner.daemonPath)}: (device not present|connection refused)`),
+    );
     t.regex(r.stdout, /^FAILED: scanner$/m);
   } finally {
     await sim.scanner.plug();
@@ -140,7 +150,10 @@ test.serial('--scan-sec: a card scanned when asked is read and shown masked, nev
   t.regex(lineOf(r, 'scanner'), /^✔ scanner {2}scanner ready at .*; card \*{8}0002 read \(7-field\)/);
   // Nothing of the card in the output: no ID number (old or new), name, date of birth or address
   // (what leaked is named, never the value).
-  t.deepEqual(findPersonalData(r.stdout + r.stderr).map((l) => l.what), []);
+  t.deepEqual(
+    findPersonalData(r.stdout + r.stderr).map((l) => l.what),
+    [],
+  );
 });
 
 test.serial('camera failing: the camera check fails with what rpicam-still said', async (t) => {
@@ -177,7 +190,12 @@ test.serial('broker down: the broker check fails with "connection refused"; --js
   const dead = await deadPort();
   const r = await selftest([...QUICK, '--json'], { KIOSKD__MQTT__URL: `mqtt://127.0.0.1:${dead}` });
   t.is(r.code, 1, r.stdout + r.stderr);
-  const report = JSON.parse(r.stdout) as { ok: boolean; failed_checks: string[]; skipped: number; checks: Array<{ name: string; ok: boolean; detail: string }> };
+  const report = JSON.parse(r.stdout) as {
+    ok: boolean;
+    failed_checks: string[];
+    skipped: number;
+    checks: Array<{ name: string; ok: boolean; detail: string }>;
+  };
   t.false(report.ok);
   t.deepEqual(report.failed_checks, ['broker']);
   t.is(report.skipped, 3);
@@ -260,7 +278,12 @@ const answers =
     table[file] ?? { exit: 'ENOENT', stdout: '' };
 
 test('a clock earlier than this release was built fails, naming the time (a Pi without RTC)', async (t) => {
-  const check = clockCheck({ run: answers({ timedatectl: { exit: 0, stdout: 'yes\n' } }), wallClock: () => new Date('2020-01-01T08:00:00Z'), builtAt: new Date('2026-11-23T00:00:00Z'), limitMs: 2000 });
+  const check = clockCheck({
+    run: answers({ timedatectl: { exit: 0, stdout: 'yes\n' } }),
+    wallClock: () => new Date('2020-01-01T08:00:00Z'),
+    builtAt: new Date('2026-11-23T00:00:00Z'),
+    limitMs: 2000,
+  });
   const v = await check.run(new AbortController().signal);
   t.is(v.kind, 'fail');
   t.regex(v.detail, /^2020-01-01 08:00:00 UTC, earlier than this release was built \(2026-11-23\)/);
@@ -270,14 +293,35 @@ test('without timedatectl or timesyncd, chronyc decides; with nothing to ask, th
   const now = () => new Date('2026-12-01T00:00:00Z');
   const built = new Date('2026-11-23T00:00:00Z');
   const signal = new AbortController().signal;
-  const unsynced = await clockCheck({ run: answers({ chronyc: { exit: 0, stdout: 'Reference ID    : 00000000 ()\nLeap status     : Not synchronised\n' } }), exists: () => false, wallClock: now, builtAt: built, limitMs: 2000 }).run(signal);
+  const unsynced = await clockCheck({
+    run: answers({ chronyc: { exit: 0, stdout: 'Reference ID    : 00000000 ()\nLeap status     : Not synchronised\n' } }),
+    exists: () => false,
+    wallClock: now,
+    builtAt: built,
+    limitMs: 2000,
+  }).run(signal);
   t.deepEqual([unsynced.kind, unsynced.detail.replace(/;.*/, '')], ['fail', 'not synchronised (NTP), per chronyc (leap status Not synchronised)']);
-  const synced = await clockCheck({ run: answers({ chronyc: { exit: 0, stdout: 'Leap status     : Normal\n' } }), exists: () => false, wallClock: now, builtAt: built, limitMs: 2000 }).run(signal);
+  const synced = await clockCheck({
+    run: answers({ chronyc: { exit: 0, stdout: 'Leap status     : Normal\n' } }),
+    exists: () => false,
+    wallClock: now,
+    builtAt: built,
+    limitMs: 2000,
+  }).run(signal);
   t.is(synced.kind, 'pass');
-  const timesyncd = await clockCheck({ run: answers({}), exists: (p) => p === '/run/systemd/timesync/synchronized', wallClock: now, builtAt: built, limitMs: 2000 }).run(signal);
+  const timesyncd = await clockCheck({
+    run: answers({}),
+    exists: (p) => p === '/run/systemd/timesync/synchronized',
+    wallClock: now,
+    builtAt: built,
+    limitMs: 2000,
+  }).run(signal);
   t.regex(timesyncd.detail, /^synchronised \(systemd-timesyncd\)/);
   const nothing = await clockCheck({ run: answers({}), exists: () => false, wallClock: now, builtAt: built, limitMs: 2000 }).run(signal);
-  t.deepEqual([nothing.kind, nothing.detail], ['fail', 'cannot tell whether the clock is synchronised: no timedatectl, systemd-timesyncd or chronyc answered']);
+  t.deepEqual(
+    [nothing.kind, nothing.detail],
+    ['fail', 'cannot tell whether the clock is synchronised: no timedatectl, systemd-timesyncd or chronyc answered'],
+  );
 });
 
 test('the runner turns a throw into a failure and stops a check that ignores its time limit', async (t) => {

@@ -54,7 +54,17 @@ function rig(o: { reprintWithinMs?: number } = {}) {
   const story = (id: string) => entries.filter((e) => e.ticketId === id).map((e) => e.event);
   return { clock, p, spooler, events, payloads, entries, story };
 }
-const ticket = (id: string): Ticket => ({ ticketId: id, number: id.toUpperCase(), department: 'Khoa Khám bệnh', room: null, priority: null, issuedAt: new Date(0), insurance: 'Có BHYT', patientName: 'Nguyễn Văn A', idLast4: '0001' });
+const ticket = (id: string): Ticket => ({
+  ticketId: id,
+  number: id.toUpperCase(),
+  department: 'Khoa Khám bệnh',
+  room: null,
+  priority: null,
+  issuedAt: new Date(0),
+  insurance: 'Có BHYT',
+  patientName: 'Nguyễn Văn A',
+  idLast4: '0001',
+});
 const signal = new AbortController().signal;
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -65,7 +75,10 @@ test('a failed ticket is held and reprinted when the printer is back', async (t)
   const r = spooler.submit(ticket('a'), signal);
   await p.answer({ ok: false, reason: 'paper-out' });
   t.deepEqual(await r, { outcome: 'held', reason: 'paper-out' });
-  t.deepEqual(spooler.held().map((h) => h.ticketId), ['a']);
+  t.deepEqual(
+    spooler.held().map((h) => h.ticketId),
+    ['a'],
+  );
   spooler.printerChanged(signal);
   await p.answer({ ok: true, ms: 5, bytes: 10 });
   t.deepEqual(story('a'), ['issued', 'failed', 'reprinted']);
@@ -162,7 +175,10 @@ test('a held ticket is retried on a timer with backoff (2 s, 4 s, 8 s … capped
   clock.increment(600_000);
   await flush();
   t.is(p.sent(), 0);
-  t.deepEqual(events.filter((e) => e === 'ticket.reprinted'), ['ticket.reprinted']);
+  t.deepEqual(
+    events.filter((e) => e === 'ticket.reprinted'),
+    ['ticket.reprinted'],
+  );
 });
 
 test('a reprint that printed is never printed again; one that failed is tried again, and a state change right after a failed attempt waits for the backoff', async (t) => {

@@ -10,7 +10,13 @@ const RULES = 'systemd/99-kioskd.rules';
 /** The device classes kioskd may open (systemd/README.md, "Adding a device"): scanner, printer, camera. */
 const ALLOWED_DEVICE_CLASSES = ['char-ttyACM', 'char-hidraw', 'char-usb', 'char-usb_device', 'char-video4linux', 'char-media', 'char-dma_heap'];
 /** udev SUBSYSTEM of a node the rules hand to kioskd → the device class the unit must allow for it. */
-const CLASS_OF_SUBSYSTEM: Record<string, string> = { tty: 'char-ttyACM', hidraw: 'char-hidraw', usbmisc: 'char-usb', usb: 'char-usb_device', dma_heap: 'char-dma_heap' };
+const CLASS_OF_SUBSYSTEM: Record<string, string> = {
+  tty: 'char-ttyACM',
+  hidraw: 'char-hidraw',
+  usbmisc: 'char-usb',
+  usb: 'char-usb_device',
+  dma_heap: 'char-dma_heap',
+};
 
 function analyze(args: string[]): string {
   const r = spawnSync('systemd-analyze', args, { encoding: 'utf8' });
@@ -53,7 +59,13 @@ test('systemd-analyze security rates the unit 2.0 or lower (a plain unit rates 9
   const m = /Overall exposure level for kioskd\.service: (\d+\.\d+)/.exec(out);
   if (!m) return t.fail(`no "Overall exposure level" line in:\n${out}`);
   const score = Number(m[1]);
-  t.true(score <= 2.0, `exposure ${score} is above 2.0:\n${out.split('\n').filter((l) => l.startsWith('✗')).join('\n')}`);
+  t.true(
+    score <= 2.0,
+    `exposure ${score} is above 2.0:\n${out
+      .split('\n')
+      .filter((l) => l.startsWith('✗'))
+      .join('\n')}`,
+  );
 });
 
 test('the unit runs node directly as a notify service with a health-gated watchdog and never restart-loops on bad config', (t) => {
@@ -85,11 +97,13 @@ test('the unit runs as the fixed user kioskd with no capabilities, and its state
   t.is(one(s, 'AmbientCapabilities'), '');
   t.is(one(s, 'NoNewPrivileges'), 'yes');
   t.is(one(s, 'ProtectSystem'), 'strict');
-  for (const g of (one(s, 'SupplementaryGroups') ?? '').split(/\s+/).filter(Boolean)) t.true(['video', 'gpio'].includes(g), `group ${g}: scanner and printer go through group kioskd`);
+  for (const g of (one(s, 'SupplementaryGroups') ?? '').split(/\s+/).filter(Boolean))
+    t.true(['video', 'gpio'].includes(g), `group ${g}: scanner and printer go through group kioskd`);
   const loaded = parseConfig('', 'empty.yaml', { env: {}, hostname: () => 'kiosk-1' });
   t.is(loaded.config.kiosk.stateDir, `/var/lib/${one(s, 'StateDirectory')}`);
   // Writable paths beyond the state directory: GPIO sysfs only.
-  for (const p of (s.get('ReadWritePaths') ?? []).join(' ').split(/\s+/).filter(Boolean)) t.true(['-/sys/class/gpio', '-/sys/devices/platform'].includes(p), `ReadWritePaths ${p}`);
+  for (const p of (s.get('ReadWritePaths') ?? []).join(' ').split(/\s+/).filter(Boolean))
+    t.true(['-/sys/class/gpio', '-/sys/devices/platform'].includes(p), `ReadWritePaths ${p}`);
 });
 
 test('the credentials the unit loads are the ones the daemon reads, and a kiosk without them still starts', (t) => {
@@ -139,7 +153,22 @@ test('devices: closed policy, and only the scanner, printer and camera classes',
 // that fit them.
 
 type Pair = { key: string; attr?: string; op: string; value: string };
-const MATCH_ONLY = new Set(['ACTION', 'DEVPATH', 'KERNEL', 'KERNELS', 'SUBSYSTEM', 'SUBSYSTEMS', 'DRIVER', 'DRIVERS', 'ATTRS', 'TAGS', 'RESULT', 'TEST', 'CONST', 'PROGRAM']);
+const MATCH_ONLY = new Set([
+  'ACTION',
+  'DEVPATH',
+  'KERNEL',
+  'KERNELS',
+  'SUBSYSTEM',
+  'SUBSYSTEMS',
+  'DRIVER',
+  'DRIVERS',
+  'ATTRS',
+  'TAGS',
+  'RESULT',
+  'TEST',
+  'CONST',
+  'PROGRAM',
+]);
 const MATCH_OR_ASSIGN = new Set(['NAME', 'SYMLINK', 'ENV', 'TAG', 'ATTR', 'SYSCTL']);
 const ASSIGN_ONLY = new Set(['OWNER', 'GROUP', 'MODE', 'RUN', 'LABEL', 'GOTO', 'IMPORT', 'OPTIONS', 'SECLABEL']);
 const WITH_ATTR = new Set(['ATTR', 'ATTRS', 'ENV', 'SYSCTL', 'TEST', 'CONST', 'IMPORT', 'RUN', 'SECLABEL']);
@@ -160,7 +189,8 @@ function parseUdevRules(text: string): Pair[][] {
       if (!m) throw new Error(`${where}: cannot read "${rest}"`);
       const [, key, attr, op, value] = m as unknown as [string, string, string | undefined, string, string];
       if (!MATCH_ONLY.has(key) && !MATCH_OR_ASSIGN.has(key) && !ASSIGN_ONLY.has(key)) throw new Error(`${where}: unknown key ${key}`);
-      if (WITH_ATTR.has(key) !== (attr !== undefined) && key !== 'RUN' && key !== 'TEST') throw new Error(`${where}: ${key} ${attr === undefined ? 'needs' : 'takes no'} {…}`);
+      if (WITH_ATTR.has(key) !== (attr !== undefined) && key !== 'RUN' && key !== 'TEST')
+        throw new Error(`${where}: ${key} ${attr === undefined ? 'needs' : 'takes no'} {…}`);
       const isMatch = op === '==' || op === '!=';
       if (isMatch && ASSIGN_ONLY.has(key)) throw new Error(`${where}: ${key} is assigned (=), not matched (${op})`);
       if (!isMatch && MATCH_ONLY.has(key) && key !== 'PROGRAM') throw new Error(`${where}: ${key} is matched (==), not assigned (${op})`);
@@ -171,15 +201,25 @@ function parseUdevRules(text: string): Pair[][] {
     }
     rules.push(pairs);
   });
-  const labels = new Set(rules.flat().filter((p) => p.key === 'LABEL').map((p) => p.value));
+  const labels = new Set(
+    rules
+      .flat()
+      .filter((p) => p.key === 'LABEL')
+      .map((p) => p.value),
+  );
   for (const p of rules.flat()) if (p.key === 'GOTO' && !labels.has(p.value)) throw new Error(`GOTO "${p.value}" has no LABEL`);
   return rules;
 }
 
-const get = (rule: Pair[], key: string, op?: string): string | undefined => rule.find((p) => p.key === key && (op === undefined || p.op === op))?.value;
+const get = (rule: Pair[], key: string, op?: string): string | undefined =>
+  rule.find((p) => p.key === key && (op === undefined || p.op === op))?.value;
 
 test('the udev rules checker rejects what udev would reject or misread', (t) => {
-  t.notThrows(() => parseUdevRules('# c\n\nSUBSYSTEM=="tty", KERNEL=="ttyACM[0-9]*", GROUP="kioskd", MODE="0660", SYMLINK+="x"\nACTION=="remove", GOTO="e"\nLABEL="e"\n'));
+  t.notThrows(() =>
+    parseUdevRules(
+      '# c\n\nSUBSYSTEM=="tty", KERNEL=="ttyACM[0-9]*", GROUP="kioskd", MODE="0660", SYMLINK+="x"\nACTION=="remove", GOTO="e"\nLABEL="e"\n',
+    ),
+  );
   const bad: Array<[string, RegExp]> = [
     ['KERNEL="ttyACM*", GROUP="kioskd"', /matched \(==\), not assigned/],
     ['SUBSYSTEM=="tty", GROUP=="kioskd"', /assigned \(=\), not matched/],
@@ -195,7 +235,8 @@ test('the udev rules checker rejects what udev would reject or misread', (t) => 
 
 test('the udev rules parse, name /dev/kiosk-scanner and /dev/kiosk-printer, and give them to group kioskd only', (t) => {
   const rules = parseUdevRules(readFileSync(RULES, 'utf8'));
-  const named = (link: string): Pair[] | undefined => rules.find((r) => r.some((p) => p.key === 'SYMLINK' && p.op === '+=' && p.value.split(/\s+/).includes(link)));
+  const named = (link: string): Pair[] | undefined =>
+    rules.find((r) => r.some((p) => p.key === 'SYMLINK' && p.op === '+=' && p.value.split(/\s+/).includes(link)));
   const scanner = named('kiosk-scanner');
   const printer = named('kiosk-printer');
   if (!scanner || !printer) return t.fail('a rule for kiosk-scanner and one for kiosk-printer');
@@ -216,7 +257,10 @@ test('the udev rules parse, name /dev/kiosk-scanner and /dev/kiosk-printer, and 
     // Every node handed over here must also pass the unit's device cgroup, or kioskd gets EPERM.
     const cls = CLASS_OF_SUBSYSTEM[get(r, 'SUBSYSTEM', '==') ?? ''];
     t.truthy(cls, `a known device class for ${JSON.stringify(r)}`);
-    t.true((service().get('DeviceAllow') ?? []).some((v) => v.startsWith(`${cls} `)), `DeviceAllow=${cls}`);
+    t.true(
+      (service().get('DeviceAllow') ?? []).some((v) => v.startsWith(`${cls} `)),
+      `DeviceAllow=${cls}`,
+    );
   }
   // A HID scanner rule must name its model: hidraw also carries keyboards.
   for (const r of rules.filter((r) => get(r, 'SUBSYSTEM', '==') === 'hidraw')) {
@@ -240,7 +284,20 @@ test('the self-test unit runs kioskd selftest under exactly the service sandbox,
   // Starting it stops the kiosk (it takes the devices), and the kiosk comes back either way.
   for (const k of ['Conflicts', 'OnSuccess', 'OnFailure']) t.regex(text, new RegExp(`^${k}=kioskd\\.service$`, 'm'), k);
   // Every sandbox line of the service, the same here (only the daemon's lifecycle lines differ).
-  const lifecycle = new Set(['Type', 'NotifyAccess', 'ExecStart', 'WatchdogSec', 'TimeoutStartSec', 'TimeoutStopSec', 'Restart', 'RestartSec', 'RestartPreventExitStatus', 'KillMode', 'StandardOutput', 'StandardError']);
+  const lifecycle = new Set([
+    'Type',
+    'NotifyAccess',
+    'ExecStart',
+    'WatchdogSec',
+    'TimeoutStartSec',
+    'TimeoutStopSec',
+    'Restart',
+    'RestartSec',
+    'RestartPreventExitStatus',
+    'KillMode',
+    'StandardOutput',
+    'StandardError',
+  ]);
   const sandbox = (s: Map<string, string[]>) => [...s].filter(([k]) => !lifecycle.has(k)).sort(([a], [b]) => a.localeCompare(b));
   t.deepEqual(sandbox(st), sandbox(service()));
 });

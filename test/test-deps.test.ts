@@ -24,7 +24,20 @@ function probe(o: { commands?: string[]; files?: string[]; langs?: string[]; env
 }
 
 test('one package list: .ci/run and npm test both read scripts/deb-packages.txt', (t) => {
-  t.deepEqual(PACKAGES, ['mosquitto', 'socat', 'systemd', 'libsystemd-dev', 'libusb-1.0-0', 'g++', 'make', 'python3', 'ca-certificates', 'tesseract-ocr', 'tesseract-ocr-vie', 'chromium']);
+  t.deepEqual(PACKAGES, [
+    'mosquitto',
+    'socat',
+    'systemd',
+    'libsystemd-dev',
+    'libusb-1.0-0',
+    'g++',
+    'make',
+    'python3',
+    'ca-certificates',
+    'tesseract-ocr',
+    'tesseract-ocr-vie',
+    'chromium',
+  ]);
   t.deepEqual(parsePackageList('# why\nmosquitto  # the broker\n\n  socat\n'), ['mosquitto', 'socat']);
   const ci = readFileSync('.ci/run', 'utf8');
   t.regex(ci, /scripts\/deb-packages\.txt/);
@@ -39,10 +52,16 @@ test('what is missing: each program the tests use, mosquitto also in /usr/sbin, 
     findMissing(probe({ commands: [], files: [], langs: ['eng'] })).map((m) => m.pkg),
     ['mosquitto', 'socat', 'systemd', 'tesseract-ocr-vie', 'chromium'],
   );
-  t.deepEqual(findMissing(probe({ langs: [] })).map((m) => m.what), ['tesseract with the Vietnamese language (vie)']);
+  t.deepEqual(
+    findMissing(probe({ langs: [] })).map((m) => m.what),
+    ['tesseract with the Vietnamese language (vie)'],
+  );
   // The web panel test's own override of the browser's path.
   t.deepEqual(findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' }, files: ['/opt/chromium'] })), []);
-  t.deepEqual(findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' } })).map((m) => m.what), ['chromium']);
+  t.deepEqual(
+    findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' } })).map((m) => m.what),
+    ['chromium'],
+  );
 });
 
 test('nothing missing: the tests just run', (t) => {
@@ -58,7 +77,10 @@ test('as root: prints, then runs, apt-get update and apt-get install of the whol
     ['apt-get', 'install', '-y', '--no-install-recommends', ...PACKAGES],
   ]);
   t.is(d.shown, `apt-get update && apt-get install -y --no-install-recommends ${LIST}`);
-  t.is(d.message, `npm test: missing chromium; installing the test dependencies:\n  apt-get update && apt-get install -y --no-install-recommends ${LIST}`);
+  t.is(
+    d.message,
+    `npm test: missing chromium; installing the test dependencies:\n  apt-get update && apt-get install -y --no-install-recommends ${LIST}`,
+  );
 });
 
 test('with passwordless sudo: the same, through sudo', (t) => {
@@ -69,11 +91,23 @@ test('with passwordless sudo: the same, through sudo', (t) => {
     ['sudo', 'apt-get', 'update'],
     ['sudo', 'apt-get', 'install', '-y', '--no-install-recommends', ...PACKAGES],
   ]);
-  t.regex(d.message, /^npm test: missing socat; installing the test dependencies:\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends mosquitto .* chromium$/);
+  t.regex(
+    d.message,
+    /^npm test: missing socat; installing the test dependencies:\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends mosquitto .* chromium$/,
+  );
 });
 
 test('neither root nor passwordless sudo: stops at once, naming what is missing and the one command to run', (t) => {
-  const d = decide({ missing: [{ what: 'mosquitto', pkg: 'mosquitto' }, { what: 'chromium', pkg: 'chromium' }], root: false, sudo: false, apt: true, packages: PACKAGES });
+  const d = decide({
+    missing: [
+      { what: 'mosquitto', pkg: 'mosquitto' },
+      { what: 'chromium', pkg: 'chromium' },
+    ],
+    root: false,
+    sudo: false,
+    apt: true,
+    packages: PACKAGES,
+  });
   t.deepEqual(d, {
     action: 'stop',
     message: `npm test: missing mosquitto, chromium. Install the test dependencies (as root, or with sudo), then run npm test again:\n  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${LIST}`,
@@ -82,5 +116,8 @@ test('neither root nor passwordless sudo: stops at once, naming what is missing 
 
 test('no apt-get (not Debian): stops, listing the packages to find equivalents of', (t) => {
   const d = decide({ missing: [{ what: 'socat', pkg: 'socat' }], root: true, sudo: false, apt: false, packages: ['socat', 'chromium'] });
-  t.deepEqual(d, { action: 'stop', message: 'npm test: missing socat. This is not a Debian-like system (no apt-get): install the equivalents of socat chromium' });
+  t.deepEqual(d, {
+    action: 'stop',
+    message: 'npm test: missing socat. This is not a Debian-like system (no apt-get): install the equivalents of socat chromium',
+  });
 });

@@ -81,7 +81,10 @@ test.serial('a stream whose reader stalls is closed once its backlog passes the 
 test.serial('at most maxEventClients streams at once; the next is refused (503) until one closes', async (t) => {
   const open = await Promise.all([openStream(), openStream(), openStream(), openStream()]);
   t.teardown(() => open.forEach((s) => s.sock.destroy()));
-  t.deepEqual(open.map((s) => s.status), [200, 200, 200, 200]);
+  t.deepEqual(
+    open.map((s) => s.status),
+    [200, 200, 200, 200],
+  );
   const refused = await openStream();
   t.teardown(() => refused.sock.destroy());
   t.is(refused.status, 503);

@@ -23,7 +23,9 @@ import { launchChromium } from './helpers/browser.js';
  * types). They must not define named functions: tsx wraps those in a helper the page lacks,
  * so longer page code is passed as a string to page.evaluate.
  */
-declare const document: { querySelector(selector: string): { textContent: string | null; complete: boolean; naturalWidth: number; naturalHeight: number } | null };
+declare const document: {
+  querySelector(selector: string): { textContent: string | null; complete: boolean; naturalWidth: number; naturalHeight: number } | null;
+};
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/web-panel/', import.meta.url));
 
@@ -71,7 +73,11 @@ async function openPanel(t: ExecutionContext, url = panel!.url): Promise<{ page:
 }
 
 async function waitText(page: Page, testid: string, re: RegExp, timeout = 20_000): Promise<string> {
-  await page.waitForFunction(([id, source, flags]) => new RegExp(source, flags).test(document.querySelector(`[data-testid="${id}"]`)?.textContent ?? ''), [testid, re.source, re.flags] as const, { timeout });
+  await page.waitForFunction(
+    ([id, source, flags]) => new RegExp(source, flags).test(document.querySelector(`[data-testid="${id}"]`)?.textContent ?? ''),
+    [testid, re.source, re.flags] as const,
+    { timeout },
+  );
   return (await page.getByTestId(testid).textContent()) ?? '';
 }
 
@@ -253,7 +259,11 @@ const post = (path: string, headers: Record<string, string>, body: unknown): Pro
 test.serial('POSTs from another web page (foreign Origin, cross-site fetch, or a rebinding Host) are refused and change nothing', async (t) => {
   const own = new URL(panel!.url).origin;
   const json = { 'content-type': 'application/json' };
-  const foreign = await fetch(new URL('/api/scanner', panel!.url), { method: 'POST', headers: { ...json, origin: 'http://evil.example' }, body: JSON.stringify({ plugged: false }) });
+  const foreign = await fetch(new URL('/api/scanner', panel!.url), {
+    method: 'POST',
+    headers: { ...json, origin: 'http://evil.example' },
+    body: JSON.stringify({ plugged: false }),
+  });
   t.is(foreign.status, 403);
   t.regex(await foreign.text(), /cross-origin/);
   t.true(k!.sim.scanner.plugged, 'the scanner was not unplugged');
@@ -278,7 +288,11 @@ test.serial('POSTs from another web page (foreign Origin, cross-site fetch, or a
   t.true(k!.sim.scanner.plugged);
 
   // The panel's own origin is served (the control that the refusals above are about the origin).
-  const ok = await fetch(new URL('/api/bhyt', panel!.url), { method: 'POST', headers: { ...json, origin: own }, body: JSON.stringify({ fault: 'none' }) });
+  const ok = await fetch(new URL('/api/bhyt', panel!.url), {
+    method: 'POST',
+    headers: { ...json, origin: own },
+    body: JSON.stringify({ fault: 'none' }),
+  });
   t.is(ok.status, 200);
   t.like(await ok.json(), { ok: true });
 });
@@ -312,7 +326,15 @@ test.serial('GETs through a rebinding Host are refused: no snapshot, event strea
 /** "2026-11-25 07:00" on the hospital's clocks, as the page writes kioskd's time. */
 function hospitalMinute(ms: number): string {
   const p = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Ho_Chi_Minh', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(new Date(ms))
       .map((x) => [x.type, x.value]),
   );
@@ -341,7 +363,7 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   // kioskd says the same to central monitoring: its next health is stamped an hour ahead.
   const ts = await healthAhead(from, 59 * 60_000);
   t.true(ts - Date.now() < 61 * 60_000, `one hour, not more (${ts - Date.now()} ms ahead)`);
-  const shown = /: (\S+ \S+) \(/.exec(await page.getByTestId('clock-now').textContent() ?? '')?.[1];
+  const shown = /: (\S+ \S+) \(/.exec((await page.getByTestId('clock-now').textContent()) ?? '')?.[1];
   t.true([hospitalMinute(ts), hospitalMinute(ts + 60_000)].includes(shown ?? ''), `the page shows ${shown}, kioskd reported ${hospitalMinute(ts)}`);
   await shot(t, page, '7-clock-plus-1h');
 
@@ -353,7 +375,7 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   t.regex(await waitText(page, 'action-result', /kioskd's clock now reads .* 07:00:00 \(Asia\/Ho_Chi_Minh\), /), / 07:00:00 \(Asia\/Ho_Chi_Minh\), /);
   const at7 = await waitText(page, 'clock-now', / 07:00 \(Asia\/Ho_Chi_Minh\) — /);
   t.regex(at7, /ahead$/);
-  t.regex(hospitalMinute(await healthAhead(from, 59 * 60_000)), / 07:00$/, 'kioskd itself reads 07:00 on the hospital\'s clocks');
+  t.regex(hospitalMinute(await healthAhead(from, 59 * 60_000)), / 07:00$/, "kioskd itself reads 07:00 on the hospital's clocks");
 
   // A request the page would never send is refused and moves nothing.
   const own = new URL(panel!.url).origin;
@@ -364,17 +386,24 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   t.deepEqual(errors, []);
 });
 
-test.serial('without a kioskd started by hw-sim (--no-daemon) the Clock group says so, its buttons are disabled, and the action refuses', async (t) => {
-  const bare = await startWebPanel({ sim: k!.sim, port: 0 });
-  t.teardown(() => bare.close());
-  const { page, errors } = await openPanel(t, bare.url);
-  await waitText(page, 'clock-note', /kioskd not running/);
-  for (const id of ['clock-1min', 'clock-1h', 'clock-1d', 'clock-to-go']) t.true(await page.getByTestId(id).isDisabled(), id);
-  const answer = await fetch(new URL('/api/clock', bare.url), { method: 'POST', headers: { 'content-type': 'application/json', origin: new URL(bare.url).origin }, body: JSON.stringify({ ms: 3_600_000 }) });
-  t.is(answer.status, 409);
-  t.regex(((await answer.json()) as { error: string }).error, /not running under hw-sim \(started with --no-daemon\)/);
-  t.deepEqual(errors, []);
-});
+test.serial(
+  'without a kioskd started by hw-sim (--no-daemon) the Clock group says so, its buttons are disabled, and the action refuses',
+  async (t) => {
+    const bare = await startWebPanel({ sim: k!.sim, port: 0 });
+    t.teardown(() => bare.close());
+    const { page, errors } = await openPanel(t, bare.url);
+    await waitText(page, 'clock-note', /kioskd not running/);
+    for (const id of ['clock-1min', 'clock-1h', 'clock-1d', 'clock-to-go']) t.true(await page.getByTestId(id).isDisabled(), id);
+    const answer = await fetch(new URL('/api/clock', bare.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: new URL(bare.url).origin },
+      body: JSON.stringify({ ms: 3_600_000 }),
+    });
+    t.is(answer.status, 409);
+    t.regex(((await answer.json()) as { error: string }).error, /not running under hw-sim \(started with --no-daemon\)/);
+    t.deepEqual(errors, []);
+  },
+);
 
 test('raw bytes: escapes and hex become the bytes a scanner would send', (t) => {
   t.deepEqual(parseRawBytes('Ab\\r\\n', 'text'), Buffer.from('Ab\r\n'));
@@ -395,7 +424,16 @@ test('clock: the offset as the page words it, the moves a request may ask for, a
   t.is(aheadText(-120_000), '2 min behind');
   t.deepEqual(clockMoveOf({ ms: 60_000 }), { ms: 60_000 });
   t.deepEqual(clockMoveOf({ toLocal: '07:00' }), { toLocal: '07:00' });
-  for (const bad of [{}, { ms: 0 }, { ms: -5 }, { ms: 1.5 }, { ms: '60000' }, { toLocal: '7:00' }, { toLocal: '24:00' }, { ms: 1000, toLocal: '07:00' }]) {
+  for (const bad of [
+    {},
+    { ms: 0 },
+    { ms: -5 },
+    { ms: 1.5 },
+    { ms: '60000' },
+    { toLocal: '7:00' },
+    { toLocal: '24:00' },
+    { ms: 1000, toLocal: '07:00' },
+  ]) {
     t.is(typeof clockMoveOf(bad), 'string', JSON.stringify(bad));
   }
   const heardAt = Date.parse('2026-11-24T00:00:00.000Z');

@@ -2,7 +2,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './listen.js';
 
-export type BhytGatewayFault = 'none' | 'http-500' | 'slow' | 'expire-token' | 'malformed-json' | 'down' | 'redirect' | 'huge-body' | 'wrong-content-type';
+export type BhytGatewayFault =
+  'none' | 'http-500' | 'slow' | 'expire-token' | 'malformed-json' | 'down' | 'redirect' | 'huge-body' | 'wrong-content-type';
 
 export interface BhytGatewayStats {
   readonly tokenRequests: number;
@@ -124,7 +125,12 @@ export class BhytGatewaySim {
   }
 
   stats(): BhytGatewayStats {
-    return { tokenRequests: this.counts.tokenRequests, lookups: this.counts.lookups, byCard: { ...this.counts.byCard }, hugeBytesSent: this.counts.hugeBytesSent };
+    return {
+      tokenRequests: this.counts.tokenRequests,
+      lookups: this.counts.lookups,
+      byCard: { ...this.counts.byCard },
+      hugeBytesSent: this.counts.hugeBytesSent,
+    };
   }
 
   /** The last lookup body as received (parsed), for checking hoTenCb, cccdCb, ngaySinh. */
@@ -158,7 +164,8 @@ export class BhytGatewaySim {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const raw = await readBody(req).catch(() => null);
     if (raw === null) return void res.destroy();
-    if (req.method !== 'POST' || (url.pathname !== TOKEN_PATH && url.pathname !== LOOKUP_PATH)) return send(res, 404, { message: 'No HTTP resource was found that matches the request URI.' });
+    if (req.method !== 'POST' || (url.pathname !== TOKEN_PATH && url.pathname !== LOOKUP_PATH))
+      return send(res, 404, { message: 'No HTTP resource was found that matches the request URI.' });
     const body = parseBody(raw, req.headers['content-type']);
     if (url.pathname === TOKEN_PATH) this.counts.tokenRequests++;
     else this.countLookup(body);
@@ -167,7 +174,9 @@ export class BhytGatewaySim {
     if (this.fault === 'http-500') return send(res, 500, '<html><body><h1>500 Internal Server Error</h1></body></html>');
     if (this.fault === 'malformed-json') return send(res, 200, '{"maKetQua":"000","ghiChu":"Th');
     if (this.fault === 'redirect') {
-      res.writeHead(this.redirectStatus, { location: new URL(url.pathname + url.search, this.location).href, 'content-type': 'text/html' }).end('<html><body>Moved</body></html>');
+      res
+        .writeHead(this.redirectStatus, { location: new URL(url.pathname + url.search, this.location).href, 'content-type': 'text/html' })
+        .end('<html><body>Moved</body></html>');
       return;
     }
     if (this.fault === 'huge-body') return this.huge(res);
@@ -213,14 +222,22 @@ export class BhytGatewaySim {
     send(res, 200, {
       maKetQua: '200',
       // The live gateway gives the expiry as an ISO time, not seconds as documented.
-      APIKey: { access_token: access, id_token: t.idToken, token_type: 'Bearer', username: this.username, expires_in: new Date(expiresAt).toISOString() },
+      APIKey: {
+        access_token: access,
+        id_token: t.idToken,
+        token_type: 'Bearer',
+        username: this.username,
+        expires_in: new Date(expiresAt).toISOString(),
+      },
     });
   }
 
   private lookup(q: URLSearchParams, body: Record<string, unknown> | null, res: ServerResponse): void {
     const t = this.tokens.get(q.get('token') ?? '');
-    if (!t || t.idToken !== q.get('id_token') || t.expiresAt <= Date.now()) return send(res, 401, { maKetQua: '401', ghiChu: 'Token không đúng hoặc đã hết hạn!' });
-    if (q.get('username') !== t.username || (q.get('password') ?? '').toLowerCase() !== md5(this.password)) return send(res, 200, { maKetQua: '401', ghiChu: GHI_CHU['401'] });
+    if (!t || t.idToken !== q.get('id_token') || t.expiresAt <= Date.now())
+      return send(res, 401, { maKetQua: '401', ghiChu: 'Token không đúng hoặc đã hết hạn!' });
+    if (q.get('username') !== t.username || (q.get('password') ?? '').toLowerCase() !== md5(this.password))
+      return send(res, 200, { maKetQua: '401', ghiChu: GHI_CHU['401'] });
     const missing = LOOKUP_FIELDS.filter((k) => typeof body?.[k] !== 'string' || body[k] === '');
     const dob = body?.['ngaySinh'];
     if (!body || missing.length > 0 || typeof dob !== 'string' || !/^(\d{2}\/\d{2}\/\d{4}|\d{4})$/.test(dob)) {
@@ -245,7 +262,30 @@ export class BhytGatewaySim {
 function cardAnswer(code: string, maThe: string, hoTen: string, ngaySinh: string): Record<string, unknown> {
   const year = new Date().getFullYear();
   const ghiChu = GHI_CHU[code] ?? 'Mã kết quả không xác định';
-  const empty = { maKetQua: code, ghiChu, maThe: null, hoTen: null, ngaySinh: null, gioiTinh: null, diaChi: null, maDKBD: null, cqBHXH: null, gtTheTu: null, gtTheDen: null, maKV: null, ngayDu5Nam: null, maSoBHXH: null, maTheCu: null, maTheMoi: null, gtTheTuMoi: null, gtTheDenMoi: null, maDKBDMoi: null, tenDKBDMoi: null, dsLichSuKCB2018: null, dsLichSuKT2018: null };
+  const empty = {
+    maKetQua: code,
+    ghiChu,
+    maThe: null,
+    hoTen: null,
+    ngaySinh: null,
+    gioiTinh: null,
+    diaChi: null,
+    maDKBD: null,
+    cqBHXH: null,
+    gtTheTu: null,
+    gtTheDen: null,
+    maKV: null,
+    ngayDu5Nam: null,
+    maSoBHXH: null,
+    maTheCu: null,
+    maTheMoi: null,
+    gtTheTuMoi: null,
+    gtTheDenMoi: null,
+    maDKBDMoi: null,
+    tenDKBDMoi: null,
+    dsLichSuKCB2018: null,
+    dsLichSuKT2018: null,
+  };
   if (!WITH_CARD.has(code)) return empty;
   // A CCCD number stands for the card it is linked to; its 4th digit is century and sex (even: male).
   const cccd = /^\d{12}$/.test(maThe);
@@ -275,7 +315,18 @@ function cardAnswer(code: string, maThe: string, hoTen: string, ngaySinh: string
     gtTheDenMoi: renewed ? `31/12/${year + 1}` : null,
     maDKBDMoi: renewed ? '79025' : null,
     tenDKBDMoi: renewed ? 'Bệnh viện Quận 1' : null,
-    dsLichSuKCB2018: [{ maHoSo: '7902400012345', maCSKCB: '79024', ngayVao: `${year}01150830`, ngayRa: `${year}01151030`, tenBenh: 'Viêm họng cấp', tinhTrang: '1', kqDieuTri: '1', lyDoVV: '1' }],
+    dsLichSuKCB2018: [
+      {
+        maHoSo: '7902400012345',
+        maCSKCB: '79024',
+        ngayVao: `${year}01150830`,
+        ngayRa: `${year}01151030`,
+        tenBenh: 'Viêm họng cấp',
+        tinhTrang: '1',
+        kqDieuTri: '1',
+        lyDoVV: '1',
+      },
+    ],
     dsLichSuKT2018: [{ userKT: '79024_BV', maCSKCB: '79024', thoiGianKT: `${year}0115083000`, thongBao: GHI_CHU['000'] }],
   };
 }
@@ -314,6 +365,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   // 'wrong-content-type' marks the answer beforehand: the same JSON, labelled as a web page.
   const forced = res.getHeader('x-sim-content-type');
   res.removeHeader('x-sim-content-type');
-  res.writeHead(status, { 'content-type': typeof forced === 'string' ? forced : typeof body === 'string' && status >= 500 ? 'text/html' : 'application/json; charset=utf-8' });
+  res.writeHead(status, {
+    'content-type': typeof forced === 'string' ? forced : typeof body === 'string' && status >= 500 ? 'text/html' : 'application/json; charset=utf-8',
+  });
   res.end(text);
 }

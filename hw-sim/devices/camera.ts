@@ -35,7 +35,11 @@ export class VirtualCamera {
    * also holds the fake timedatectl (`kioskd selftest`), which reads HWSIM_CLOCK_STATE.
    */
   get env(): { readonly HWSIM_CAMERA_DIR: string; readonly HWSIM_CLOCK_STATE: string; readonly PATH: string } {
-    return { HWSIM_CAMERA_DIR: this.dir, HWSIM_CLOCK_STATE: join(this.dir, '..', 'clock-state'), PATH: `${this.binDir}:${process.env['PATH'] ?? ''}` };
+    return {
+      HWSIM_CAMERA_DIR: this.dir,
+      HWSIM_CLOCK_STATE: join(this.dir, '..', 'clock-state'),
+      PATH: `${this.binDir}:${process.env['PATH'] ?? ''}`,
+    };
   }
 
   /** The next captures return exactly these bytes. A label is written once; reuse it to switch back. */

@@ -161,7 +161,15 @@ export class VirtualPrinter {
     }
     const server = createServer((sock) => {
       sock.on('error', () => {});
-      const conn: Conn = { write: (b) => sock.write(b), destroy: () => sock.destroy(), pause: () => sock.pause(), resume: () => sock.resume(), backlog: [], pumping: false, closed: false };
+      const conn: Conn = {
+        write: (b) => sock.write(b),
+        destroy: () => sock.destroy(),
+        pause: () => sock.pause(),
+        resume: () => sock.resume(),
+        backlog: [],
+        pumping: false,
+        closed: false,
+      };
       this.conns.add(conn);
       sock.on('close', () => {
         conn.closed = true;
@@ -354,7 +362,15 @@ export class VirtualPrinter {
       for (const pic of pictures) read.push(this.ocr ? await ocrText(await renderer.pictureToPng(pic)) : '');
       const text = sheetText(sheet, (i) => (this.ocr ? (read[i] ?? '') : null));
       writeFileSync(`${base}.txt`, text);
-      const t: PrintedTicket = { index, complete: sheet.complete, png: `${base}.png`, txt: `${base}.txt`, text, bytes, unknownCommands: sheet.unknown };
+      const t: PrintedTicket = {
+        index,
+        complete: sheet.complete,
+        png: `${base}.png`,
+        txt: `${base}.txt`,
+        text,
+        bytes,
+        unknownCommands: sheet.unknown,
+      };
       this.tickets.push(t);
       for (const l of this.listeners) l(t);
     };

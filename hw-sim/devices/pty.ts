@@ -22,9 +22,13 @@ export async function openPtyPair(dir: string, name: string): Promise<PtyPair> {
   const simEnd = join(dir, `${name}-sim`);
   // socat under a tiny shell that kills it when our end of its stdin closes: that happens on
   // close(), and also when hw-sim dies by SIGKILL, so no orphan socat holds the pty.
-  const p: ChildProcess = spawn('sh', ['-c', 'socat "$1" "$2" & s=$!; read _; kill $s 2>/dev/null; wait $s', 'sh', `pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
+  const p: ChildProcess = spawn(
+    'sh',
+    ['-c', 'socat "$1" "$2" & s=$!; read _; kill $s 2>/dev/null; wait $s', 'sh', `pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`],
+    {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    },
+  );
   // Killed by a signal (a terminal's Ctrl-C reaches the whole process group), a child has no
   // exit code, only a signal code: both mean it is gone.
   const exited = (): boolean => p.exitCode !== null || p.signalCode !== null;

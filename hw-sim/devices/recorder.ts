@@ -25,7 +25,9 @@ export class RequestRecorder {
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('end', () => {
         rec.seen.push({ method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, bytes });
-        res.writeHead(answer.status ?? 200, { 'content-type': answer.contentType ?? 'application/json; charset=utf-8' }).end(answer.body ?? '{"maKetQua":"000"}');
+        res
+          .writeHead(answer.status ?? 200, { 'content-type': answer.contentType ?? 'application/json; charset=utf-8' })
+          .end(answer.body ?? '{"maKetQua":"000"}');
       });
     });
     return rec;

@@ -28,7 +28,8 @@ export class VirtualScanner {
   }
 
   static async start(link: ScannerLink, dir: string): Promise<VirtualScanner> {
-    if (link === 'pty' && !VirtualScanner.socatAvailable()) throw new Error('the pty scanner needs socat: apt-get install socat (or use the tcp scanner)');
+    if (link === 'pty' && !VirtualScanner.socatAvailable())
+      throw new Error('the pty scanner needs socat: apt-get install socat (or use the tcp scanner)');
     const s = new VirtualScanner(link, dir);
     await s.plug();
     return s;

@@ -135,21 +135,36 @@ export class Paper {
     }
     const text = decode(Uint8Array.from(this.line), this.codepage);
     this.line = [];
-    this.segments.push({ kind: 'text', text, align: this.align, bold: this.bold, width: this.size.width, height: this.size.height, invert: this.invert });
+    this.segments.push({
+      kind: 'text',
+      text,
+      align: this.align,
+      bold: this.bold,
+      width: this.size.width,
+      height: this.size.height,
+      invert: this.invert,
+    });
   }
 }
 
 function decode(bytes: Uint8Array, codepage: string): string {
-  if (codepage === 'windows1258' || codepage === 'windows1252') return new TextDecoder(codepage.replace('windows', 'windows-')).decode(bytes).normalize('NFC');
+  if (codepage === 'windows1258' || codepage === 'windows1252')
+    return new TextDecoder(codepage.replace('windows', 'windows-')).decode(bytes).normalize('NFC');
   if (codepage === 'tcvn3' || codepage === 'tcvn3capitals' || codepage === 'cp437') {
     const table = CodepageEncoder.getCodepoints(codepage as 'tcvn3', false);
-    return [...bytes].map((b) => (b < 0x80 ? String.fromCharCode(b) : table[b] !== undefined ? String.fromCodePoint(table[b]!) : '\ufffd')).join('').normalize('NFC');
+    return [...bytes]
+      .map((b) => (b < 0x80 ? String.fromCharCode(b) : table[b] !== undefined ? String.fromCodePoint(table[b]!) : '\ufffd'))
+      .join('')
+      .normalize('NFC');
   }
   return [...bytes].map((b) => (b < 0x80 ? String.fromCharCode(b) : '\ufffd')).join('');
 }
 
 /** The sheet as plain text: text lines as printed, pictures as a placeholder (or OCR, by the caller). */
-export function sheetText(sheet: SheetResult, pictureText: (index: number, seg: Extract<Segment, { kind: 'bitmap' }>) => string | null = () => null): string {
+export function sheetText(
+  sheet: SheetResult,
+  pictureText: (index: number, seg: Extract<Segment, { kind: 'bitmap' }>) => string | null = () => null,
+): string {
   const out: string[] = [];
   let pictures = 0;
   let lastWasBitmap = false;
@@ -201,7 +216,10 @@ export interface SheetRenderer {
 }
 
 export async function createSheetRenderer(): Promise<SheetRenderer> {
-  await Promise.all([loadFont('hw-sim-mono', 'dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf'), loadFont('hw-sim-mono-bold', 'dejavu-fonts-ttf/ttf/DejaVuSansMono-Bold.ttf')]);
+  await Promise.all([
+    loadFont('hw-sim-mono', 'dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf'),
+    loadFont('hw-sim-mono-bold', 'dejavu-fonts-ttf/ttf/DejaVuSansMono-Bold.ttf'),
+  ]);
   const encode = async (img: ReturnType<typeof PImage.make>): Promise<Buffer> => {
     const sink = new PassThrough();
     const parts: Buffer[] = [];
@@ -212,7 +230,13 @@ export async function createSheetRenderer(): Promise<SheetRenderer> {
   return {
     async png(sheet, widthDots) {
       const heightOf = (s: Segment): number =>
-        s.kind === 'text' ? 30 * s.height : s.kind === 'bitmap' ? s.height : s.kind === 'blank' ? s.dots : (QRCode.create(s.data || ' ', { errorCorrectionLevel: 'M' }).modules.size + 8) * s.moduleDots;
+        s.kind === 'text'
+          ? 30 * s.height
+          : s.kind === 'bitmap'
+            ? s.height
+            : s.kind === 'blank'
+              ? s.dots
+              : (QRCode.create(s.data || ' ', { errorCorrectionLevel: 'M' }).modules.size + 8) * s.moduleDots;
       const height = Math.max(16, sheet.segments.reduce((h, s) => h + heightOf(s), 0) + 16);
       const img = PImage.make(widthDots, height);
       const ctx = img.getContext('2d');
@@ -244,7 +268,8 @@ export async function createSheetRenderer(): Promise<SheetRenderer> {
           const x0 = Math.floor((widthDots - side) / 2);
           ctx.fillStyle = '#000000';
           for (let r = 0; r < modules.size; r++) {
-            for (let c = 0; c < modules.size; c++) if (modules.get(r, c)) ctx.fillRect(x0 + c * s.moduleDots, y + 4 * s.moduleDots + r * s.moduleDots, s.moduleDots, s.moduleDots);
+            for (let c = 0; c < modules.size; c++)
+              if (modules.get(r, c)) ctx.fillRect(x0 + c * s.moduleDots, y + 4 * s.moduleDots + r * s.moduleDots, s.moduleDots, s.moduleDots);
           }
         }
         y += h;

@@ -27,7 +27,11 @@ export async function runMain(argv: string[]): Promise<number> {
   let values: { artifacts?: string | undefined; help?: boolean | undefined };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { artifacts: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { artifacts: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
     process.stderr.write(`hw-sim run: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
     return EX_USAGE;
@@ -54,7 +58,9 @@ export async function runMain(argv: string[]): Promise<number> {
   }
   if (problems.length > 0) {
     const bad = new Set(problems.map((p) => p.split(':')[0])).size;
-    process.stderr.write(`${problems.join('\n')}\nhw-sim run: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bad} scenario file${bad === 1 ? '' : 's'}; nothing was run\n`);
+    process.stderr.write(
+      `${problems.join('\n')}\nhw-sim run: ${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bad} scenario file${bad === 1 ? '' : 's'}; nothing was run\n`,
+    );
     return EX_DATAERR;
   }
 
@@ -71,7 +77,9 @@ export async function runMain(argv: string[]): Promise<number> {
   // Disk steps fill a small filesystem under kioskd's state directory: only root can mount one.
   const needDisk = files.filter((f) => f.scenario.steps.some((s) => s.kind === 'disk')).map((f) => f.path);
   if (needDisk.length > 0 && process.getuid?.() !== 0) {
-    process.stderr.write(`hw-sim run: disk steps mount a tmpfs for kioskd's state directory: run hw-sim as root (in ${needDisk.join(', ')}); nothing was run\n`);
+    process.stderr.write(
+      `hw-sim run: disk steps mount a tmpfs for kioskd's state directory: run hw-sim as root (in ${needDisk.join(', ')}); nothing was run\n`,
+    );
     return EX_UNAVAILABLE;
   }
 

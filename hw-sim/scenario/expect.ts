@@ -20,7 +20,11 @@ const fail = (...lines: string[]): Verdict => ({ kind: 'fail', lines });
  * where anything else passes as soon as it is seen.
  */
 export function judgedAtEnd(e: Expectation): boolean {
-  return (e.kind === 'mqtt' && (e.absent === true || e.count !== undefined)) || (e.kind === 'ticket' && (e.none === true || e.count !== undefined)) || e.kind === 'calls';
+  return (
+    (e.kind === 'mqtt' && (e.absent === true || e.count !== undefined)) ||
+    (e.kind === 'ticket' && (e.none === true || e.count !== undefined)) ||
+    e.kind === 'calls'
+  );
 }
 
 /**
@@ -126,14 +130,26 @@ function payloadOf(m: Recorded): unknown {
 /** Events a check-in sends once each: a later one for the same session cannot follow a wrong one. */
 const ONCE_PER_SESSION = ['card.read', 'checkin.started', 'checkin.completed', 'checkin.failed', 'checkin.reconciled'];
 
-function mqttChecker(e: Extract<Expectation, { kind: 'mqtt' }>, ctx: ScenarioContext, mark: Mark, window: string, inTime: string): (final: boolean) => Verdict {
+function mqttChecker(
+  e: Extract<Expectation, { kind: 'mqtt' }>,
+  ctx: ScenarioContext,
+  mark: Mark,
+  window: string,
+  inTime: string,
+): (final: boolean) => Verdict {
   const topic = resolveTopic(e.topic, ctx.kiosk.base);
   // The session this expectation is about, when it names one exactly (not by a regex).
   const expectedSession = e.data?.['session_id'];
-  const session = typeof expectedSession === 'string' && regexOf(expectedSession) === null && ONCE_PER_SESSION.some((k) => topic === `${ctx.kiosk.base}/event/${k}`) ? expectedSession : null;
+  const session =
+    typeof expectedSession === 'string' && regexOf(expectedSession) === null && ONCE_PER_SESSION.some((k) => topic === `${ctx.kiosk.base}/event/${k}`)
+      ? expectedSession
+      : null;
   const want = e.data !== undefined ? { data: e.data } : e.payload;
   const what = `${topic}${want !== undefined ? ` with ${brief(want)}` : ''}${e.retain !== undefined ? (e.retain ? ' (retained)' : ' (not retained)') : ''}`;
-  const differences = (m: Recorded): string[] => [...(want === undefined ? [] : mismatches(want, payloadOf(m))), ...(e.retain !== undefined && m.retain !== e.retain ? [`retain: expected ${e.retain}, saw ${m.retain}`] : [])];
+  const differences = (m: Recorded): string[] => [
+    ...(want === undefined ? [] : mismatches(want, payloadOf(m))),
+    ...(e.retain !== undefined && m.retain !== e.retain ? [`retain: expected ${e.retain}, saw ${m.retain}`] : []),
+  ];
   return (final) => {
     const onTopic = ctx.mqtt.seen.slice(mark.mqtt).filter((m) => topicMatches(topic, m.topic));
     const hits = onTopic.filter((m) => differences(m).length === 0);
@@ -141,7 +157,12 @@ function mqttChecker(e: Extract<Expectation, { kind: 'mqtt' }>, ctx: ScenarioCon
     if (expected) {
       const n = e.absent ? 0 : e.count!;
       const head = `expected ${n === 0 ? 'no message' : `exactly ${n} message${n === 1 ? '' : 's'}`} on ${what} since ${window}${inTime}`;
-      if (hits.length > n || (final && hits.length !== n)) return fail(head, `saw ${hits.length}${hits.length ? ':' : ''}`, ...hits.slice(-5).map((m) => `  ${clock(m)} ${m.topic} ${show(payloadOf(m), 300)}`));
+      if (hits.length > n || (final && hits.length !== n))
+        return fail(
+          head,
+          `saw ${hits.length}${hits.length ? ':' : ''}`,
+          ...hits.slice(-5).map((m) => `  ${clock(m)} ${m.topic} ${show(payloadOf(m), 300)}`),
+        );
       return final ? pass() : pending(head);
     }
     const hit = hits[0];
@@ -158,12 +179,26 @@ function mqttChecker(e: Extract<Expectation, { kind: 'mqtt' }>, ctx: ScenarioCon
     const head = `expected a message on ${what} since ${window}${inTime}`;
     if (onTopic.length === 0) {
       const recent = ctx.mqtt.seen.slice(mark.mqtt).slice(-5);
-      return pending(head, `saw no message on ${topic} since ${window}${recent.length ? '; the last messages on any topic:' : ' and none on any topic'}`, ...recent.map((m) => `  ${clock(m)} ${m.topic} ${show(payloadOf(m), 200)}`));
+      return pending(
+        head,
+        `saw no message on ${topic} since ${window}${recent.length ? '; the last messages on any topic:' : ' and none on any topic'}`,
+        ...recent.map((m) => `  ${clock(m)} ${m.topic} ${show(payloadOf(m), 200)}`),
+      );
     }
     const last = onTopic.slice(-5);
-    const lines = [head, `saw ${onTopic.length} on ${topic}, none matching; the last ${last.length}:`, ...last.flatMap((m) => [`  ${clock(m)} ${show(payloadOf(m), 300)}`, ...differences(m).slice(0, 6).map((d) => `      ${d}`)])];
+    const lines = [
+      head,
+      `saw ${onTopic.length} on ${topic}, none matching; the last ${last.length}:`,
+      ...last.flatMap((m) => [
+        `  ${clock(m)} ${show(payloadOf(m), 300)}`,
+        ...differences(m)
+          .slice(0, 6)
+          .map((d) => `      ${d}`),
+      ]),
+    ];
     // Waiting on would only end in the same failure, later.
-    if (session !== null && onTopic.some((m) => getPath(payloadOf(m), 'data.session_id') === session)) return fail(...lines, `(check-in ${session} sends ${e.topic} once: this was it)`);
+    if (session !== null && onTopic.some((m) => getPath(payloadOf(m), 'data.session_id') === session))
+      return fail(...lines, `(check-in ${session} sends ${e.topic} once: this was it)`);
     return pending(...lines);
   };
 }
@@ -193,7 +228,12 @@ function stateChecker(e: Extract<Expectation, { kind: 'state' }>, ctx: ScenarioC
       .filter((m) => m.topic === topic)
       .slice(-6, -1)
       .map((m) => stateLine(payloadOf(m)));
-    return pending(head, `saw: ${stateLine(payloadOf(last))}`, ...mismatches(e.match, payloadOf(last)).map((d) => `  ${d}`), ...(before.length ? [`before that: ${before.join(' → ')}`] : []));
+    return pending(
+      head,
+      `saw: ${stateLine(payloadOf(last))}`,
+      ...mismatches(e.match, payloadOf(last)).map((d) => `  ${d}`),
+      ...(before.length ? [`before that: ${before.join(' → ')}`] : []),
+    );
   };
 }
 
@@ -206,13 +246,20 @@ function stateLine(s: unknown): string {
   return `mode=${String(st.mode)}${st.step ? ` step=${String(st.step)}` : ''}${ports ? ` ports: ${ports}` : ''}`;
 }
 
-function ticketChecker(e: Extract<Expectation, { kind: 'ticket' }>, ctx: ScenarioContext, mark: Mark, window: string, inTime: string): (final: boolean) => Verdict {
+function ticketChecker(
+  e: Extract<Expectation, { kind: 'ticket' }>,
+  ctx: ScenarioContext,
+  mark: Mark,
+  window: string,
+  inTime: string,
+): (final: boolean) => Verdict {
   const printer = ctx.kiosk.sim.printer;
   const re = e.text === undefined ? null : regexOf(e.text);
   const textOk = (t: PrintedTicket): boolean => e.text === undefined || (re ? re.test(t.text) : t.text.includes(e.text));
   const ok = (t: PrintedTicket): boolean => (e.complete === undefined || t.complete === e.complete) && textOk(t);
   // The ticket carries the patient's name: the report shows its text without it.
-  const describe = (t: PrintedTicket): string => `  ${basename(t.png)} ${t.complete ? 'complete' : 'torn off unfinished'}, text: ${show(maskTicketText(t.text.trim()).replace(/\s*\n\s*/g, ' ⏎ '), 400)}`;
+  const describe = (t: PrintedTicket): string =>
+    `  ${basename(t.png)} ${t.complete ? 'complete' : 'torn off unfinished'}, text: ${show(maskTicketText(t.text.trim()).replace(/\s*\n\s*/g, ' ⏎ '), 400)}`;
   const like = [e.complete === true ? 'complete' : e.complete === false ? 'torn-off' : '', 'ticket'].filter(Boolean).join(' ');
   const withText = e.text !== undefined ? ` with text ${re ? 'matching' : 'containing'} ${e.text}` : '';
   return (final) => {
@@ -224,7 +271,11 @@ function ticketChecker(e: Extract<Expectation, { kind: 'ticket' }>, ctx: Scenari
       const filtered = e.complete !== undefined || e.text !== undefined;
       const head = `expected ${n === 0 ? `no ${like}` : `exactly ${n} ${like}${n === 1 ? '' : 's'}`}${withText} printed since ${window}${inTime}`;
       if (hits.length > n || (final && hits.length !== n)) {
-        return fail(head, `saw ${hits.length}${filtered ? ` like that, of ${since.length} printed` : ''}${since.length ? ':' : ''}`, ...since.slice(-5).map((t) => `${describe(t)}${filtered ? (ok(t) ? '  (counted)' : '  (not counted)') : ''}`));
+        return fail(
+          head,
+          `saw ${hits.length}${filtered ? ` like that, of ${since.length} printed` : ''}${since.length ? ':' : ''}`,
+          ...since.slice(-5).map((t) => `${describe(t)}${filtered ? (ok(t) ? '  (counted)' : '  (not counted)') : ''}`),
+        );
       }
       return final ? pass(filtered ? `${hits.length} of ${since.length} printed` : undefined) : pending(head);
     }
@@ -233,7 +284,10 @@ function ticketChecker(e: Extract<Expectation, { kind: 'ticket' }>, ctx: Scenari
     const head = `expected a ${like}${withText} printed since ${window}${inTime}`;
     if (since.length === 0) {
       const s = printer.state;
-      return pending(head, `saw no ticket since ${window} (the printer: paper ${s.paper}${s.coverOpen ? ', cover open' : ''}${printer.plugged ? '' : ', switched off'})`);
+      return pending(
+        head,
+        `saw no ticket since ${window} (the printer: paper ${s.paper}${s.coverOpen ? ', cover open' : ''}${printer.plugged ? '' : ', switched off'})`,
+      );
     }
     return pending(head, `saw ${since.length} ticket${since.length === 1 ? '' : 's'}, none like that:`, ...since.slice(-3).map(describe));
   };
@@ -297,17 +351,35 @@ function audit(e: Extract<Expectation, { kind: 'audit' }>, ctx: ScenarioContext)
   for (const [id, state] of Object.entries(e.ticket_state ?? {})) {
     const row = rows.find((r) => r.id === id);
     if (state === 'absent') {
-      if (row) problems.push(`check-in ${id}: expected no record of it (deleted after the retention period), saw ticket_state ${show(row.ticket_state)}`);
-    } else if (row?.ticket_state !== state) problems.push(`check-in ${id}: expected ticket_state ${state}, saw ${row ? show(row.ticket_state) : 'no such check-in'}`);
+      if (row)
+        problems.push(`check-in ${id}: expected no record of it (deleted after the retention period), saw ticket_state ${show(row.ticket_state)}`);
+    } else if (row?.ticket_state !== state)
+      problems.push(`check-in ${id}: expected ticket_state ${state}, saw ${row ? show(row.ticket_state) : 'no such check-in'}`);
   }
   if (problems.length === 0) return pass(`${rows.length} check-ins, ${rows.filter((r) => r.number !== null).length} numbers`);
-  const wanted = [e.unique_numbers && 'every number unique', e.no_personal_data && 'no personal data', e.ticket_state && `ticket states ${brief(e.ticket_state)}`].filter(Boolean).join(', ');
+  const wanted = [
+    e.unique_numbers && 'every number unique',
+    e.no_personal_data && 'no personal data',
+    e.ticket_state && `ticket states ${brief(e.ticket_state)}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
   return pending(`expected the check-in audit (${file}) to have ${wanted}`, ...problems.slice(0, 10).map((p) => `saw: ${p}`));
 }
 
-function calls(counts: { readonly camera?: number | undefined; readonly portrait?: number | undefined; readonly bhyt?: number | undefined }, ctx: ScenarioContext, mark: Mark, window: string, final: boolean): Verdict {
+function calls(
+  counts: { readonly camera?: number | undefined; readonly portrait?: number | undefined; readonly bhyt?: number | undefined },
+  ctx: ScenarioContext,
+  mark: Mark,
+  window: string,
+  final: boolean,
+): Verdict {
   const { sim } = ctx.kiosk;
-  const now = { camera: sim.camera.calls().length - mark.camera, portrait: sim.identity.stats().requests - mark.portrait, bhyt: sim.gateway.stats().lookups - mark.bhyt };
+  const now = {
+    camera: sim.camera.calls().length - mark.camera,
+    portrait: sim.identity.stats().requests - mark.portrait,
+    bhyt: sim.gateway.stats().lookups - mark.bhyt,
+  };
   const name = { camera: 'camera captures', portrait: 'portrait requests', bhyt: 'BHYT lookups' };
   const over = Object.entries(counts).filter(([k, n]) => now[k as keyof typeof now] > n!);
   const off = Object.entries(counts).filter(([k, n]) => now[k as keyof typeof now] !== n);
@@ -323,7 +395,10 @@ function privacy(where: readonly ('mqtt' | 'log')[], ctx: ScenarioContext, mark:
   const problems: string[] = [];
   if (where.includes('mqtt')) problems.push(...leaksInMessages(ctx.mqtt.seen.slice(mark.mqtt), window).map(finding));
   if (where.includes('log')) problems.push(...leaksInLog(ctx.kiosk.output().slice(mark.log), window).map(finding));
-  if (problems.length === 0) return pass(`${where.includes('mqtt') ? `${ctx.mqtt.seen.length - mark.mqtt} messages` : ''}${where.length === 2 ? ' and ' : ''}${where.includes('log') ? 'the daemon log' : ''} checked`);
+  if (problems.length === 0)
+    return pass(
+      `${where.includes('mqtt') ? `${ctx.mqtt.seen.length - mark.mqtt} messages` : ''}${where.length === 2 ? ' and ' : ''}${where.includes('log') ? 'the daemon log' : ''} checked`,
+    );
   return fail(
     `expected no personal data (names, ID numbers, dates of birth, addresses) in ${where.map((w) => (w === 'mqtt' ? 'MQTT' : "the daemon's log")).join(' or ')} since ${window}`,
     ...problems.slice(0, 10).map((p) => `saw: ${p}`),

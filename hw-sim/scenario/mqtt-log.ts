@@ -34,7 +34,12 @@ export class MqttRecorder {
   }
 
   static async start(url: string, onMessage: (r: Recorded) => void = () => {}): Promise<MqttRecorder> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 200, resubscribe: false, clientId: `hw-sim-run-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion: 4,
+      reconnectPeriod: 200,
+      resubscribe: false,
+      clientId: `hw-sim-run-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    });
     const rec = new MqttRecorder(client, onMessage);
     if (!(await rec.subscribed)) throw new Error(`could not subscribe to # on ${url}`);
     return rec;

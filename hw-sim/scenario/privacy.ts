@@ -61,7 +61,7 @@ const NAME_LINE = /^(H\S{0,2}\s+t\S{0,3}\s*[:;])[^\n]*$/gimu;
 
 /** A ticket's text for the report: the name line blanked even where OCR garbled the name past recognition. */
 export function maskTicketText(text: string): string {
-  return maskPersonalData(text.replace(NAME_LINE, '$1 [personal data: the patient\'s name]'));
+  return maskPersonalData(text.replace(NAME_LINE, "$1 [personal data: the patient's name]"));
 }
 
 /** One finding, saying what leaked and where, never the value. */
@@ -110,7 +110,10 @@ function leaksIn(text: string): Array<{ what: string; field: string | null }> {
 const inField = (field: string | null): string => (field ? `, in ${field}` : '');
 
 /** Leaks in MQTT messages: the topic (masked), which message of the window, its time and field. */
-export function leaksInMessages(messages: ReadonlyArray<{ readonly topic: string; readonly payload: string; readonly at: number }>, window: string): Finding[] {
+export function leaksInMessages(
+  messages: ReadonlyArray<{ readonly topic: string; readonly payload: string; readonly at: number }>,
+  window: string,
+): Finding[] {
   const out: Finding[] = [];
   messages.forEach((m, i) => {
     const where = `on ${maskPersonalData(m.topic)} (message ${i + 1} since ${window}, at ${new Date(m.at).toISOString().slice(11, 23)})`;
@@ -135,7 +138,8 @@ export function leaksInLog(log: string, window: string, firstLine = 1): Finding[
     } catch {
       // not a JSON line (a stack trace, a crash): its number is all there is
     }
-    for (const l of leaks) out.push({ what: l.what, where: `in kioskd's log, line ${firstLine + i} since ${window}${about ? ` (${about})` : ''}${inField(l.field)}` });
+    for (const l of leaks)
+      out.push({ what: l.what, where: `in kioskd's log, line ${firstLine + i} since ${window}${about ? ` (${about})` : ''}${inField(l.field)}` });
   });
   return out;
 }

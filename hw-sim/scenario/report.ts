@@ -67,15 +67,21 @@ export function describeStep(s: Step): string {
     case 'broker':
       return s.action === 'stop' ? 'stop the MQTT broker' : 'start the MQTT broker again';
     case 'bhyt':
-      return s.identity !== undefined ? `BHYT answers ${s.result} for sample ${s.identity}` : `BHYT gateway ${s.fault === 'none' || s.fault === 'up' ? 'back to normal' : s.fault}${s.delay !== undefined ? ` (${s.delay} ms)` : ''}`;
+      return s.identity !== undefined
+        ? `BHYT answers ${s.result} for sample ${s.identity}`
+        : `BHYT gateway ${s.fault === 'none' || s.fault === 'up' ? 'back to normal' : s.fault}${s.delay !== undefined ? ` (${s.delay} ms)` : ''}`;
     case 'portrait':
-      return s.withhold !== undefined ? `no portrait for sample ${s.withhold}` : s.restore !== undefined ? `the portrait of sample ${s.restore} is back` : `identity service ${s.fault === 'none' ? 'back to normal' : s.fault}`;
+      return s.withhold !== undefined
+        ? `no portrait for sample ${s.withhold}`
+        : s.restore !== undefined
+          ? `the portrait of sample ${s.restore} is back`
+          : `identity service ${s.fault === 'none' ? 'back to normal' : s.fault}`;
     case 'command':
       return `command ${s.name}${s.args ? ` ${brief(s.args, 60)}` : ''}${s.status ? `, answer ${s.status}` : ''}${s.data !== undefined ? ` with ${brief(s.data, 60)}` : ''}`;
     case 'wait':
       return `wait ${formatDuration(s.ms)}`;
     case 'disk':
-      return s.fillToMb === undefined ? 'free the state directory\'s disk again' : `fill the state directory's disk until ${s.fillToMb} MB are free`;
+      return s.fillToMb === undefined ? "free the state directory's disk again" : `fill the state directory's disk until ${s.fillToMb} MB are free`;
     case 'advance':
       return 'toLocal' in s ? `advance kioskd's clock to ${s.toLocal} (local)` : `advance kioskd's clock by ${formatDuration(s.ms)}`;
     case 'kill_daemon':

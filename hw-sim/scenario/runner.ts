@@ -111,7 +111,14 @@ export async function runScenarios(o: RunOptions): Promise<RunResult> {
   return { passed, failed };
 }
 
-async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Clock, signal: AbortSignal, keepTickets: ((fromIndex: number) => Promise<void>) | null): Promise<boolean> {
+async function runOne(
+  f: ScenarioFile,
+  bench: Bench,
+  report: Report,
+  clock: Clock,
+  signal: AbortSignal,
+  keepTickets: ((fromIndex: number) => Promise<void>) | null,
+): Promise<boolean> {
   const s = f.scenario;
   const { kiosk: k } = bench;
   report.line();
@@ -130,7 +137,17 @@ async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Cloc
     report.line(`✘ ${f.path} failed (${((clock.now() - started) / 1000).toFixed(1)} s)`);
     return false;
   }
-  const ctx: ScenarioContext = { kiosk: k, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(k, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
+  const ctx: ScenarioContext = {
+    kiosk: k,
+    mqtt: bench.mqtt,
+    clock,
+    signal,
+    saved: new Map(),
+    marks: new Map([['start', markNow(k, bench.mqtt)]]),
+    leds: bench.leds,
+    face: 1,
+    lastScanAt: null,
+  };
   let ok = true;
   // Counts and absences in a row (nothing done between them) look at the same stretch of time: their limits count from the first.
   let rowFrom: number | null = null;
@@ -138,7 +155,10 @@ async function runOne(f: ScenarioFile, bench: Bench, report: Report, clock: Cloc
     const t0 = clock.now();
     rowFrom = step.kind === 'expect' && judgedAtEnd(step.expect) ? (rowFrom ?? t0) : null;
     try {
-      const note = step.kind === 'expect' ? await checkExpectation(step.expect, ctx, rowFrom ?? t0) : await runAction(substitute(step, ctx.saved) as Action, ctx);
+      const note =
+        step.kind === 'expect'
+          ? await checkExpectation(step.expect, ctx, rowFrom ?? t0)
+          : await runAction(substitute(step, ctx.saved) as Action, ctx);
       report.step(true, describeStep(step), clock.now() - t0, note);
     } catch (err) {
       ok = false;
@@ -178,7 +198,17 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
     await sim.scanner.plug();
     await sim.showFace(1);
     await sim.broker.reopen();
-    const ctx: ScenarioContext = { kiosk: bench.kiosk, mqtt: bench.mqtt, clock, signal, saved: new Map(), marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]), leds: bench.leds, face: 1, lastScanAt: null };
+    const ctx: ScenarioContext = {
+      kiosk: bench.kiosk,
+      mqtt: bench.mqtt,
+      clock,
+      signal,
+      saved: new Map(),
+      marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]),
+      leds: bench.leds,
+      face: 1,
+      lastScanAt: null,
+    };
     // Maintenance is the one mode a kiosk never leaves by itself (a file may end in it, or fail
     // before switching it off): a fresh kioskd starts idle.
     if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'maintenance') await stopDaemon(bench.kiosk, ctx);
@@ -207,7 +237,10 @@ async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string
   }
   if (typeof session !== 'string') return `${what}; cmd/cancel not sent: the kiosk's state names no session`;
   // kioskd ends only the check-in a cancel names.
-  const sent = bench.mqtt.send(`${bench.kiosk.base}/cmd/cancel`, JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}`, session_id: session }));
+  const sent = bench.mqtt.send(
+    `${bench.kiosk.base}/cmd/cancel`,
+    JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}`, session_id: session }),
+  );
   try {
     await sent.taken;
   } catch (err) {
@@ -234,7 +267,13 @@ export function usesDisk(files: readonly ScenarioFile[]): boolean {
 /** How big the tmpfs under a disk scenario's state directory is: the database and journal need well under 1 MB. */
 const DISK_TMPFS = '8m';
 
-async function startBench(faceid: boolean, config: Record<string, unknown>, clock: Clock, mqttLog: ((line: string) => void) | undefined, tmpfs = false): Promise<Bench> {
+async function startBench(
+  faceid: boolean,
+  config: Record<string, unknown>,
+  clock: Clock,
+  mqttLog: ((line: string) => void) | undefined,
+  tmpfs = false,
+): Promise<Bench> {
   const made: { mqtt?: MqttRecorder } = {};
   const leds: Bench['leds'] = [];
   const kiosk = await startKioskSim({
@@ -250,7 +289,8 @@ async function startBench(faceid: boolean, config: Record<string, unknown>, cloc
         const dir = join(sim.dir, 'state');
         mkdirSync(dir, { recursive: true });
         const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_TMPFS},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-        if (m.status !== 0) throw new Error(`could not mount a tmpfs for kioskd's state directory (disk steps need root): ${m.stderr.trim() || m.error?.message}`);
+        if (m.status !== 0)
+          throw new Error(`could not mount a tmpfs for kioskd's state directory (disk steps need root): ${m.stderr.trim() || m.error?.message}`);
       }
       made.mqtt = await MqttRecorder.start(sim.broker.url, (r) => mqttLog?.(logLine(r)));
       sim.panel.onLeds((l) => leds.push({ at: clock.now(), leds: l }));
@@ -292,14 +332,21 @@ function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
 
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** {a: {b: 1}, c: 2} → "a.b=1 c=2" */
 function flat(v: Record<string, unknown>, prefix = ''): string {
   return Object.entries(v)
-    .map(([k, x]) => (x && typeof x === 'object' && !Array.isArray(x) ? flat(x as Record<string, unknown>, `${prefix}${k}.`) : `${prefix}${k}=${JSON.stringify(x)}`))
+    .map(([k, x]) =>
+      x && typeof x === 'object' && !Array.isArray(x) ? flat(x as Record<string, unknown>, `${prefix}${k}.`) : `${prefix}${k}=${JSON.stringify(x)}`,
+    )
     .join(' ');
 }
 

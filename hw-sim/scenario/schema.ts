@@ -29,7 +29,17 @@ const save = z.record(name, z.string().regex(/^[\w-]+(\.[\w-]+)*$/, 'a dotted pa
 /** A subset to match: strings "/…/flags" are regular expressions, `$keys` lists an object's exact keys. */
 const subset = z.record(z.string(), z.unknown());
 /** YAML reads an unquoted 010 as the number 10: take it back as the three-digit code it was. */
-const code3 = z.union([z.string().regex(/^\d{3}$/), z.int().min(0).max(999).transform((n) => String(n).padStart(3, '0'))], { error: 'a three-digit result code such as "000" or "010"' });
+const code3 = z.union(
+  [
+    z.string().regex(/^\d{3}$/),
+    z
+      .int()
+      .min(0)
+      .max(999)
+      .transform((n) => String(n).padStart(3, '0')),
+  ],
+  { error: 'a three-digit result code such as "000" or "010"' },
+);
 const shorthand = <T extends z.ZodType>(key: string, schema: T, when: (v: unknown) => boolean = (v) => typeof v !== 'object' || v === null) =>
   z.preprocess((v) => (when(v) ? { [key]: v } : v), schema);
 
@@ -39,7 +49,9 @@ const clean = (payload: { issues: readonly unknown[] }): boolean => payload.issu
 /** Issues of a nested schema, placed under `prefix`; an unknown key is placed on the key itself. */
 function relay(ctx: z.core.$RefinementCtx, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]): void {
   for (const i of issues) {
-    if (i.code === 'unrecognized_keys') for (const key of i.keys) ctx.addIssue({ code: 'custom', path: [...prefix, ...i.path, key], message: `unknown key "${key}"`, params: { unknownKey: true } });
+    if (i.code === 'unrecognized_keys')
+      for (const key of i.keys)
+        ctx.addIssue({ code: 'custom', path: [...prefix, ...i.path, key], message: `unknown key "${key}"`, params: { unknownKey: true } });
     else ctx.addIssue({ code: 'custom', path: [...prefix, ...i.path], message: i.message });
   }
 }
@@ -62,30 +74,44 @@ const scan = shorthand(
     .refine((s) => [s.identity, s.text, s.hex].filter((x) => x !== undefined).length === 1, 'say what to scan: one of identity (1–5), text or hex'),
 ).transform((s) => ({ kind: 'scan' as const, ...s }));
 
-const face = z.union([sample, z.enum(['stranger', 'empty'])], { error: `a sample identity 1–${N}, stranger or empty` }).transform((who) => ({ kind: 'face' as const, who }));
+const face = z
+  .union([sample, z.enum(['stranger', 'empty'])], { error: `a sample identity 1–${N}, stranger or empty` })
+  .transform((who) => ({ kind: 'face' as const, who }));
 
 const camera = z.enum(['fail', 'hang', 'garbage', 'ok']).transform((mode) => ({ kind: 'camera' as const, mode }));
 
-const BUTTON_ALIASES: Record<string, 'consent-yes' | 'consent-no' | 'help'> = { yes: 'consent-yes', no: 'consent-no', 'consent-yes': 'consent-yes', 'consent-no': 'consent-no', help: 'help' };
-const press = z
-  .enum(['consent-yes', 'consent-no', 'help', 'yes', 'no'])
-  .transform((b) => ({ kind: 'press' as const, button: BUTTON_ALIASES[b]! }));
+const BUTTON_ALIASES: Record<string, 'consent-yes' | 'consent-no' | 'help'> = {
+  yes: 'consent-yes',
+  no: 'consent-no',
+  'consent-yes': 'consent-yes',
+  'consent-no': 'consent-no',
+  help: 'help',
+};
+const press = z.enum(['consent-yes', 'consent-no', 'help', 'yes', 'no']).transform((b) => ({ kind: 'press' as const, button: BUTTON_ALIASES[b]! }));
 
-const paper = z.enum(['out', 'low', 'near-end', 'ok']).transform((level) => ({ kind: 'paper' as const, level: level === 'low' ? ('near-end' as const) : level }));
+const paper = z
+  .enum(['out', 'low', 'near-end', 'ok'])
+  .transform((level) => ({ kind: 'paper' as const, level: level === 'low' ? ('near-end' as const) : level }));
 
 const printer = z
   .preprocess(
     (v) => (v === 'ok' ? { ok: true } : v === 'off' || v === 'on' ? { power: v } : v),
     z
-      .strictObject({
-        ok: z.literal(true).optional(),
-        paper_out_after_bytes: z.int().min(0).optional(),
-        drain_bytes_per_sec: z.int().min(1).optional(),
-        disconnect_after_bytes: z.int().min(0).optional(),
-        cover: z.enum(['open', 'closed']).optional(),
-        power: z.enum(['on', 'off']).optional(),
-      }, { error: 'ok, off, on, or faults: {paper_out_after_bytes, drain_bytes_per_sec, disconnect_after_bytes, cover, power}' })
-      .refine((p) => Object.keys(p).length > 0, { message: 'say what to change: ok, or one of paper_out_after_bytes, drain_bytes_per_sec, disconnect_after_bytes, cover, power', when: clean }),
+      .strictObject(
+        {
+          ok: z.literal(true).optional(),
+          paper_out_after_bytes: z.int().min(0).optional(),
+          drain_bytes_per_sec: z.int().min(1).optional(),
+          disconnect_after_bytes: z.int().min(0).optional(),
+          cover: z.enum(['open', 'closed']).optional(),
+          power: z.enum(['on', 'off']).optional(),
+        },
+        { error: 'ok, off, on, or faults: {paper_out_after_bytes, drain_bytes_per_sec, disconnect_after_bytes, cover, power}' },
+      )
+      .refine((p) => Object.keys(p).length > 0, {
+        message: 'say what to change: ok, or one of paper_out_after_bytes, drain_bytes_per_sec, disconnect_after_bytes, cover, power',
+        when: clean,
+      }),
   )
   .transform((p) => ({ kind: 'printer' as const, ...p }));
 
@@ -136,7 +162,9 @@ const wait = duration.transform((ms) => ({ kind: 'wait' as const, ms }));
 const advanceTo = z
   .strictObject({ to: z.string().regex(LOCAL_TIME, 'a local time HH:MM such as "06:00" (quote it)') })
   .transform((a) => ({ kind: 'advance' as const, toLocal: a.to }));
-const advanceBy = duration.pipe(z.number().min(1, 'advance by at least 1ms').max(MAX_ADVANCE_MS, 'advance by at most 366d')).transform((ms) => ({ kind: 'advance' as const, ms }));
+const advanceBy = duration
+  .pipe(z.number().min(1, 'advance by at least 1ms').max(MAX_ADVANCE_MS, 'advance by at most 366d'))
+  .transform((ms) => ({ kind: 'advance' as const, ms }));
 // By the value's shape, so each form says what is wrong with it rather than a union's "neither".
 const advance = z.unknown().transform((v, ctx) => {
   const r = (typeof v === 'object' && v !== null ? advanceTo : advanceBy).safeParse(v);
@@ -151,9 +179,16 @@ const killDaemon = z
 
 /** `- restart_daemon`, or `restart_daemon: {clock_back: 1d}`: kioskd comes back with its clock that much earlier (a dead RTC, NTP stepping back). */
 const restartDaemon = z
-  .union([z.null(), z.literal(true), z.strictObject({ clock_back: duration.pipe(z.number().min(1, 'clock_back: at least 1ms').max(MAX_ADVANCE_MS, 'clock_back: at most 366d')) })], {
-    error: 'takes no value ("- restart_daemon"), or {clock_back: 1d}',
-  })
+  .union(
+    [
+      z.null(),
+      z.literal(true),
+      z.strictObject({ clock_back: duration.pipe(z.number().min(1, 'clock_back: at least 1ms').max(MAX_ADVANCE_MS, 'clock_back: at most 366d')) }),
+    ],
+    {
+      error: 'takes no value ("- restart_daemon"), or {clock_back: 1d}',
+    },
+  )
   .transform((v) => ({ kind: 'restart_daemon' as const, ...(v !== null && v !== true ? { clockBackMs: v.clock_back } : {}) }));
 
 /**
@@ -171,11 +206,21 @@ const mark = name.transform((label) => ({ kind: 'mark' as const, label }));
 
 const MODES = ['booting', 'idle', 'in-session', 'out-of-service', 'maintenance', 'stopping'] as const;
 const PORT_KINDS = ['absent', 'connecting', 'ready', 'degraded', 'faulted'] as const;
-const portExpect = z.union([z.enum(PORT_KINDS).transform((kind) => ({ kind })), subset], { error: `a port state (${PORT_KINDS.join('|')}) or an object to match` });
+const portExpect = z.union([z.enum(PORT_KINDS).transform((kind) => ({ kind })), subset], {
+  error: `a port state (${PORT_KINDS.join('|')}) or an object to match`,
+});
 const stateExpect = z
   .looseObject({
     mode: z.enum(MODES).optional(),
-    ports: z.strictObject({ card: portExpect.optional(), camera: portExpect.optional(), printer: portExpect.optional(), indicators: portExpect.optional(), storage: portExpect.optional() }).optional(),
+    ports: z
+      .strictObject({
+        card: portExpect.optional(),
+        camera: portExpect.optional(),
+        printer: portExpect.optional(),
+        indicators: portExpect.optional(),
+        storage: portExpect.optional(),
+      })
+      .optional(),
   })
   .transform((match) => ({ kind: 'state' as const, match: match as Record<string, unknown> }));
 
@@ -199,7 +244,10 @@ const ticketExpect = shorthand(
       none: z.preprocess((v) => (v === 'none' ? true : v), z.literal(true)).optional(),
       complete: z.boolean().optional(),
       // g and y would make one pattern carry its position from ticket to ticket.
-      text: z.string().refine((t) => !/^\/.+\/[a-z]*[gy][a-z]*$/s.test(t), 'drop the g and y flags: a ticket is matched as a whole').optional(),
+      text: z
+        .string()
+        .refine((t) => !/^\/.+\/[a-z]*[gy][a-z]*$/s.test(t), 'drop the g and y flags: a ticket is matched as a whole')
+        .optional(),
       count: z.int().min(0).optional(),
     })
     .refine((t) => !(t.none && (t.complete !== undefined || t.text !== undefined || t.count !== undefined)), 'none stands alone'),
@@ -228,12 +276,27 @@ const callsExpect = z
   .transform((counts) => ({ kind: 'calls' as const, counts }));
 
 const privacyExpect = z
-  .union([z.literal(true).transform(() => ['mqtt', 'log'] as const), z.enum(['mqtt', 'log']).transform((w) => [w]), z.array(z.enum(['mqtt', 'log'])).min(1)], {
-    error: 'true (MQTT and the daemon log), mqtt, log, or [mqtt, log]',
-  })
+  .union(
+    [
+      z.literal(true).transform(() => ['mqtt', 'log'] as const),
+      z.enum(['mqtt', 'log']).transform((w) => [w]),
+      z.array(z.enum(['mqtt', 'log'])).min(1),
+    ],
+    {
+      error: 'true (MQTT and the daemon log), mqtt, log, or [mqtt, log]',
+    },
+  )
   .transform((where) => ({ kind: 'no_personal_data' as const, where: [...where] }));
 
-const EXPECT_KINDS = { state: stateExpect, mqtt: mqttExpect, ticket: ticketExpect, leds: ledsExpect, audit: auditExpect, calls: callsExpect, no_personal_data: privacyExpect } as const;
+const EXPECT_KINDS = {
+  state: stateExpect,
+  mqtt: mqttExpect,
+  ticket: ticketExpect,
+  leds: ledsExpect,
+  audit: auditExpect,
+  calls: callsExpect,
+  no_personal_data: privacyExpect,
+} as const;
 export type ExpectKind = keyof typeof EXPECT_KINDS;
 type ExpectBody = { [K in ExpectKind]: z.output<(typeof EXPECT_KINDS)[K]> }[ExpectKind];
 const EXPECT_OPTIONS = ['within', 'since', 'save'] as const;
@@ -241,9 +304,17 @@ const EXPECT_OPTIONS = ['within', 'since', 'save'] as const;
 const SAVES: readonly ExpectKind[] = ['state', 'mqtt'];
 /** Kinds that look at a window (what happened since a mark); the others look at the kiosk as it is. */
 export const SINCE_KINDS: readonly ExpectKind[] = ['mqtt', 'ticket', 'calls', 'no_personal_data'];
-const NO_WINDOW: Partial<Record<ExpectKind, string>> = { state: "the kiosk's current state (or a later one)", leds: 'the lamps as they are (or become)', audit: 'the whole audit database' };
+const NO_WINDOW: Partial<Record<ExpectKind, string>> = {
+  state: "the kiosk's current state (or a later one)",
+  leds: 'the lamps as they are (or become)',
+  audit: 'the whole audit database',
+};
 
-export type Expectation = ExpectBody & { readonly within: number | undefined; readonly since: string | undefined; readonly save: Readonly<Record<string, string>> | undefined };
+export type Expectation = ExpectBody & {
+  readonly within: number | undefined;
+  readonly since: string | undefined;
+  readonly save: Readonly<Record<string, string>> | undefined;
+};
 
 const expect = z.unknown().transform((v, ctx): Expectation => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -253,9 +324,21 @@ const expect = z.unknown().transform((v, ctx): Expectation => {
   const o = v as Record<string, unknown>;
   const kinds = Object.keys(o).filter((k): k is ExpectKind => Object.hasOwn(EXPECT_KINDS, k));
   const unknown = Object.keys(o).filter((k) => !Object.hasOwn(EXPECT_KINDS, k) && !(EXPECT_OPTIONS as readonly string[]).includes(k));
-  for (const k of unknown) ctx.addIssue({ code: 'custom', path: [k], message: `unknown key "${k}"; an expectation has one of ${Object.keys(EXPECT_KINDS).join(', ')} and may add ${EXPECT_OPTIONS.join(', ')}`, params: { unknownKey: true } });
+  for (const k of unknown)
+    ctx.addIssue({
+      code: 'custom',
+      path: [k],
+      message: `unknown key "${k}"; an expectation has one of ${Object.keys(EXPECT_KINDS).join(', ')} and may add ${EXPECT_OPTIONS.join(', ')}`,
+      params: { unknownKey: true },
+    });
   if (kinds.length !== 1) {
-    ctx.addIssue({ code: 'custom', message: kinds.length === 0 ? `say what to expect: one of ${Object.keys(EXPECT_KINDS).join(', ')}` : `one expectation per item; this one has ${kinds.join(' and ')} (write them as two "- expect:" items)` });
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        kinds.length === 0
+          ? `say what to expect: one of ${Object.keys(EXPECT_KINDS).join(', ')}`
+          : `one expectation per item; this one has ${kinds.join(' and ')} (write them as two "- expect:" items)`,
+    });
     return z.NEVER;
   }
   const kind = kinds[0]!;
@@ -267,20 +350,48 @@ const expect = z.unknown().transform((v, ctx): Expectation => {
   if (!since.success) relay(ctx, since.error.issues, ['since']);
   const saved = o['save'] === undefined ? { success: true as const, data: undefined } : save.safeParse(o['save']);
   if (!saved.success) relay(ctx, saved.error.issues, ['save']);
-  if (o['save'] !== undefined && !SAVES.includes(kind)) ctx.addIssue({ code: 'custom', path: ['save'], message: `save works with ${SAVES.join(' and ')} expectations (and command steps), not ${kind}` });
+  if (o['save'] !== undefined && !SAVES.includes(kind))
+    ctx.addIssue({ code: 'custom', path: ['save'], message: `save works with ${SAVES.join(' and ')} expectations (and command steps), not ${kind}` });
   // A count or an absence matches no one message to save from.
   else if (o['save'] !== undefined && body.success && body.data.kind === 'mqtt' && (body.data.count !== undefined || body.data.absent)) {
-    ctx.addIssue({ code: 'custom', path: ['save'], message: `save needs one message to pick from; ${body.data.absent ? 'absent' : 'count'} matches none in particular (save from an expectation of the message itself)` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['save'],
+      message: `save needs one message to pick from; ${body.data.absent ? 'absent' : 'count'} matches none in particular (save from an expectation of the message itself)`,
+    });
   }
   // state, leds and audit look at the kiosk as it is (or becomes): a window would be silently ignored.
-  if (o['since'] !== undefined && !SINCE_KINDS.includes(kind)) ctx.addIssue({ code: 'custom', path: ['since'], message: `since: applies to ${SINCE_KINDS.join(', ')}; ${kind} looks at ${NO_WINDOW[kind]} (remove since:)` });
+  if (o['since'] !== undefined && !SINCE_KINDS.includes(kind))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['since'],
+      message: `since: applies to ${SINCE_KINDS.join(', ')}; ${kind} looks at ${NO_WINDOW[kind]} (remove since:)`,
+    });
   if (!body.success || !within.success || !since.success || !saved.success || unknown.length > 0) return z.NEVER;
   return { ...body.data, within: within.data, since: since.data, save: saved.data };
 });
 
 // ---- the file ----------------------------------------------------------------------------
 
-const STEP_KINDS = { scan, face, camera, press, paper, printer, scanner, broker, bhyt, portrait, command, wait, advance, disk, kill_daemon: killDaemon, restart_daemon: restartDaemon, mark } as const;
+const STEP_KINDS = {
+  scan,
+  face,
+  camera,
+  press,
+  paper,
+  printer,
+  scanner,
+  broker,
+  bhyt,
+  portrait,
+  command,
+  wait,
+  advance,
+  disk,
+  kill_daemon: killDaemon,
+  restart_daemon: restartDaemon,
+  mark,
+} as const;
 export type StepKind = keyof typeof STEP_KINDS | 'expect';
 /** Steps that may be written as a bare word: `- kill_daemon`. */
 const BARE: readonly string[] = ['kill_daemon', 'restart_daemon'];
@@ -297,7 +408,10 @@ const stepItem = z.unknown().transform((v, ctx): Step => {
   }
   const keys = Object.keys(v);
   if (keys.length !== 1) {
-    ctx.addIssue({ code: 'custom', message: keys.length === 0 ? 'an empty step' : `one step per list item; this one has ${keys.join(' and ')} (start each with "- ")` });
+    ctx.addIssue({
+      code: 'custom',
+      message: keys.length === 0 ? 'an empty step' : `one step per list item; this one has ${keys.join(' and ')} (start each with "- ")`,
+    });
     return z.NEVER;
   }
   const kind = keys[0]!;

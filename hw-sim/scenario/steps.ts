@@ -10,7 +10,15 @@ import type { Action } from './schema.js';
 import { brief, getPath, mismatches, show } from './values.js';
 
 const person = (n: number) => SAMPLE_IDENTITIES[n - 1]!;
-const BHYT_FAULT: Record<string, BhytGatewayFault> = { none: 'none', up: 'none', down: 'down', slow: 'slow', '500': 'http-500', 'expire-token': 'expire-token', 'malformed-json': 'malformed-json' };
+const BHYT_FAULT: Record<string, BhytGatewayFault> = {
+  none: 'none',
+  up: 'none',
+  down: 'down',
+  slow: 'slow',
+  '500': 'http-500',
+  'expire-token': 'expire-token',
+  'malformed-json': 'malformed-json',
+};
 const PORTRAIT_FAULT: Record<string, IdentityFault> = { none: 'none', down: 'down', slow: 'slow', '500': 'http-500' };
 
 /** Does one action on the virtual devices or the daemon; resolves with a note for the report, if any. */
@@ -21,7 +29,10 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
     case 'scan': {
       ctx.lastScanAt = ctx.clock.now();
       if (step.identity !== undefined) {
-        await sim.scanner.scan(person(step.identity), { ...(step.form ? { form: step.form } : {}), ...(step.terminator !== undefined ? { terminator: step.terminator } : {}) });
+        await sim.scanner.scan(person(step.identity), {
+          ...(step.form ? { form: step.form } : {}),
+          ...(step.terminator !== undefined ? { terminator: step.terminator } : {}),
+        });
         return undefined;
       }
       if (step.text !== undefined) await sim.scanner.send(step.text + (step.terminator ?? '\r\n'));
@@ -39,7 +50,11 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
       else await sim.showFace(ctx.face);
       return undefined;
     case 'press':
-      if (!sim.panel.press(step.button)) throw new StepFailed([`expected kioskd to be connected to the button panel`, `saw: no connection${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`]);
+      if (!sim.panel.press(step.button))
+        throw new StepFailed([
+          `expected kioskd to be connected to the button panel`,
+          `saw: no connection${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`,
+        ]);
       return undefined;
     case 'paper':
       sim.printer.state.paper = step.level;
@@ -193,12 +208,19 @@ async function command(step: Extract<Action, { kind: 'command' }>, ctx: Scenario
     await sleep(ctx.clock, 20, ctx.signal);
     answer = answered();
   }
-  if (!answer) throw new StepFailed([`expected an answer on ${responseTopic} within ${limit} ms`, `saw: none${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`]);
+  if (!answer)
+    throw new StepFailed([`expected an answer on ${responseTopic} within ${limit} ms`, `saw: none${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`]);
   const problems: string[] = [];
-  if (step.status !== undefined && answer['status'] !== step.status) problems.push(`status: expected ${step.status}, saw ${show(answer['status'])}${answer['error'] ? ` (${String(answer['error'])})` : ''}`);
+  if (step.status !== undefined && answer['status'] !== step.status)
+    problems.push(`status: expected ${step.status}, saw ${show(answer['status'])}${answer['error'] ? ` (${String(answer['error'])})` : ''}`);
   if (step.data !== undefined) problems.push(...mismatches(step.data, answer['data'], 'data'));
   if (step.error !== undefined) problems.push(...mismatches(step.error, answer['error'], 'error'));
-  if (problems.length > 0) throw new StepFailed([`expected the answer to cmd/${step.name} to have${step.status ? ` status ${step.status}` : ''}${step.data !== undefined ? ` data ${brief(step.data)}` : ''}`, ...problems.map((p) => `saw: ${p}`), `answer: ${show(answer, 400)}`]);
+  if (problems.length > 0)
+    throw new StepFailed([
+      `expected the answer to cmd/${step.name} to have${step.status ? ` status ${step.status}` : ''}${step.data !== undefined ? ` data ${brief(step.data)}` : ''}`,
+      ...problems.map((p) => `saw: ${p}`),
+      `answer: ${show(answer, 400)}`,
+    ]);
   const notes: string[] = [`${String(answer['status'])}${answer['error'] ? `: ${String(answer['error'])}` : ''}`];
   for (const [name, path] of Object.entries(step.save ?? {})) {
     const v = getPath(answer, path);
@@ -239,7 +261,10 @@ async function disk(step: Extract<Action, { kind: 'disk' }>, ctx: ScenarioContex
   try {
     writeFileSync(ballast, Buffer.alloc(bytes));
   } catch (err) {
-    throw new StepFailed([`expected to fill the state directory's disk to ${step.fillToMb} MB free`, `saw: ${err instanceof Error ? err.message : String(err)}`]);
+    throw new StepFailed([
+      `expected to fill the state directory's disk to ${step.fillToMb} MB free`,
+      `saw: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
   }
   return `${freeMb(dir).toFixed(2)} MB free`;
 }

@@ -19,7 +19,8 @@ export function substitute(v: unknown, saved: ReadonlyMap<string, unknown>): unk
     return v.replace(REF, (_m, name: string, delta: string | undefined) => String(resolve(name, delta, saved)));
   }
   if (Array.isArray(v)) return v.map((x) => substitute(x, saved));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [substitute(k, saved) as string, substitute(x, saved)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [substitute(k, saved) as string, substitute(x, saved)]));
   return v;
 }
 
@@ -106,7 +107,10 @@ export function brief(v: unknown, max = 120): string {
   const render = (x: unknown): string => {
     if (typeof x === 'string') return /^[\w./^$\\{}()*+?|[\]:-]*$/.test(x) && x !== '' ? x : JSON.stringify(x);
     if (Array.isArray(x)) return `[${x.map(render).join(', ')}]`;
-    if (x && typeof x === 'object') return `{${Object.entries(x).map(([k, y]) => `${k}: ${render(y)}`).join(', ')}}`;
+    if (x && typeof x === 'object')
+      return `{${Object.entries(x)
+        .map(([k, y]) => `${k}: ${render(y)}`)
+        .join(', ')}}`;
     return String(x);
   };
   const s = render(v);

@@ -27,7 +27,9 @@ export function clockMoveOf(body: Record<string, unknown>): ClockMove | string {
   const { ms, toLocal } = body;
   if ((ms === undefined) === (toLocal === undefined)) return 'give either ms (how far to move) or toLocal (HH:MM)';
   if (toLocal !== undefined) return typeof toLocal === 'string' && HH_MM.test(toLocal) ? { toLocal } : 'toLocal must be HH:MM (00:00-23:59)';
-  return typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_MOVE_MS ? { ms } : `ms must be a whole number of milliseconds, 1 to ${MAX_MOVE_MS}`;
+  return typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_MOVE_MS
+    ? { ms }
+    : `ms must be a whole number of milliseconds, 1 to ${MAX_MOVE_MS}`;
 }
 
 /** kioskd's time from a health report heard live; null for one replayed by the broker (retained), whose age is unknown. */
@@ -58,7 +60,16 @@ export function kioskTimeZone(sim: Sim): string {
 /** "2026-11-25 07:00:00" on the hospital's clocks. */
 export function localTime(iso: string, timeZone: string): string {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(new Date(iso))
       .map((p) => [p.type, p.value]),
   );

@@ -68,7 +68,11 @@ export class KioskFeed {
 
   static async start(opts: KioskFeedOptions): Promise<KioskFeed> {
     // mqtt.js subscribes again by itself after a reconnect (resubscribe defaults to true).
-    const client = await mqtt.connectAsync(opts.brokerUrl, { protocolVersion: 4, reconnectPeriod: 1000, clientId: `hw-sim-web-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+    const client = await mqtt.connectAsync(opts.brokerUrl, {
+      protocolVersion: 4,
+      reconnectPeriod: 1000,
+      clientId: `hw-sim-web-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    });
     const feed = new KioskFeed(client, opts.base, opts);
     await client.subscribeAsync(`${opts.base}/#`, { qos: 1 });
     return feed;
@@ -104,9 +108,16 @@ export class KioskFeed {
         this.pending.delete(transaction);
         finish();
       };
-      const timer = setTimeout(() => settle(() => reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`))), timeoutMs);
-      this.pending.set(transaction, (r) => settle(() => (r.status === 'ok' ? resolve(r.data) : reject(new Error(r.error ?? `kioskd refused "${name}"`)))));
-      this.client.publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 }).catch((err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))));
+      const timer = setTimeout(
+        () => settle(() => reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`))),
+        timeoutMs,
+      );
+      this.pending.set(transaction, (r) =>
+        settle(() => (r.status === 'ok' ? resolve(r.data) : reject(new Error(r.error ?? `kioskd refused "${name}"`)))),
+      );
+      this.client
+        .publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 })
+        .catch((err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))));
     });
   }
 

@@ -51,7 +51,8 @@ const STATIC: Readonly<Record<string, { file: string; type: string }>> = {
   '/panel.css': { file: 'panel.css', type: 'text/css; charset=utf-8' },
 };
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',

@@ -66,7 +66,9 @@ export interface BhytClient {
    */
   lookup(q: BhytQuery, signal: AbortSignal): Promise<BhytLookup>;
   /** Takes a fresh token and nothing else (`kioskd selftest`): no card leaves the kiosk. */
-  login(signal: AbortSignal): Promise<{ readonly ok: true; readonly ms: number } | { readonly ok: false; readonly reason: string; readonly ms: number }>;
+  login(
+    signal: AbortSignal,
+  ): Promise<{ readonly ok: true; readonly ms: number } | { readonly ok: false; readonly reason: string; readonly ms: number }>;
   breakerState(): BreakerState;
 }
 
@@ -252,7 +254,16 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
       breaker.success();
       reported.clear();
       const r = routeOf(code);
-      const result: BhytLookup = { kind: 'checked', code, route: r.route, words: r.words, reason: r.reason, ...(r.fault ? { fault: r.fault } : {}), ms: ms(), card: cardOf(code, json) };
+      const result: BhytLookup = {
+        kind: 'checked',
+        code,
+        route: r.route,
+        words: r.words,
+        reason: r.reason,
+        ...(r.fault ? { fault: r.fault } : {}),
+        ms: ms(),
+        card: cardOf(code, json),
+      };
       if (r.fault) log.warn({ card, code, fault: r.fault, reason: r.reason, ms: result.ms }, 'BHYT lookup: not the patient’s problem');
       else log.info({ card, code, route: r.route, ms: result.ms }, 'BHYT lookup');
       return result;
@@ -264,7 +275,16 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
         const reason = `token request refused: ${r.reason}`;
         const fault = r.fault ?? 'gateway';
         log.warn({ card, code: e.code, fault, reason, ms: ms() }, 'BHYT lookup: not the patient’s problem');
-        return { kind: 'checked', code: e.code, route: 'counter', words: NOT_CHECKED_WORDS, reason, fault, ms: ms(), card: { validTo: null, registeredFacility: null } };
+        return {
+          kind: 'checked',
+          code: e.code,
+          route: 'counter',
+          words: NOT_CHECKED_WORDS,
+          reason,
+          fault,
+          ms: ms(),
+          card: { validTo: null, registeredFacility: null },
+        };
       }
       if (signal.aborted) {
         breaker.release(admission.probe);
@@ -276,7 +296,10 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
       if (e instanceof Problem) {
         if (!reported.has(e.problem)) {
           reported.add(e.problem);
-          log.error({ card, problem: e.problem, reason, ms: ms(), breaker: breaker.state() }, 'BHYT gateway answer refused; lookups stay unchecked until it answers properly (logged once)');
+          log.error(
+            { card, problem: e.problem, reason, ms: ms(), breaker: breaker.state() },
+            'BHYT gateway answer refused; lookups stay unchecked until it answers properly (logged once)',
+          );
         } else {
           log.debug({ card, problem: e.problem, ms: ms(), breaker: breaker.state() }, 'BHYT gateway answer refused again');
         }
@@ -297,7 +320,11 @@ export function createBhytClient(opts: BhytClientOptions): BhytClient {
     } catch (e) {
       if (signal.aborted) throw abortError(signal);
       if (e instanceof TokenRefused) return { ok: false, reason: `token request refused: ${routeOf(e.code).reason}`, ms: ms() };
-      return { ok: false, reason: e instanceof Unavailable ? e.message : `unexpected ${e instanceof Error ? e.name : typeof e} in the BHYT client`, ms: ms() };
+      return {
+        ok: false,
+        reason: e instanceof Unavailable ? e.message : `unexpected ${e instanceof Error ? e.name : typeof e} in the BHYT client`,
+        ms: ms(),
+      };
     }
   }
 
@@ -338,7 +365,10 @@ async function readReply(res: Response, base: string): Promise<Reply> {
   const { status } = res;
   if (status >= 300 && status < 400) {
     await res.body?.cancel().catch(() => {});
-    throw new Problem('redirect', `gateway answered HTTP ${status}, a redirect${whither(res.headers.get('location'), base)}; redirects are not followed: the request carries personal data`);
+    throw new Problem(
+      'redirect',
+      `gateway answered HTTP ${status}, a redirect${whither(res.headers.get('location'), base)}; redirects are not followed: the request carries personal data`,
+    );
   }
   const type = res.headers.get('content-type');
   // Error statuses are acted on by their status; their body is read only when it is JSON

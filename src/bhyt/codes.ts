@@ -25,8 +25,14 @@ const reduced = (sub: string): BhytRoute => counter('Thẻ BHYT đã bị báo g
 
 const TABLE: Readonly<Record<string, BhytRoute>> = {
   '000': proceed('Có BHYT – thông tin thẻ đúng', 'card information correct'),
-  '001': counter('Thẻ do BHXH Bộ Quốc phòng quản lý – kiểm tra thẻ và giấy tờ tùy thân', 'card managed by Ministry of Defence social insurance: check the card and ID papers'),
-  '002': counter('Thẻ do BHXH Bộ Công an quản lý – kiểm tra thẻ và giấy tờ tùy thân', 'card managed by Ministry of Public Security social insurance: check the card and ID papers'),
+  '001': counter(
+    'Thẻ do BHXH Bộ Quốc phòng quản lý – kiểm tra thẻ và giấy tờ tùy thân',
+    'card managed by Ministry of Defence social insurance: check the card and ID papers',
+  ),
+  '002': counter(
+    'Thẻ do BHXH Bộ Công an quản lý – kiểm tra thẻ và giấy tờ tùy thân',
+    'card managed by Ministry of Public Security social insurance: check the card and ID papers',
+  ),
   '003': proceed('Có BHYT – thẻ cũ hết hạn, đã được cấp thẻ mới', 'old card expired, a new card was issued'),
   '004': proceed('Có BHYT – đã được cấp thẻ mới (thẻ cũ còn giá trị)', 'old card still valid, a new card was issued'),
   '010': counter('Thẻ BHYT hết hạn', 'card expired'),

@@ -10,7 +10,10 @@ export const bhytConfigSchema = z
     enabled: z.boolean().default(false).describe('look patients up on the BHYT gateway; when off, tickets say the card was not checked'),
     url: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-      .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user or password: use bhyt.username and bhyt.passwordFile')
+      .refine(
+        (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+        'must not carry a user or password: use bhyt.username and bhyt.passwordFile',
+      )
       .default('https://egw.baohiemxahoi.gov.vn')
       .describe('gateway base URL (training gateway: https://daotaoegw.baohiemxahoi.gov.vn)'),
     username: z.string().min(1).optional().describe('gateway account issued to the hospital, usually <facility code>_BV; required when enabled'),

@@ -73,7 +73,8 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
         if (v.ok) {
           return v.match ? { kind: 'match', score: v.score } : { kind: 'mismatch', score: v.score };
         }
-        if (v.which === 'reference') return { kind: 'unavailable', reason: `the reference portrait cannot be used (${v.reason === 'error' ? v.detail : v.reason})` };
+        if (v.which === 'reference')
+          return { kind: 'unavailable', reason: `the reference portrait cannot be used (${v.reason === 'error' ? v.detail : v.reason})` };
         if (v.reason === 'error') return { kind: 'unavailable', reason: `face verification failed: ${v.detail}` };
         return { kind: 'refused', reason: `${v.reason}: ${v.detail}` };
       } finally {
@@ -105,7 +106,10 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
         });
         if (r.steppedBack && !clockBehind) {
           d.log.warn({ clock_day: r.steppedBack.clockDay, numbering_day: r.day }, 'the clock stepped back: numbers carry on in the later day');
-          d.alert('clock.stepped-back', `the clock (${r.steppedBack.clockDay}) went back behind the queue numbering's day (${r.day}): numbers carry on without a reset until the clock catches up; check the time source`);
+          d.alert(
+            'clock.stepped-back',
+            `the clock (${r.steppedBack.clockDay}) went back behind the queue numbering's day (${r.day}): numbers carry on without a reset until the clock catches up; check the time source`,
+          );
         }
         clockBehind = r.steppedBack !== null;
         return { ok: true, number: r.number };
@@ -166,7 +170,9 @@ export function createCheckinSteps(d: StepDeps): CheckinSteps {
     alerted.clear();
     if (r.fault === 'gateway') return { kind: 'unchecked', reason: `gateway error ${r.code}: ${r.reason}` };
     if (r.fault === 'kiosk') d.alert('bhyt.kiosk-refused', `the BHYT gateway refused the kiosk's lookup (${r.code}): ${r.reason}`);
-    return r.route === 'proceed' ? { kind: 'proceed', code: r.code, words: r.words } : { kind: 'counter', code: r.code, words: r.words, reason: r.reason };
+    return r.route === 'proceed'
+      ? { kind: 'proceed', code: r.code, words: r.words }
+      : { kind: 'counter', code: r.code, words: r.words, reason: r.reason };
   }
 }
 

@@ -39,7 +39,8 @@ export async function calibrate(o: CalibrateOptions, log: Logger, say: (line: st
       say(`calibrate: refused: ${fit.reason}`);
       return 65;
     }
-    const byKey = (m: Map<string, number[]>) => Object.fromEntries([...m].map(([k, xs]) => [k, { far: acceptRate(xs, fit.threshold), pairs: xs.length }]));
+    const byKey = (m: Map<string, number[]>) =>
+      Object.fromEntries([...m].map(([k, xs]) => [k, { far: acceptRate(xs, fit.threshold), pairs: xs.length }]));
     const calibration: Calibration = {
       schema: 1,
       model: `${info.recognizer.name}, after BlazeFace+FaceMesh`,
@@ -50,13 +51,21 @@ export async function calibrate(o: CalibrateOptions, log: Logger, say: (line: st
       target_far: o.far,
       fitted_on: fitted,
       pairs: { genuine: pairs.genuine.length, impostor: pairs.impostor.length },
-      measured: { far: fit.far, tar: fit.tar, far_by_set: byKey(pairs.bySet), ...(pairs.byGroup.size > 0 ? { far_by_group: byKey(pairs.byGroup) } : {}) },
+      measured: {
+        far: fit.far,
+        tar: fit.tar,
+        far_by_set: byKey(pairs.bySet),
+        ...(pairs.byGroup.size > 0 ? { far_by_group: byKey(pairs.byGroup) } : {}),
+      },
       created: new Date().toISOString(),
       fit: `FAR ≤ ${o.far} over all impostor pairs and within each data folder with at least ${Math.ceil(10 / o.far)} pairs; set by ${fit.limitedBy}`,
     };
     writeFileSync(o.out, JSON.stringify(calibration, null, 2) + '\n');
-    say(`calibrate: threshold ${calibration.threshold} (${metric === 'l2' ? 'L2 distance, same person below' : 'cosine similarity, same person above'}) for FAR ${o.far}: measured FAR ${(fit.far * 100).toFixed(3)}%, TAR ${(fit.tar * 100).toFixed(2)}% over ${pairs.genuine.length} genuine / ${pairs.impostor.length} impostor pairs (set by ${fit.limitedBy})`);
-    for (const [g, v] of Object.entries({ ...calibration.measured.far_by_set, ...calibration.measured.far_by_group })) say(`calibrate:   FAR within ${g}: ${(v.far * 100).toFixed(2)}% of ${v.pairs} pairs`);
+    say(
+      `calibrate: threshold ${calibration.threshold} (${metric === 'l2' ? 'L2 distance, same person below' : 'cosine similarity, same person above'}) for FAR ${o.far}: measured FAR ${(fit.far * 100).toFixed(3)}%, TAR ${(fit.tar * 100).toFixed(2)}% over ${pairs.genuine.length} genuine / ${pairs.impostor.length} impostor pairs (set by ${fit.limitedBy})`,
+    );
+    for (const [g, v] of Object.entries({ ...calibration.measured.far_by_set, ...calibration.measured.far_by_group }))
+      say(`calibrate:   FAR within ${g}: ${(v.far * 100).toFixed(2)}% of ${v.pairs} pairs`);
     say(`calibrate: written to ${o.out}`);
     return 0;
   } finally {

@@ -105,7 +105,8 @@ function parseOptions(argv: string[]): Options | 'help' {
   }
   if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') throw new UsageError(`--broker must be mqtt:// or mqtts://, not ${url.protocol}//`);
   if (values.ca && url.protocol !== 'mqtts:') throw new UsageError('--ca needs an mqtts:// broker');
-  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError('--cert and --key go together: a client certificate needs its key');
+  if ((values.cert === undefined) !== (values.key === undefined))
+    throw new UsageError('--cert and --key go together: a client certificate needs its key');
   if (values.cert && url.protocol !== 'mqtts:') throw new UsageError('--cert and --key need an mqtts:// broker');
   const prefix = values.prefix;
   if (prefix === '' || /[+#/]/.test(prefix)) throw new UsageError(`--prefix "${prefix}" must be one topic level without + # /`);
@@ -121,7 +122,10 @@ function parseOptions(argv: string[]): Options | 'help' {
   };
   const ca = values.ca ? read('CA file', values.ca) : undefined;
   // Node would silently trust nothing from it, and then blame the broker's certificate.
-  if (ca && !ca.includes('-----BEGIN CERTIFICATE-----')) throw new InputError(`the CA file ${values.ca} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in ${values.ca} -out ca.pem)`);
+  if (ca && !ca.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InputError(
+      `the CA file ${values.ca} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in ${values.ca} -out ca.pem)`,
+    );
   const cert = values.cert ? read('client certificate', values.cert) : undefined;
   const key = values.key ? read('client key', values.key) : undefined;
   // MQTT.js would throw on these at connect time; say which file is wrong instead.
@@ -134,7 +138,13 @@ function parseOptions(argv: string[]): Options | 'help' {
     url: values.broker,
     prefix,
     ...(values.username !== undefined ? { username: values.username } : {}),
-    ...(values['password-file'] ? { password: read('password file', values['password-file']).toString('utf8').replace(/\r?\n$/, '') } : {}),
+    ...(values['password-file']
+      ? {
+          password: read('password file', values['password-file'])
+            .toString('utf8')
+            .replace(/\r?\n$/, ''),
+        }
+      : {}),
     ...(ca ? { ca } : {}),
     ...(cert && key ? { cert, key } : {}),
     once: values.once,
@@ -212,7 +222,14 @@ async function run(o: Options): Promise<number> {
       ...(size && out.rows ? { height: out.rows } : {}),
     });
   // Home, each line cleared to its end, then the rest of the screen: no flicker, no scrolling.
-  const redraw = (): void => void out.write('\x1b[H' + table(true).map((l) => l + '\x1b[K').join('\n') + '\x1b[J');
+  const redraw = (): void =>
+    void out.write(
+      '\x1b[H' +
+        table(true)
+          .map((l) => l + '\x1b[K')
+          .join('\n') +
+        '\x1b[J',
+    );
   let redrawTimer: ReturnType<typeof setTimeout> | undefined;
   const changed = (id?: string): void => {
     if (o.once) return;
@@ -283,7 +300,11 @@ async function run(o: Options): Promise<number> {
     connection = `${wasConnected ? 'lost' : 'unreachable'}: ${reason}; retrying`;
     if (!outageReported && !o.once) {
       outageReported = true;
-      say(wasConnected ? `lost the broker ${broker} (${reason}); reconnecting every ${RETRY_MS / 1000} s` : `cannot reach the broker ${broker} (${reason}); retrying every ${RETRY_MS / 1000} s`);
+      say(
+        wasConnected
+          ? `lost the broker ${broker} (${reason}); reconnecting every ${RETRY_MS / 1000} s`
+          : `cannot reach the broker ${broker} (${reason}); retrying every ${RETRY_MS / 1000} s`,
+      );
     }
     wasConnected = false;
     if (tty && !o.once) redraw();
@@ -344,7 +365,15 @@ function secureContextAccepts(opts: { cert?: Buffer; key?: Buffer }): boolean {
   }
 }
 
-const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
 
 /**
  * What a TLS failure means, in the monitor's own options, or null when it is not one. Node's
@@ -359,10 +388,15 @@ function tlsProblem(err: Error & { code?: number | string; reason?: string }, o:
       ? `the broker's certificate is not signed by the CA in --ca (${what})`
       : `the broker's certificate is not signed by a CA this computer trusts (${what}): pass the hospital's CA certificate with --ca FILE`;
   }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the broker's certificate is not made out to this host name (${what}): use a name it lists in --broker`;
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check this computer's clock too)`;
-  if (/CERTIFICATE_REQUIRED$/.test(code) || (!o.cert && /HANDSHAKE_FAILURE$/.test(code))) return `the broker requires a client certificate (${what}): pass --cert FILE --key FILE`;
-  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)) {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the broker's certificate is not made out to this host name (${what}): use a name it lists in --broker`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `the broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check this computer's clock too)`;
+  if (/CERTIFICATE_REQUIRED$/.test(code) || (!o.cert && /HANDSHAKE_FAILURE$/.test(code)))
+    return `the broker requires a client certificate (${what}): pass --cert FILE --key FILE`;
+  if (
+    /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)
+  ) {
     return `the broker refused the client certificate${o.cert ? ' in --cert' : ''} (${what})`;
   }
   if (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code)) return `TLS with the broker failed (${what})`;

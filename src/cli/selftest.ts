@@ -82,7 +82,9 @@ export async function selftestMain(argv: string[]): Promise<number> {
     process.stderr.write(err.format() + '\n');
     return EX_CONFIG;
   }
-  const log = opts.verbose ? createLogger({ level: 'debug', pretty: 'never', destination: pino.destination({ fd: 2, sync: true }) }) : createLogger({ level: 'silent', pretty: 'never' });
+  const log = opts.verbose
+    ? createLogger({ level: 'debug', pretty: 'never', destination: pino.destination({ fd: 2, sync: true }) })
+    : createLogger({ level: 'silent', pretty: 'never' });
   const out = (line: string): void => void (opts.json || process.stdout.write(line + '\n'));
   const version = packageVersion();
   out(`kioskd selftest ${version}: kiosk ${loaded.deviceId}, config ${loaded.source}`);
@@ -149,7 +151,13 @@ async function buildChecks(loaded: LoadedConfig, o: Options, log: Logger): Promi
   const clock = systemClock();
   const wallClock = (): Date => new Date();
   const limitMs = o.timeoutMs;
-  const hal = await createHal(config.hal, { log: log.child({ ns: 'hal' }), clock, random: Math.random, today: () => localDate(wallClock(), config.ticket.timeZone), storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage } });
+  const hal = await createHal(config.hal, {
+    log: log.child({ ns: 'hal' }),
+    clock,
+    random: Math.random,
+    today: () => localDate(wallClock(), config.ticket.timeZone),
+    storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage },
+  });
   // The models load (seconds) while the printer check runs.
   const wantFaces = !o.skip.has('camera') && config.faceid.enabled && config.hal.camera.driver !== 'none';
   const engine = wantFaces ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
@@ -157,7 +165,8 @@ async function buildChecks(loaded: LoadedConfig, o: Options, log: Logger): Promi
   ready?.catch(() => {}); // reported by the camera check
   const build: Record<CheckName, () => Check> = {
     printer: () => printerCheck({ config, deviceId, printer: hal.ports.printer, wallClock, log: log.child({ ns: 'printer' }), limitMs }),
-    camera: () => cameraCheck({ config, camera: hal.ports.camera, faces: engine && ready ? { engine, ready } : null, expectFace: o.expectFace, limitMs }),
+    camera: () =>
+      cameraCheck({ config, camera: hal.ports.camera, faces: engine && ready ? { engine, ready } : null, expectFace: o.expectFace, limitMs }),
     lamps: () => lampsCheck({ config, indicators: hal.ports.indicators, clock, eachMs: LAMP_MS, limitMs }),
     scanner: () => scannerCheck({ config, card: hal.ports.card, clock, scanMs: o.scanMs, prompt: (l) => process.stderr.write(l + '\n'), limitMs }),
     broker: () => brokerCheck({ config, deviceId, secrets, clock, limitMs }),

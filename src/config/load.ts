@@ -187,7 +187,11 @@ export function parseConfig(text: string, source: string, opts: LoadOptions = {}
     secrets = readSecrets(result.data, env, problems);
     deviceId = result.data.device.id ?? (opts.hostname ?? hostname)();
     const idCheck = deviceIdSchema.safeParse(deviceId);
-    if (!idCheck.success) problems.push({ path: 'device.id', message: `the hostname "${deviceId}" cannot be a kiosk id (${idCheck.error.issues[0]?.message}); set device.id` });
+    if (!idCheck.success)
+      problems.push({
+        path: 'device.id',
+        message: `the hostname "${deviceId}" cannot be a kiosk id (${idCheck.error.issues[0]?.message}); set device.id`,
+      });
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   return { config: result.data, deviceId, secrets, source };
@@ -203,7 +207,9 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadedConf
  */
 function readConfigText(path: string): string {
   const tooBig = (what: string): ConfigError =>
-    new ConfigError(path, [{ path: '', message: `the file is ${what}; a kiosk config is at most ${MAX_CONFIG_BYTES / 1024 / 1024} MB (is this the right file?)` }]);
+    new ConfigError(path, [
+      { path: '', message: `the file is ${what}; a kiosk config is at most ${MAX_CONFIG_BYTES / 1024 / 1024} MB (is this the right file?)` },
+    ]);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -258,11 +264,19 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
     return undefined;
   };
   // A trailing newline from `echo secret > file` is not part of the secret.
-  const text = (path: string, file: string | undefined): string | undefined => (file === undefined ? undefined : read(path, file)?.toString('utf8').replace(/\r?\n$/, ''));
+  const text = (path: string, file: string | undefined): string | undefined =>
+    file === undefined
+      ? undefined
+      : read(path, file)
+          ?.toString('utf8')
+          .replace(/\r?\n$/, '');
   const mqttPassword = text('mqtt.passwordFile', config.mqtt.passwordFile ?? credential('mqtt-password'));
   const bhytPassword = config.bhyt.enabled ? text('bhyt.passwordFile', config.bhyt.passwordFile ?? credential('bhyt-password')) : undefined;
   if (config.bhyt.enabled && bhytPassword === undefined && !problems.some((p) => p.path === 'bhyt.passwordFile')) {
-    problems.push({ path: 'bhyt.passwordFile', message: `required when bhyt.enabled is true: a file with the gateway password, or the systemd credential "bhyt-password"${credstoreDenied ? ` (${credstoreDenied} may hold it but is not readable by this user: run with sudo)` : ''}` });
+    problems.push({
+      path: 'bhyt.passwordFile',
+      message: `required when bhyt.enabled is true: a file with the gateway password, or the systemd credential "bhyt-password"${credstoreDenied ? ` (${credstoreDenied} may hold it but is not readable by this user: run with sudo)` : ''}`,
+    });
   }
   const identityToken = text('identity.tokenFile', config.identity.tokenFile);
   const t = config.mqtt.tls;
@@ -287,12 +301,22 @@ function readSecrets(config: Config, env: NodeJS.ProcessEnv, problems: ConfigPro
  * not the certificate's makes MQTT.js throw (a crash, restarted in a loop), a CA file without a
  * PEM certificate silently trusts nothing. Both are the config's fault, so they are config errors.
  */
-function checkTls(t: NonNullable<Config['mqtt']['tls']>, m: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined }, problems: ConfigProblem[]): void {
+function checkTls(
+  t: NonNullable<Config['mqtt']['tls']>,
+  m: { ca?: Buffer | undefined; cert?: Buffer | undefined; key?: Buffer | undefined },
+  problems: ConfigProblem[],
+): void {
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
-    problems.push({ path: 'mqtt.tls.caFile', message: `${t.caFile} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in FILE -out ca.pem)` });
+    problems.push({
+      path: 'mqtt.tls.caFile',
+      message: `${t.caFile} holds no PEM certificate (a DER file converts with: openssl x509 -inform der -in FILE -out ca.pem)`,
+    });
   }
   if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
-    problems.push({ path: t.certFile ? 'mqtt.tls.keyFile' : 'mqtt.tls.certFile', message: 'mqtt.tls.certFile and mqtt.tls.keyFile go together: mutual TLS needs the client certificate and its key' });
+    problems.push({
+      path: t.certFile ? 'mqtt.tls.keyFile' : 'mqtt.tls.certFile',
+      message: 'mqtt.tls.certFile and mqtt.tls.keyFile go together: mutual TLS needs the client certificate and its key',
+    });
     return;
   }
   if (!m.cert || !m.key) return;
@@ -306,5 +330,6 @@ function checkTls(t: NonNullable<Config['mqtt']['tls']>, m: { ca?: Buffer | unde
   };
   if (fails({ cert: m.cert })) problems.push({ path: 'mqtt.tls.certFile', message: `${t.certFile} is not a PEM certificate` });
   else if (fails({ key: m.key })) problems.push({ path: 'mqtt.tls.keyFile', message: `${t.keyFile} is not a PEM private key without a passphrase` });
-  else if (fails({ cert: m.cert, key: m.key })) problems.push({ path: 'mqtt.tls.keyFile', message: `${t.keyFile} is not the key of the certificate ${t.certFile}` });
+  else if (fails({ cert: m.cert, key: m.key }))
+    problems.push({ path: 'mqtt.tls.keyFile', message: `${t.keyFile} is not the key of the certificate ${t.certFile}` });
 }

@@ -59,25 +59,70 @@ export type CardConfig = z.output<typeof cardSchema>;
 
 /** Models whose code-page numbers the encoder knows (@point-of-sale/receipt-printer-encoder 4). */
 export const printerModels = [
-  'bixolon-srp350', 'bixolon-srp350iii', 'citizen-ct-s310ii', 'epson-tm-m30ii', 'epson-tm-m30iii', 'epson-tm-p20ii', 'epson-tm-t20ii',
-  'epson-tm-t20iii', 'epson-tm-t20iv', 'epson-tm-t70', 'epson-tm-t70ii', 'epson-tm-t88ii', 'epson-tm-t88iii', 'epson-tm-t88iv', 'epson-tm-t88v',
-  'epson-tm-t88vi', 'epson-tm-t88vii', 'fujitsu-fp1000', 'hp-a779', 'metapace-t1', 'mpt-ii', 'pos-5890', 'pos-8360', 'sunmi-p2se', 'sunmi-p3h',
-  'sunmi-p3kh', 'sunmi-p3mix', 'sunmi', 'xprinter-xp-n160ii', 'xprinter-xp-t80q', 'youku-58t',
+  'bixolon-srp350',
+  'bixolon-srp350iii',
+  'citizen-ct-s310ii',
+  'epson-tm-m30ii',
+  'epson-tm-m30iii',
+  'epson-tm-p20ii',
+  'epson-tm-t20ii',
+  'epson-tm-t20iii',
+  'epson-tm-t20iv',
+  'epson-tm-t70',
+  'epson-tm-t70ii',
+  'epson-tm-t88ii',
+  'epson-tm-t88iii',
+  'epson-tm-t88iv',
+  'epson-tm-t88v',
+  'epson-tm-t88vi',
+  'epson-tm-t88vii',
+  'fujitsu-fp1000',
+  'hp-a779',
+  'metapace-t1',
+  'mpt-ii',
+  'pos-5890',
+  'pos-8360',
+  'sunmi-p2se',
+  'sunmi-p3h',
+  'sunmi-p3kh',
+  'sunmi-p3mix',
+  'sunmi',
+  'xprinter-xp-n160ii',
+  'xprinter-xp-t80q',
+  'youku-58t',
 ] as const;
 
 /** Models whose code-page table has WPC1258 (checked against the encoder, model by model). */
 export const cp1258Models: ReadonlySet<string> = new Set([
-  'bixolon-srp350iii', 'citizen-ct-s310ii', 'epson-tm-m30ii', 'epson-tm-m30iii', 'epson-tm-p20ii', 'epson-tm-t20ii', 'epson-tm-t20iii',
-  'epson-tm-t20iv', 'epson-tm-t70ii', 'epson-tm-t88v', 'epson-tm-t88vi', 'epson-tm-t88vii', 'pos-5890', 'pos-8360', 'youku-58t',
+  'bixolon-srp350iii',
+  'citizen-ct-s310ii',
+  'epson-tm-m30ii',
+  'epson-tm-m30iii',
+  'epson-tm-p20ii',
+  'epson-tm-t20ii',
+  'epson-tm-t20iii',
+  'epson-tm-t20iv',
+  'epson-tm-t70ii',
+  'epson-tm-t88v',
+  'epson-tm-t88vi',
+  'epson-tm-t88vii',
+  'pos-5890',
+  'pos-8360',
+  'youku-58t',
 ]);
 
 const printerCommon = {
   model: z.enum(printerModels).default('epson-tm-t20iii').describe('printer model: decides the ESC t code-page numbers in text modes'),
-  paperMm: z.union([z.literal(80), z.literal(58)]).default(80).describe('roll width'),
+  paperMm: z
+    .union([z.literal(80), z.literal(58)])
+    .default(80)
+    .describe('roll width'),
   text: z
     .enum(['raster', 'cp1258'])
     .default('raster')
-    .describe('raster: text printed as pictures (works on every printer; the safe default); cp1258: WPC1258 code-page text, if the model has that code page'),
+    .describe(
+      'raster: text printed as pictures (works on every printer; the safe default); cp1258: WPC1258 code-page text, if the model has that code page',
+    ),
   statusPollMs: durationMs(500, 600_000).default(5000).describe('status (DLE EOT) poll while idle'),
   statusTimeoutMs: durationMs(100, 30_000).default(1500),
   jobTimeoutMs: durationMs(1000, 300_000).default(20_000).describe('longest a ticket may take to send'),
@@ -115,7 +160,11 @@ const printerSchema = z
   ])
   .superRefine((p, ctx) => {
     if (p.driver !== 'none' && p.text === 'cp1258' && !cp1258Models.has(p.model)) {
-      ctx.addIssue({ code: 'custom', path: ['text'], message: `printer model ${p.model} has no WPC1258 code page; use text: raster (works on every printer)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['text'],
+        message: `printer model ${p.model} has no WPC1258 code page; use text: raster (works on every printer)`,
+      });
     }
   })
   .prefault({ driver: 'none' });
@@ -143,9 +192,15 @@ const ticketSchema = z
   .prefault({});
 
 const departmentSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be 1–32 lower-case letters, digits or dashes').describe('short id used in MQTT and the audit'),
+  id: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be 1–32 lower-case letters, digits or dashes')
+    .describe('short id used in MQTT and the audit'),
   name: z.string().min(1).max(80).describe('printed on the ticket, e.g. "Khoa Khám bệnh"'),
-  prefix: z.string().regex(/^[A-Z]{1,3}$/, 'must be 1–3 capital letters').describe('queue-number prefix, e.g. "A" gives A001'),
+  prefix: z
+    .string()
+    .regex(/^[A-Z]{1,3}$/, 'must be 1–3 capital letters')
+    .describe('queue-number prefix, e.g. "A" gives A001'),
   room: z.string().max(80).nullable().default(null).describe('where to go, printed under the department'),
 });
 
@@ -163,16 +218,30 @@ const checkinSchema = z
       .min(1)
       .default([{ id: 'kham-benh', name: 'Khoa Khám bệnh', prefix: 'A', room: null }])
       .describe('where a checked-in patient can be sent; the first is the default'),
-    departmentChoiceSec: z.number().int().min(0).max(120).default(0).describe('time for the patient to pick a department at the kiosk (its local screen; never over MQTT); 0: always the default'),
+    departmentChoiceSec: z
+      .number()
+      .int()
+      .min(0)
+      .max(120)
+      .default(0)
+      .describe('time for the patient to pick a department at the kiosk (its local screen; never over MQTT); 0: always the default'),
     counter: departmentSchema
       .omit({ id: true })
       .prefault({ name: 'Quầy tiếp đón', prefix: 'Q' })
       .describe('the reception counter: tickets for patients the kiosk cannot check in'),
     numbering: z
       .strictObject({
-        resetAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM').default('00:00').describe('local time (ticket.timeZone) at which every sequence starts again at 1'),
+        resetAt: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+          .default('00:00')
+          .describe('local time (ticket.timeZone) at which every sequence starts again at 1'),
         digits: z.number().int().min(2).max(5).default(3),
-        priorityMark: z.string().regex(/^[A-Z]{1,2}$/).default('U').describe('added to the prefix for the priority lane (Law 15/2023: 75 and over, under 6): A → AU'),
+        priorityMark: z
+          .string()
+          .regex(/^[A-Z]{1,2}$/)
+          .default('U')
+          .describe('added to the prefix for the priority lane (Law 15/2023: 75 and over, under 6): A → AU'),
       })
       .prefault({}),
     retentionDays: z.number().int().min(1).max(3650).default(90).describe('check-in records older than this are deleted'),
@@ -193,10 +262,12 @@ const checkinSchema = z
     for (const [i, d] of c.departments.entries()) {
       if (seen.has(d.id)) ctx.addIssue({ code: 'custom', path: ['departments', i, 'id'], message: `department id "${d.id}" is used twice` });
       seen.add(d.id);
-      if (d.prefix === c.counter.prefix) ctx.addIssue({ code: 'custom', path: ['departments', i, 'prefix'], message: `prefix "${d.prefix}" is the counter's` });
+      if (d.prefix === c.counter.prefix)
+        ctx.addIssue({ code: 'custom', path: ['departments', i, 'prefix'], message: `prefix "${d.prefix}" is the counter's` });
     }
     const prefixes = c.departments.map((d) => d.prefix);
-    if (new Set(prefixes).size !== prefixes.length) ctx.addIssue({ code: 'custom', path: ['departments'], message: 'two departments share a prefix: their numbers would collide' });
+    if (new Set(prefixes).size !== prefixes.length)
+      ctx.addIssue({ code: 'custom', path: ['departments'], message: 'two departments share a prefix: their numbers would collide' });
   })
   .prefault({});
 
@@ -223,7 +294,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z
         .url({ protocol: /^(mqtt|mqtts|ws|wss)$/, error: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })
-        .refine((u) => !URL.canParse(u) || new URL(u).password === '', 'must not carry a password: use mqtt.passwordFile or the systemd credential "mqtt-password"')
+        .refine(
+          (u) => !URL.canParse(u) || new URL(u).password === '',
+          'must not carry a password: use mqtt.passwordFile or the systemd credential "mqtt-password"',
+        )
         .default('mqtt://127.0.0.1:1883'),
       protocol: z
         .union([z.literal('auto'), z.literal(5), z.literal(4)])
@@ -251,8 +325,20 @@ export const configSchema = z.strictObject({
       // The broker is not trusted: a command is bounded in size and rate before it is read.
       commands: z
         .strictObject({
-          maxPayloadBytes: z.number().int().min(256).max(65_536).default(16_384).describe('a command payload over this is refused without being parsed or echoed'),
-          ratePerMinute: z.number().int().min(1).max(600).default(30).describe('per command name; commands over it are dropped, counted and reported once a minute (alert mqtt.commands_limited)'),
+          maxPayloadBytes: z
+            .number()
+            .int()
+            .min(256)
+            .max(65_536)
+            .default(16_384)
+            .describe('a command payload over this is refused without being parsed or echoed'),
+          ratePerMinute: z
+            .number()
+            .int()
+            .min(1)
+            .max(600)
+            .default(30)
+            .describe('per command name; commands over it are dropped, counted and reported once a minute (alert mqtt.commands_limited)'),
           testPrintEverySec: z.number().int().min(0).max(3600).default(10).describe('at most one print-test per this many seconds'),
         })
         .prefault({}),
@@ -283,8 +369,20 @@ export const configSchema = z.strictObject({
       // The state directory's free space is a port (storage), always required: see hal/storage.ts.
       storage: z
         .strictObject({
-          lowMb: z.number().min(0).max(1_000_000).default(200).describe('below this much free space in stateDir: alert storage.low, the kiosk keeps working'),
-          minMb: z.number().min(0).max(1_000_000).default(20).describe('below this: out of service (alert storage.full) until there is room again; the margin records the patients already in a session'),
+          lowMb: z
+            .number()
+            .min(0)
+            .max(1_000_000)
+            .default(200)
+            .describe('below this much free space in stateDir: alert storage.low, the kiosk keeps working'),
+          minMb: z
+            .number()
+            .min(0)
+            .max(1_000_000)
+            .default(20)
+            .describe(
+              'below this: out of service (alert storage.full) until there is room again; the margin records the patients already in a session',
+            ),
           checkEverySec: z.number().int().min(1).max(3600).default(10),
         })
         .prefault({}),
@@ -307,7 +405,9 @@ export const configSchema = z.strictObject({
             .string()
             .min(1)
             .default('faceapi')
-            .describe('"faceapi" (bundled), or the absolute path of an ONNX model (.onnx) or a TFJS graph model (model.json) installed by the operator'),
+            .describe(
+              '"faceapi" (bundled), or the absolute path of an ONNX model (.onnx) or a TFJS graph model (model.json) installed by the operator',
+            ),
           channels: z.enum(['rgb', 'bgr']).optional().describe('colour order the model expects (ONNX default bgr, TFJS default rgb)'),
           range: z.enum(['symmetric', 'unit']).optional().describe('pixel scaling: symmetric (v-127.5)/127.5 (default) or unit v/255'),
           size: z.number().int().min(32).max(512).optional().describe("side of the aligned crop (default: the model's input, else 112)"),
@@ -321,7 +421,9 @@ export const configSchema = z.strictObject({
         .string()
         .min(1)
         .optional()
-        .describe('extra folder of calibration files (kioskd calibrate --out); the model file\'s sha256 picks one, and a model without one does not start'),
+        .describe(
+          "extra folder of calibration files (kioskd calibrate --out); the model file's sha256 picks one, and a model without one does not start",
+        ),
       callTimeoutMs: durationMs(1000, 120_000).default(10_000).describe('one analysis longer than this is abandoned and the worker restarted'),
       maxTensorGrowth: z.number().int().min(1).default(50).describe('tensors leaked above the warm-up count before the worker is restarted'),
     })

@@ -106,7 +106,12 @@ export function warp(rgb: Uint8Array, width: number, height: number, m: Similari
  * The frame shrunk so its longer side is at most `maxSide` (detection needs no more), as floats
  * 0–255 (the detector takes them as they are: no rounding copy), and the scale used.
  */
-export function downscale(rgb: Uint8Array, width: number, height: number, maxSide: number): { rgb: Uint8Array | Float32Array; width: number; height: number; scale: number } {
+export function downscale(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  maxSide: number,
+): { rgb: Uint8Array | Float32Array; width: number; height: number; scale: number } {
   const scale = Math.min(1, maxSide / Math.max(width, height));
   if (scale === 1) return { rgb, width, height, scale };
   const w = Math.round(width * scale);

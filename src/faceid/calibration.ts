@@ -21,8 +21,14 @@ export const calibrationSchema = z.strictObject({
   measured: z.strictObject({
     far: z.number(),
     tar: z.number().describe('missed faces counted as rejects'),
-    far_by_set: z.record(z.string(), z.strictObject({ far: z.number(), pairs: z.number().int() })).optional().describe('impostor pairs within each data folder'),
-    far_by_group: z.record(z.string(), z.strictObject({ far: z.number(), pairs: z.number().int() })).optional().describe('impostor pairs within each group of the --groups CSV'),
+    far_by_set: z
+      .record(z.string(), z.strictObject({ far: z.number(), pairs: z.number().int() }))
+      .optional()
+      .describe('impostor pairs within each data folder'),
+    far_by_group: z
+      .record(z.string(), z.strictObject({ far: z.number(), pairs: z.number().int() }))
+      .optional()
+      .describe('impostor pairs within each group of the --groups CSV'),
   }),
   created: z.string(),
   fit: z.string().optional().describe('which pairs set the threshold (all, or the strictest population)'),
@@ -56,12 +62,21 @@ export type FitResult =
  * is about 10/N (ten false accepts), so N must be ≥ 10/targetFar. Genuine pairs with a missed
  * face are passed as Infinity and count as rejects.
  */
-export function fitThreshold(genuine: readonly number[], impostor: readonly number[], targetFar: number, sets: ReadonlyMap<string, readonly number[]> = new Map()): FitResult {
+export function fitThreshold(
+  genuine: readonly number[],
+  impostor: readonly number[],
+  targetFar: number,
+  sets: ReadonlyMap<string, readonly number[]> = new Map(),
+): FitResult {
   const need = Math.ceil(10 / targetFar);
   if (impostor.length < need) {
-    return { ok: false, reason: `${impostor.length} impostor pairs cannot resolve a FAR of ${targetFar}: at least ${need} are needed (more identities, or a larger FAR)` };
+    return {
+      ok: false,
+      reason: `${impostor.length} impostor pairs cannot resolve a FAR of ${targetFar}: at least ${need} are needed (more identities, or a larger FAR)`,
+    };
   }
-  if (genuine.length < 20) return { ok: false, reason: `${genuine.length} genuine pairs are too few to say how many patients would be accepted: at least 20 are needed` };
+  if (genuine.length < 20)
+    return { ok: false, reason: `${genuine.length} genuine pairs are too few to say how many patients would be accepted: at least 20 are needed` };
   let threshold = thresholdAtFar(impostor, targetFar);
   let limitedBy = 'all impostor pairs';
   for (const [name, xs] of sets) {

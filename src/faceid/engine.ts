@@ -110,7 +110,8 @@ export class FaceEngine {
     const probeMs = performance.now() - t0;
     const pq = assess(p.faces, p.width, p.height, PROBE_RULES);
     if (!pq.ok) return { ok: false, which: 'probe', reason: pq.reason, detail: pq.detail };
-    if (p.sharpness !== null && p.sharpness < PROBE_RULES.minSharpness) return { ok: false, which: 'probe', reason: 'too-blurry', detail: `sharpness ${p.sharpness.toFixed(0)} < ${PROBE_RULES.minSharpness}` };
+    if (p.sharpness !== null && p.sharpness < PROBE_RULES.minSharpness)
+      return { ok: false, which: 'probe', reason: 'too-blurry', detail: `sharpness ${p.sharpness.toFixed(0)} < ${PROBE_RULES.minSharpness}` };
     const t1 = performance.now();
     const r = this.references.get(reference) ?? (await this.analyze(reference, 'reference', signal));
     this.references.set(reference, r);
@@ -213,7 +214,8 @@ export class FaceEngine {
           let calibration: Calibration | null = null;
           try {
             calibration = this.o.calibration === 'none' ? null : findCalibration(m.recognizer.sha256, this.o.calibration.dir);
-            if (calibration && calibration.metric !== m.recognizer.metric) throw new Error(`the calibration for ${m.recognizer.name} is for ${calibration.metric}, the model gives ${m.recognizer.metric}`);
+            if (calibration && calibration.metric !== m.recognizer.metric)
+              throw new Error(`the calibration for ${m.recognizer.name} is for ${calibration.metric}, the model gives ${m.recognizer.metric}`);
           } catch (err) {
             reject(err instanceof Error ? err : new Error(String(err)));
             void w.terminate();
@@ -222,10 +224,24 @@ export class FaceEngine {
           this.worker = w;
           this.baseTensors = m.tensors;
           this.lastTensors = m.tensors;
-          this.info = { backend: m.backend, backendNote: m.backendNote, loadMs: m.loadMs, warmupMs: m.warmupMs, recognizer: m.recognizer, calibration };
-          if (m.backendNote) this.log.warn({ backend: m.backend, why: m.backendNote }, 'the configured tfjs backend did not load; using the next one');
+          this.info = {
+            backend: m.backend,
+            backendNote: m.backendNote,
+            loadMs: m.loadMs,
+            warmupMs: m.warmupMs,
+            recognizer: m.recognizer,
+            calibration,
+          };
+          if (m.backendNote)
+            this.log.warn({ backend: m.backend, why: m.backendNote }, 'the configured tfjs backend did not load; using the next one');
           this.log.info(
-            { backend: m.backend, recognizer: m.recognizer.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), ...(calibration ? { threshold: calibration.threshold, targetFar: calibration.target_far } : {}) },
+            {
+              backend: m.backend,
+              recognizer: m.recognizer.name,
+              loadMs: Math.round(m.loadMs),
+              warmupMs: Math.round(m.warmupMs),
+              ...(calibration ? { threshold: calibration.threshold, targetFar: calibration.target_far } : {}),
+            },
             'face models loaded',
           );
           resolve(this.info);

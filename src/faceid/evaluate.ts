@@ -61,7 +61,8 @@ export function readPairs(file: string, dir: string): { photos: LabelledPhoto[];
     .forEach((line, n) => {
       if (!line.trim() || /^fold\t/i.test(line)) return;
       const cols = line.split('\t');
-      if (cols.length !== 4 || !/^(1|0|true|false)$/i.test(cols[1]!)) throw new Error(`${file}:${n + 1}: expected "fold<TAB>same<TAB>left<TAB>right" with same 1 or 0`);
+      if (cols.length !== 4 || !/^(1|0|true|false)$/i.test(cols[1]!))
+        throw new Error(`${file}:${n + 1}: expected "fold<TAB>same<TAB>left<TAB>right" with same 1 or 0`);
       pairs.push({ a: at(cols[2]!), b: at(cols[3]!), same: /^(1|true)$/i.test(cols[1]!) });
     });
   return { photos, pairs };
@@ -143,7 +144,8 @@ export function pairDistances(
 }
 
 /** Share of `distances` below `threshold` (accepted as the same person). */
-export const acceptRate = (distances: readonly number[], threshold: number): number => distances.filter((x) => x < threshold).length / Math.max(1, distances.length);
+export const acceptRate = (distances: readonly number[], threshold: number): number =>
+  distances.filter((x) => x < threshold).length / Math.max(1, distances.length);
 
 /** Equal error rate, by one sweep over both lists sorted. */
 export function equalErrorRate(genuine: readonly number[], impostor: readonly number[]): number {

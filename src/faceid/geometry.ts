@@ -33,12 +33,26 @@ export interface QualityRules {
   readonly wholeFace: boolean;
 }
 
-export const PROBE_RULES: QualityRules = { minEyeDistancePx: 28, maxRollDeg: 25, maxYawRatio: 0.35, minSharpness: 25, secondFaceRatio: 0.6, wholeFace: true };
+export const PROBE_RULES: QualityRules = {
+  minEyeDistancePx: 28,
+  maxRollDeg: 25,
+  maxYawRatio: 0.35,
+  minSharpness: 25,
+  secondFaceRatio: 0.6,
+  wholeFace: true,
+};
 /**
  * Chip portraits are small, recompressed and (ICAO) frontal: only a face is required; the pose
  * limits only refuse profiles. A stricter rule here would only turn patients away.
  */
-export const REFERENCE_RULES: QualityRules = { minEyeDistancePx: 14, maxRollDeg: 30, maxYawRatio: 0.8, minSharpness: 0, secondFaceRatio: 2, wholeFace: false };
+export const REFERENCE_RULES: QualityRules = {
+  minEyeDistancePx: 14,
+  maxRollDeg: 30,
+  maxYawRatio: 0.8,
+  minSharpness: 0,
+  secondFaceRatio: 2,
+  wholeFace: false,
+};
 
 /** A kiosk frames one patient: the face nearest the centre is theirs (the largest may be a bystander). */
 export function pickCentral(faces: readonly DetectedFace[], width: number, height: number): DetectedFace | null {
@@ -78,7 +92,8 @@ export function assess(faces: readonly DetectedFace[], width: number, height: nu
   const rivals = faces.filter((f) => f !== face && f.box.width * f.box.height >= rules.secondFaceRatio * size);
   if (rivals.length > 0) return { ok: false, reason: 'multiple-faces', detail: `${rivals.length + 1} faces of similar size in the frame` };
   const eyes = eyeDistance(face);
-  if (eyes < rules.minEyeDistancePx) return { ok: false, reason: 'too-small', detail: `eyes ${eyes.toFixed(0)} px apart; at least ${rules.minEyeDistancePx} needed` };
+  if (eyes < rules.minEyeDistancePx)
+    return { ok: false, reason: 'too-small', detail: `eyes ${eyes.toFixed(0)} px apart; at least ${rules.minEyeDistancePx} needed` };
   // Landmarks guessed beyond the frame edge: half a face cannot be aligned, let alone compared.
   const outside = [face.leftEye, face.rightEye, face.nose, ...face.mouthCorners].some(([x, y]) => !(x >= 0 && y >= 0 && x < width && y < height));
   if (rules.wholeFace && outside) return { ok: false, reason: 'off-pose', detail: 'the face is partly outside the frame' };

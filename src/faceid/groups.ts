@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
  */
 export function loadGroups(path: string | undefined): (identity: string) => string | null {
   if (!path) return () => null;
-  const [head, ...rows] = readFileSync(path, 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+  const [head, ...rows] = readFileSync(path, 'utf8')
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.split(','));
   const idCol = head!.indexOf('face_id');
   const ethCol = head!.findIndex((h) => h === 'ethnicity' || h === 'face_eth');
   if (idCol < 0 || ethCol < 0) throw new Error(`${path}: needs a face_id and an ethnicity (or face_eth) column`);

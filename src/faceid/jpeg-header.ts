@@ -96,7 +96,8 @@ function scan(b: Uint8Array): JpegHeaderResult {
       const height = (b[i + 3]! << 8) | b[i + 4]!;
       const width = (b[i + 5]! << 8) | b[i + 6]!;
       const components = b[i + 7]!;
-      if (width === 0 || height === 0) return fail(`a frame header declaring ${width}×${height} pixels (a height given later, in DNL, is not supported)`);
+      if (width === 0 || height === 0)
+        return fail(`a frame header declaring ${width}×${height} pixels (a height given later, in DNL, is not supported)`);
       if (components < 1 || components > 4 || segLen < 8 + 3 * components) return fail(`a frame header with ${components} components`);
       for (let c = 0; c < components; c++) {
         const hv = b[i + 8 + 3 * c + 1]!;

@@ -10,7 +10,13 @@ import { PORTRAIT_LIMIT } from './jpeg-header.js';
 export function faceEngineOptions(c: Config['faceid'], overrides: Partial<FaceEngineOptions> = {}): FaceEngineOptions {
   return {
     backend: c.backend,
-    recognizer: { model: c.recognizer.model, channels: c.recognizer.channels, range: c.recognizer.range, size: c.recognizer.size, onnxCompiler: c.recognizer.onnxCompiler },
+    recognizer: {
+      model: c.recognizer.model,
+      channels: c.recognizer.channels,
+      range: c.recognizer.range,
+      size: c.recognizer.size,
+      onnxCompiler: c.recognizer.onnxCompiler,
+    },
     calibration: { dir: c.calibrationDir },
     callTimeoutMs: c.callTimeoutMs,
     maxTensorGrowth: c.maxTensorGrowth,

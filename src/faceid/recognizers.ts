@@ -141,7 +141,15 @@ async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
     name: `ONNX ${spec.model.split('/').pop()} on an ArcFace 5-point crop`,
     sha256: sha256(bytes),
     metric: 'cosine',
-    embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), { size, channels: spec.channels ?? 'bgr', layout: 'nchw', range: spec.range ?? 'symmetric' })),
+    embed: (frame, face) =>
+      run(
+        alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), {
+          size,
+          channels: spec.channels ?? 'bgr',
+          layout: 'nchw',
+          range: spec.range ?? 'symmetric',
+        }),
+      ),
     warm: async () => void (await run(new Float32Array(3 * size * size))),
   };
 }
@@ -177,7 +185,15 @@ async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
     name: `TFJS graph ${spec.model.split('/').slice(-2).join('/')} on an ArcFace 5-point crop`,
     sha256: sha256(...files),
     metric: 'cosine',
-    embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), { size, channels: spec.channels ?? 'rgb', layout, range: spec.range ?? 'symmetric' })),
+    embed: (frame, face) =>
+      run(
+        alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), {
+          size,
+          channels: spec.channels ?? 'rgb',
+          layout,
+          range: spec.range ?? 'symmetric',
+        }),
+      ),
     warm: async () => void (await run(new Float32Array(3 * size * size))),
   };
 }

@@ -114,7 +114,8 @@ async function main(): Promise<void> {
         sharpness = laplacianVariance(chip, 150);
         chip.fill(0);
         // A blurred frame is refused anyway: the costly step is skipped on the retries a kiosk sees most.
-        if (q.ok && sharpness >= rules.minSharpness) embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
+        if (q.ok && sharpness >= rules.minSharpness)
+          embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
       }
       const t3 = performance.now();
       return {
@@ -180,7 +181,12 @@ function meshPoint(f: any, i: number): Point {
 }
 
 /** The frame with a mid-grey border of `ratio` of its size on every side. */
-function pad(rgb: Uint8Array | Float32Array, width: number, height: number, ratio: number): { rgb: Float32Array; width: number; height: number; dx: number; dy: number } {
+function pad(
+  rgb: Uint8Array | Float32Array,
+  width: number,
+  height: number,
+  ratio: number,
+): { rgb: Float32Array; width: number; height: number; dx: number; dy: number } {
   const dx = Math.round(width * ratio);
   const dy = Math.round(height * ratio);
   const w = width + 2 * dx;

@@ -20,7 +20,13 @@ import { createStorageWatch, type StorageWatch } from './storage.js';
 
 export interface Hal {
   readonly mode: 'real' | 'sim';
-  readonly ports: Readonly<Record<PortId, Port>> & { readonly card: CardReader; readonly printer: TicketPrinter; readonly camera: Camera; readonly indicators: Indicators; readonly storage: StorageWatch };
+  readonly ports: Readonly<Record<PortId, Port>> & {
+    readonly card: CardReader;
+    readonly printer: TicketPrinter;
+    readonly camera: Camera;
+    readonly indicators: Indicators;
+    readonly storage: StorageWatch;
+  };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
   open(signal: AbortSignal): Promise<void>;
@@ -43,13 +49,26 @@ export interface HalDeps {
  * here, lazily, only when configured, so a machine without libusb still starts.
  */
 export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal> {
-  const ports = {} as Record<PortId, Port> & { card: CardReader; printer: TicketPrinter; camera: Camera; indicators: Indicators; storage: StorageWatch };
+  const ports = {} as Record<PortId, Port> & {
+    card: CardReader;
+    printer: TicketPrinter;
+    camera: Camera;
+    indicators: Indicators;
+    storage: StorageWatch;
+  };
   ports.camera = createCamera(cfg.camera, deps);
   ports.indicators = createIndicators(cfg.indicators, deps);
   ports.card = createCard(cfg.card, deps);
   ports.printer = createPrinter(cfg.printer, deps);
   const st = deps.storage;
-  ports.storage = createStorageWatch({ dir: st.dir, lowBytes: st.lowMb * 2 ** 20, minBytes: st.minMb * 2 ** 20, everyMs: st.checkEverySec * 1000, clock: deps.clock, log: deps.log.child({ port: 'storage' }) });
+  ports.storage = createStorageWatch({
+    dir: st.dir,
+    lowBytes: st.lowMb * 2 ** 20,
+    minBytes: st.minMb * 2 ** 20,
+    everyMs: st.checkEverySec * 1000,
+    clock: deps.clock,
+    log: deps.log.child({ port: 'storage' }),
+  });
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,
@@ -101,7 +120,12 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
 
 function createCamera(cfg: CameraConfig, deps: HalDeps): Camera {
   if (cfg.driver === 'none') return absentCamera('no driver configured');
-  return createRpicamCamera(cfg, { clock: deps.clock, random: deps.random, log: deps.log.child({ port: 'camera' }), ...(deps.env ? { env: deps.env } : {}) });
+  return createRpicamCamera(cfg, {
+    clock: deps.clock,
+    random: deps.random,
+    log: deps.log.child({ port: 'camera' }),
+    ...(deps.env ? { env: deps.env } : {}),
+  });
 }
 
 function createIndicators(cfg: IndicatorsConfig, deps: HalDeps): Indicators {
@@ -123,7 +147,11 @@ function createPrinter(cfg: PrinterConfig, deps: HalDeps): TicketPrinter {
       ? { driver: 'escpos-tcp', where: `tcp://${cfg.host}:${cfg.port}`, openLink: tcpPrinter(cfg.host, cfg.port) }
       : cfg.driver === 'device'
         ? { driver: 'escpos-device', where: cfg.path, openLink: devicePrinter(cfg.path) }
-        : { driver: 'escpos-usb', where: `usb ${cfg.vendorId.toString(16)}:${cfg.productId.toString(16)}`, openLink: usbPrinter(cfg.vendorId, cfg.productId) };
+        : {
+            driver: 'escpos-usb',
+            where: `usb ${cfg.vendorId.toString(16)}:${cfg.productId.toString(16)}`,
+            openLink: usbPrinter(cfg.vendorId, cfg.productId),
+          };
   return createTicketPrinter(
     {
       ...link,

@@ -30,10 +30,12 @@ export interface StorageWatch extends Port {
  * patient already in a session still be recorded.
  */
 export function createStorageWatch(o: StorageWatchOptions): StorageWatch {
-  const free = o.freeBytes ?? (async (dir: string) => {
-    const s = await statfs(dir);
-    return s.bavail * s.bsize;
-  });
+  const free =
+    o.freeBytes ??
+    (async (dir: string) => {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    });
   let state: PortState = { kind: 'connecting', attempt: 0 };
   const listeners = new Set<(s: PortState) => void>();
   let timer: unknown = null;
@@ -49,7 +51,8 @@ export function createStorageWatch(o: StorageWatchOptions): StorageWatch {
   const check = async (): Promise<PortState> => {
     try {
       const bytes = await free(o.dir);
-      const next: PortState = bytes < o.minBytes ? { kind: 'faulted', reason: 'full' } : bytes < o.lowBytes ? { kind: 'degraded', reason: 'low' } : { kind: 'ready' };
+      const next: PortState =
+        bytes < o.minBytes ? { kind: 'faulted', reason: 'full' } : bytes < o.lowBytes ? { kind: 'degraded', reason: 'low' } : { kind: 'ready' };
       if (next.kind !== state.kind) {
         const fields = { dir: o.dir, free: mb(bytes), low: mb(o.lowBytes), min: mb(o.minBytes) };
         if (next.kind === 'faulted') o.log.error(fields, 'the state directory is (nearly) full: out of service until there is room again');

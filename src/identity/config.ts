@@ -9,9 +9,14 @@ export const identityConfigSchema = z
   .strictObject({
     url: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-      .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user or password: use identity.tokenFile')
+      .refine(
+        (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+        'must not carry a user or password: use identity.tokenFile',
+      )
       .optional()
-      .describe('base URL of the identity service; the kiosk POSTs to <url>/portrait. Absent: there is no identity service, so there are no reference portraits'),
+      .describe(
+        'base URL of the identity service; the kiosk POSTs to <url>/portrait. Absent: there is no identity service, so there are no reference portraits',
+      ),
     timeoutMs: z
       .number()
       .int()
@@ -25,7 +30,10 @@ export const identityConfigSchema = z
       .optional()
       .describe('file holding a bearer token for the service (sent as "Authorization: Bearer <token>"); tokens are not allowed in the config itself'),
   })
-  .refine((c) => c.tokenFile === undefined || c.url !== undefined, { path: ['tokenFile'], message: 'needs identity.url: a token is of no use without a service' })
+  .refine((c) => c.tokenFile === undefined || c.url !== undefined, {
+    path: ['tokenFile'],
+    message: 'needs identity.url: a token is of no use without a service',
+  })
   .describe("where the kiosk gets the card holder's reference portrait")
   .prefault({});
 

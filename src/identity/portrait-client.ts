@@ -86,7 +86,12 @@ export function createPortraitClient(opts: PortraitClientOptions): PortraitClien
     }
     if (res.status !== 200) {
       await res.body?.cancel();
-      const why = res.status === 401 || res.status === 403 ? ': the token was refused' : res.status >= 300 && res.status < 400 ? ': redirects are not followed' : '';
+      const why =
+        res.status === 401 || res.status === 403
+          ? ': the token was refused'
+          : res.status >= 300 && res.status < 400
+            ? ': redirects are not followed'
+            : '';
       throw new Unavailable(`the identity service answered HTTP ${res.status}${why}`);
     }
     const body = await readCapped(res, MAX_PORTRAIT_BYTES);

@@ -32,9 +32,13 @@ export const LOCAL_TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /** How far a request moves the clock, or why it cannot. */
 function jumpOf(m: ClockAdvance, adj: AdjustableClock, timeZone: string): number | string {
-  if ('toLocal' in m) return typeof m.toLocal === 'string' && LOCAL_TIME.test(m.toLocal) ? msUntilLocalTime(adj.wallClock(), m.toLocal, timeZone) : `toLocal must be HH:MM, got ${JSON.stringify(m.toLocal)}`;
+  if ('toLocal' in m)
+    return typeof m.toLocal === 'string' && LOCAL_TIME.test(m.toLocal)
+      ? msUntilLocalTime(adj.wallClock(), m.toLocal, timeZone)
+      : `toLocal must be HH:MM, got ${JSON.stringify(m.toLocal)}`;
   const ms = (m as { ms?: unknown }).ms;
-  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_ADVANCE_MS) return `ms must be a whole number of milliseconds from 1 to ${MAX_ADVANCE_MS} (366 days), got ${JSON.stringify(ms)}`;
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_ADVANCE_MS)
+    return `ms must be a whole number of milliseconds from 1 to ${MAX_ADVANCE_MS} (366 days), got ${JSON.stringify(ms)}`;
   return ms;
 }
 

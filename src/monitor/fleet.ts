@@ -291,7 +291,22 @@ function routeOf(prefix: string, topic: string): { id: string; kind: Kind } | nu
 }
 
 function newKiosk(id: string, seq: number): KioskFacts {
-  return { id, status: null, lastSeen: null, version: null, state: null, health: null, healthAt: null, healthGaps: [], errors: [], completed: { day: 0, count: 0 }, afterHealth: [], recentIds: [], live: false, seq };
+  return {
+    id,
+    status: null,
+    lastSeen: null,
+    version: null,
+    state: null,
+    health: null,
+    healthAt: null,
+    healthGaps: [],
+    errors: [],
+    completed: { day: 0, count: 0 },
+    afterHealth: [],
+    recentIds: [],
+    live: false,
+    seq,
+  };
 }
 
 function clearRetained(k: KioskFacts, kind: Kind): KioskFacts {

@@ -40,9 +40,20 @@ interface Column {
 const COLUMNS: readonly Column[] = [
   { title: 'KIOSK', width: 14, cell: (r) => ({ text: r.kiosk }) },
   { title: 'STATUS', width: 7, cell: (r) => ({ text: r.status, colour: STATUS_COLOUR[r.status] }) },
-  { title: 'MODE', width: 20, cell: (r) => ({ text: r.mode === null ? '-' : r.step ? `${r.mode}/${r.step}` : r.mode, colour: r.mode === 'out-of-service' ? 'red' : r.mode === 'maintenance' ? 'yellow' : undefined }) },
+  {
+    title: 'MODE',
+    width: 20,
+    cell: (r) => ({
+      text: r.mode === null ? '-' : r.step ? `${r.mode}/${r.step}` : r.mode,
+      colour: r.mode === 'out-of-service' ? 'red' : r.mode === 'maintenance' ? 'yellow' : undefined,
+    }),
+  },
   { title: 'SEEN', width: 6, right: true, cell: (r, now) => ({ text: r.lastSeen === null ? '-' : age(now - r.lastSeen) }) },
-  { title: 'PAPER', width: 7, cell: (r) => ({ text: r.paper, colour: r.paper === 'out' ? 'red' : r.paper === 'low' ? 'yellow' : r.paper === 'unknown' ? 'dim' : undefined }) },
+  {
+    title: 'PAPER',
+    width: 7,
+    cell: (r) => ({ text: r.paper, colour: r.paper === 'out' ? 'red' : r.paper === 'low' ? 'yellow' : r.paper === 'unknown' ? 'dim' : undefined }),
+  },
   { title: 'PRINTER', width: 16, cell: (r) => printerCell(r.printer) },
   { title: 'ERR/1H', width: 6, right: true, cell: (r) => ({ text: String(r.errors1h), colour: r.errors1h > 0 ? 'red' : undefined }) },
   { title: 'TODAY', width: 5, right: true, cell: (r) => ({ text: String(r.checkinsToday) }) },
@@ -56,7 +67,13 @@ function printerCell(p: string | null): Cell {
   return { text: m[2]!, colour: m[1] === 'faulted' ? 'red' : 'yellow' };
 }
 
-const STATUS_COLOUR: Record<KioskRow['status'], Colour | undefined> = { online: 'green', stale: 'yellow', offline: 'red', stopped: 'dim', unknown: 'dim' };
+const STATUS_COLOUR: Record<KioskRow['status'], Colour | undefined> = {
+  online: 'green',
+  stale: 'yellow',
+  offline: 'red',
+  stopped: 'dim',
+  unknown: 'dim',
+};
 
 /** The whole screen as lines (no cursor control: the caller positions them). */
 export function renderTable(rows: readonly KioskRow[], header: TableHeader, now: number, o: TableOptions): string[] {
@@ -74,10 +91,14 @@ export function renderTable(rows: readonly KioskRow[], header: TableHeader, now:
   const room = o.height === undefined ? rows.length : Math.max(1, o.height - lines.length - 1);
   const shown = rows.length > room ? rows.slice(0, room - 1) : rows;
   for (const r of shown) {
-    lines.push(joinCells(COLUMNS.map((c) => {
-      const cell = c.cell(r, now);
-      return { text: pad(cell.text, c.width, c.right), colour: cell.colour };
-    })));
+    lines.push(
+      joinCells(
+        COLUMNS.map((c) => {
+          const cell = c.cell(r, now);
+          return { text: pad(cell.text, c.width, c.right), colour: cell.colour };
+        }),
+      ),
+    );
   }
   if (shown.length < rows.length) lines.push([{ text: `… ${rows.length - shown.length} more (enlarge the terminal)`, colour: 'dim' }]);
   if (rows.length === 0) lines.push([{ text: `(no kiosk seen yet under ${header.prefix}/+)`, colour: 'dim' }]);

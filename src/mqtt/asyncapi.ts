@@ -54,7 +54,10 @@ function tidy(node: unknown): unknown {
 }
 
 const PARAMETERS: Record<string, Json> = {
-  prefix: { description: 'mqtt.topicPrefix: the first topic level, shared by a fleet.', default: configSchema.shape.mqtt.parse(undefined).topicPrefix },
+  prefix: {
+    description: 'mqtt.topicPrefix: the first topic level, shared by a fleet.',
+    default: configSchema.shape.mqtt.parse(undefined).topicPrefix,
+  },
   deviceId: { description: 'device.id: the kiosk (default: its hostname); one topic level without + # / or spaces.', examples: ['lobby-1'] },
   command: { description: 'Any command name the kiosk does not know.' },
 };
@@ -91,7 +94,9 @@ function operations(eventExpirySec: number): Json {
       mqtt: {
         qos: c.qos,
         retain,
-        ...(c.expires ? { messageExpiryInterval: { type: 'integer', default: eventExpirySec, description: 'mqtt.eventExpirySec; sent with MQTT 5 only.' } } : {}),
+        ...(c.expires
+          ? { messageExpiryInterval: { type: 'integer', default: eventExpirySec, description: 'mqtt.eventExpirySec; sent with MQTT 5 only.' } }
+          : {}),
         bindingVersion: MQTT_BINDING,
       },
     });
@@ -169,7 +174,7 @@ export function buildAsyncApi(): Json {
         host: 'broker.example:1883',
         protocol: 'mqtt',
         protocolVersion: '5',
-        title: 'The hospital\'s broker (placeholder)',
+        title: "The hospital's broker (placeholder)",
         description:
           'Each kiosk connects to its mqtt.url (mqtt://, mqtts://, ws:// or wss://) with a clean session. mqtt.protocol auto tries MQTT 5 and falls back to 3.1.1 when the broker refuses it; info.mqtt_protocol says which one is in use.',
         bindings: {

@@ -81,7 +81,8 @@ export function serveCommands(d: CommandServerDeps): () => void {
     const verdict = take(key);
     if (verdict !== 'ok') {
       bump(limited, key);
-      if (verdict === 'first-refusal' && !packet.retain) reply({ status: 'error', error: `too many "${key}" commands: at most ${limits.ratePerMinute} a minute; the rest are dropped unanswered` });
+      if (verdict === 'first-refusal' && !packet.retain)
+        reply({ status: 'error', error: `too many "${key}" commands: at most ${limits.ratePerMinute} a minute; the rest are dropped unanswered` });
       return;
     }
     if (packet.retain) {

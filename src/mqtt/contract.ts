@@ -21,7 +21,9 @@ export const CONTRACT_SCHEMA = 1;
 
 const kioskMode = z
   .enum(['booting', 'idle', 'in-session', 'out-of-service', 'maintenance', 'stopping'])
-  .describe('What the kiosk is doing: booting, idle (ready for a card), in-session (serving a patient), out-of-service (a required device is missing or faulted), maintenance (set by a technician), stopping.');
+  .describe(
+    'What the kiosk is doing: booting, idle (ready for a card), in-session (serving a patient), out-of-service (a required device is missing or faulted), maintenance (set by a technician), stopping.',
+  );
 
 const portId = z.enum(PORT_IDS).describe('A device slot of the kiosk.');
 
@@ -47,9 +49,16 @@ const leds = z
 
 const outcome = z
   .enum(OUTCOMES)
-  .describe('How a check-in ended: printed (queue ticket), counter (sent to the reception counter), declined (no consent to the face check), face-mismatch, no-face, timeout (no answer), device-error, cancelled.');
+  .describe(
+    'How a check-in ended: printed (queue ticket), counter (sent to the reception counter), declined (no consent to the face check), face-mismatch, no-face, timeout (no answer), device-error, cancelled.',
+  );
 
-const step = z.string().nullable().describe('The check-in step while a patient is served (consent, portrait, capture, verify, retry-pause, insurance, department, number, print, done), else null.');
+const step = z
+  .string()
+  .nullable()
+  .describe(
+    'The check-in step while a patient is served (consent, portrait, capture, verify, retry-pause, insurance, department, number, print, done), else null.',
+  );
 const sessionId = z.string().describe('The check-in session (a random id, not linked to the person outside the kiosk).');
 const maskedCard = z
   .string()
@@ -79,12 +88,14 @@ const info = z
   .object({
     schema: z.literal(CONTRACT_SCHEMA).describe('Contract version: bumped by a breaking change.'),
     version: z.string().describe('kioskd package version.'),
-    hal_mode: z.enum(['real', 'sim']).describe('sim when the devices are hw-sim\'s virtual ones.'),
+    hal_mode: z.enum(['real', 'sim']).describe("sim when the devices are hw-sim's virtual ones."),
     drivers: z.record(z.string(), z.string()).describe('Driver behind each port (and sd_notify), e.g. {"card": "serial", "printer": "escpos-tcp"}.'),
     mqtt_protocol: z.union([z.literal(4), z.literal(5)]).describe('MQTT protocol negotiated with the broker: 4 (3.1.1) or 5.'),
     started_at: z.iso.datetime().describe('When the daemon started (ISO 8601, UTC).'),
     faceid: z.exactOptional(faceIdInfo.nullable()).describe('The face engine as loaded at boot; null while loading or when disabled.'),
-    restarts_since_boot: z.exactOptional(z.number().int().min(0)).describe('Times kioskd was started again since the machine booted (systemd restarts after crashes, or by hand); 0 on the first start.'),
+    restarts_since_boot: z
+      .exactOptional(z.number().int().min(0))
+      .describe('Times kioskd was started again since the machine booted (systemd restarts after crashes, or by hand); 0 on the first start.'),
   })
   .describe('What runs on the kiosk; republished on every connect and when the face engine has loaded.');
 
@@ -106,17 +117,28 @@ const health = z
     heap_used_mb: z.number().describe('V8 heap in use, MB.'),
     loop_lag_p99_ms: z.number().describe('Event-loop delay, 99th percentile since the last report.'),
     tensors: z.number().nullable().describe('tf.memory().numTensors of the face engine; null while no engine is loaded.'),
-    faceid_restarts: z.exactOptional(z.number()).describe('Times the face worker was restarted (call timeout, tensor leak, crash); absent when face verification is off.'),
-    checkins_today: z.exactOptional(z.number()).describe('Queue tickets printed since the day\'s numbering reset.'),
-    mqtt: z.object({ queued: z.number().describe('Events waiting for the broker.'), dropped: z.number().describe('Events dropped while the broker was away.') }),
-    liveness: z.object({ ok: z.boolean(), reason: z.string().nullable().describe('Why not, when not ok.') }).describe('What the systemd watchdog pings are gated on.'),
+    faceid_restarts: z
+      .exactOptional(z.number())
+      .describe('Times the face worker was restarted (call timeout, tensor leak, crash); absent when face verification is off.'),
+    checkins_today: z.exactOptional(z.number()).describe("Queue tickets printed since the day's numbering reset."),
+    mqtt: z.object({
+      queued: z.number().describe('Events waiting for the broker.'),
+      dropped: z.number().describe('Events dropped while the broker was away.'),
+    }),
+    liveness: z
+      .object({ ok: z.boolean(), reason: z.string().nullable().describe('Why not, when not ok.') })
+      .describe('What the systemd watchdog pings are gated on.'),
     ts: z.iso
       .datetime()
-      .describe('When these figures were taken (ISO 8601, UTC). A health taken while the broker was away is sent on reconnect before the events queued meanwhile: checkins_today already counts the checkin.completed events older than this.'),
+      .describe(
+        'When these figures were taken (ISO 8601, UTC). A health taken while the broker was away is sent on reconnect before the events queued meanwhile: checkins_today already counts the checkin.completed events older than this.',
+      ),
   })
   .describe('Process health, every mqtt.healthIntervalSec.');
 
-const lastWill = z.literal('offline').describe('Registered with the broker at connect; the broker publishes it when the kiosk vanishes without a clean disconnect.');
+const lastWill = z
+  .literal('offline')
+  .describe('Registered with the broker at connect; the broker publishes it when the kiosk vanishes without a clean disconnect.');
 
 const retainedPayloads = { status: availability, info, state, health } satisfies Record<keyof RetainedTopics, z.ZodType>;
 
@@ -156,7 +178,11 @@ const cardRejected = z
     message: z.string().describe('One line for a technician; never quotes the payload.'),
     bytes: z.number().int().describe('Size of what was scanned.'),
     fields: z.number().int().describe('Number of |-separated fields.'),
-    card_last4: z.string().regex(/^\d{4}$/).nullable().describe('Last 4 digits of a 12-digit first field, if there is one.'),
+    card_last4: z
+      .string()
+      .regex(/^\d{4}$/)
+      .nullable()
+      .describe('Last 4 digits of a 12-digit first field, if there is one.'),
   })
   .describe('A scan that is not a valid CCCD, with the reason: only sizes and the last 4 digits.');
 
@@ -179,8 +205,10 @@ const checkinEnd = z
     department: z.string().describe('Department id, or counter.'),
     face_verified: z.boolean(),
     attempts: z.number().int().describe('Face capture attempts.'),
-    bhyt_code: z.string().nullable().describe('The BHYT gateway\'s result code (maKetQua), e.g. 000.'),
-    bhyt: z.enum(['checked', 'unchecked', 'skipped', 'not-asked']).describe('unchecked: the gateway could not be asked; the lookup is made later (event checkin.reconciled).'),
+    bhyt_code: z.string().nullable().describe("The BHYT gateway's result code (maKetQua), e.g. 000."),
+    bhyt: z
+      .enum(['checked', 'unchecked', 'skipped', 'not-asked'])
+      .describe('unchecked: the gateway could not be asked; the lookup is made later (event checkin.reconciled).'),
     steps_ms: z.record(z.string(), z.number()).describe('Milliseconds per step (summed over attempts).'),
     total_ms: z.number().describe('Milliseconds in all.'),
   })
@@ -196,9 +224,7 @@ const checkinReconciled = z
   })
   .describe('A BHYT lookup that could not be made at check-in was made later.');
 
-const helpRequested = z
-  .object({ mode: kioskMode, step, session_id: sessionId.nullable() })
-  .describe('The patient pressed the help button.');
+const helpRequested = z.object({ mode: kioskMode, step, session_id: sessionId.nullable() }).describe('The patient pressed the help button.');
 
 const ticketFields = {
   ticket_id: z.string().describe('The ticket (the check-in session id, or test-… for a test print).'),
@@ -267,13 +293,15 @@ const transaction = z.union([z.string(), z.number()]).describe('Any string or nu
 
 const kioskStatus = z
   .object({ mode: kioskMode, step, sessionId: sessionId.nullable(), ports })
-  .describe('The kiosk\'s status as the state machine reports it (note: sessionId, not session_id).');
+  .describe("The kiosk's status as the state machine reports it (note: sessionId, not session_id).");
 
 const commandError = z
   .object({
-    transaction: transaction.nullable().describe('The request\'s transaction, or null when it had none (or was not JSON).'),
+    transaction: transaction.nullable().describe("The request's transaction, or null when it had none (or was not JSON)."),
     status: z.literal('error'),
-    error: z.string().describe('What was wrong: not JSON, not an object, unknown command (with the known ones), bad arguments, or the handler\'s reason.'),
+    error: z
+      .string()
+      .describe("What was wrong: not JSON, not an object, unknown command (with the known ones), bad arguments, or the handler's reason."),
   })
   .describe('The command was not carried out.');
 
@@ -284,7 +312,7 @@ const commandResponse = z
     data: z.exactOptional(z.unknown()),
     error: z.exactOptional(z.string()),
   })
-  .describe('The answer to any command: ok with the command\'s data, or error with a reason.');
+  .describe("The answer to any command: ok with the command's data, or error with a reason.");
 
 interface CommandSpec {
   readonly summary: string;
@@ -302,7 +330,7 @@ const commandSpecs = {
     data: z.object({ pong: z.literal(true), uptime_s: z.number().int() }).describe('Yes, and for how long (seconds).'),
   },
   state: {
-    summary: 'The kiosk\'s status now.',
+    summary: "The kiosk's status now.",
     answer: 'the kiosk status',
     args: z.object({}),
     data: kioskStatus,
@@ -315,7 +343,12 @@ const commandSpecs = {
     data: z
       .discriminatedUnion('outcome', [
         z.object({ ticket_id: z.string(), number: z.string().regex(/^TEST-/), outcome: z.literal('printed') }),
-        z.object({ ticket_id: z.string(), number: z.string().regex(/^TEST-/), outcome: z.literal('dropped'), reason: z.string().describe('Why it did not print (printer faulted, paper out …).') }),
+        z.object({
+          ticket_id: z.string(),
+          number: z.string().regex(/^TEST-/),
+          outcome: z.literal('dropped'),
+          reason: z.string().describe('Why it did not print (printer faulted, paper out …).'),
+        }),
       ])
       .describe('printed, or dropped (the printer could not print it: a test print is never held for a reprint).'),
   },
@@ -350,7 +383,10 @@ function response(name: string, spec: CommandSpec) {
   return z.discriminatedUnion('status', [ok, commandError]).describe(`Answer to ${name}.`);
 }
 
-const commandPayloads = mapValues(commandSpecs as Record<CommandName, CommandSpec>, (spec, name) => ({ request: request(name, spec), response: response(name, spec) as z.ZodType }));
+const commandPayloads = mapValues(commandSpecs as Record<CommandName, CommandSpec>, (spec, name) => ({
+  request: request(name, spec),
+  response: response(name, spec) as z.ZodType,
+}));
 
 const anyCommand = z
   .object({ transaction: z.exactOptional(transaction) })
@@ -361,17 +397,27 @@ const anyCommand = z
 
 type Primitive = string | number | boolean | bigint | symbol | null | undefined;
 /** Drops readonly and flattens intersections, so only the JSON shape is compared. */
-type Plain<T> = T extends Primitive ? T : T extends readonly (infer U)[] ? Plain<U>[] : T extends object ? { -readonly [K in keyof T]: Plain<T[K]> } : T;
+type Plain<T> = T extends Primitive
+  ? T
+  : T extends readonly (infer U)[]
+    ? Plain<U>[]
+    : T extends object
+      ? { -readonly [K in keyof T]: Plain<T[K]> }
+      : T;
 /** True when A and B have exactly the same shape (optional keys included), not merely assignable. */
 type Same<A, B> = (<X>() => X extends Plain<A> ? 1 : 2) extends <X>() => X extends Plain<B> ? 1 : 2 ? true : false;
 /** Fails to compile, naming the offending keys, unless M is never. */
 type NoMismatch<M extends never> = M;
 
-type RetainedMismatch = { [K in keyof RetainedTopics]: Same<z.infer<(typeof retainedPayloads)[K]>, RetainedTopics[K]> extends true ? never : K }[keyof RetainedTopics];
+type RetainedMismatch = {
+  [K in keyof RetainedTopics]: Same<z.infer<(typeof retainedPayloads)[K]>, RetainedTopics[K]> extends true ? never : K;
+}[keyof RetainedTopics];
 type EventMismatch = { [K in keyof EventTopics]: Same<z.infer<(typeof eventData)[K]>, EventTopics[K]> extends true ? never : K }[keyof EventTopics];
 type CommandDataMismatch =
   | (Same<z.infer<typeof kioskStatus>, KioskStatus> extends true ? never : 'kioskStatus')
-  | (Same<z.infer<(typeof commandSpecs)['print-test']['data']>, { ticket_id: string; number: string } & TestPrintResult> extends true ? never : 'print-test')
+  | (Same<z.infer<(typeof commandSpecs)['print-test']['data']>, { ticket_id: string; number: string } & TestPrintResult> extends true
+      ? never
+      : 'print-test')
   | (Same<z.infer<(typeof commandSpecs)['reconcile']['data']>, Awaited<ReturnType<typeof reconcileOnce>>> extends true ? never : 'reconcile')
   | (Same<z.infer<(typeof commandSpecs)['maintenance']['data']>, { mode: KioskMode }> extends true ? never : 'maintenance')
   | (Same<z.infer<typeof commandResponse>, CommandResponse> extends true ? never : 'CommandResponse')
@@ -424,10 +470,21 @@ const T = kioskTopics('{prefix}', '{deviceId}');
 const commandTopic = (name: string): string => T.commandFilter.replace(/\+$/, name);
 
 const RETAINED_TEXT: Record<keyof RetainedTopics, { title: string; description: string }> = {
-  status: { title: 'Availability', description: 'online once connected; stopped on a clean stop; offline (the last will) when the kiosk vanished. The first topic sent on every connect.' },
-  info: { title: 'Kiosk information', description: 'Version, drivers, negotiated MQTT protocol, start time and the face engine. Republished on every connect.' },
+  status: {
+    title: 'Availability',
+    description:
+      'online once connected; stopped on a clean stop; offline (the last will) when the kiosk vanished. The first topic sent on every connect.',
+  },
+  info: {
+    title: 'Kiosk information',
+    description: 'Version, drivers, negotiated MQTT protocol, start time and the face engine. Republished on every connect.',
+  },
   state: { title: 'Kiosk state', description: 'Mode, check-in step, device ports and lamps; published on every change and on every connect.' },
-  health: { title: 'Health', description: 'Memory, event-loop lag, face-engine tensors, check-ins today, MQTT queue, liveness, and when they were taken; every mqtt.healthIntervalSec and on every connect.' },
+  health: {
+    title: 'Health',
+    description:
+      'Memory, event-loop lag, face-engine tensors, check-ins today, MQTT queue, liveness, and when they were taken; every mqtt.healthIntervalSec and on every connect.',
+  },
 };
 
 const json = 'application/json' as const;
@@ -442,8 +499,25 @@ export const CHANNELS: readonly ChannelSpec[] = [
     qos: 1,
     expires: false,
     messages: [
-      { name: kind, title: RETAINED_TEXT[kind].title, summary: retainedPayloads[kind].description ?? '', contentType: kind === 'status' ? 'text/plain' : json, payload: retainedPayloads[kind] },
-      ...(kind === 'status' ? [{ name: 'lastWill', title: 'Last will', summary: 'offline, published by the broker for a kiosk that vanished.', contentType: 'text/plain' as const, payload: lastWill, lastWill: true as const }] : []),
+      {
+        name: kind,
+        title: RETAINED_TEXT[kind].title,
+        summary: retainedPayloads[kind].description ?? '',
+        contentType: kind === 'status' ? 'text/plain' : json,
+        payload: retainedPayloads[kind],
+      },
+      ...(kind === 'status'
+        ? [
+            {
+              name: 'lastWill',
+              title: 'Last will',
+              summary: 'offline, published by the broker for a kiosk that vanished.',
+              contentType: 'text/plain' as const,
+              payload: lastWill,
+              lastWill: true as const,
+            },
+          ]
+        : []),
     ],
   })),
   ...EVENT_KINDS.map((kind): ChannelSpec => ({
@@ -455,7 +529,9 @@ export const CHANNELS: readonly ChannelSpec[] = [
     retained: false,
     qos: 1,
     expires: true,
-    messages: [{ name: `event.${kind}`, title: `Event ${kind}`, summary: eventData[kind].description ?? '', contentType: json, payload: eventPayloads[kind] }],
+    messages: [
+      { name: `event.${kind}`, title: `Event ${kind}`, summary: eventData[kind].description ?? '', contentType: json, payload: eventPayloads[kind] },
+    ],
   })),
   ...COMMAND_NAMES.flatMap((name): ChannelSpec[] => [
     {
@@ -467,7 +543,15 @@ export const CHANNELS: readonly ChannelSpec[] = [
       retained: false,
       qos: 1,
       expires: false,
-      messages: [{ name: `cmd.${name}`, title: `Command ${name}`, summary: commandSpecs[name].summary, contentType: json, payload: commandPayloads[name].request }],
+      messages: [
+        {
+          name: `cmd.${name}`,
+          title: `Command ${name}`,
+          summary: commandSpecs[name].summary,
+          contentType: json,
+          payload: commandPayloads[name].request,
+        },
+      ],
       replyChannel: `cmd.${name}.response`,
     },
     {
@@ -479,7 +563,15 @@ export const CHANNELS: readonly ChannelSpec[] = [
       retained: false,
       qos: 1,
       expires: false,
-      messages: [{ name: `cmd.${name}.response`, title: `Answer to ${name}`, summary: `ok with ${commandSpecs[name].answer}, or error with the reason.`, contentType: json, payload: commandPayloads[name].response }],
+      messages: [
+        {
+          name: `cmd.${name}.response`,
+          title: `Answer to ${name}`,
+          summary: `ok with ${commandSpecs[name].answer}, or error with the reason.`,
+          contentType: json,
+          payload: commandPayloads[name].response,
+        },
+      ],
     },
   ]),
   {
@@ -491,7 +583,9 @@ export const CHANNELS: readonly ChannelSpec[] = [
     retained: false,
     qos: 1,
     expires: false,
-    messages: [{ name: 'cmd.other', title: 'Any other command', summary: 'Any JSON object; answered with an error.', contentType: json, payload: anyCommand }],
+    messages: [
+      { name: 'cmd.other', title: 'Any other command', summary: 'Any JSON object; answered with an error.', contentType: json, payload: anyCommand },
+    ],
     replyChannel: 'cmd.other.response',
   },
   {
@@ -503,7 +597,15 @@ export const CHANNELS: readonly ChannelSpec[] = [
     retained: false,
     qos: 1,
     expires: false,
-    messages: [{ name: 'cmd.other.response', title: 'Answer to any other command', summary: 'status error: unknown command, with the known ones.', contentType: json, payload: commandResponse }],
+    messages: [
+      {
+        name: 'cmd.other.response',
+        title: 'Answer to any other command',
+        summary: 'status error: unknown command, with the known ones.',
+        contentType: json,
+        payload: commandResponse,
+      },
+    ],
   },
 ];
 
@@ -531,7 +633,9 @@ export function channelOf(topic: string, prefix: string, deviceId: string): Chan
   const matches = (c: ChannelSpec): boolean => {
     const pattern = c.address
       .split(/(\{[a-zA-Z]+\})/)
-      .map((part) => (part === '{prefix}' ? escape(prefix) : part === '{deviceId}' ? escape(deviceId) : /^\{[a-zA-Z]+\}$/.test(part) ? '[^/]+' : escape(part)))
+      .map((part) =>
+        part === '{prefix}' ? escape(prefix) : part === '{deviceId}' ? escape(deviceId) : /^\{[a-zA-Z]+\}$/.test(part) ? '[^/]+' : escape(part),
+      )
       .join('');
     return new RegExp(`^${pattern}$`).test(topic);
   };

@@ -163,7 +163,10 @@ export class MqttLink {
     client.on('close', () => {
       if (this.stopping || this.outageLogged) return;
       this.outageLogged = true;
-      o.log.warn({ url: redactUrl(o.url), retryEveryMs: o.reconnectPeriodMs }, this.connectedOnce ? 'lost the MQTT broker; reconnecting' : 'MQTT broker not reachable yet; retrying');
+      o.log.warn(
+        { url: redactUrl(o.url), retryEveryMs: o.reconnectPeriodMs },
+        this.connectedOnce ? 'lost the MQTT broker; reconnecting' : 'MQTT broker not reachable yet; retrying',
+      );
     });
     client.on('error', (err: Error & { code?: number | string; reason?: string }) => {
       if (o.protocol === 'auto' && this.protocolVersion === 5 && typeof err.code === 'number' && UNSUPPORTED_PROTOCOL.has(err.code)) {
@@ -180,7 +183,10 @@ export class MqttLink {
         // broker's reason, once per outage, not a generic "unreachable".
         if (!this.outageLogged) {
           this.outageLogged = true;
-          o.log.warn({ url: redactUrl(o.url), reason: err.message, retryEveryMs: o.reconnectPeriodMs }, 'MQTT broker refused the connection; retrying');
+          o.log.warn(
+            { url: redactUrl(o.url), reason: err.message, retryEveryMs: o.reconnectPeriodMs },
+            'MQTT broker refused the connection; retrying',
+          );
         }
         return;
       }
@@ -189,7 +195,10 @@ export class MqttLink {
         // Retrying cannot fix a certificate: the technician must see which file to change.
         if (!this.tlsLogged) {
           this.tlsLogged = this.outageLogged = true;
-          o.log.warn({ url: redactUrl(o.url), reason: err.reason ?? err.message.split('\n')[0], retryEveryMs: o.reconnectPeriodMs }, `${tls}; retrying`);
+          o.log.warn(
+            { url: redactUrl(o.url), reason: err.reason ?? err.message.split('\n')[0], retryEveryMs: o.reconnectPeriodMs },
+            `${tls}; retrying`,
+          );
         }
         return;
       }
@@ -244,7 +253,15 @@ export class MqttLink {
   }
 }
 
-const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
 
 /** A TLS failure as the config key to fix, or null when the error is not one. */
 export function tlsProblem(err: { code?: number | string }, tls: MqttLinkOptions['tls']): string | null {
@@ -255,9 +272,13 @@ export function tlsProblem(err: { code?: number | string }, tls: MqttLinkOptions
       : "the MQTT broker's certificate is not signed by a CA this kiosk trusts: set mqtt.tls.caFile to the hospital's CA certificate";
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the MQTT broker's certificate is not made out to the host in mqtt.url";
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the MQTT broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check the kiosk's clock too)`;
-  if (/CERTIFICATE_REQUIRED$/.test(code) || (!tls?.cert && /HANDSHAKE_FAILURE$/.test(code))) return 'the MQTT broker requires a client certificate: set mqtt.tls.certFile and mqtt.tls.keyFile';
-  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)) {
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `the MQTT broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check the kiosk's clock too)`;
+  if (/CERTIFICATE_REQUIRED$/.test(code) || (!tls?.cert && /HANDSHAKE_FAILURE$/.test(code)))
+    return 'the MQTT broker requires a client certificate: set mqtt.tls.certFile and mqtt.tls.keyFile';
+  if (
+    /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)
+  ) {
     return 'the MQTT broker refused the client certificate in mqtt.tls.certFile';
   }
   if (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code)) return 'TLS with the MQTT broker failed';

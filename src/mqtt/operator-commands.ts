@@ -24,8 +24,8 @@ export interface OperatorCommandDeps {
  * stands at the kiosk: they come only from the kiosk's buttons (and, later, its local screen).
  */
 export const PATIENT_ONLY_COMMANDS: Readonly<Record<string, string>> = {
-  consent: 'not accepted over MQTT: consent is the patient\'s own answer, taken only from the kiosk\'s buttons or screen',
-  department: 'not accepted over MQTT: the department is the patient\'s choice, made only at the kiosk',
+  consent: "not accepted over MQTT: consent is the patient's own answer, taken only from the kiosk's buttons or screen",
+  department: "not accepted over MQTT: the department is the patient's choice, made only at the kiosk",
 };
 
 /**
@@ -39,7 +39,10 @@ export function operatorCommands(d: OperatorCommandDeps): Record<string, Command
     ping: () => ({ pong: true, uptime_s: Math.round(d.uptimeSec()) }),
     state: () => d.runtime.status(),
     'print-test': async (args): Promise<{ ticket_id: string; number: string } & TestPrintResult> => {
-      if (args['number'] !== undefined) throw new Error('print-test takes no number: a test ticket always carries its own TEST-… number, so no queue number can be printed from a command');
+      if (args['number'] !== undefined)
+        throw new Error(
+          'print-test takes no number: a test ticket always carries its own TEST-… number, so no queue number can be printed from a command',
+        );
       const mode = d.runtime.status().mode;
       if (mode === 'in-session') throw new Error('a patient is checking in: test prints wait until the kiosk is idle');
       if (mode === 'booting' || mode === 'stopping') throw new Error(`the kiosk is ${mode}`);

@@ -107,7 +107,13 @@ export interface EventTopics {
   /** Any other end (counter, declined, mismatch, no face, timeout, device error, cancelled). */
   readonly 'checkin.failed': CheckinEndEvent;
   /** A BHYT lookup that could not be made at check-in was made later. */
-  readonly 'checkin.reconciled': { readonly session_id: string; readonly number: string | null; readonly bhyt_code: string; readonly route: 'proceed' | 'counter'; readonly reason: string };
+  readonly 'checkin.reconciled': {
+    readonly session_id: string;
+    readonly number: string | null;
+    readonly bhyt_code: string;
+    readonly route: 'proceed' | 'counter';
+    readonly reason: string;
+  };
   /** The patient pressed the help button. */
   readonly 'help.requested': { readonly mode: KioskMode; readonly step: string | null; readonly session_id: string | null };
   /** The printer took the whole ticket and still had paper afterwards. */
@@ -170,7 +176,10 @@ export interface KioskTopicNames {
 }
 
 export function kioskTopics(prefix: string, deviceId: string): KioskTopicNames {
-  for (const [what, level] of [['prefix', prefix], ['device id', deviceId]] as const) {
+  for (const [what, level] of [
+    ['prefix', prefix],
+    ['device id', deviceId],
+  ] as const) {
     if (level === '' || /[+#/]/.test(level)) throw new Error(`MQTT ${what} "${level}" must be one non-empty topic level without + # /`);
   }
   const base = `${prefix}/${deviceId}`;

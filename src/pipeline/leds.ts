@@ -11,7 +11,9 @@ export function ledsFor(s: Pick<KioskStatus, 'mode' | 'step'>): Leds {
     case 'idle':
       return { ready: 'on', busy: 'off', error: 'off' };
     case 'in-session':
-      return s.step === 'consent' || s.step === 'department' ? { ready: 'blink', busy: 'on', error: 'off' } : { ready: 'off', busy: 'on', error: 'off' };
+      return s.step === 'consent' || s.step === 'department'
+        ? { ready: 'blink', busy: 'on', error: 'off' }
+        : { ready: 'off', busy: 'on', error: 'off' };
     case 'out-of-service':
       return { ready: 'off', busy: 'off', error: 'on' };
     case 'maintenance':

@@ -176,7 +176,9 @@ export const kioskMachine = setup({
       const session = context.session;
       if (!session || session.reported) return;
       // Leaving mid-step (shutdown, maintenance) means the kiosk cut it short.
-      const ended: Session = session.outcome ? { ...session, reported: true } : { ...session, outcome: 'cancelled', reason: 'the kiosk stopped the check-in', reported: true };
+      const ended: Session = session.outcome
+        ? { ...session, reported: true }
+        : { ...session, outcome: 'cancelled', reason: 'the kiosk stopped the check-in', reported: true };
       enqueue.emit({ type: 'session.ended', session: ended });
       enqueue.assign({ session: ended });
     }),
@@ -238,9 +240,17 @@ export const kioskMachine = setup({
         consent: {
           on: {
             'consent.yes': 'portrait',
-            'consent.no': { target: 'number', actions: { type: 'update' as const, params: (): Patch => (counter('declined', COUNTER_WORDS.declined, 'declined face verification')) } },
+            'consent.no': {
+              target: 'number',
+              actions: { type: 'update' as const, params: (): Patch => counter('declined', COUNTER_WORDS.declined, 'declined face verification') },
+            },
           },
-          after: { consent: { target: 'done', actions: { type: 'update' as const, params: (): Patch => ({ outcome: 'timeout', reason: 'no answer to the consent question' }) } } },
+          after: {
+            consent: {
+              target: 'done',
+              actions: { type: 'update' as const, params: (): Patch => ({ outcome: 'timeout', reason: 'no answer to the consent question' }) },
+            },
+          },
         },
         portrait: {
           invoke: {
@@ -275,22 +285,39 @@ export const kioskMachine = setup({
               {
                 guard: ({ event }) => event.output.kind === 'match',
                 target: 'insurance',
-                actions: { type: 'update' as const, params: ({ event }): Patch => ({ faceVerified: true, score: scoreOf(event.output), reason: null }) },
+                actions: {
+                  type: 'update' as const,
+                  params: ({ event }): Patch => ({ faceVerified: true, score: scoreOf(event.output), reason: null }),
+                },
               },
               {
-                guard: ({ context, event }) => (event.output.kind === 'mismatch' || event.output.kind === 'refused') && (context.session?.attempt ?? 0) < context.policy.verifyAttempts,
+                guard: ({ context, event }) =>
+                  (event.output.kind === 'mismatch' || event.output.kind === 'refused') &&
+                  (context.session?.attempt ?? 0) < context.policy.verifyAttempts,
                 target: 'retryPause',
-                actions: { type: 'update' as const, params: ({ event }): Patch => ({ score: scoreOf(event.output), reason: verifyReason(event.output) }) },
+                actions: {
+                  type: 'update' as const,
+                  params: ({ event }): Patch => ({ score: scoreOf(event.output), reason: verifyReason(event.output) }),
+                },
               },
               {
                 guard: ({ event }) => event.output.kind === 'mismatch',
                 target: 'number',
-                actions: { type: 'update' as const, params: ({ event }): Patch => ({ ...counter('face-mismatch', COUNTER_WORDS.mismatch, verifyReason(event.output)), score: scoreOf(event.output) }) },
+                actions: {
+                  type: 'update' as const,
+                  params: ({ event }): Patch => ({
+                    ...counter('face-mismatch', COUNTER_WORDS.mismatch, verifyReason(event.output)),
+                    score: scoreOf(event.output),
+                  }),
+                },
               },
               {
                 guard: ({ event }) => event.output.kind === 'refused',
                 target: 'number',
-                actions: { type: 'update' as const, params: ({ event }): Patch => (counter('no-face', COUNTER_WORDS.noFace, verifyReason(event.output))) },
+                actions: {
+                  type: 'update' as const,
+                  params: ({ event }): Patch => counter('no-face', COUNTER_WORDS.noFace, verifyReason(event.output)),
+                },
               },
               ...noPortrait(({ event }) => verifyReason(event.output)),
             ],
@@ -311,15 +338,31 @@ export const kioskMachine = setup({
                   type: 'update' as const,
                   params: ({ event }): Patch => ({
                     insurance: event.output,
-                    ...(event.output.kind === 'counter' ? counter('counter', event.output.words, `BHYT ${event.output.code}: ${event.output.reason}`) : {}),
+                    ...(event.output.kind === 'counter'
+                      ? counter('counter', event.output.words, `BHYT ${event.output.code}: ${event.output.reason}`)
+                      : {}),
                   }),
                 },
               },
               { target: 'department', actions: { type: 'update' as const, params: ({ event }): Patch => ({ insurance: event.output }) } },
             ],
-            onError: { target: 'department', actions: { type: 'update' as const, params: ({ event }): Patch => ({ insurance: { kind: 'unchecked', reason: errorText(event.error) } }) } },
+            onError: {
+              target: 'department',
+              actions: {
+                type: 'update' as const,
+                params: ({ event }): Patch => ({ insurance: { kind: 'unchecked', reason: errorText(event.error) } }),
+              },
+            },
           },
-          after: { insurance: { target: 'department', actions: { type: 'update' as const, params: (): Patch => ({ insurance: { kind: 'unchecked', reason: 'the BHYT gateway did not answer in time' } }) } } },
+          after: {
+            insurance: {
+              target: 'department',
+              actions: {
+                type: 'update' as const,
+                params: (): Patch => ({ insurance: { kind: 'unchecked', reason: 'the BHYT gateway did not answer in time' } }),
+              },
+            },
+          },
         },
         department: {
           always: { guard: 'noDepartmentChoice', target: 'number' },
@@ -334,7 +377,11 @@ export const kioskMachine = setup({
               return { sessionId: s.id, ticket: s.ticket, department: s.department, faceVerified: s.faceVerified, insurance: s.insurance };
             },
             onDone: [
-              { guard: ({ event }) => event.output.ok, target: 'print', actions: { type: 'update' as const, params: ({ event }): Patch => ({ number: event.output.ok ? event.output.number : null }) } },
+              {
+                guard: ({ event }) => event.output.ok,
+                target: 'print',
+                actions: { type: 'update' as const, params: ({ event }): Patch => ({ number: event.output.ok ? event.output.number : null }) },
+              },
               unnumbered(({ event }) => (event.output.ok ? '' : `queue number: ${event.output.reason}`)),
             ],
             onError: unnumbered(({ event }) => `queue number: ${errorText(event.error)}`),
@@ -347,17 +394,37 @@ export const kioskMachine = setup({
             shutdown: { actions: 'stopAfterPrint' },
             'maintenance.enter': { actions: 'maintenanceAfterPrint' },
             // A technician who changes their mind before the print ends: no maintenance after all.
-            'maintenance.exit': { actions: { type: 'update' as const, params: ({ context }): Patch => ({ exitTo: context.session?.exitTo === 'stopping' ? 'stopping' : null }) } },
+            'maintenance.exit': {
+              actions: {
+                type: 'update' as const,
+                params: ({ context }): Patch => ({ exitTo: context.session?.exitTo === 'stopping' ? 'stopping' : null }),
+              },
+            },
             cancel: {},
           },
           invoke: {
             src: 'print',
             input: ({ context }) => {
               const s = context.session!;
-              return { sessionId: s.id, ticket: s.ticket, department: s.department, number: s.number, counterReason: s.counterReason, faceVerified: s.faceVerified, insurance: s.insurance };
+              return {
+                sessionId: s.id,
+                ticket: s.ticket,
+                department: s.department,
+                number: s.number,
+                counterReason: s.counterReason,
+                faceVerified: s.faceVerified,
+                insurance: s.insurance,
+              };
             },
             onDone: [
-              { guard: ({ event }) => event.output.ok, target: 'done', actions: { type: 'update' as const, params: ({ context }): Patch => ({ outcome: context.session?.outcome ?? 'printed', printed: true }) } },
+              {
+                guard: ({ event }) => event.output.ok,
+                target: 'done',
+                actions: {
+                  type: 'update' as const,
+                  params: ({ context }): Patch => ({ outcome: context.session?.outcome ?? 'printed', printed: true }),
+                },
+              },
               failed(({ event }) => (event.output.ok ? '' : `printer: ${event.output.reason}`)),
             ],
             onError: failed(({ event }) => `printer: ${errorText(event.error)}`),
@@ -456,7 +523,13 @@ function unnumbered(reason: ReasonOf) {
       type: 'update' as const,
       params: (args: Args): Patch => {
         const s = args.context.session;
-        return { ticket: 'counter', number: null, outcome: s?.outcome ?? 'counter', counterReason: s?.counterReason ?? COUNTER_WORDS.unnumbered, reason: s?.reason ? `${s.reason}; ${reason(args)}` : reason(args) };
+        return {
+          ticket: 'counter',
+          number: null,
+          outcome: s?.outcome ?? 'counter',
+          counterReason: s?.counterReason ?? COUNTER_WORDS.unnumbered,
+          reason: s?.reason ? `${s.reason}; ${reason(args)}` : reason(args),
+        };
       },
     },
   };
@@ -479,7 +552,7 @@ const MODE_OF: Record<string, KioskMode> = {
 };
 
 export function modeOf(value: unknown): KioskMode {
-  const top = typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '';
+  const top = typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
   const mode = MODE_OF[top];
   if (!mode) throw new Error(`unknown machine state ${JSON.stringify(value)}`);
   return mode;

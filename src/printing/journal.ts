@@ -31,7 +31,11 @@ export interface Journal {
 /** A day of a busy kiosk's events; past it the oldest waiting lines are dropped (and counted in the log). */
 const MAX_BACKLOG = 5000;
 
-export function createJournal(stateDir: string, wallClock: () => Date, log: Logger): Journal & { /** Lines waiting for room on the disk. */ pending(): number } {
+export function createJournal(
+  stateDir: string,
+  wallClock: () => Date,
+  log: Logger,
+): Journal & { /** Lines waiting for room on the disk. */ pending(): number } {
   const path = join(stateDir, 'tickets.jsonl');
   const backlog: string[] = [];
   let dropped = 0;
@@ -64,7 +68,8 @@ export function createJournal(stateDir: string, wallClock: () => Date, log: Logg
       // next try (which writes them all) neither repeats a line nor glues onto a fragment.
       if (appendedFrom !== null) await truncate(path, appendedFrom).catch(() => {});
       checkTail = true;
-      if (!failing) log.error({ path, err: errText(err) }, 'the ticket journal cannot be written; its lines wait in memory and go to disk with the next ticket');
+      if (!failing)
+        log.error({ path, err: errText(err) }, 'the ticket journal cannot be written; its lines wait in memory and go to disk with the next ticket');
       failing = true;
     }
   };
@@ -74,7 +79,16 @@ export function createJournal(stateDir: string, wallClock: () => Date, log: Logg
     record(entry) {
       // The file is not written through the logger, so it masks ID-like numbers itself; the line
       // is one JSON object whatever comes in.
-      const line = maskIdNumbers(JSON.stringify({ ts: wallClock().toISOString(), ticket_id: entry.ticketId, number: entry.number, department: entry.department, event: entry.event, ...(entry.reason ? { reason: entry.reason } : {}) }));
+      const line = maskIdNumbers(
+        JSON.stringify({
+          ts: wallClock().toISOString(),
+          ticket_id: entry.ticketId,
+          number: entry.number,
+          department: entry.department,
+          event: entry.event,
+          ...(entry.reason ? { reason: entry.reason } : {}),
+        }),
+      );
       log.info({ ticket: entry.ticketId, number: entry.number, event: entry.event, reason: entry.reason }, `ticket ${entry.number} ${entry.event}`);
       backlog.push(line);
       if (backlog.length > MAX_BACKLOG) {

@@ -18,7 +18,15 @@ export async function createPrinting(
   const encoder = createWorkerEncoder(template, { model: settings.model, paperMm: settings.paperMm, text: settings.text }, deps.log);
   const encode = (t: Ticket): Promise<Uint8Array> => encoder.encode(t);
   const journal = createJournal(config.kiosk.stateDir, deps.wallClock, deps.log);
-  const spooler = createTicketSpooler({ printer: deps.printer, encode, journal, clock: deps.clock, wallClock: deps.wallClock, event: deps.event, reprintWithinMs: settings.reprintWithinSec * 1000 });
+  const spooler = createTicketSpooler({
+    printer: deps.printer,
+    encode,
+    journal,
+    clock: deps.clock,
+    wallClock: deps.wallClock,
+    event: deps.event,
+    reprintWithinMs: settings.reprintWithinSec * 1000,
+  });
   return { spooler, journal, encode, encoder };
 }
 
@@ -43,5 +51,8 @@ export function sampleTicket(ticketId: string, number: string, issuedAt: Date): 
 
 /** A test ticket's number: "TEST-" and four characters; no queue lane starts with TEST. */
 export function testTicketNumber(ticketId: string): string {
-  return `TEST-${ticketId.replace(/[^0-9a-z]/gi, '').slice(-4).toUpperCase()}`;
+  return `TEST-${ticketId
+    .replace(/[^0-9a-z]/gi, '')
+    .slice(-4)
+    .toUpperCase()}`;
 }

@@ -93,12 +93,21 @@ export function createTicketSpooler(d: SpoolerDeps) {
     d.event('ticket.failed', { ...ids(ticket), reason });
     if (closed) {
       // Stopping: nothing will reprint it, so say so now rather than leave it open.
-      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason: 'the kiosk stopped before it printed' });
+      d.journal.record({
+        ticketId: ticket.ticketId,
+        number: ticket.number,
+        department: ticket.department,
+        event: 'voided',
+        reason: 'the kiosk stopped before it printed',
+      });
       d.event('ticket.voided', { ...ids(ticket), reason: 'the kiosk stopped before it printed' });
       return;
     }
     if (held.has(ticket.ticketId) || done.has(ticket.ticketId)) return;
-    const expiry = d.clock.setTimeout(() => voidTicket(ticket.ticketId, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), d.reprintWithinMs);
+    const expiry = d.clock.setTimeout(
+      () => voidTicket(ticket.ticketId, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`),
+      d.reprintWithinMs,
+    );
     held.set(ticket.ticketId, { ticket, heldAt: d.clock.now(), expiry });
     scheduleRetry();
   };
@@ -131,11 +140,14 @@ export function createTicketSpooler(d: SpoolerDeps) {
     // After a failed attempt notBefore carries the backoff; otherwise look again in RETRY_BASE_MS
     // (also while the printer is not usable: a cheap check, and no print is attempted).
     const at = Math.max(notBefore, d.clock.now() + RETRY_BASE_MS);
-    retryTimer = d.clock.setTimeout(() => {
-      retryTimer = null;
-      if (usable()) startRetry();
-      else scheduleRetry(); // a state change back to usable retries at once anyway
-    }, Math.max(0, at - d.clock.now()));
+    retryTimer = d.clock.setTimeout(
+      () => {
+        retryTimer = null;
+        if (usable()) startRetry();
+        else scheduleRetry(); // a state change back to usable retries at once anyway
+      },
+      Math.max(0, at - d.clock.now()),
+    );
   }
 
   const retryHeld = async (signal: AbortSignal): Promise<void> => {
@@ -168,8 +180,17 @@ export function createTicketSpooler(d: SpoolerDeps) {
             voidTicket(id, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`);
             continue;
           }
-          held.set(id, { ...h, expiry: d.clock.setTimeout(() => voidTicket(id, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), left) });
-          d.journal.record({ ticketId: id, number: h.ticket.number, department: h.ticket.department, event: 'failed', reason: `reprint: ${outcome.reason}` });
+          held.set(id, {
+            ...h,
+            expiry: d.clock.setTimeout(() => voidTicket(id, `not reprinted within ${Math.round(d.reprintWithinMs / 1000)} s`), left),
+          });
+          d.journal.record({
+            ticketId: id,
+            number: h.ticket.number,
+            department: h.ticket.department,
+            event: 'failed',
+            reason: `reprint: ${outcome.reason}`,
+          });
           break;
         }
         // Printed as a reprint: never sent again.
@@ -227,7 +248,8 @@ export function createTicketSpooler(d: SpoolerDeps) {
       const outcome = await d.printer.print(bytes, signal);
       return outcome.ok ? { outcome: 'printed' } : { outcome: 'dropped', reason: outcome.reason };
     },
-    held: (): Array<{ ticketId: string; number: string }> => [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
+    held: (): Array<{ ticketId: string; number: string }> =>
+      [...held.values()].map((h) => ({ ticketId: h.ticket.ticketId, number: h.ticket.number })),
     /** Stopping: held tickets cannot outlive the process (their content is in memory only). */
     close(): void {
       closed = true;
@@ -239,26 +261,26 @@ export function createTicketSpooler(d: SpoolerDeps) {
 
   async function submit(ticket: Ticket, signal: AbortSignal): Promise<SubmitResult> {
     d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'issued' });
-      let bytes: Uint8Array;
-      try {
-        bytes = await d.encode(ticket);
-      } catch (err) {
-        // A ticket that cannot be laid out will not print later either: record it void, loudly.
-        // The reason stays generic: an encoder message could quote the ticket's text (the name).
-        const reason = `cannot encode the ticket (${err instanceof Error ? err.name : 'error'})`;
-        d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason });
-        d.event('ticket.voided', { ...ids(ticket), reason });
-        return { outcome: 'void', reason };
-      }
-      const outcome = await d.printer.print(bytes, signal);
-      if (outcome.ok) {
-        markDone(ticket.ticketId);
-        d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'printed' });
-        d.event('ticket.printed', { ...ids(ticket), bytes: outcome.bytes, ms: Math.round(outcome.ms), reprint: false });
-        return { outcome: 'printed' };
-      }
-      hold(ticket, outcome.reason);
-      return { outcome: 'held', reason: outcome.reason };
+    let bytes: Uint8Array;
+    try {
+      bytes = await d.encode(ticket);
+    } catch (err) {
+      // A ticket that cannot be laid out will not print later either: record it void, loudly.
+      // The reason stays generic: an encoder message could quote the ticket's text (the name).
+      const reason = `cannot encode the ticket (${err instanceof Error ? err.name : 'error'})`;
+      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'voided', reason });
+      d.event('ticket.voided', { ...ids(ticket), reason });
+      return { outcome: 'void', reason };
+    }
+    const outcome = await d.printer.print(bytes, signal);
+    if (outcome.ok) {
+      markDone(ticket.ticketId);
+      d.journal.record({ ticketId: ticket.ticketId, number: ticket.number, department: ticket.department, event: 'printed' });
+      d.event('ticket.printed', { ...ids(ticket), bytes: outcome.bytes, ms: Math.round(outcome.ms), reprint: false });
+      return { outcome: 'printed' };
+    }
+    hold(ticket, outcome.reason);
+    return { outcome: 'held', reason: outcome.reason };
   }
 }
 

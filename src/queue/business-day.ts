@@ -22,7 +22,9 @@ export function msUntilLocalTime(at: Date, hhmm: string, timeZone: string): numb
   const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(hhmm);
   if (!m) throw new RangeError(`a local time is HH:MM (00:00–23:59), got "${hhmm}"`);
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(at).map((p) => [p.type, p.value]),
+    new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
   );
   const nowMs = ((Number(parts['hour']) * 60 + Number(parts['minute'])) * 60 + Number(parts['second'])) * 1000 + at.getUTCMilliseconds();
   const targetMs = (Number(m[1]) * 60 + Number(m[2])) * 60_000;

@@ -207,7 +207,11 @@ function migrate(db: Database.Database): void {
       db.exec(`DROP INDEX IF EXISTS checkins_one_number_a_day; DROP INDEX IF EXISTS checkins_started; ALTER TABLE checkins RENAME TO checkins_v1;`);
       db.exec(CHECKINS_TABLE);
       const rows = db.prepare(`SELECT * FROM checkins_v1`).all() as Array<Record<string, unknown>>;
-      const insert = db.prepare(`INSERT INTO checkins (${CHECKIN_COLUMNS}) VALUES (${CHECKIN_COLUMNS.split(', ').map((c) => '@' + c).join(', ')})`);
+      const insert = db.prepare(
+        `INSERT INTO checkins (${CHECKIN_COLUMNS}) VALUES (${CHECKIN_COLUMNS.split(', ')
+          .map((c) => '@' + c)
+          .join(', ')})`,
+      );
       for (const r of rows) {
         const split = typeof r['number'] === 'string' && r['day'] ? splitNumber(r['number']) : null;
         insert.run({
@@ -221,8 +225,13 @@ function migrate(db: Database.Database): void {
       db.exec(`DROP TABLE checkins_v1`);
     }
     db.exec(SCHEMA);
-    const highest = db.prepare<[], { d: string | null }>(`SELECT MAX(d) AS d FROM (SELECT MAX(day) AS d FROM checkins UNION ALL SELECT MAX(day) FROM sequences)`).get()!.d;
-    if (highest) db.prepare(`INSERT INTO meta (key, value) VALUES ('high_day', ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`).run(highest);
+    const highest = db
+      .prepare<[], { d: string | null }>(`SELECT MAX(d) AS d FROM (SELECT MAX(day) AS d FROM checkins UNION ALL SELECT MAX(day) FROM sequences)`)
+      .get()!.d;
+    if (highest)
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('high_day', ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`).run(
+        highest,
+      );
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -240,7 +249,9 @@ export function openQueueStore(o: QueueStoreOptions) {
   migrate(db);
 
   const highDayStmt = db.prepare<[], { value: string }>(`SELECT value FROM meta WHERE key = 'high_day'`);
-  const raiseHighDay = db.prepare(`INSERT INTO meta (key, value) VALUES ('high_day', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value > meta.value`);
+  const raiseHighDay = db.prepare(
+    `INSERT INTO meta (key, value) VALUES ('high_day', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE excluded.value > meta.value`,
+  );
   // The next number is above the counter and above every number issued in that day: a counter
   // row lost (purged on a clock far ahead, a file restored) can never make a lane start again below.
   const lastIssued = db.prepare<[string, string, string, string], { last: number | null }>(
@@ -264,13 +275,19 @@ export function openQueueStore(o: QueueStoreOptions) {
        bhyt_state = CASE WHEN checkins.bhyt_state = 'reconciled' THEN checkins.bhyt_state ELSE excluded.bhyt_state END,
        steps_ms = excluded.steps_ms, total_ms = excluded.total_ms`,
   );
-  const markPrintedStmt = db.prepare(`UPDATE checkins SET ticket_state = 'printed', void_reason = NULL WHERE id = ? AND ticket_state IN ('allocated', 'unknown')`);
+  const markPrintedStmt = db.prepare(
+    `UPDATE checkins SET ticket_state = 'printed', void_reason = NULL WHERE id = ? AND ticket_state IN ('allocated', 'unknown')`,
+  );
   const markVoidStmt = db.prepare(`UPDATE checkins SET ticket_state = 'void', void_reason = ? WHERE id = ? AND ticket_state = 'allocated'`);
-  const unprinted = db.prepare<[], { id: string; number: string; department: string }>(`SELECT id, number, department FROM checkins WHERE ticket_state = 'allocated' ORDER BY started_at`);
+  const unprinted = db.prepare<[], { id: string; number: string; department: string }>(
+    `SELECT id, number, department FROM checkins WHERE ticket_state = 'allocated' ORDER BY started_at`,
+  );
   const markUnknownStmt = db.prepare(`UPDATE checkins SET ticket_state = 'unknown' WHERE id = ? AND ticket_state = 'allocated'`);
   const interruptStmt = db.prepare(`UPDATE checkins SET outcome = 'interrupted', reason = ? WHERE outcome IS NULL`);
   const newestStmt = db.prepare<[], { t: string | null }>(`SELECT MAX(started_at) AS t FROM checkins`);
-  const queueLookupStmt = db.prepare(`INSERT OR IGNORE INTO bhyt_pending (checkin_id, card_id, full_name, date_of_birth, queued_at) VALUES (?, ?, ?, ?, ?)`);
+  const queueLookupStmt = db.prepare(
+    `INSERT OR IGNORE INTO bhyt_pending (checkin_id, card_id, full_name, date_of_birth, queued_at) VALUES (?, ?, ?, ?, ?)`,
+  );
   const lookupFailedStmt = db.prepare(`UPDATE bhyt_pending SET attempts = attempts + 1 WHERE checkin_id = ?`);
   const reconciledRow = db.prepare(`UPDATE checkins SET bhyt_code = ?, bhyt_state = 'reconciled' WHERE id = ?`);
   const deletePending = db.prepare(`DELETE FROM bhyt_pending WHERE checkin_id = ?`);
@@ -349,12 +366,14 @@ export function openQueueStore(o: QueueStoreOptions) {
      * took the ticket), check-ins never completed get outcome `interrupted` with `reason`.
      */
     settleAfterCrash(reason: string): CrashSettlement {
-      return db.transaction(() => {
-        const rows = unprinted.all();
-        for (const r of rows) markUnknownStmt.run(r.id);
-        const interrupted = interruptStmt.run(reason).changes;
-        return { unknown: rows.map((r) => ({ checkinId: r.id, number: r.number, department: r.department })), interrupted };
-      }).immediate();
+      return db
+        .transaction(() => {
+          const rows = unprinted.all();
+          for (const r of rows) markUnknownStmt.run(r.id);
+          const interrupted = interruptStmt.run(reason).changes;
+          return { unknown: rows.map((r) => ({ checkinId: r.id, number: r.number, department: r.department })), interrupted };
+        })
+        .immediate();
     },
     /** The clock against the highest business day used and the newest record (at start, and before purging). */
     clockCheck,
@@ -383,11 +402,21 @@ export function openQueueStore(o: QueueStoreOptions) {
     },
     pendingLookups(limit: number): PendingLookup[] {
       return db
-        .prepare<[number], { checkin_id: string; card_id: string; full_name: string; date_of_birth: string; number: string | null; attempts: number }>(
+        .prepare<
+          [number],
+          { checkin_id: string; card_id: string; full_name: string; date_of_birth: string; number: string | null; attempts: number }
+        >(
           `SELECT p.checkin_id, p.card_id, p.full_name, p.date_of_birth, c.number, p.attempts FROM bhyt_pending p LEFT JOIN checkins c ON c.id = p.checkin_id ORDER BY p.queued_at LIMIT ?`,
         )
         .all(limit)
-        .map((r) => ({ checkinId: r.checkin_id, cardId: r.card_id, fullName: r.full_name, dateOfBirth: r.date_of_birth, number: r.number, attempts: r.attempts }));
+        .map((r) => ({
+          checkinId: r.checkin_id,
+          cardId: r.card_id,
+          fullName: r.full_name,
+          dateOfBirth: r.date_of_birth,
+          number: r.number,
+          attempts: r.attempts,
+        }));
     },
     lookupFailed(checkinId: string): void {
       lookupFailedStmt.run(checkinId);
@@ -407,11 +436,19 @@ export function openQueueStore(o: QueueStoreOptions) {
      * (the only personal data) are deleted all the same: early is the safe side for them, and
      * it costs at most a lookup made at the counter instead.
      */
-    purge(now: Date, retentionDays: number, pendingHours: number): { checkins: number; lookups: number; refused: { aheadHours: number; newest: Date } | null } {
-      const lookups = db.prepare(`DELETE FROM bhyt_pending WHERE queued_at < ?`).run(new Date(now.getTime() - pendingHours * 3_600_000).toISOString()).changes;
+    purge(
+      now: Date,
+      retentionDays: number,
+      pendingHours: number,
+    ): { checkins: number; lookups: number; refused: { aheadHours: number; newest: Date } | null } {
+      const lookups = db
+        .prepare(`DELETE FROM bhyt_pending WHERE queued_at < ?`)
+        .run(new Date(now.getTime() - pendingHours * 3_600_000).toISOString()).changes;
       const c = clockCheck(now);
       if (c.implausibleAheadHours !== null) return { checkins: 0, lookups, refused: { aheadHours: c.implausibleAheadHours, newest: c.newest! } };
-      const checkins = db.prepare(`DELETE FROM checkins WHERE started_at < ?`).run(new Date(now.getTime() - retentionDays * 86_400_000).toISOString()).changes;
+      const checkins = db
+        .prepare(`DELETE FROM checkins WHERE started_at < ?`)
+        .run(new Date(now.getTime() - retentionDays * 86_400_000).toISOString()).changes;
       db.prepare(`DELETE FROM sequences WHERE day < ?`).run(new Date(now.getTime() - 7 * 86_400_000).toISOString().slice(0, 10));
       return { checkins, lookups, refused: null };
     },

@@ -48,11 +48,15 @@ export function brokerCheck(d: BrokerCheckDeps): Check {
           if (t === topic) retained = payload.toString('utf8').slice(0, 40);
         });
         const granted = await client.subscribeAsync(topic, { qos: 1 });
-        if (granted.some((g) => g.qos === 0x80 || g.qos > 2)) return fail(`connected to ${url}, but the broker refused the subscription to ${topic} (check its ACL)`);
+        if (granted.some((g) => g.qos === 0x80 || g.qos > 2))
+          return fail(`connected to ${url}, but the broker refused the subscription to ${topic} (check its ACL)`);
         // A retained status follows the SUBACK at once; a moment is enough to see it.
         await pause(d.clock, 200, signal);
         const version = protocol === 5 ? 'MQTT 5' : 'MQTT 3.1.1';
-        const status = retained === null ? 'no status retained yet' : `retained status "${retained}"${retained === 'online' ? ': is the kioskd service still running?' : ''}`;
+        const status =
+          retained === null
+            ? 'no status retained yet'
+            : `retained status "${retained}"${retained === 'online' ? ': is the kioskd service still running?' : ''}`;
         return pass(`connected to ${url} (${version}), subscribed to ${topic}: ${status}`);
       } catch (err) {
         return fail(`connected to ${url}, then: ${errorText(err)}`);
@@ -94,14 +98,22 @@ export function brokerCheck(d: BrokerCheckDeps): Check {
       const onAbort = (): void => finish({ ok: false, reason: `no answer from ${url} within ${seconds(d.limitMs)}` });
       signal.addEventListener('abort', onAbort, { once: true });
       client.on('connect', () => finish({ ok: true, client }));
-      client.on('error', (err: Error & { code?: number | string }) => finish({ ok: false, reason: why(err), ...(typeof err.code === 'number' ? { code: err.code } : {}) }));
-      client.on('close', () => finish({ ok: false, reason: `${url} closed the connection before accepting it${m.url.startsWith('mqtt://') || m.url.startsWith('ws://') ? ' (does it want TLS: mqtts://?)' : ''}` }));
+      client.on('error', (err: Error & { code?: number | string }) =>
+        finish({ ok: false, reason: why(err), ...(typeof err.code === 'number' ? { code: err.code } : {}) }),
+      );
+      client.on('close', () =>
+        finish({
+          ok: false,
+          reason: `${url} closed the connection before accepting it${m.url.startsWith('mqtt://') || m.url.startsWith('ws://') ? ' (does it want TLS: mqtts://?)' : ''}`,
+        }),
+      );
     });
   }
 
   function why(err: Error & { code?: number | string }): string {
     const c = err.code;
-    if (typeof c === 'number') return `${url} refused the connection: ${err.message.replace(/^Connection refused: /i, '')}${c === 4 || c === 5 || c === 0x86 || c === 0x87 ? ' (check mqtt.username and the password file)' : ''}`;
+    if (typeof c === 'number')
+      return `${url} refused the connection: ${err.message.replace(/^Connection refused: /i, '')}${c === 4 || c === 5 || c === 0x86 || c === 0x87 ? ' (check mqtt.username and the password file)' : ''}`;
     if (c === 'ECONNREFUSED') return `connection refused at ${url} (is the broker running?)`;
     if (c === 'ENOTFOUND' || c === 'EAI_AGAIN') return `cannot resolve the broker's host name (${url})`;
     if (c === 'ETIMEDOUT' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH') return `cannot reach ${url} (${c})`;

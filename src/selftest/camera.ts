@@ -38,16 +38,26 @@ export function cameraCheck(d: CameraCheckDeps): Check {
       const frame = shot.jpeg;
       try {
         const captured = `frame captured (${Math.round(shot.ms)} ms)`;
-        if (!d.faces) return d.expectFace ? fail(`${captured}, but faceid.enabled is false: no face detection to expect`) : pass(`${captured}; face detection skipped (faceid.enabled is false)`);
+        if (!d.faces)
+          return d.expectFace
+            ? fail(`${captured}, but faceid.enabled is false: no face detection to expect`)
+            : pass(`${captured}; face detection skipped (faceid.enabled is false)`);
         try {
           await raceAbort(d.faces.ready, signal);
         } catch (err) {
-          return fail(signal.aborted ? `${captured}, but the face models did not load within ${seconds(limitMs)}` : `${captured}, but the face models did not load: ${errorText(err)}`);
+          return fail(
+            signal.aborted
+              ? `${captured}, but the face models did not load within ${seconds(limitMs)}`
+              : `${captured}, but the face models did not load: ${errorText(err)}`,
+          );
         }
         const a = await d.faces.engine.analyze(frame, 'probe', signal);
         const found = a.faces.length;
         const detail = `${captured}, ${a.width}×${a.height}; detection ${Math.round(a.timings.detectMs)} ms`;
-        if (found === 0) return d.expectFace ? fail(`no face in view (${detail})`) : pass(`${detail}; no face in view (stand in front and use --expect-face to test detection)`);
+        if (found === 0)
+          return d.expectFace
+            ? fail(`no face in view (${detail})`)
+            : pass(`${detail}; no face in view (stand in front and use --expect-face to test detection)`);
         return pass(`${detail}; ${found === 1 ? 'face detected' : `${found} faces detected`}`);
       } finally {
         frame.fill(0);

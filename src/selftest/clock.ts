@@ -12,7 +12,11 @@ export const RELEASE_FLOOR = new Date('2026-11-23T00:00:00Z');
 const SLACK_MS = 24 * 3600_000;
 
 /** A program run directly with a time limit (src/hal/factory.ts `runProgram`). */
-export type RunProgram = (file: string, args: readonly string[], o: { timeoutMs: number; signal: AbortSignal }) => Promise<{ exit: number | string; stdout: string }>;
+export type RunProgram = (
+  file: string,
+  args: readonly string[],
+  o: { timeoutMs: number; signal: AbortSignal },
+) => Promise<{ exit: number | string; stdout: string }>;
 
 export interface ClockCheckDeps {
   readonly run: RunProgram;
@@ -37,8 +41,12 @@ export function clockCheck(d: ClockCheckDeps): Check {
     limitMs: d.limitMs,
     async run(signal): Promise<Verdict> {
       const now = d.wallClock();
-      const shown = now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-      if (now.getTime() < d.builtAt.getTime() - SLACK_MS) return fail(`${shown}, earlier than this release was built (${d.builtAt.toISOString().slice(0, 10)}): the clock was never set`);
+      const shown = now
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC');
+      if (now.getTime() < d.builtAt.getTime() - SLACK_MS)
+        return fail(`${shown}, earlier than this release was built (${d.builtAt.toISOString().slice(0, 10)}): the clock was never set`);
       const each = Math.max(1000, Math.floor(d.limitMs / 3));
       const sync = (await fromTimedatectl(d.run, each, signal)) ?? fromTimesyncd(exists) ?? (await fromChrony(d.run, each, signal));
       if (!sync) return fail('cannot tell whether the clock is synchronised: no timedatectl, systemd-timesyncd or chronyc answered');

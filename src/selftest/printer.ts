@@ -47,7 +47,12 @@ export function printerCheck(d: PrinterCheckDeps): Check {
           return fail(`cannot lay out the test ticket: ${errorText(err)}`);
         }
         const outcome = await d.printer.print(bytes, signal);
-        if (!outcome.ok) return fail(signal.aborted && outcome.reason === 'cancelled' ? `the test ticket did not finish printing within ${seconds(limitMs)}` : explain(outcome.reason, where));
+        if (!outcome.ok)
+          return fail(
+            signal.aborted && outcome.reason === 'cancelled'
+              ? `the test ticket did not finish printing within ${seconds(limitMs)}`
+              : explain(outcome.reason, where),
+          );
         const after: PortState = d.printer.state();
         const note = after.kind === 'degraded' ? `; ${explain(after.reason, where)}` : '';
         return pass(`test ticket printed (${outcome.bytes} bytes) at ${where}${note}`);

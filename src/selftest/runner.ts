@@ -21,7 +21,13 @@ export async function runChecks(checks: readonly Check[], o: RunOptions): Promis
   for (const check of checks) {
     const started = o.clock.now();
     const v = o.signal.aborted ? { kind: 'fail' as const, detail: 'interrupted' } : await runOne(check, o);
-    const r: CheckResult = { name: check.name, ok: v.kind !== 'fail', skipped: v.kind === 'skip', detail: v.detail, ms: Math.round(o.clock.now() - started) };
+    const r: CheckResult = {
+      name: check.name,
+      ok: v.kind !== 'fail',
+      skipped: v.kind === 'skip',
+      detail: v.detail,
+      ms: Math.round(o.clock.now() - started),
+    };
     results.push(r);
     o.onResult?.(r);
   }

@@ -39,7 +39,8 @@ export function scannerCheck(d: ScannerCheckDeps): Check {
         await d.card.open(signal);
         const state = await firstState(d.card, signal);
         if (!state) return fail(`the scanner at ${where} did not open within ${seconds(d.limitMs)}`);
-        if (state.kind === 'faulted' || state.kind === 'absent') return fail(`not available at ${where}: ${state.reason}${/busy/.test(state.reason) ? '; is the kioskd service still running?' : ''}`);
+        if (state.kind === 'faulted' || state.kind === 'absent')
+          return fail(`not available at ${where}: ${state.reason}${/busy/.test(state.reason) ? '; is the kioskd service still running?' : ''}`);
         const ready = `scanner ready at ${where}`;
         if (d.scanMs === 0) return pass(ready);
         d.prompt(`scanner: scan a CCCD card now (${seconds(d.scanMs)})…`);
@@ -56,7 +57,8 @@ export function scannerCheck(d: ScannerCheckDeps): Check {
           signal.addEventListener('abort', onAbort, { once: true });
         });
         if (!got) return fail(`${ready}, but no card was scanned within ${seconds(d.scanMs)}`);
-        if (got.kind === 'rejected') return fail(`${ready}, but the scan was rejected: ${got.rejection.message} (${got.summary.bytes} bytes, ${got.summary.fields} fields)`);
+        if (got.kind === 'rejected')
+          return fail(`${ready}, but the scan was rejected: ${got.rejection.message} (${got.summary.bytes} bytes, ${got.summary.fields} fields)`);
         return pass(`${ready}; card ${maskId(got.identity.idNumber)} read (${got.identity.form})`);
       } finally {
         off();
@@ -66,5 +68,7 @@ export function scannerCheck(d: ScannerCheckDeps): Check {
 }
 
 function scannerWhere(cfg: Exclude<CardConfig, { driver: 'none' }>): string {
-  return cfg.driver === 'serial' ? cfg.path : `usb ${cfg.vendorId.toString(16).padStart(4, '0')}:${cfg.productId.toString(16).padStart(4, '0')} (HID)`;
+  return cfg.driver === 'serial'
+    ? cfg.path
+    : `usb ${cfg.vendorId.toString(16).padStart(4, '0')}:${cfg.productId.toString(16).padStart(4, '0')} (HID)`;
 }

@@ -49,7 +49,8 @@ export interface AdjustableClock {
  * each pending timer once (as after a suspend), not once per missed period.
  */
 export function adjustableClock(base: Clock, wallMs: () => number, initialOffsetMs = 0): AdjustableClock {
-  if (!Number.isFinite(initialOffsetMs) || initialOffsetMs < 0) throw new RangeError(`clock offset must be a non-negative number of ms, got ${initialOffsetMs}`);
+  if (!Number.isFinite(initialOffsetMs) || initialOffsetMs < 0)
+    throw new RangeError(`clock offset must be a non-negative number of ms, got ${initialOffsetMs}`);
   let offset = initialOffsetMs;
   interface Pending {
     readonly due: number;
@@ -59,10 +60,13 @@ export function adjustableClock(base: Clock, wallMs: () => number, initialOffset
   const pending = new Map<object, Pending>();
   const now = (): number => base.now() + offset;
   const arm = (key: object, t: Pending): void => {
-    t.handle = base.setTimeout(() => {
-      pending.delete(key);
-      t.fn();
-    }, Math.max(0, t.due - now()));
+    t.handle = base.setTimeout(
+      () => {
+        pending.delete(key);
+        t.fn();
+      },
+      Math.max(0, t.due - now()),
+    );
   };
   const clock: Clock = {
     now,

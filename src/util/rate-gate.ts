@@ -6,7 +6,12 @@ import { every, type Clock } from './clock.js';
  * hostile or broken device can produce without bound (a scanner streaming garbage): the kiosk
  * keeps handling every item, but only so many reach the log and the broker.
  */
-export function rateGate(clock: Clock, perWindow: number, windowMs: number, summary: (suppressed: number) => void): { allow(): boolean; stop(): void } {
+export function rateGate(
+  clock: Clock,
+  perWindow: number,
+  windowMs: number,
+  summary: (suppressed: number) => void,
+): { allow(): boolean; stop(): void } {
   let passed = 0;
   let suppressed = 0;
   const stop = every(clock, windowMs, () => {

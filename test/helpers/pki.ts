@@ -24,7 +24,8 @@ export function openssl(dir: string, args: string[]): void {
 
 /** CA, server cert for 127.0.0.1/localhost, client cert, and an unrelated CA; EC keys, so it takes milliseconds. */
 export function makePki(dir = mkdtempSync(join(tmpdir(), 'kioskd-tls-'))): Pki {
-  if (!existsSync(OPENSSL)) throw new Error(`${OPENSSL} is missing: run \`apt-get install -y openssl\` (the TLS tests make their certificates with it)`);
+  if (!existsSync(OPENSSL))
+    throw new Error(`${OPENSSL} is missing: run \`apt-get install -y openssl\` (the TLS tests make their certificates with it)`);
   // Our own openssl config, so the host's openssl.cnf cannot change what the certificates say.
   writeFileSync(
     join(dir, 'openssl.cnf'),
@@ -51,15 +52,58 @@ export function makePki(dir = mkdtempSync(join(tmpdir(), 'kioskd-tls-'))): Pki {
   );
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const makeCa = (name: string, cn: string): void =>
-    openssl(dir, ['req', '-x509', ...key, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`, '-config', 'openssl.cnf', '-extensions', 'ca']);
+    openssl(dir, [
+      'req',
+      '-x509',
+      ...key,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-config',
+      'openssl.cnf',
+      '-extensions',
+      'ca',
+    ]);
   const makeLeaf = (name: string, cn: string, ext: string, serial: number): void => {
     openssl(dir, ['req', '-new', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`, '-config', 'openssl.cnf']);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial), '-days', '2', '-out', `${name}.pem`, '-extfile', 'openssl.cnf', '-extensions', ext]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      String(serial),
+      '-days',
+      '2',
+      '-out',
+      `${name}.pem`,
+      '-extfile',
+      'openssl.cnf',
+      '-extensions',
+      ext,
+    ]);
   };
   makeCa('ca', 'Test Hospital CA');
   makeCa('other-ca', 'Some Other CA');
   makeLeaf('server', '127.0.0.1', 'server', 1);
   makeLeaf('client', 'kiosk-mtls', 'client', 2);
   const at = (f: string): string => join(dir, f);
-  return { dir, ca: at('ca.pem'), otherCa: at('other-ca.pem'), serverCert: at('server.pem'), serverKey: at('server.key'), clientCert: at('client.pem'), clientKey: at('client.key') };
+  return {
+    dir,
+    ca: at('ca.pem'),
+    otherCa: at('other-ca.pem'),
+    serverCert: at('server.pem'),
+    serverKey: at('server.key'),
+    clientCert: at('client.pem'),
+    clientKey: at('client.key'),
+  };
 }

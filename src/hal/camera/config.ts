@@ -32,7 +32,10 @@ export const cameraConfigSchema = z
       extraArgs: z
         .array(z.string().min(1))
         .default([])
-        .refine((args) => !args.some((a) => FORBIDDEN_EXTRA.test(a)), 'must not change where or how the picture is saved (-o, -e, --raw, --latest …): pictures never go to disk')
+        .refine(
+          (args) => !args.some((a) => FORBIDDEN_EXTRA.test(a)),
+          'must not change where or how the picture is saved (-o, -e, --raw, --latest …): pictures never go to disk',
+        )
         .describe('more rpicam-still options, one per item, e.g. ["--rotation", "180"] for a camera mounted upside down'),
     }),
   ])

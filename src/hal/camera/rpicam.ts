@@ -29,9 +29,7 @@ export function frameLimit(cfg: Pick<RpicamConfig, 'width' | 'height'>): ImageLi
 export type RpicamDeps = DriverDeps & { readonly env?: NodeJS.ProcessEnv };
 
 /** What one spawn attempt came to: the program was not there, or a real outcome. */
-type Attempt =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'done'; readonly outcome: CaptureOutcome; readonly cancelled: boolean };
+type Attempt = { readonly kind: 'missing' } | { readonly kind: 'done'; readonly outcome: CaptureOutcome; readonly cancelled: boolean };
 
 /**
  * The Raspberry Pi camera through rpicam-still, spawned directly with an argv array (never a
@@ -240,7 +238,10 @@ function isJpeg(b: Uint8Array): boolean {
 
 /** libcamera logs a lot; its last line is the one that says what went wrong. */
 function lastLine(text: string): string {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const last = lines.at(-1) ?? '';
   return last.length > 300 ? `${last.slice(0, 300)}…` : last;
 }

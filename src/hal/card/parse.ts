@@ -51,7 +51,10 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   if (fields.length < 6) {
     // Vietnamese input methods in keyboard-wedge mode turn "|" into "\" or "¦". Repair only when
     // the payload has no "|" at all and the separators then give a plausible CCCD shape.
-    for (const [sep, name] of [['\\', 'backslash-separators'], ['¦', 'broken-bar-separators']] as const) {
+    for (const [sep, name] of [
+      ['\\', 'backslash-separators'],
+      ['¦', 'broken-bar-separators'],
+    ] as const) {
       const candidate = text.split(sep);
       if (!text.includes('|') && candidate.length >= 6 && /^\s*[0-9đ]{12}\s*$/.test(candidate[0]!)) {
         fields = candidate;
@@ -119,8 +122,10 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   if (province < 1 || province > 96) return reject('bad-province-code', "the ID number's province code (its first 3 digits) does not exist");
   const centuryDigit = Number(id[3]);
   const century = 1900 + 100 * Math.floor(centuryDigit / 2);
-  if (century !== Math.floor(dob.year / 100) * 100) return reject('id-century-mismatch', "the ID number's century digit does not match the year of birth");
-  if (id.slice(4, 6) !== String(dob.year % 100).padStart(2, '0')) return reject('id-year-mismatch', "the ID number's year digits do not match the year of birth");
+  if (century !== Math.floor(dob.year / 100) * 100)
+    return reject('id-century-mismatch', "the ID number's century digit does not match the year of birth");
+  if (id.slice(4, 6) !== String(dob.year % 100).padStart(2, '0'))
+    return reject('id-year-mismatch', "the ID number's year digits do not match the year of birth");
   const idSex: Sex = centuryDigit % 2 === 0 ? 'male' : 'female';
   if (sex !== null && sex !== idSex) return reject('id-sex-mismatch', "the ID number's sex digit does not match the sex field");
 

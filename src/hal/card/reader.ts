@@ -144,7 +144,11 @@ export function createScanAssembler(o: ScanAssemblyOptions, deps: Pick<CardReade
   let idleTimer: unknown = null;
   const handleFrame = (e: FrameEvent): void => {
     if (e.kind === 'overflow') {
-      emit({ kind: 'rejected', rejection: { code: 'too-long', message: `a line of ${e.bytes} bytes without a terminator; a CCCD QR is at most ${MAX_PAYLOAD_BYTES}` }, summary: { bytes: e.bytes, fields: 0, idLast4: null } });
+      emit({
+        kind: 'rejected',
+        rejection: { code: 'too-long', message: `a line of ${e.bytes} bytes without a terminator; a CCCD QR is at most ${MAX_PAYLOAD_BYTES}` },
+        summary: { bytes: e.bytes, fields: 0, idLast4: null },
+      });
       return;
     }
     const result = parseCccdBytes(e.bytes, { today: deps.today() });
@@ -185,6 +189,7 @@ function errorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT' || /No such file/.test(e?.message ?? '')) return 'device not present';
   if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  if (e?.code === 'EACCES' || /Permission denied/.test(e?.message ?? '')) return 'permission denied (the scanner should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
+  if (e?.code === 'EACCES' || /Permission denied/.test(e?.message ?? ''))
+    return 'permission denied (the scanner should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
   return e?.message ?? String(err);
 }

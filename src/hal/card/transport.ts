@@ -51,7 +51,8 @@ function serialLink(path: string, baudRate: number): LinkOpener {
       port.open((err) => {
         signal.removeEventListener('abort', onAbort);
         if (err) reject(err);
-        else if (signal.aborted) port.close(() => {}); // opened after we gave up: don't hold the device
+        else if (signal.aborted)
+          port.close(() => {}); // opened after we gave up: don't hold the device
         else resolve();
       });
     });

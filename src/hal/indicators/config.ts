@@ -24,7 +24,9 @@ export const indicatorsConfigSchema = z
         .string()
         .min(1)
         .default('auto')
-        .describe('label of the GPIO chip the header is on, such as "pinctrl-bcm2711" (Pi 4) or "pinctrl-rp1" (Pi 5); "auto": the one chip whose label starts with "pinctrl-"'),
+        .describe(
+          'label of the GPIO chip the header is on, such as "pinctrl-bcm2711" (Pi 4) or "pinctrl-rp1" (Pi 5); "auto": the one chip whose label starts with "pinctrl-"',
+        ),
       leds: z
         .strictObject({
           ready: bcmLine.optional().describe('BCM GPIO number of the "ready" lamp; leave out if not fitted'),

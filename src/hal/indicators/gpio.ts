@@ -1,4 +1,14 @@
-import { BUTTON_IDS, LED_IDS, type ButtonId, type DriverDeps, type Indicators, type LedId, type Leds, type PortState, type Unsubscribe } from '../ports.js';
+import {
+  BUTTON_IDS,
+  LED_IDS,
+  type ButtonId,
+  type DriverDeps,
+  type Indicators,
+  type LedId,
+  type Leds,
+  type PortState,
+  type Unsubscribe,
+} from '../ports.js';
 import type { GpioIndicatorsConfig } from './config.js';
 import { findGpioChip, GPIO_SYSFS_ROOT } from './gpio-base.js';
 
@@ -14,7 +24,12 @@ export interface GpioLine {
 export interface GpioModule {
   readonly Gpio: {
     readonly accessible: boolean;
-    new (gpio: number, direction: 'in' | 'out' | 'high' | 'low', edge: 'none' | 'rising' | 'falling' | 'both', options: { activeLow?: boolean }): GpioLine;
+    new (
+      gpio: number,
+      direction: 'in' | 'out' | 'high' | 'low',
+      edge: 'none' | 'rising' | 'falling' | 'both',
+      options: { activeLow?: boolean },
+    ): GpioLine;
   };
 }
 
@@ -180,7 +195,10 @@ export function createGpioIndicators(cfg: GpioIndicatorsConfig, deps: GpioIndica
         const bcm = cfg.buttons[id];
         if (bcm === undefined) continue;
         // Both edges, so a release is seen too and a held button counts once.
-        watchButton(id, pin(`buttons.${id}`, bcm, (n) => new onoff.Gpio(n, 'in', 'both', { activeLow: cfg.buttonsActiveLow })));
+        watchButton(
+          id,
+          pin(`buttons.${id}`, bcm, (n) => new onoff.Gpio(n, 'in', 'both', { activeLow: cfg.buttonsActiveLow })),
+        );
       }
     } catch (err) {
       release();

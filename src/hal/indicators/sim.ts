@@ -25,7 +25,11 @@ export function parseButtonLine(line: string): ButtonId | null {
  * Splits a byte stream into UTF-8 lines (LF or CRLF). A line over `maxBytes` is dropped whole,
  * up to its newline, so a flood of garbage cannot grow memory or be half-read as a command.
  */
-export function lineSplitter(maxBytes: number, onLine: (line: string) => void, onTooLong: (bytes: number) => void): { push(chunk: Buffer): void; reset(): void } {
+export function lineSplitter(
+  maxBytes: number,
+  onLine: (line: string) => void,
+  onTooLong: (bytes: number) => void,
+): { push(chunk: Buffer): void; reset(): void } {
   let parts: Buffer[] = [];
   let size = 0;
   let skipping = false;

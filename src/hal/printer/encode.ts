@@ -94,12 +94,10 @@ const TEXT_SIZE: Record<TicketStyle, (paperMm: 80 | 58) => [number, number, bool
  */
 const TONE = /[\u0300\u0301\u0303\u0309\u0323]/u;
 export function toCp1258Form(s: string): string {
-  return s
-    .normalize('NFD')
-    .replace(/(\P{M})(\p{M}*)/gu, (_m, base: string, marks: string) => {
-      const all = [...marks];
-      return (base + all.filter((x) => !TONE.test(x)).join('')).normalize('NFC') + all.filter((x) => TONE.test(x)).join('');
-    });
+  return s.normalize('NFD').replace(/(\P{M})(\p{M}*)/gu, (_m, base: string, marks: string) => {
+    const all = [...marks];
+    return (base + all.filter((x) => !TONE.test(x)).join('')).normalize('NFC') + all.filter((x) => TONE.test(x)).join('');
+  });
 }
 
 function padCenter(text: string, columns: number): string {

@@ -72,7 +72,8 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
     const before = state;
     state = next;
     if (next.kind === 'faulted' || next.kind === 'degraded') log.warn({ where: o.where, state: next }, 'printer needs attention');
-    else if (next.kind === 'ready' && (before.kind === 'faulted' || before.kind === 'degraded')) log.info({ where: o.where }, 'printer is ready again');
+    else if (next.kind === 'ready' && (before.kind === 'faulted' || before.kind === 'degraded'))
+      log.info({ where: o.where }, 'printer is ready again');
     for (const l of listeners) l(next);
   };
 
@@ -185,7 +186,10 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
    */
   const waitUntilPrinted = async (l: PrinterLink, bytes: number, signal: AbortSignal): Promise<PrintOutcome | null> => {
     const unconfirmed = (why: string): null => {
-      log.warn({ where: o.where, why, bytes }, 'the printer did not confirm the ticket; every byte was sent and no fault was reported, so it counts as printed');
+      log.warn(
+        { where: o.where, why, bytes },
+        'the printer did not confirm the ticket; every byte was sent and no fault was reported, so it counts as printed',
+      );
       drop(l, 'not-answering'); // a late answer would be read as the next one
       return null;
     };
@@ -296,6 +300,7 @@ function errorReason(err: unknown): string {
   if (e?.code === 'ENOENT') return 'device not present';
   if (e?.code === 'ECONNREFUSED') return 'connection refused';
   if (e?.code === 'EBUSY') return 'device busy (another program has it open)';
-  if (e?.code === 'EACCES') return 'permission denied (the printer should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
+  if (e?.code === 'EACCES')
+    return 'permission denied (the printer should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
   return e?.message ?? String(err);
 }

@@ -46,7 +46,10 @@ const QR_MODULE_DOTS = 6;
 
 /** Loads the fonts (about 100 ms); create once at boot and reuse. */
 export async function createTicketRenderer(): Promise<TicketRenderer> {
-  await Promise.all([loadFont('kioskd-sans', 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf'), loadFont('kioskd-sans-bold', 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf')]);
+  await Promise.all([
+    loadFont('kioskd-sans', 'dejavu-fonts-ttf/ttf/DejaVuSans.ttf'),
+    loadFont('kioskd-sans-bold', 'dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf'),
+  ]);
 
   return {
     render(blocks, paperMm) {

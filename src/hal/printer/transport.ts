@@ -229,4 +229,3 @@ export function devicePrinter(path: string): PrinterLinkOpener {
     };
   };
 }
-
