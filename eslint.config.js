@@ -1,22 +1,27 @@
-// Import boundaries are the point of this config: hardware libraries and process/socket
-// access live in src/hal/** (and the simulator), and the pipeline does no I/O at all.
+// Import boundaries are the point of this config: hardware libraries live in src/hal/**,
+// process/socket access in src/hal/** and src/platform/** (OS services that are not hardware:
+// sd_notify, TCP connect, running a program), both in the simulator, and the pipeline does no
+// I/O at all.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera', 'sd-notify'];
+const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera'];
+/** Native bindings to OS services (not devices): src/platform/** may load them. */
+const OS_SERVICES = ['sd-notify'];
 const PROCESS_AND_SOCKETS = ['child_process', 'node:child_process', 'net', 'node:net', 'dgram', 'node:dgram'];
 
 // no-restricted-imports does not see `await import('net')`; this selector does.
 const dynamicImportOf = (names) => ({
   selector: `ImportExpression[source.value=/^(${names.map((n) => n.replace(/[/*@.-]/g, (c) => (c === '*' ? '.*' : `\\${c}`))).join('|')})$/]`,
-  message: 'Only src/hal/** and hw-sim/** may load hardware, process or socket modules, dynamically or not.',
+  message: 'Only src/hal/**, src/platform/** and hw-sim/** may load hardware, process or socket modules, dynamically or not.',
 });
 
 const hardwareRule = {
   patterns: [
     {
-      group: [...HARDWARE, ...PROCESS_AND_SOCKETS],
-      message: 'Only src/hal/** and hw-sim/** may touch hardware, processes or sockets: put it behind a port in src/hal/.',
+      group: [...HARDWARE, ...OS_SERVICES, ...PROCESS_AND_SOCKETS],
+      message:
+        'Only src/hal/**, src/platform/** and hw-sim/** may touch hardware, processes or sockets: put a device behind a port in src/hal/, an OS service in src/platform/.',
     },
   ],
 };
@@ -45,10 +50,24 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/hal/**'],
+    ignores: ['src/hal/**', 'src/platform/**'],
     rules: {
       'no-restricted-imports': ['error', hardwareRule],
-      'no-restricted-syntax': ['error', dynamicImportOf([...HARDWARE, ...PROCESS_AND_SOCKETS])],
+      'no-restricted-syntax': ['error', dynamicImportOf([...HARDWARE, ...OS_SERVICES, ...PROCESS_AND_SOCKETS])],
+    },
+  },
+  {
+    // OS services may spawn and open sockets, but a device library belongs behind a port in src/hal/.
+    files: ['src/platform/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: HARDWARE, message: 'src/platform/** is for OS services, not devices: put a device behind a port in src/hal/.' }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { ...dynamicImportOf(HARDWARE), message: 'src/platform/** is for OS services, not devices: put a device behind a port in src/hal/.' },
+      ],
     },
   },
   {

@@ -23,10 +23,10 @@ import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
 import { createTicketPrinter } from '../src/hal/printer/printer.js';
-import { createTicketRenderer } from '../src/hal/printer/raster.js';
-import { layoutTicket } from '../src/hal/printer/ticket.js';
+import { createTicketRenderer } from '../src/printing/ticket/raster.js';
+import { layoutTicket } from '../src/printing/ticket/layout.js';
 import { tcpPrinter } from '../src/hal/printer/transport.js';
-import { sampleTicket } from '../src/printing/setup.js';
+import { sampleTicket } from '../src/printing/ticket/test-ticket.js';
 import { systemClock } from '../src/util/clock.js';
 
 /** Ticket to virtual printer over TCP 9100: encode, send, and the status checks before and after. */

@@ -1,203 +1,190 @@
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { BhytGatewaySim } from './devices/bhyt-gateway.js';
-import type { VirtualCamera } from './devices/camera.js';
-import type { IdentityServiceSim } from './devices/identity-service.js';
-import type { VirtualPanel } from './devices/panel.js';
-import type { VirtualPrinter } from './devices/printer.js';
-import type { VirtualScanner } from './devices/scanner.js';
 import { MAX_ADVANCE_MS } from '../src/lifecycle/sim-clock.js';
+import { applyControl, BadControl, call, controlUsage, isControlName, parseControl, positionalOf, type ControlCall } from './control/table.js';
 import type { ClockMove } from './daemon.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { SAMPLE_IDENTITIES, cccdPayload } from './identities.js';
+import type { Sim } from './sim.js';
 
 export const CONSOLE_HELP = `hw-sim commands (type and press Enter):
-  scan [N]       scan sample identity N (1-${SAMPLE_IDENTITIES.length}), 7-field chip-card form
-  scan6 [N]      the same in the 6-field form
-  raw TEXT       send TEXT plus CR LF, as a scanner would
-  garbage        send random bytes and a CR LF
-  twice [N]      scan the same card twice in a row
-  trickle [N]    send a scan a few bytes at a time
-  noterm [N]     send a scan with no terminator
-  long           send an 8 KB line
-  unplug|replug  pull out / put back the scanner
-  print          ask the kiosk to print a test ticket (TEST-… number, "not valid" bars; PNG + text in the tickets folder)
-  paper out|near|ok        set the virtual printer's paper
-  cover open|close         open / close its cover
-  printer off|on           power it off (no answer at all) / on
-  paperout-after N         the paper runs out after N more bytes (mid-ticket)
-  face N|stranger|empty    what the camera shows: sample N's face, someone else, nobody
-  camera fail|hang         the camera errors out / never answers ("face N" repairs it)
-  yes | no | helpme        press the consent-yes / consent-no / help button
-  bhyt N CODE    the BHYT gateway answers CODE (000, 010 expired, 110 revoked …) for sample N
-  bhyt down|up|slow|500    gateway faults (up: back to normal)
-  portrait down|up|slow    identity-service faults;  portrait none N: no portrait for sample N
-  clock unsynced|synced    what the fake timedatectl says to \`kioskd selftest\` (NTP sync)
+${controlUsage().join('\n')}
+  (a bare word fills the first parameter: "printer.paper out", "scanner.scan 2", "bhyt.fault down")
+  print                    ask the kiosk to print a test ticket (TEST-… number, "not valid" bars; PNG + text in the tickets folder)
   advance DURATION         move kioskd's clock forward (30s, 10m, 2h, 1d): time limits, the
                            daily number reset, BHYT retries and audit retention come due at once
   advance to HH:MM         move it to the next HH:MM on the hospital's clocks
+  shortcuts: scan [N], scan6 [N], twice [N], trickle [N], noterm [N], raw TEXT, garbage, long,
+    unplug|replug, paper out|near|ok, cover open|close, printer off|on, paperout-after N,
+    face N|stranger|empty, camera fail|hang|garbage|ok, yes|no|helpme, bhyt N CODE,
+    bhyt down|up|slow|500, portrait down|up|slow, portrait none N, clock synced|unsynced
   help`;
 
 export interface ConsoleDevices {
-  readonly scanner: VirtualScanner;
-  readonly printer: VirtualPrinter | null;
-  readonly camera?: VirtualCamera;
-  readonly panel?: VirtualPanel;
-  readonly gateway?: BhytGatewaySim;
-  readonly identity?: IdentityServiceSim;
-  readonly showFace?: (who: number | 'stranger' | 'empty') => Promise<void>;
+  readonly sim: Sim;
   /** Sends a command to the daemon over MQTT and returns its answer as a line of text. */
   readonly ask: (command: string, args: Record<string, unknown>) => Promise<string>;
   /** Moves the daemon's clock forward; resolves with its new wall time. */
   readonly advanceClock?: (move: ClockMove) => Promise<{ offsetMs: number; wallClock: string }>;
 }
 
+/** What one console line asks for. */
+export type ConsoleCommand =
+  | { readonly kind: 'control'; readonly calls: readonly ControlCall[] }
+  | { readonly kind: 'print' }
+  | { readonly kind: 'advance'; readonly move: ClockMove }
+  | { readonly kind: 'say'; readonly text: string };
+
 /** The technician's keyboard in hw-sim: one line, one action on the virtual devices. */
 export function runConsole(input: Readable, devices: ConsoleDevices, say: (line: string) => void): () => void {
   const rl = createInterface({ input, terminal: false });
   rl.on('line', (line) => {
-    void handle(line.trim(), devices).then(say, (err: unknown) => say(`hw-sim: ${err instanceof Error ? err.message : String(err)}`));
+    void runLine(line, devices).then(say, (err: unknown) => say(`hw-sim: ${err instanceof Error ? err.message : String(err)}`));
   });
   return () => rl.close();
 }
 
-function need<T>(device: T | undefined, what: string): T {
-  if (device === undefined) throw new Error(`no ${what} in this simulation`);
-  return device;
+/** Parses and does one line; resolves with what to print. */
+export async function runLine(line: string, devices: ConsoleDevices): Promise<string> {
+  const c = parseConsoleLine(line);
+  switch (c.kind) {
+    case 'say':
+      return c.text;
+    case 'print':
+      return `hw-sim: ${await devices.ask('print-test', {})}`;
+    case 'advance': {
+      if (!devices.advanceClock) throw new Error('no kioskd to move the clock of (--no-daemon) in this simulation');
+      const r = await devices.advanceClock(c.move);
+      return `hw-sim: kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead of this machine's)`;
+    }
+    case 'control': {
+      const said: string[] = [];
+      for (const x of c.calls) said.push(await applyControl(devices, x));
+      return `hw-sim: ${said.join('; ')}`;
+    }
+  }
 }
 
-async function handle(line: string, devices: ConsoleDevices): Promise<string> {
-  const { scanner } = devices;
-  const printer = (): VirtualPrinter => {
-    if (!devices.printer) throw new Error('no virtual printer in this simulation');
-    return devices.printer;
-  };
-  const [cmd = '', ...rest] = line.split(/\s+/);
+/** A console word as a parameter value: true/false, a number (not one with a leading 0, a result code), or text. */
+function valueOf(word: string): unknown {
+  if (word === 'true' || word === 'false') return word === 'true';
+  return /^(0|-?[1-9]\d*)$/.test(word) ? Number(word) : word;
+}
+
+/** `printer.paper out`, `bhyt.result sample=2 code=010`: an action by its own name. */
+function canonical(name: string, rest: readonly string[]): ControlCall {
+  if (!isControlName(name)) throw new BadControl(`unknown action ${name}`);
+  const params: Record<string, unknown> = {};
+  for (const word of rest) {
+    const eq = word.indexOf('=');
+    const key = eq > 0 ? word.slice(0, eq) : positionalOf(name);
+    if (key === undefined) throw new BadControl(`${name} takes key=value parameters; type help`);
+    params[key] = valueOf(eq > 0 ? word.slice(eq + 1) : word);
+  }
+  // `scanner.send some text`: the rest of the line is the text.
+  if (name === 'scanner.send' && rest.length > 0 && !rest.some((w) => w.includes('='))) params['text'] = rest.join(' ');
+  return parseControl(name, params);
+}
+
+const sampleOf = (arg: string): number => {
+  const n = arg === '' ? 1 : Number(arg);
+  if (!SAMPLE_IDENTITIES[n - 1]) throw new Error(`no sample identity ${arg}; there are ${SAMPLE_IDENTITIES.length}`);
+  return n;
+};
+
+/** The console's older shortcuts, each the canonical action(s) it stands for. */
+function shortcut(cmd: string, rest: readonly string[]): ControlCall[] | null {
   const arg = rest.join(' ');
-  const pick = (): (typeof SAMPLE_IDENTITIES)[number] => {
-    const n = arg === '' ? 1 : Number(arg);
-    const p = SAMPLE_IDENTITIES[n - 1];
-    if (!p) throw new Error(`no sample identity ${arg}; there are ${SAMPLE_IDENTITIES.length}`);
-    return p;
+  const pick = (form?: '6-field') => call('scanner.scan', { sample: sampleOf(arg), ...(form ? { form } : {}) });
+  const oneOf = <T extends string>(allowed: readonly T[], usage: string): T => {
+    if (!allowed.includes(arg as T)) throw new Error(usage);
+    return arg as T;
   };
   switch (cmd) {
-    case '':
-      return '';
     case 'scan':
-      await scanner.scan(pick());
-      return `hw-sim: scanned sample ${arg || 1}`;
+      return [pick()];
     case 'scan6':
-      await scanner.scan(pick(), { form: '6-field' });
-      return `hw-sim: scanned sample ${arg || 1} (6-field form)`;
-    case 'raw':
-      await scanner.send(arg + '\r\n');
-      return `hw-sim: sent ${Buffer.byteLength(arg)} bytes`;
-    case 'garbage':
-      await scanner.send(Buffer.concat([Buffer.from(Array.from({ length: 40 }, () => Math.floor(Math.random() * 256))), Buffer.from('\r\n')]));
-      return 'hw-sim: sent 40 random bytes';
+      return [pick('6-field')];
     case 'twice':
-      await scanner.scan(pick());
-      await scanner.scan(pick());
-      return 'hw-sim: scanned the same card twice';
+      return [pick(), pick()];
     case 'trickle':
-      await scanner.trickle(cccdPayload(pick()) + '\r\n');
-      return 'hw-sim: trickled a scan';
+      return [call('scanner.trickle', { sample: sampleOf(arg) })];
     case 'noterm':
-      await scanner.send(cccdPayload(pick()));
-      return 'hw-sim: sent a scan with no terminator';
+      return [call('scanner.send', { text: cccdPayload(SAMPLE_IDENTITIES[sampleOf(arg) - 1]!), terminator: '' })];
+    case 'raw':
+      return [call('scanner.send', { text: arg })];
+    case 'garbage':
+      return [call('scanner.send', { hex: randomBytes(40).toString('hex') + '0d0a' })];
     case 'long':
-      await scanner.send('9'.repeat(8192) + '\r\n');
-      return 'hw-sim: sent an 8 KB line';
+      return [call('scanner.send', { text: '9'.repeat(8192) })];
     case 'unplug':
-      await scanner.unplug();
-      return 'hw-sim: scanner unplugged';
     case 'replug':
-      await scanner.plug();
-      return 'hw-sim: scanner plugged back in';
-    case 'print':
-      if (arg) throw new Error('print takes no number: a test ticket always carries its own TEST-… number');
-      return `hw-sim: ${await devices.ask('print-test', {})}`;
-    case 'paper': {
-      const level = { out: 'out', near: 'near-end', ok: 'ok' }[arg] as 'out' | 'near-end' | 'ok' | undefined;
-      if (!level) throw new Error('paper out|near|ok');
-      printer().state.paper = level;
-      return `hw-sim: printer paper ${level}`;
-    }
+      return [call('scanner.plug', { plugged: cmd === 'replug' })];
+    case 'paper':
+      return [
+        call('printer.paper', { level: ({ out: 'out', near: 'near-end', ok: 'ok' } as const)[oneOf(['out', 'near', 'ok'], 'paper out|near|ok')] }),
+      ];
     case 'cover':
-      if (arg !== 'open' && arg !== 'close') throw new Error('cover open|close');
-      printer().state.coverOpen = arg === 'open';
-      return `hw-sim: printer cover ${arg === 'open' ? 'open' : 'closed'}`;
+      return [call('printer.status', { coverOpen: oneOf(['open', 'close'], 'cover open|close') === 'open' })];
     case 'printer':
-      if (arg !== 'off' && arg !== 'on') throw new Error('printer off|on');
-      if (arg === 'off') await printer().unplug();
-      else await printer().plug();
-      return `hw-sim: printer ${arg}`;
+      return [call('printer.power', { on: oneOf(['on', 'off'], 'printer off|on') === 'on' })];
     case 'paperout-after': {
       const n = Number(arg);
-      if (!Number.isInteger(n) || n < 0) throw new Error('paperout-after N (bytes)');
-      printer().faults.paperOutAfterBytes = n;
-      return `hw-sim: the paper runs out after ${n} more bytes`;
+      if (arg === '' || !Number.isInteger(n) || n < 0) throw new Error('paperout-after N (bytes)');
+      return [call('printer.faults', { paperOutAfterBytes: n })];
     }
-    case 'face': {
-      const who = arg === 'stranger' || arg === 'empty' ? arg : Number(arg || '1');
-      await need(devices.showFace, 'camera')(who);
-      return `hw-sim: the camera shows ${typeof who === 'number' ? `sample ${who}` : who === 'stranger' ? 'a stranger' : 'nobody'}`;
-    }
+    case 'face':
+      return [parseControl('camera.face', { who: arg === 'stranger' || arg === 'empty' ? arg : Number(arg || '1') })];
     case 'camera':
-      if (arg === 'fail') await need(devices.camera, 'camera').fail('no cameras available');
-      else if (arg === 'hang') await need(devices.camera, 'camera').hang();
-      else throw new Error('camera fail|hang');
-      return `hw-sim: camera ${arg}`;
-    case 'clock': {
-      if (arg !== 'synced' && arg !== 'unsynced') throw new Error('clock synced|unsynced');
-      writeFileSync(need(devices.camera, 'camera').env.HWSIM_CLOCK_STATE, arg + '\n');
-      return `hw-sim: the kiosk's clock now reports ${arg === 'synced' ? 'synchronised' : 'not synchronised'} (timedatectl)`;
-    }
+      return [call('camera.mode', { mode: oneOf(['fail', 'hang', 'garbage', 'ok'], 'camera fail|hang|garbage|ok') })];
+    case 'clock':
+      return [call('clock.ntp', { synced: oneOf(['synced', 'unsynced'], 'clock synced|unsynced') === 'synced' })];
     case 'yes':
     case 'no':
-    case 'helpme': {
-      const button = cmd === 'yes' ? 'consent-yes' : cmd === 'no' ? 'consent-no' : 'help';
-      return need(devices.panel, 'button panel').press(button) ? `hw-sim: pressed ${button}` : 'hw-sim: kioskd is not connected to the button panel';
-    }
+    case 'helpme':
+      return [call('panel.press', { button: cmd === 'yes' ? 'consent-yes' : cmd === 'no' ? 'consent-no' : 'help' })];
     case 'bhyt': {
-      const gw = need(devices.gateway, 'BHYT gateway');
       const [a = '', code] = rest;
       const fault = ({ down: 'down', up: 'none', slow: 'slow', '500': 'http-500' } as const)[a as 'down'];
-      if (fault) {
-        await gw.setFault(fault);
-        return `hw-sim: BHYT gateway ${a}`;
-      }
-      const p = SAMPLE_IDENTITIES[Number(a) - 1];
-      if (!p || !code || !/^\d{3}$/.test(code)) throw new Error('bhyt N CODE | bhyt down|up|slow|500');
-      gw.setResult(p.idNumber, code);
-      return `hw-sim: BHYT answers ${code} for sample ${a}`;
+      if (fault) return [call('bhyt.fault', { fault })];
+      if (!SAMPLE_IDENTITIES[Number(a) - 1] || !code || !/^\d{3}$/.test(code)) throw new Error('bhyt N CODE | bhyt down|up|slow|500');
+      return [call('bhyt.result', { sample: Number(a), code })];
     }
     case 'portrait': {
-      const id = need(devices.identity, 'identity service');
       const [a = '', n] = rest;
       if (a === 'none') {
-        const p = SAMPLE_IDENTITIES[Number(n) - 1];
-        if (!p) throw new Error('portrait none N');
-        id.withhold(p.idNumber);
-        return `hw-sim: no portrait for sample ${n}`;
+        if (!SAMPLE_IDENTITIES[Number(n) - 1]) throw new Error('portrait none N');
+        return [call('identity.portrait', { sample: Number(n), available: false })];
       }
       const fault = ({ down: 'down', up: 'none', slow: 'slow' } as const)[a as 'down'];
       if (!fault) throw new Error('portrait down|up|slow | portrait none N');
-      id.setFault(fault);
-      if (a === 'up') for (const p of SAMPLE_IDENTITIES) id.restore(p.idNumber);
-      return `hw-sim: identity service ${a}`;
+      // "up" is the service back to normal: every portrait too.
+      const restore = a === 'up' ? SAMPLE_IDENTITIES.map((_, i) => call('identity.portrait', { sample: i + 1, available: true })) : [];
+      return [call('identity.fault', { fault }), ...restore];
     }
-    case 'advance': {
-      const to = /^to\s+(\d\d:\d\d)$/.exec(arg)?.[1];
-      const ms = to ? null : parseDuration(arg);
-      if (!to && (ms === null || ms <= 0 || ms > MAX_ADVANCE_MS)) throw new Error('advance DURATION (30s, 2h, 1d; at most 366d) | advance to HH:MM');
-      const r = await need(devices.advanceClock, 'kioskd to move the clock of (--no-daemon)')(to ? { toLocal: to } : { ms: ms! });
-      return `hw-sim: kioskd's clock now reads ${r.wallClock} (${formatDuration(r.offsetMs)} ahead of this machine's)`;
-    }
-    case 'help':
-      return CONSOLE_HELP;
     default:
-      return `hw-sim: unknown command "${cmd}"; type help`;
+      return null;
   }
+}
+
+/** One console line as what it asks for; a mistake throws, saying the right spelling. */
+export function parseConsoleLine(line: string): ConsoleCommand {
+  const [cmd = '', ...rest] = line.trim().split(/\s+/);
+  const arg = rest.join(' ');
+  if (cmd === '') return { kind: 'say', text: '' };
+  if (cmd === 'help') return { kind: 'say', text: CONSOLE_HELP };
+  if (cmd === 'print') {
+    if (arg) throw new Error('print takes no number: a test ticket always carries its own TEST-… number');
+    return { kind: 'print' };
+  }
+  if (cmd === 'advance') {
+    const to = /^to\s+(\d\d:\d\d)$/.exec(arg)?.[1];
+    const ms = to ? null : parseDuration(arg);
+    if (!to && (ms === null || ms <= 0 || ms > MAX_ADVANCE_MS)) throw new Error('advance DURATION (30s, 2h, 1d; at most 366d) | advance to HH:MM');
+    return { kind: 'advance', move: to ? { toLocal: to } : { ms: ms! } };
+  }
+  if (cmd.includes('.')) return { kind: 'control', calls: [canonical(cmd, rest)] };
+  const calls = shortcut(cmd, rest);
+  return calls ? { kind: 'control', calls } : { kind: 'say', text: `hw-sim: unknown command "${cmd}"; type help` };
 }

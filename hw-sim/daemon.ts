@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClockAdvance, ClockAdvanceReply } from '../src/lifecycle/sim-clock.js';
+import { systemClock, type Clock } from '../src/util/clock.js';
 
 export interface SpawnDaemonOptions {
   readonly stdio?: StdioOptions;
@@ -67,6 +68,46 @@ export function spawnDaemon(configPath: string, opts: SpawnDaemonOptions = {}): 
     // daemon once, instead of the daemon seeing two signals and forcing its exit.
     detached: true,
   });
+}
+
+export interface DaemonExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export function daemonRunning(d: ChildProcess): boolean {
+  return d.exitCode === null && d.signalCode === null;
+}
+
+/** Resolves when the process has exited (at once if it has). */
+export function daemonExit(d: ChildProcess): Promise<DaemonExit> {
+  if (!daemonRunning(d)) return Promise.resolve({ code: d.exitCode, signal: d.signalCode as NodeJS.Signals | null });
+  return new Promise((resolve) => d.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * The one way hw-sim and the tests stop kioskd: SIGTERM (after SIGCONT: a daemon paused by the
+ * scenario runner's broker restart would not act on it), then SIGKILL if it is still running
+ * after `graceMs` (Infinity: never; 0: SIGKILL at once, sent before this returns).
+ */
+export async function stopDaemon(d: ChildProcess, o: { readonly graceMs: number; readonly clock?: Clock }): Promise<DaemonExit> {
+  const exited = daemonExit(d);
+  if (!daemonRunning(d)) return exited;
+  if (o.graceMs <= 0) {
+    d.kill('SIGKILL');
+    return exited;
+  }
+  d.kill('SIGCONT');
+  d.kill('SIGTERM');
+  if (o.graceMs === Infinity) return exited;
+  // A daemon stuck in its shutdown must not keep whoever waits on it forever.
+  const clock = o.clock ?? systemClock();
+  const timer = clock.setTimeout(() => d.kill('SIGKILL'), o.graceMs);
+  try {
+    return await exited;
+  } finally {
+    clock.clearTimeout(timer);
+  }
 }
 
 /** How far to move: by `ms`, or to the next HH:MM on the hospital's clocks (kioskd's ticket.timeZone). */

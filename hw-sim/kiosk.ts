@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { systemClock, type Clock } from '../src/util/clock.js';
-import { advanceDaemonClock, spawnDaemon, type ClockMove } from './daemon.js';
+import { advanceDaemonClock, daemonExit, spawnDaemon, stopDaemon, type ClockMove, type DaemonExit } from './daemon.js';
 import { SAMPLE_IDENTITIES } from './identities.js';
 import { startSim, type Sim, type SimOptions } from './sim.js';
 import type { PrintedTicket } from './devices/printer.js';
@@ -8,15 +8,46 @@ import { until } from './wait.js';
 import { Watcher, type Seen } from './watch.js';
 
 /**
- * A whole virtual kiosk for scenarios (the runner, tests, the web panel): hw-sim's devices and broker, and the real daemon
- * (face models loaded) as its own process, as `npm start` runs them.
+ * A virtual kiosk: hw-sim's devices and broker (startSim), and the real daemon as its own
+ * process, as `npm start` runs them. The one assembly of the three: `hw-sim start`, the web
+ * panel's tests, the scenario runner and the tests all start a kiosk here, and stop its daemon
+ * through `stopDaemon` (hw-sim/daemon.ts).
  */
-export interface KioskSim {
+export interface Kiosk {
   readonly sim: Sim;
-  readonly watch: Watcher;
-  daemon: ChildProcess;
+  /** The kioskd process now running (or that ran last); null when the kiosk runs none (`daemon: false`). */
+  readonly daemon: ChildProcess | null;
+  /** kioskd's output so far (with `daemonOutput: 'capture'`). */
   output(): string;
+  /** Moves kioskd's time forward (it survives a restart); absent when the kiosk runs no kioskd. */
+  readonly advanceClock?: (move: ClockMove) => Promise<{ offsetMs: number; wallClock: string }>;
+  /** Starts kioskd again; `clockBackMs` sets its clock that much earlier than the last one's (not before real time). */
+  restartDaemon(opts?: { clockBackMs?: number }): Promise<void>;
+  /** Stops kioskd: SIGTERM, then SIGKILL after `graceMs` (default: the kiosk's own grace). */
+  stopDaemon(graceMs?: number): Promise<DaemonExit | null>;
+  /** Stops kioskd (as stopDaemon), then the devices and the broker. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface KioskOptions extends SimOptions {
+  /** Runs once the devices and the broker are up, before the daemon starts (the scenario runner starts its MQTT log here). */
+  readonly beforeDaemon?: (sim: Sim) => Promise<void>;
+  /** For the stop grace's timer. */
+  readonly clock?: Clock;
+  /** Run kioskd (default), or only the devices and the broker (`hw-sim start --no-daemon`). */
+  readonly daemon?: boolean;
+  /** kioskd's output: kept for `output()` (default), or on this terminal as it writes it (`hw-sim start`). */
+  readonly daemonOutput?: 'capture' | 'inherit';
+  /** How long `stop()` lets kioskd shut down on SIGTERM before it kills it. Default 15 s. */
+  readonly stopGraceMs?: number;
+}
+
+/** A whole virtual kiosk for scenarios and tests: up once kioskd is idle, with its MQTT traffic recorded. */
+export interface KioskSim extends Kiosk {
+  readonly daemon: ChildProcess;
+  readonly watch: Watcher;
   readonly base: string;
+  readonly advanceClock: NonNullable<Kiosk['advanceClock']>;
   /** Shows face N (or `face`) to the camera, scans sample identity N (1-based) and answers the consent question when asked. */
   checkIn(
     n: number,
@@ -24,56 +55,119 @@ export interface KioskSim {
   ): Promise<{ end: Record<string, unknown>; ticket: PrintedTicket | null }>;
   waitEvent(kind: string, pred?: (data: Record<string, unknown>) => boolean, timeoutMs?: number, from?: number): Promise<Record<string, unknown>>;
   waitState(pred: (state: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** Starts kioskd again; `clockBackMs` sets its clock that much earlier than the last one's (not before real time). */
-  restartDaemon(opts?: { clockBackMs?: number }): Promise<void>;
-  /** Moves kioskd's time forward (it survives a restart); resolves with kioskd's new wall time. */
-  advanceClock(move: ClockMove): Promise<{ offsetMs: number; wallClock: string }>;
-  stop(): Promise<void>;
 }
 
-export interface KioskSimOptions extends SimOptions {
-  readonly faceid?: boolean;
-  /** Runs once the devices and the broker are up, before the daemon starts (the scenario runner starts its MQTT log here). */
-  readonly beforeDaemon?: (sim: Sim) => Promise<void>;
-  /** For `stop()`'s time limit. */
-  readonly clock?: Clock;
-}
+export type KioskSimOptions = Omit<KioskOptions, 'daemon' | 'daemonOutput'>;
 
-/** How long `stop()` lets kioskd shut down on SIGTERM before it kills it. */
 const STOP_GRACE_MS = 15_000;
 
-export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSim> {
+/** Starts the devices, the broker and (unless told not to) kioskd; does not wait for kioskd to be ready. */
+export async function startKiosk(opts: KioskOptions = {}): Promise<Kiosk> {
   const clock = opts.clock ?? systemClock();
-  const sim = await startSim({ faceid: true, ...opts });
-  const base = `kiosk/${sim.deviceId}`;
-  const watch = await Watcher.start(sim.broker.url, `${base}/#`);
+  const grace = opts.stopGraceMs ?? STOP_GRACE_MS;
+  const sim = await startSim(opts);
   try {
     await opts.beforeDaemon?.(sim);
   } catch (err) {
-    await watch.stop();
     await sim.stop();
     throw err;
   }
+  const capture = (opts.daemonOutput ?? 'capture') === 'capture';
   let out = '';
   // How far kioskd's clock has been moved: a restarted daemon starts where the last one was.
   let clockOffsetMs = 0;
   const spawn = (): ChildProcess => {
     const d = spawnDaemon(sim.configPath, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' },
+      ...(capture ? { stdio: ['ignore', 'pipe', 'pipe'], env: { ...sim.daemonEnv, KIOSKD__LOG__PRETTY: 'never' } } : { env: sim.daemonEnv }),
       simClockOffsetMs: clockOffsetMs,
     });
     d.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     d.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     return d;
   };
+  let daemon: ChildProcess | null = null;
+  try {
+    if (opts.daemon !== false) daemon = spawn();
+  } catch (err) {
+    await sim.stop();
+    throw err;
+  }
+  const stopIt = async (graceMs = grace): Promise<DaemonExit | null> => (daemon ? stopDaemon(daemon, { graceMs, clock }) : null);
+  const running = (): ChildProcess => {
+    if (!daemon) throw new Error('this virtual kiosk runs no kioskd (--no-daemon)');
+    return daemon;
+  };
+  return {
+    sim,
+    get daemon() {
+      return daemon;
+    },
+    output: () => out,
+    ...(daemon
+      ? {
+          async advanceClock(move: ClockMove) {
+            const r = await advanceDaemonClock(running(), move);
+            clockOffsetMs = r.offsetMs;
+            return r;
+          },
+        }
+      : {}),
+    async restartDaemon(o = {}) {
+      running();
+      if (o.clockBackMs !== undefined) {
+        // kioskd's sim clock only runs at or ahead of real time: it can go back only as far as it went ahead.
+        if (o.clockBackMs > clockOffsetMs)
+          throw new Error(
+            `kioskd's clock is only ${Math.round(clockOffsetMs / 1000)} s ahead: it cannot go back ${Math.round(o.clockBackMs / 1000)} s (advance it first)`,
+          );
+        clockOffsetMs -= o.clockBackMs;
+      }
+      daemon = spawn();
+      await until(() => /drivers loaded/.test(out.split('kioskd starting').at(-1) ?? ''), 30_000, 'the restarted daemon');
+    },
+    stopDaemon: stopIt,
+    async stop(graceMs) {
+      await stopIt(graceMs);
+      await sim.stop();
+    },
+  };
+}
+
+/** startKiosk with face models on by default, its MQTT traffic watched, and resolved once kioskd is idle. */
+export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSim> {
+  const made: { watch?: Watcher } = {};
+  let base = '';
+  const kiosk = await startKiosk({
+    faceid: true,
+    ...opts,
+    beforeDaemon: async (sim) => {
+      base = `kiosk/${sim.deviceId}`;
+      made.watch = await Watcher.start(sim.broker.url, `${base}/#`);
+      await opts.beforeDaemon?.(sim);
+    },
+  }).catch(async (err: unknown) => {
+    await made.watch?.stop();
+    throw err;
+  });
+  const watch = made.watch!;
   const payloadOf = (m: Seen): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
+  const { sim } = kiosk;
   const k: KioskSim = {
     sim,
     watch,
-    daemon: spawn(),
-    output: () => out,
     base,
+    get daemon() {
+      return kiosk.daemon!;
+    },
+    output: () => kiosk.output(),
+    advanceClock: kiosk.advanceClock!,
+    restartDaemon: (o) => kiosk.restartDaemon(o),
+    stopDaemon: (g) => kiosk.stopDaemon(g),
+    async stop(graceMs) {
+      await kiosk.stopDaemon(graceMs);
+      await watch.stop();
+      await sim.stop();
+    },
     async waitEvent(kind, pred = () => true, timeoutMs = 20_000, from = 0) {
       const m = await watch.waitFor(
         (m) => m.topic === `${base}/event/${kind}` && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>),
@@ -108,52 +202,22 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
       const ticket = sim.printer.tickets.length > ticketsBefore ? sim.printer.tickets.at(-1)! : null;
       return { end, ticket };
     },
-    async advanceClock(move) {
-      const r = await advanceDaemonClock(k.daemon, move);
-      clockOffsetMs = r.offsetMs;
-      return r;
-    },
-    async restartDaemon(opts = {}) {
-      if (opts.clockBackMs !== undefined) {
-        // kioskd's sim clock only runs at or ahead of real time: it can go back only as far as it went ahead.
-        if (opts.clockBackMs > clockOffsetMs)
-          throw new Error(
-            `kioskd's clock is only ${Math.round(clockOffsetMs / 1000)} s ahead: it cannot go back ${Math.round(opts.clockBackMs / 1000)} s (advance it first)`,
-          );
-        clockOffsetMs -= opts.clockBackMs;
-      }
-      k.daemon = spawn();
-      await until(() => /drivers loaded/.test(out.split('kioskd starting').at(-1) ?? ''), 30_000, 'the restarted daemon');
-    },
-    async stop() {
-      const d = k.daemon;
-      if (d.exitCode === null && d.signalCode === null) {
-        const exited = new Promise((r) => d.once('exit', r));
-        // A daemon paused (SIGSTOP, the scenario runner's broker restart) would not act on SIGTERM.
-        d.kill('SIGCONT');
-        d.kill('SIGTERM');
-        // A daemon stuck in its shutdown must not keep the kiosk (and whoever waits on it) forever.
-        const timer = clock.setTimeout(() => d.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clock.clearTimeout(timer);
-      }
-      await watch.stop();
-      await sim.stop();
-    },
   };
   // A daemon that exits while starting (a config error: 78) will never be idle: say so at once.
-  const exited = new Promise<never>((_, reject) =>
-    k.daemon.once('exit', (code, signal) => reject(new Error(`kioskd exited while starting (${signal ? `signal ${signal}` : `code ${code}`})`))),
-  );
+  const exited = daemonExit(k.daemon).then((e) => {
+    throw new Error(`kioskd exited while starting (${e.signal ? `signal ${e.signal}` : `code ${e.code}`})`);
+  });
   try {
     await Promise.race([k.waitState((s) => s['mode'] === 'idle', 45_000), exited]);
   } catch (err) {
     // Nothing may outlive a kiosk that did not come up; its last words say why.
     await k.stop().catch(() => {});
-    const tail = out.trimEnd().split('\n').slice(-15).join('\n');
+    const tail = kiosk.output().trimEnd().split('\n').slice(-15).join('\n');
     throw new Error(
       `the virtual kiosk did not become idle: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\nkioskd's last output:\n${tail}`,
     );
   }
+  // The race's loser must not become an unhandled rejection when kioskd exits later.
+  exited.catch(() => {});
   return k;
 }

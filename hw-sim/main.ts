@@ -3,7 +3,6 @@
  * hw-sim: runs the real kioskd against virtual hardware and an embedded MQTT broker on
  * loopback, so technicians and tests need no kiosk.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -11,8 +10,9 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { printSample } from './print-sample.js';
 import { runConsole, type ConsoleDevices } from './console.js';
-import { advanceDaemonClock, spawnDaemon, type ClockMove } from './daemon.js';
-import { startSim, type Sim } from './sim.js';
+import { daemonExit, stopDaemon, type ClockMove } from './daemon.js';
+import { startKiosk, type Kiosk, type KioskOptions } from './kiosk.js';
+import type { Sim } from './sim.js';
 import type { AdvanceClock } from './web/kiosk-clock.js';
 import { startWebPanel, type WebPanel } from './web/server.js';
 
@@ -105,126 +105,102 @@ async function main(): Promise<number> {
     process.stderr.write('--dir needs a directory\n');
     return 64;
   }
+  return start({
+    dir: values.dir,
+    noDaemon: values['no-daemon'] === true,
+    noPanel: values['no-panel'] === true,
+    faceid: values['no-faceid'] !== true,
+    panelPort,
+    kiosk: {
+      ...(scanner !== undefined ? { scanner } : {}),
+      ...(port !== undefined ? { brokerPort: port } : {}),
+      ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+    },
+  });
+}
+
+interface StartOptions {
+  /** --dir: kept after hw-sim stops; else a fresh temp folder, deleted. */
+  readonly dir: string | undefined;
+  readonly noDaemon: boolean;
+  readonly noPanel: boolean;
+  readonly faceid: boolean;
+  readonly panelPort: number | undefined;
+  readonly kiosk: Pick<KioskOptions, 'scanner' | 'brokerPort' | 'deviceId'>;
+}
+
+/** hw-sim start: the virtual kiosk, its web panel and console, until Ctrl-C (or kioskd exits). */
+async function start(o: StartOptions): Promise<number> {
   // Asked for: kept. Otherwise a fresh temp folder, removed however hw-sim stops (but kill -9).
-  const keep = values.dir !== undefined;
-  const dir = keep ? resolvePath(values.dir!) : mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
+  const keep = o.dir !== undefined;
+  const dir = keep ? resolvePath(o.dir!) : mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
   const removeDir = (): void => {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   };
   // Also on a crash (hw-sim exits 1 through process.exit): nothing of a run stays in /tmp.
   process.on('exit', removeDir);
-  let sim: Sim;
+  const { noDaemon } = o;
+  let panel: WebPanel | null = null;
+  // Set once kioskd runs: the panel's clock buttons reach it through this variable.
+  let kiosk: Kiosk | null = null;
+  let signalled: Promise<void> | null = null;
   try {
     if (keep) mkdirSync(dir, { recursive: true });
-    sim = await startSim({
+    kiosk = await startKiosk({
       dir,
-      faceid: values['no-faceid'] !== true,
-      ...(scanner !== undefined ? { scanner } : {}),
-      ...(port !== undefined ? { brokerPort: port } : {}),
-      ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
+      faceid: o.faceid,
+      daemon: !noDaemon,
+      daemonOutput: 'inherit',
+      ...o.kiosk,
+      beforeDaemon: async (sim) => {
+        const advanceClock = noDaemon
+          ? undefined
+          : (move: ClockMove) =>
+              kiosk?.advanceClock ? kiosk.advanceClock(move) : Promise.reject(new Error('kioskd has not started yet; try again in a moment'));
+        if (!o.noPanel) panel = await openPanel(sim, o.panelPort, advanceClock);
+        // Listening before the banner: a signal right after it must stop hw-sim cleanly, not kill it.
+        if (noDaemon) signalled = waitForSignal();
+        process.stdout.write(banner(sim, panel, noDaemon, keep, dir));
+      },
     });
   } catch (err) {
+    await (panel as WebPanel | null)?.close();
     removeDir();
     throw err;
   }
-  const stopSim = async (): Promise<void> => {
-    await sim.stop();
-    removeDir();
-  };
-  let panel: WebPanel | null = null;
-  // Declared before the panel: its clock buttons reach the daemon through this variable.
-  let daemon: ChildProcess | null = null;
-  const advanceClock = values['no-daemon']
-    ? undefined
-    : (move: ClockMove) =>
-        daemon ? advanceDaemonClock(daemon, move) : Promise.reject(new Error('kioskd has not started yet; try again in a moment'));
-  if (!values['no-panel']) {
-    try {
-      panel = await openPanel(sim, panelPort, advanceClock);
-    } catch (err) {
-      await stopSim();
-      throw err;
-    }
-  }
-  // Listening before the banner: a signal right after it must stop hw-sim cleanly, not kill it.
-  const signalled = values['no-daemon'] ? waitForSignal() : null;
-  const { host, port: p, url } = sim.broker;
-  const base = `kiosk/${sim.deviceId}`;
-  process.stdout.write(
-    [
-      `hw-sim: virtual kiosk hardware on ${host}`,
-      `  MQTT broker (embedded, MQTT 3.1.1): ${url}`,
-      `  kiosk id:   ${sim.deviceId}`,
-      `  topics:     ${base}/status, /info, /state, /health (retained); ${base}/event/<kind>; ${base}/cmd/<name> -> .../response`,
-      `  watch it:   npx mqtt sub -h ${host} -p ${p} -t '${base}/#' -v`,
-      `  ask it:     npx mqtt pub -h ${host} -p ${p} -t '${base}/cmd/ping' -m '{"transaction":"t1"}'`,
-      `  config:     ${sim.configPath}`,
-      `  scanner:    virtual CCCD scanner on ${sim.scanner.link === 'pty' ? `a pty (${sim.scanner.daemonPath})` : sim.scanner.daemonPath}`,
-      `  scan a test card: type "scan 1" and Enter here (or "help" for faults: unplug, garbage, …)`,
-      `  printer:    virtual receipt printer on ${sim.printer.url}; tickets appear in ${sim.ticketsDir} (PNG + text)`,
-      `  print a test ticket: type "print"; paper out: "paper out" (and "paper ok"); "help" lists all`,
-      `  camera:     a fake rpicam-still on kioskd's PATH (${sim.camera.binDir}); "face 2" / "face stranger" / "face empty" chooses what it shows`,
-      `  ${sim.faces.note}`,
-      `  buttons:    virtual lamps and buttons on ${sim.panel.url}; "yes" / "no" answer the consent question, "helpme" presses help`,
-      `  portraits:  identity service ${sim.identity.url}; BHYT gateway ${sim.gateway.url} ("bhyt 2 010": sample 2's card expired)`,
-      `  a check-in: "scan 1", then "yes": a ticket with a queue number prints (with "face stranger" first: a counter ticket)`,
-      panel
-        ? `  web panel:  ${panel.url}  (open it in a browser: mode and step, lamps, buttons, card scans, faces, printer faults, tickets, MQTT traffic)`
-        : `  web panel:  off (--no-panel)`,
-      values['no-daemon']
-        ? [
-            `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ')} node dist/src/main.js --config ${sim.configPath}`,
-            `  self-test:  the same with "selftest" before --config; "paper out", "unplug", "camera fail", "clock unsynced" here make it fail`,
-          ].join('\n')
-        : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
-      keep
-        ? `  files:      kept in ${dir} when hw-sim stops (--dir)`
-        : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
-      '',
-    ].join('\n'),
-  );
-
-  const consoleDevices: ConsoleDevices = {
-    scanner: sim.scanner,
-    printer: sim.printer,
-    camera: sim.camera,
-    panel: sim.panel,
-    gateway: sim.gateway,
-    identity: sim.identity,
-    showFace: sim.showFace,
-    ask: (cmd: string, args: Record<string, unknown>) => askDaemon(sim.broker.url, `kiosk/${sim.deviceId}`, cmd, args),
-    ...(advanceClock ? { advanceClock } : {}),
-  };
-  const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
-  if (values['no-daemon']) {
-    // The console still drives the devices: a technician runs `kioskd selftest` against them.
-    const stopConsole = runConsole(process.stdin, consoleDevices, say);
-    await signalled;
+  const k = kiosk;
+  const stopAll = async (): Promise<void> => {
     stopConsole();
     await panel?.close();
-    await stopSim();
+    await k.stop();
+    removeDir();
+  };
+  const consoleDevices: ConsoleDevices = {
+    sim: k.sim,
+    ask: (cmd: string, args: Record<string, unknown>) => askDaemon(k.sim.broker.url, `kiosk/${k.sim.deviceId}`, cmd, args),
+    ...(k.advanceClock ? { advanceClock: k.advanceClock } : {}),
+  };
+  const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
+  // The console drives the devices even without kioskd: a technician runs `kioskd selftest` against them.
+  const stopConsole = runConsole(process.stdin, consoleDevices, say);
+  const daemon = k.daemon;
+  if (!daemon) {
+    await signalled;
+    await stopAll();
     return 0;
   }
-
-  daemon = spawnDaemon(sim.configPath, { env: sim.daemonEnv, simClockOffsetMs: 0 });
-  const stopConsole = runConsole(process.stdin, consoleDevices, say);
   process.stdout.write(`hw-sim: kioskd started (pid ${daemon.pid})\n`);
-  sim.printer.onTicket((t) =>
+  k.sim.printer.onTicket((t) =>
     process.stdout.write(`hw-sim: printer ${t.complete ? 'printed a ticket' : 'tore off an unfinished ticket'}: ${t.png} (text: ${t.txt})\n`),
   );
-  const killOnExit = (): void => {
-    if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
+  process.on('exit', () => void stopDaemon(daemon, { graceMs: 0 }));
   let stopRequestedAt = 0;
   const forward = (): void => {
     const now = Date.now();
     // npm and the terminal can both deliver one Ctrl-C; treat signals within 1 s as one press.
     if (stopRequestedAt === 0) {
       stopRequestedAt = now;
-      daemon.kill('SIGTERM');
+      void k.stopDaemon(Infinity);
     } else if (now - stopRequestedAt > 1000) {
       process.stdout.write('hw-sim: second Ctrl-C, forcing kioskd to exit\n');
       daemon.kill('SIGINT');
@@ -233,9 +209,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   process.on('SIGHUP', forward); // the terminal was closed
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    daemon.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exit = await daemonExit(daemon);
   if (stopRequestedAt === 0) {
     process.stdout.write(
       `hw-sim: kioskd exited on its own (${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}); stopping the simulator\n`,
@@ -243,11 +217,48 @@ async function main(): Promise<number> {
     // Let the broker hand the daemon's last will ("offline") to subscribers before it goes.
     await new Promise((r) => setTimeout(r, 1000));
   }
-  stopConsole();
-  await panel?.close();
-  await stopSim();
+  await stopAll();
   process.stdout.write(keep ? `hw-sim: stopped; the files are in ${dir}\n` : 'hw-sim: stopped\n');
   return stopRequestedAt !== 0 && exit.code === 0 ? 0 : exit.code === 78 ? 78 : 1;
+}
+
+/** What hw-sim start prints once the devices are up: where everything is and how to drive it. */
+function banner(sim: Sim, panel: WebPanel | null, noDaemon: boolean, keep: boolean, dir: string): string {
+  const { host, port: p, url } = sim.broker;
+  const base = `kiosk/${sim.deviceId}`;
+  return [
+    `hw-sim: virtual kiosk hardware on ${host}`,
+    `  MQTT broker (embedded, MQTT 3.1.1): ${url}`,
+    `  kiosk id:   ${sim.deviceId}`,
+    `  topics:     ${base}/status, /info, /state, /health (retained); ${base}/event/<kind>; ${base}/cmd/<name> -> .../response`,
+    `  watch it:   npx mqtt sub -h ${host} -p ${p} -t '${base}/#' -v`,
+    `  ask it:     npx mqtt pub -h ${host} -p ${p} -t '${base}/cmd/ping' -m '{"transaction":"t1"}'`,
+    `  config:     ${sim.configPath}`,
+    `  scanner:    virtual CCCD scanner on ${sim.scanner.link === 'pty' ? `a pty (${sim.scanner.daemonPath})` : sim.scanner.daemonPath}`,
+    `  scan a test card: type "scan 1" and Enter here (or "help" for faults: unplug, garbage, …)`,
+    `  printer:    virtual receipt printer on ${sim.printer.url}; tickets appear in ${sim.ticketsDir} (PNG + text)`,
+    `  print a test ticket: type "print"; paper out: "paper out" (and "paper ok"); "help" lists all`,
+    `  camera:     a fake rpicam-still on kioskd's PATH (${sim.camera.binDir}); "face 2" / "face stranger" / "face empty" chooses what it shows`,
+    `  ${sim.faces.note}`,
+    `  buttons:    virtual lamps and buttons on ${sim.panel.url}; "yes" / "no" answer the consent question, "helpme" presses help`,
+    `  portraits:  identity service ${sim.identity.url}; BHYT gateway ${sim.gateway.url} ("bhyt 2 010": sample 2's card expired)`,
+    `  a check-in: "scan 1", then "yes": a ticket with a queue number prints (with "face stranger" first: a counter ticket)`,
+    panel
+      ? `  web panel:  ${panel.url}  (open it in a browser: mode and step, lamps, buttons, card scans, faces, printer faults, tickets, MQTT traffic)`
+      : `  web panel:  off (--no-panel)`,
+    noDaemon
+      ? [
+          `  kioskd is not started (--no-daemon): ${Object.entries(sim.camera.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')} node dist/src/main.js --config ${sim.configPath}`,
+          `  self-test:  the same with "selftest" before --config; "paper out", "unplug", "camera fail", "clock unsynced" here make it fail`,
+        ].join('\n')
+      : `  Ctrl-C stops the kiosk (it publishes "stopped"), then the simulator.`,
+    keep
+      ? `  files:      kept in ${dir} when hw-sim stops (--dir)`
+      : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
+    '',
+  ].join('\n');
 }
 
 /** The web panel on the port asked for; by default on 8080, or on a free port when 8080 is taken. */

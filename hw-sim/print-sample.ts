@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { encodeTicket, type TextMode } from '../src/hal/printer/encode.js';
 import { createTicketPrinter } from '../src/hal/printer/printer.js';
-import { createTicketRenderer } from '../src/hal/printer/raster.js';
-import { layoutTicket } from '../src/hal/printer/ticket.js';
 import { tcpPrinter } from '../src/hal/printer/transport.js';
-import { sampleTicket, testTicketNumber } from '../src/printing/setup.js';
+import { createTicketRenderer } from '../src/printing/ticket/raster.js';
+import { layoutTicket } from '../src/printing/ticket/layout.js';
+import { sampleTicket, testTicketNumber } from '../src/printing/ticket/test-ticket.js';
 import { systemClock } from '../src/util/clock.js';
 import { VirtualPrinter, type PrintedTicket } from './devices/printer.js';
 

@@ -44,6 +44,8 @@ export interface Sim {
   readonly daemonEnv: NodeJS.ProcessEnv;
   /** Points the camera at sample identity N's face (1-based), a stranger, or nobody. */
   showFace(who: number | 'stranger' | 'empty'): Promise<void>;
+  /** The face last shown (what "camera ok" returns to). */
+  readonly face: number | 'stranger' | 'empty';
   /** Where the virtual printer writes each ticket as PNG and text. */
   readonly ticketsDir: string;
   readonly deviceId: string;
@@ -76,12 +78,16 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const gateway = await BhytGatewaySim.start({ username: '79024_BV', password: bhytPassword });
   const bhytPasswordFile = join(dir, 'bhyt-password');
   writeFileSync(bhytPasswordFile, bhytPassword + '\n', { mode: 0o600 });
+  let face: number | 'stranger' | 'empty' = 1;
   const showFace = async (who: number | 'stranger' | 'empty'): Promise<void> => {
-    if (who === 'stranger' || who === 'empty') return camera.show(who === 'stranger' ? faces.stranger : faces.empty, who);
-    const p = SAMPLE_IDENTITIES[who - 1];
-    const frame = p ? faces.cameraOf(p.idNumber) : null;
-    if (!p || !frame) throw new Error(`no sample identity ${who}; there are ${SAMPLE_IDENTITIES.length}`);
-    await camera.show(frame, `sample-${who}`);
+    if (who === 'stranger' || who === 'empty') await camera.show(who === 'stranger' ? faces.stranger : faces.empty, who);
+    else {
+      const p = SAMPLE_IDENTITIES[who - 1];
+      const frame = p ? faces.cameraOf(p.idNumber) : null;
+      if (!p || !frame) throw new Error(`no sample identity ${who}; there are ${SAMPLE_IDENTITIES.length}`);
+      await camera.show(frame, `sample-${who}`);
+    }
+    face = who;
   };
   await showFace(1);
   const generated: ConfigInput = {
@@ -129,6 +135,9 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     faces,
     daemonEnv: { ...process.env, ...camera.env },
     showFace,
+    get face() {
+      return face;
+    },
     ticketsDir,
     deviceId,
     config,

@@ -3,22 +3,17 @@ import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { SimulatedClock } from 'xstate';
 import { z } from 'zod';
-import {
-  createBhytClient,
-  gatewayBirthDate,
-  MAX_ANSWER_BYTES,
-  tokenLifeMs,
-  type BhytClient,
-  type BhytClientOptions,
-  type BhytLookup,
-  type BhytQuery,
-} from '../src/bhyt/client.js';
+import { gatewayBirthDate } from '../src/bhyt/answer.js';
+import { createBhytClient, type BhytClient, type BhytClientOptions, type BhytLookup, type BhytQuery } from '../src/bhyt/client.js';
+import { MAX_ANSWER_BYTES } from '../src/bhyt/http.js';
+import { tokenLifeMs } from '../src/bhyt/token.js';
 import { NOT_CHECKED_WORDS, routeOf } from '../src/bhyt/codes.js';
 import { bhytConfigSchema } from '../src/bhyt/config.js';
 import { systemClock } from '../src/util/clock.js';
 import { BhytGatewaySim } from '../hw-sim/devices/bhyt-gateway.js';
 import { RequestRecorder } from '../hw-sim/devices/recorder.js';
-import { createCheckinSteps, insuranceWords, UNCHECKED_WORDS, type StepDeps } from '../src/checkin/steps.js';
+import { createCheckinSteps, type StepDeps } from '../src/checkin/device-steps.js';
+import { insuranceWords, UNCHECKED_WORDS } from '../src/printing/ticket/wording.js';
 import { createSessions } from '../src/checkin/sessions.js';
 import type { CitizenIdentity } from '../src/hal/card/types.js';
 

@@ -104,7 +104,7 @@ test('a camera error degrades the port (the kiosk keeps serving; staff are alert
   await vc.fail('no cameras available');
   const r = await capture(cam);
   t.deepEqual(r, { ok: false, reason: 'rpicam-still exited 1: ERROR: *** no cameras available ***' });
-  t.deepEqual(cam.state(), { kind: 'degraded', reason: 'rpicam-still exited 1: ERROR: *** no cameras available ***' });
+  t.deepEqual(cam.state(), { kind: 'degraded', code: 'capture-failed', reason: 'rpicam-still exited 1: ERROR: *** no cameras available ***' });
   t.false((await capture(cam)).ok); // same fault again: no new state event
   await vc.show(frame(90), 'back');
   t.true((await capture(cam)).ok);
@@ -180,13 +180,13 @@ test('no rpicam-still or libcamera-still on PATH: the camera is faulted and says
   const empty = await tempDir(t, 'kioskd-nopath-');
   const { cam } = await rig(t, {}, () => ({ PATH: empty }));
   const reason = 'neither rpicam-still nor libcamera-still was found on PATH (install rpicam-apps)';
-  t.deepEqual(cam.state(), { kind: 'faulted', reason });
+  t.deepEqual(cam.state(), { kind: 'faulted', code: 'not-installed', reason });
   t.deepEqual(await capture(cam), { ok: false, reason });
 });
 
 test('a configured command that does not exist is named in the reason', async (t) => {
   const { cam } = await rig(t, { command: '/nonexistent/rpicam-still' });
-  t.deepEqual(cam.state(), { kind: 'faulted', reason: '/nonexistent/rpicam-still does not exist or is not executable' });
+  t.deepEqual(cam.state(), { kind: 'faulted', code: 'not-installed', reason: '/nonexistent/rpicam-still does not exist or is not executable' });
   const r = await capture(cam);
   t.false(r.ok);
 });

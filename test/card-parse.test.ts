@@ -1,7 +1,7 @@
 import test from 'ava';
 import { parseCccd, parseCccdBytes, decodeScannerBytes } from '../src/hal/card/parse.js';
 import { Framer, DuplicateGuard } from '../src/hal/card/framer.js';
-import { initials, maskId } from '../src/hal/card/types.js';
+import { initials, maskId } from '../src/log/mask.js';
 
 const today = { year: 2026, month: 11, day: 23 };
 const opts = { today };

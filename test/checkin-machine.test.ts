@@ -2,7 +2,7 @@ import test from 'ava';
 import { SimulatedClock } from 'xstate';
 import type { PortStates } from '../src/hal/ports.js';
 import { createKioskRuntime, type SessionReport } from '../src/pipeline/runtime.js';
-import type { CheckinPolicy, CheckinSteps, PrintInput } from '../src/pipeline/steps.js';
+import type { CheckinPolicy, CheckinSteps, PrintInput } from '../src/pipeline/step-ports.js';
 
 const ready = { kind: 'ready' } as const;
 const absent = { kind: 'absent', reason: 'not fitted' } as const;
@@ -339,7 +339,7 @@ test('model: every state is visited and none is a dead end', async (t) => {
     { kind: 'event', name: 'no', run: (k) => k.consent(false) },
     { kind: 'event', name: 'dept', run: (k) => k.chooseDepartment('nhi') },
     { kind: 'event', name: 'cancel', run: (k) => k.cancel() },
-    { kind: 'event', name: 'printer-out', run: (k) => k.portChanged('printer', { kind: 'faulted', reason: 'paper-out' }) },
+    { kind: 'event', name: 'printer-out', run: (k) => k.portChanged('printer', { kind: 'faulted', code: 'paper-out', reason: 'paper-out' }) },
     { kind: 'event', name: 'printer-ok', run: (k) => k.portChanged('printer', ready) },
     { kind: 'event', name: 'maint-on', run: (k) => k.setMaintenance(true) },
     { kind: 'event', name: 'maint-off', run: (k) => k.setMaintenance(false) },

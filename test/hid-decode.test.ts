@@ -262,7 +262,7 @@ test('driver (keyboard): key reports become UTF-8 characters', async (t) => {
 test('driver: node-hid not installed → faulted with the reason, no retry', async (t) => {
   const s = scanner('hid-pos', () => Promise.reject(new Error("Cannot find package 'node-hid'")));
   await s.port.open(new AbortController().signal);
-  t.deepEqual(s.port.state(), { kind: 'faulted', reason: NOT_INSTALLED });
+  t.deepEqual(s.port.state(), { kind: 'faulted', code: 'not-installed', reason: NOT_INSTALLED });
   t.is(NOT_INSTALLED, 'node-hid is not installed (optional dependency; needs libusb-1.0-0)');
   t.deepEqual(s.states.at(-1), s.port.state(), 'listeners heard it');
 });
@@ -276,14 +276,14 @@ test('driver: libusb missing at first use → faulted as not installed', async (
   };
   const s = scanner('hid-pos', async () => mod);
   await s.port.open(new AbortController().signal);
-  t.deepEqual(s.port.state(), { kind: 'faulted', reason: NOT_INSTALLED });
+  t.deepEqual(s.port.state(), { kind: 'faulted', code: 'not-installed', reason: NOT_INSTALLED });
 });
 
 test('driver: scanner not plugged in → faulted and retried on the clock until it appears', async (t) => {
   const fake = fakeNodeHid([]);
   const s = scanner('hid-pos', async () => fake.module);
   await s.port.open(new AbortController().signal);
-  t.deepEqual(s.port.state(), { kind: 'faulted', reason: 'scanner not found (da23:1904)', retryInMs: 3000 });
+  t.deepEqual(s.port.state(), { kind: 'faulted', code: 'not-present', reason: 'scanner not found (da23:1904)', retryInMs: 3000 });
   s.clock.increment(3000);
   t.is(s.port.state().kind, 'faulted');
   fake.devices.push({ vendorId: VID, productId: PID, path: '/dev/hidraw0' });

@@ -9,7 +9,7 @@ import { VirtualPanel } from '../hw-sim/devices/panel.js';
 import { indicatorsConfigSchema, type GpioIndicatorsConfig, type SimIndicatorsConfig } from '../src/hal/indicators/config.js';
 import { findGpioChip } from '../src/hal/indicators/gpio-base.js';
 import { createGpioIndicators, type GpioLine, type GpioModule } from '../src/hal/indicators/gpio.js';
-import { nullIndicators } from '../src/hal/indicators/null.js';
+import { absentIndicators } from '../src/hal/absent.js';
 import { createSimIndicators, lineSplitter } from '../src/hal/indicators/sim.js';
 import type { ButtonId, Indicators, Leds, PortState } from '../src/hal/ports.js';
 import { systemClock } from '../src/util/clock.js';
@@ -333,7 +333,7 @@ test('gpio: a button press counts once after debouncing; bounces and short blips
 // ---- null ----
 
 test('null indicators: absent with the reason, remembers the lamps, no buttons', async (t) => {
-  const port = nullIndicators('no lamps fitted');
+  const port = absentIndicators('no lamps fitted');
   await open(port);
   t.deepEqual(port.state(), { kind: 'absent', reason: 'no lamps fitted' });
   t.is(port.driver, 'none');

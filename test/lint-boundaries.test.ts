@@ -41,3 +41,18 @@ test('src/pipeline imports no Node I/O, no drivers, and takes time only from the
   t.is((await restrictedIn('src/pipeline/x.ts', 'export const s = globalThis.setTimeout;\n')).length, 1);
   t.is((await restrictedIn('src/pipeline/x.ts', "export const m = await import('./x.js');\n")).length, 1);
 });
+
+test('src/platform (OS services) may spawn and open sockets, but loads no device library', async (t) => {
+  for (const mod of ['node:child_process', 'net', 'node:dgram']) {
+    t.deepEqual(await restrictedIn('src/platform/x.ts', `import m from '${mod}';\nexport default m;\n`), [], `${mod} is allowed in src/platform`);
+  }
+  t.deepEqual(await restrictedIn('src/platform/x.ts', "export const m = await import('sd-notify');\n"), []);
+  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb']) {
+    const msgs = await restrictedIn('src/platform/x.ts', `import m from '${mod}';\nexport default m;\n`);
+    t.is(msgs.length, 1, `${mod} should be refused in src/platform`);
+    t.regex(msgs[0]!, /src\/platform\/\*\* is for OS services/);
+  }
+  t.is((await restrictedIn('src/platform/x.ts', "export const m = await import('node-hid');\n")).length, 1);
+  // and the OS-service binding stays out of everything else
+  t.is((await restrictedIn('src/mqtt/x.ts', "export const m = await import('sd-notify');\n")).length, 1);
+});

@@ -4,7 +4,7 @@ import type { PortStates } from '../src/hal/ports.js';
 import { kioskMachine, modeOf } from '../src/pipeline/machine.js';
 import { createKioskRuntime, type KioskStatus } from '../src/pipeline/runtime.js';
 import { HealthMonitor } from '../src/lifecycle/health.js';
-import type { CheckinPolicy, CheckinSteps } from '../src/pipeline/steps.js';
+import type { CheckinPolicy, CheckinSteps } from '../src/pipeline/step-ports.js';
 
 const policy: CheckinPolicy = {
   consentTimeoutMs: 30_000,
@@ -44,11 +44,11 @@ test('boots out of service when a required port is absent, and recovers when it 
   const { rt, seen } = runtime({ ...allReady, printer: absent });
   rt.bootDone();
   t.is(rt.status().mode, 'out-of-service');
-  rt.portChanged('printer', { kind: 'degraded', reason: 'paper-near-end' });
+  rt.portChanged('printer', { kind: 'degraded', code: 'paper-near-end', reason: 'paper-near-end' });
   t.is(rt.status().mode, 'idle');
-  rt.portChanged('card', { kind: 'faulted', reason: 'unplugged' });
+  rt.portChanged('card', { kind: 'faulted', code: 'disconnected', reason: 'unplugged' });
   t.is(rt.status().mode, 'out-of-service');
-  t.deepEqual(rt.status().ports.card, { kind: 'faulted', reason: 'unplugged' });
+  t.deepEqual(rt.status().ports.card, { kind: 'faulted', code: 'disconnected', reason: 'unplugged' });
   rt.portChanged('card', ready);
   t.deepEqual(
     seen.map((s) => s.mode).filter((m, i, a) => a[i - 1] !== m),
@@ -61,7 +61,7 @@ test('maintenance holds the kiosk whatever the ports do, and leaves to the right
   rt.bootDone();
   rt.setMaintenance(true);
   t.is(rt.status().mode, 'maintenance');
-  rt.portChanged('camera', { kind: 'faulted', reason: 'gone' });
+  rt.portChanged('camera', { kind: 'faulted', code: 'not-present', reason: 'gone' });
   t.is(rt.status().mode, 'maintenance');
   rt.setMaintenance(false);
   t.is(rt.status().mode, 'out-of-service');
@@ -166,7 +166,7 @@ test('a card is not taken while out of service or in maintenance; a port fault d
   t.false(rt.cardRead('s-2', 'x'));
   rt.setMaintenance(false);
   t.true(rt.cardRead('s-3', 'x'));
-  rt.portChanged('card', { kind: 'faulted', reason: 'unplugged' });
+  rt.portChanged('card', { kind: 'faulted', code: 'disconnected', reason: 'unplugged' });
   t.is(rt.status().mode, 'in-session', 'the patient at the kiosk is not dropped for a scanner fault');
   clock.increment(30_000);
   clock.increment(3000);

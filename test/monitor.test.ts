@@ -161,15 +161,18 @@ test('an online kiosk goes stale after 90 s of silence, or after 3 health interv
 test('paper follows the printer port in the real state payloads: ok, low, out, unknown', (t) => {
   const paperAt = (printer: PortState) => row(fold([[live('kiosk/k/state', state('idle', printer)), T0]]), 'k', T0);
   t.like(paperAt({ kind: 'ready' }), { paper: 'ok', printer: 'ready' });
-  t.like(paperAt({ kind: 'degraded', reason: 'paper-near-end' }), { paper: 'low', printer: 'degraded(paper-near-end)' });
-  t.like(paperAt({ kind: 'faulted', reason: 'paper-out' }), { paper: 'out', printer: 'faulted(paper-out)' });
-  t.like(paperAt({ kind: 'faulted', reason: 'cover-open' }), { paper: 'unknown', printer: 'faulted(cover-open)' });
-  t.like(paperAt({ kind: 'faulted', reason: 'not-answering', retryInMs: 2000 }), { paper: 'unknown', printer: 'faulted(not-answering)' });
+  t.like(paperAt({ kind: 'degraded', code: 'paper-near-end', reason: 'paper-near-end' }), { paper: 'low', printer: 'degraded(paper-near-end)' });
+  t.like(paperAt({ kind: 'faulted', code: 'paper-out', reason: 'paper-out' }), { paper: 'out', printer: 'faulted(paper-out)' });
+  t.like(paperAt({ kind: 'faulted', code: 'cover-open', reason: 'cover-open' }), { paper: 'unknown', printer: 'faulted(cover-open)' });
+  t.like(paperAt({ kind: 'faulted', code: 'not-answering', reason: 'not-answering', retryInMs: 2000 }), {
+    paper: 'unknown',
+    printer: 'faulted(not-answering)',
+  });
   t.like(paperAt({ kind: 'absent', reason: 'not configured' }), { paper: 'unknown', printer: 'absent' });
   t.like(paperAt({ kind: 'connecting', attempt: 3 }), { paper: 'unknown', printer: 'connecting#3' });
   // Out, then the roll is changed: the latest state wins.
   const f = fold([
-    [live('kiosk/k/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0],
+    [live('kiosk/k/state', state('out-of-service', { kind: 'faulted', code: 'paper-out', reason: 'paper-out' })), T0],
     [live('kiosk/k/state', state('idle')), T0 + MIN],
   ]);
   t.like(row(f, 'k', T0 + MIN), { paper: 'ok', mode: 'idle' });
@@ -366,7 +369,7 @@ test('the security review: 10,050 retained ghost ids fill the cap, and a real ki
   f = fold(
     [
       [live('kiosk/lobby-1/status', 'online'), T0 + MIN],
-      [live('kiosk/lobby-1/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + MIN],
+      [live('kiosk/lobby-1/state', state('out-of-service', { kind: 'faulted', code: 'paper-out', reason: 'paper-out' })), T0 + MIN],
     ],
     f,
   );
@@ -458,7 +461,7 @@ test('at the cap, eviction takes the oldest ghost first, skips ghosts since hear
 const fleetOfThree = (): Fleet =>
   fold([
     [retained('kiosk/b-ward/status', 'online'), T0],
-    [retained('kiosk/b-ward/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0],
+    [retained('kiosk/b-ward/state', state('out-of-service', { kind: 'faulted', code: 'paper-out', reason: 'paper-out' })), T0],
     [live('kiosk/b-ward/event/alert', alert('error', T0)), T0],
     [retained('kiosk/a-lobby/status', 'online'), T0],
     [retained('kiosk/a-lobby/info', info('1.4.0')), T0],
@@ -523,7 +526,7 @@ test('JSON lines: the row as snake_case JSON; a change is anything but last_seen
   const later = fold([[live('kiosk/a-lobby/health', health(T0 + 30 * S, 42)), T0 + 30 * S]], copyFleet(f));
   t.is(changeKey(row(later, 'a-lobby', T0 + 31 * S)), changeKey(a), 'a heartbeat alone is not a change');
   const paperOut = fold(
-    [[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', reason: 'paper-out' })), T0 + 40 * S]],
+    [[live('kiosk/a-lobby/state', state('out-of-service', { kind: 'faulted', code: 'paper-out', reason: 'paper-out' })), T0 + 40 * S]],
     copyFleet(f),
   );
   t.not(changeKey(row(paperOut, 'a-lobby', T0 + 40 * S)), changeKey(a));

@@ -7,7 +7,7 @@ import { IdentityServiceSim } from '../hw-sim/devices/identity-service.js';
 import { loadSimFaces, type SimFaces } from '../hw-sim/faces.js';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
 import { configSchema } from '../src/config/schema.js';
-import { createCheckinSteps, type StepDeps } from '../src/checkin/steps.js';
+import { createCheckinSteps, type StepDeps } from '../src/checkin/device-steps.js';
 import { createSessions } from '../src/checkin/sessions.js';
 import { FaceEngine } from '../src/faceid/engine.js';
 import type { CitizenIdentity } from '../src/hal/card/types.js';

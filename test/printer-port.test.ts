@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { createTicketPrinter } from '../src/hal/printer/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
-import { createTicketRenderer } from '../src/hal/printer/raster.js';
-import { layoutTicket } from '../src/hal/printer/ticket.js';
+import { createTicketRenderer } from '../src/printing/ticket/raster.js';
+import { layoutTicket } from '../src/printing/ticket/layout.js';
 import { devicePrinter, tcpPrinter } from '../src/hal/printer/transport.js';
 import type { PortState, TicketPrinter } from '../src/hal/ports.js';
-import { sampleTicket } from '../src/printing/setup.js';
+import { sampleTicket } from '../src/printing/ticket/test-ticket.js';
 import { createTicketSpooler } from '../src/printing/spooler.js';
+import { ticketEventToMqtt } from '../src/reporting/ticket-events.js';
 import type { JournalEntry } from '../src/printing/journal.js';
 import { systemClock } from '../src/util/clock.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
@@ -254,9 +255,14 @@ test('slow printer (20 kB/s) through the spooler: one check-in, one ticket, no t
     printer: port,
     encode: (tk) => encodeTicket(layoutTicket(tk, template), { model: 'epson-tm-t20iii', paperMm: 80, text: 'raster' }, renderer),
     journal: { path: 'memory', record: (e) => void entries.push(e), flush: async () => {} },
+    ledger: { markPrinted: () => {}, markVoid: () => {} },
     clock: systemClock(),
-    wallClock: () => new Date(),
-    event: (k) => void events.push(k),
+    log: pino({ level: 'silent' }),
+    // The daemon publishes the spooler's domain events through this mapping.
+    onEvent: (e) => {
+      const m = ticketEventToMqtt(e);
+      if (m) events.push(m.kind);
+    },
     reprintWithinMs: 900_000,
   });
   port.onStateChange(() => spooler.printerChanged(lifetime.signal));

@@ -21,9 +21,6 @@ const req = (id: string, over: Partial<AllocateRequest> = {}): AllocateRequest =
     startedAt: at,
     at,
     priority: null,
-    faceVerified: true,
-    bhytCode: '000',
-    bhytState: 'checked',
     ...over,
   };
 };
@@ -235,7 +232,7 @@ test('the database file is private (0600) and keeps what a finished check-in was
 test('a queued BHYT lookup keeps what the gateway needs until reconciled, then the personal data is deleted', (t) => {
   const path = tmp();
   const s = open(path);
-  s.allocate(req('c1', { bhytCode: null, bhytState: 'unchecked' }));
+  s.allocate(req('c1'));
   s.queueLookup('c1', { cardId: '001190900001', fullName: 'Nguyễn Thị Ánh Tuyết', dateOfBirth: '1990-01-01' }, new Date());
   t.like(s.pendingLookups(10)[0], {
     checkinId: 'c1',

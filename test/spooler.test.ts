@@ -1,9 +1,11 @@
 import test from 'ava';
 import { SimulatedClock } from 'xstate';
 import type { PortState, PrintOutcome, TicketPrinter } from '../src/hal/ports.js';
-import type { Ticket } from '../src/hal/printer/ticket.js';
 import type { Journal, JournalEntry } from '../src/printing/journal.js';
 import { createTicketSpooler } from '../src/printing/spooler.js';
+import type { Ticket } from '../src/printing/ticket/ticket.js';
+import { ticketEventToMqtt } from '../src/reporting/ticket-events.js';
+import pino from 'pino';
 
 /** An in-process printer port whose outcomes the test decides, one print at a time. */
 function fakePrinter() {
@@ -39,15 +41,20 @@ function rig(o: { reprintWithinMs?: number } = {}) {
   const journal: Journal = { path: 'memory', record: (e) => void entries.push(e), flush: async () => {} };
   const events: string[] = [];
   const payloads: unknown[] = [];
+  const ledger = { markPrinted: () => {}, markVoid: () => {} };
   const spooler = createTicketSpooler({
     printer: p.printer,
     encode: () => new Uint8Array(10),
     journal,
+    ledger,
     clock,
-    wallClock: () => new Date(0),
-    event: (k, data) => {
-      events.push(k);
-      payloads.push(data);
+    log: pino({ level: 'silent' }),
+    // The daemon publishes the spooler's domain events through this mapping.
+    onEvent: (e) => {
+      const m = ticketEventToMqtt(e);
+      if (!m) return;
+      events.push(m.kind);
+      payloads.push(m.data);
     },
     reprintWithinMs: o.reprintWithinMs ?? 60_000,
   });
@@ -90,7 +97,7 @@ test('a held ticket is not retried while the printer is still faulted, then prin
   const r = spooler.submit(ticket('h'), signal);
   await p.answer({ ok: false, reason: 'paper-out' });
   t.like(await r, { outcome: 'held' });
-  p.set({ kind: 'faulted', reason: 'paper-out' });
+  p.set({ kind: 'faulted', code: 'paper-out', reason: 'paper-out' });
   spooler.printerChanged(signal);
   await new Promise((res) => setImmediate(res));
   t.is(p.sent(), 0, 'nothing is sent to a faulted printer');
@@ -109,7 +116,7 @@ test('a held ticket not reprinted in time is recorded void', async (t) => {
   const r = spooler.submit(ticket('b'), signal);
   await p.answer({ ok: false, reason: 'cover-open' });
   await r;
-  p.set({ kind: 'faulted', reason: 'cover-open' }); // and it stays open: no retry can print it
+  p.set({ kind: 'faulted', code: 'cover-open', reason: 'cover-open' }); // and it stays open: no retry can print it
   clock.increment(60_000);
   await flush();
   t.is(p.sent(), 0, 'nothing is sent to a faulted printer, timer or not');

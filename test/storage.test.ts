@@ -33,9 +33,9 @@ test('the watch: ready, low (degraded), full (faulted), and ready again when spa
   await w.open(new AbortController().signal);
   t.deepEqual(w.state(), { kind: 'ready' });
   free = 150 * MB;
-  t.deepEqual(await w.check(), { kind: 'degraded', reason: 'low' });
+  t.deepEqual(await w.check(), { kind: 'degraded', code: 'low', reason: 'low' });
   free = 10 * MB;
-  t.deepEqual(await w.check(), { kind: 'faulted', reason: 'full' });
+  t.deepEqual(await w.check(), { kind: 'faulted', code: 'full', reason: 'full' });
   free = 300 * MB;
   t.deepEqual(await w.check(), { kind: 'ready' });
   t.deepEqual(
@@ -52,7 +52,7 @@ test('the watch: ready, low (degraded), full (faulted), and ready again when spa
     freeBytes: async () => Promise.reject(new Error('ENOENT')),
   });
   await broken.open(new AbortController().signal);
-  t.deepEqual(broken.state(), { kind: 'faulted', reason: 'unreadable' });
+  t.deepEqual(broken.state(), { kind: 'faulted', code: 'unreadable', reason: 'unreadable' });
   await w.close();
 });
 

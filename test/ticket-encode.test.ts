@@ -3,9 +3,11 @@ import { rng } from './helpers/rng.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { encodeTicket } from '../src/hal/printer/encode.js';
-import { createTicketRenderer } from '../src/hal/printer/raster.js';
-import { printable } from '../src/hal/printer/text.js';
-import { layoutTicket, TEST_TICKET_BAR, type Ticket, type TicketTemplate } from '../src/hal/printer/ticket.js';
+import { layoutTicket } from '../src/printing/ticket/layout.js';
+import { createTicketRenderer } from '../src/printing/ticket/raster.js';
+import { printable } from '../src/printing/ticket/text.js';
+import type { Ticket, TicketTemplate } from '../src/printing/ticket/ticket.js';
+import { TEST_TICKET_BAR } from '../src/printing/ticket/wording.js';
 import { EscPosReader, type EscPos } from '../hw-sim/printer/escpos.js';
 import { Paper, sheetText } from '../hw-sim/printer/paper.js';
 

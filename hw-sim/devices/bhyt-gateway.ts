@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { GHI_CHU } from './bhyt-codes.js';
 import { listenLoopback } from './listen.js';
 
 export type BhytGatewayFault =
@@ -26,36 +27,6 @@ const LOOKUP_PATH = '/api/egw/KQNhanLichSuKCB2024';
 const LOOKUP_FIELDS = ['maThe', 'hoTen', 'ngaySinh', 'hoTenCb', 'cccdCb'] as const;
 /** Codes for which the live gateway still returns the card's data. */
 const WITH_CARD: ReadonlySet<string> = new Set(['000', '001', '002', '003', '004', '010', '110', '120', '121', '122', '123', '124', '130']);
-
-const GHI_CHU: Readonly<Record<string, string>> = {
-  '000': 'Thẻ còn giá trị sử dụng!',
-  '001': 'Thẻ do BHXH Bộ Quốc Phòng quản lý, đề nghị kiểm tra thẻ và thông tin giấy tờ tùy thân',
-  '002': 'Thẻ do BHXH Bộ Công An quản lý, đề nghị kiểm tra thẻ và thông tin giấy tờ tùy thân',
-  '003': 'Thẻ cũ hết giá trị sử dụng nhưng đã được cấp thẻ mới!',
-  '004': 'Thẻ cũ còn giá trị sử dụng nhưng đã được cấp thẻ mới!',
-  '010': 'Thẻ hết giá trị sử dụng!',
-  '050': 'Không thấy thông tin thẻ BHYT!',
-  '051': 'Mã thẻ không đúng!',
-  '052': 'Mã tỉnh cấp thẻ (kí tự thứ 4,5 của mã thẻ) không đúng!',
-  '053': 'Mã quyền lợi thẻ (kí tự thứ 3 của mã thẻ) không đúng!',
-  '054': 'CCCD cán bộ tra cứu không có trong danh sách người dùng của cơ sở!',
-  '055': 'Họ tên cán bộ tra cứu không khớp với CCCD!',
-  '060': 'Họ tên không đúng!',
-  '061': 'Họ tên không đúng (đúng kí tự đầu)!',
-  '070': 'Ngày sinh không đúng!',
-  '100': 'Lỗi khi lấy dữ liệu sổ thẻ!',
-  '101': 'Lỗi server!',
-  '110': 'Thẻ đã thu hồi!',
-  '120': 'Thẻ đã báo giảm. Giảm chuyển ngoại tỉnh!',
-  '121': 'Thẻ đã báo giảm. Giảm chuyển nội tỉnh!',
-  '122': 'Thẻ đã báo giảm. Giảm do tăng lại cùng đơn vị!',
-  '123': 'Thẻ đã báo giảm. Giảm do ngừng tham gia!',
-  '124': 'Thẻ đã báo giảm!',
-  '130': 'Trẻ em không xuất trình thẻ!',
-  '205': 'Lỗi sai định dạng tham số!',
-  '401': 'Lỗi xác thực tài khoản!',
-  '500': 'Lỗi server!',
-};
 
 const md5 = (s: string): string => createHash('md5').update(s, 'utf8').digest('hex');
 
@@ -93,6 +64,11 @@ export class BhytGatewaySim {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The fault set now ('none' after 'expire-token', which acts once). */
+  get currentFault(): BhytGatewayFault {
+    return this.fault;
   }
 
   /** The result code the gateway gives for this maThe (BHYT code or CCCD). Default '000'. */

@@ -53,6 +53,11 @@ export class IdentityServiceSim {
     if (opts.location !== undefined) this.location = opts.location;
   }
 
+  /** The fault set now. */
+  get currentFault(): IdentityFault {
+    return this.fault;
+  }
+
   /** This card's portrait is these bytes, whatever they are (a crafted or broken JPEG); `null` undoes it. */
   serve(idNumber: string, bytes: Uint8Array | null): void {
     if (bytes) this.served.set(idNumber, new Uint8Array(bytes));

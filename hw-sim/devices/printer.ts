@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, writeFileSync, writeSync, type ReadStream } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -6,24 +5,11 @@ import { EscPosReader } from '../printer/escpos.js';
 import { openPtyPair, type PtyPair } from './pty.js';
 import { Paper, createSheetRenderer, sheetPictures, sheetText, type SheetRenderer, type SheetResult } from '../printer/paper.js';
 import { listenLoopback } from './listen.js';
+import { ocrAvailable, ocrText } from '../printer/ocr.js';
+import { cutAt, usePaper, type PrinterFaults } from '../printer/faults.js';
+import { statusByte, type PrinterState } from '../printer/status.js';
 
-export interface PrinterState {
-  paper: 'ok' | 'near-end' | 'out';
-  coverOpen: boolean;
-  offline: boolean;
-  error: boolean;
-  /** Powered off or wedged: no answer to DLE EOT at all. */
-  mute: boolean;
-}
-
-export interface PrinterFaults {
-  /** The paper runs out after this many more print bytes (mid-ticket). */
-  paperOutAfterBytes?: number | undefined;
-  /** The printer drops the connection after this many more bytes. */
-  disconnectAfterBytes?: number | undefined;
-  /** Takes data at most this fast (a printer busy printing a long job). */
-  drainBytesPerSec?: number | undefined;
-}
+export type { PrinterFaults, PrinterState };
 
 /** One connection to the printer: a TCP client, or the device file's other end. */
 interface Conn {
@@ -93,8 +79,7 @@ export class VirtualPrinter {
   }
 
   static ocrAvailable(): boolean {
-    const r = spawnSync('tesseract', ['--list-langs'], { encoding: 'utf8' });
-    return r.status === 0 && /\bvie\b/.test(r.stdout);
+    return ocrAvailable();
   }
 
   get host(): string {
@@ -244,26 +229,17 @@ export class VirtualPrinter {
   }
 
   private take(conn: Conn, reader: EscPosReader, chunk: Buffer): void {
-    let data: Uint8Array = chunk;
-    const cut = this.faults.disconnectAfterBytes;
-    if (cut !== undefined) {
-      if (data.length >= cut) {
-        data = data.subarray(0, cut);
-        this.faults.disconnectAfterBytes = undefined;
-        this.consume(reader, data, conn);
-        this.tear();
-        conn.destroy();
-        return;
-      }
-      this.faults.disconnectAfterBytes = cut - data.length;
-    }
-    this.consume(reader, data, conn);
+    const cut = cutAt(this.faults, chunk.length);
+    this.consume(reader, cut === null ? chunk : chunk.subarray(0, cut), conn);
+    if (cut === null) return;
+    this.tear();
+    conn.destroy();
   }
 
   private consume(reader: EscPosReader, data: Uint8Array, conn: Conn): void {
     for (const cmd of reader.push(data)) {
       if (cmd.kind === 'status-request') {
-        if (!this.state.mute) conn.write(Uint8Array.of(this.statusByte(cmd.n)));
+        if (!this.state.mute) conn.write(Uint8Array.of(statusByte(this.state, cmd.n)));
         continue;
       }
       // A printer with no paper, an open cover or in error prints nothing.
@@ -287,12 +263,7 @@ export class VirtualPrinter {
 
   private countBytes(n: number): void {
     this.bytesThisSheet += n;
-    const left = this.faults.paperOutAfterBytes;
-    if (left === undefined) return;
-    if (n >= left) {
-      this.faults.paperOutAfterBytes = undefined;
-      this.state.paper = 'out';
-    } else this.faults.paperOutAfterBytes = left - n;
+    usePaper(this.faults, this.state, n);
   }
 
   private canPrint(): boolean {
@@ -302,23 +273,6 @@ export class VirtualPrinter {
   private tear(): void {
     const sheet = this.paper.tear();
     if (sheet) this.finish(sheet);
-  }
-
-  private statusByte(n: number): number {
-    const s = this.state;
-    const out = s.paper === 'out';
-    switch (n) {
-      case 1:
-        return 0x12 | (s.offline || out || s.coverOpen || s.error ? 0x08 : 0);
-      case 2:
-        return 0x12 | (s.coverOpen ? 0x04 : 0) | (out ? 0x20 : 0) | (s.error ? 0x40 : 0);
-      case 3:
-        return 0x12 | (s.error ? 0x08 : 0);
-      case 4:
-        return 0x12 | (s.paper === 'near-end' ? 0x0c : 0) | (out ? 0x60 : 0);
-      default:
-        return 0x12;
-    }
   }
 
   /**
@@ -376,29 +330,4 @@ export class VirtualPrinter {
     };
     this.pendingWrites = this.pendingWrites.then(write, write);
   }
-}
-
-/** Sparse-text mode (psm 11) finds the very large queue number that block layout misses. */
-function ocrText(png: Buffer): Promise<string> {
-  // Asynchronous: OCR takes a second or two, and the simulated printer must keep answering.
-  return new Promise((resolve) => {
-    const p = spawn('tesseract', ['-', 'stdout', '-l', 'vie', '--psm', '11'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    p.on('error', (e) => resolve(`[OCR failed: ${e.message}]`));
-    p.on('close', (code) => {
-      if (code !== 0) return resolve(`[OCR failed: ${err.trim().split('\n').pop() ?? ''}]`);
-      resolve(
-        out
-          .split('\n')
-          .map((l) => l.trim())
-          .filter(Boolean)
-          .join('\n'),
-      );
-    });
-    p.stdin.on('error', () => {});
-    p.stdin.end(png);
-  });
 }

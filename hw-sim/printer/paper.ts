@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import CodepageEncoder from '@point-of-sale/codepage-encoder';
 import * as PImage from 'pureimage';
 import QRCode from 'qrcode';
-import { loadFont } from '../../src/hal/printer/fonts.js';
+import { loadFont } from '../../src/printing/ticket/fonts.js';
 import { DEFAULT_LINE_DOTS, type EscPos } from './escpos.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { Leds } from '../../src/hal/ports.js';
 import type { Clock } from '../../src/util/clock.js';
+import { daemonRunning as isRunning } from '../daemon.js';
 import type { KioskSim } from '../kiosk.js';
 import type { MqttRecorder } from './mqtt-log.js';
 
@@ -25,8 +26,6 @@ export interface ScenarioContext {
   readonly marks: Map<string, Mark>;
   /** Lamp changes as the panel saw them, with clock times. */
   readonly leds: ReadonlyArray<{ readonly at: number; readonly leds: Leds }>;
-  /** What the camera shows, for `camera: ok`. */
-  face: number | 'stranger' | 'empty';
   /** When the scanner last sent something (clock time), or null. */
   lastScanAt: number | null;
 }
@@ -43,7 +42,7 @@ export function markNow(k: KioskSim, mqtt: MqttRecorder): Mark {
 }
 
 export function daemonRunning(k: KioskSim): boolean {
-  return k.daemon.exitCode === null && k.daemon.signalCode === null;
+  return isRunning(k.daemon);
 }
 
 /** "kioskd is not running (killed by SIGKILL)" when it is not; null while it runs. */

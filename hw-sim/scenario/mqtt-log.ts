@@ -1,60 +1,40 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { KioskClient, type Received } from '../../src/mqtt/kiosk-client.js';
 
-export interface Recorded {
-  /** Wall-clock time it arrived (Date.now()). */
-  readonly at: number;
-  readonly topic: string;
-  readonly payload: string;
-  readonly retain: boolean;
-}
+/** One message as recorded; `at` is the wall-clock time it arrived (Date.now()). */
+export type Recorded = Received;
 
 /**
  * Everything on the kiosk's broker, in arrival order: what expectations look at and what
  * lands in the artifacts' mqtt.log. It reconnects and subscribes again when the broker comes
- * back after a `broker: stop` (`listening()` says when it has).
+ * back after a `broker: stop` (`listening()` says when it has). A recording of the kiosk
+ * client (src/mqtt/kiosk-client.ts), which also sends the scenario's commands (`kiosk.command`).
  */
 export class MqttRecorder {
-  readonly seen: Recorded[] = [];
+  readonly seen: Recorded[];
+  private readonly client: MqttClient;
 
-  /** The subscription on the current connection: true once the broker granted it. */
-  private subscribed: Promise<boolean>;
-
-  private constructor(
-    private readonly client: MqttClient,
-    onMessage: (r: Recorded) => void,
-  ) {
-    client.on('message', (topic, payload, packet) => {
-      const r: Recorded = { at: Date.now(), topic, payload: payload.toString('utf8'), retain: packet.retain };
-      this.seen.push(r);
-      onMessage(r);
-    });
-    this.subscribed = this.subscribe();
-    // Subscribed again on every reconnect by us (not mqtt.js), so listening() knows when it is done.
-    client.on('connect', () => (this.subscribed = this.subscribe()));
+  private constructor(readonly kiosk: KioskClient) {
+    this.client = kiosk.mqtt;
+    this.seen = kiosk.record().seen;
   }
 
   static async start(url: string, onMessage: (r: Recorded) => void = () => {}): Promise<MqttRecorder> {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 4,
-      reconnectPeriod: 200,
-      resubscribe: false,
-      clientId: `hw-sim-run-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    let rec: MqttRecorder | undefined;
+    const options = { url, clientId: `hw-sim-run-${process.pid}`, filter: '#', protocol: 4, reconnectPeriodMs: 200 } as const;
+    await KioskClient.connect(options, (kiosk) => {
+      // Recording from the first message: the seen list, then the caller's listener.
+      rec = new MqttRecorder(kiosk);
+      kiosk.onMessage(onMessage);
+    }).catch((err: unknown) => {
+      throw err instanceof Error && /subscription/.test(err.message) ? new Error(`could not subscribe to # on ${url}`) : err;
     });
-    const rec = new MqttRecorder(client, onMessage);
-    if (!(await rec.subscribed)) throw new Error(`could not subscribe to # on ${url}`);
-    return rec;
+    return rec!;
   }
 
   /** True once connected and subscribed (after a broker restart: again); false while not yet. */
-  async listening(): Promise<boolean> {
-    return this.client.connected && (await this.subscribed);
-  }
-
-  private subscribe(): Promise<boolean> {
-    return this.client.subscribeAsync('#', { qos: 1 }).then(
-      () => true,
-      () => false,
-    );
+  listening(): Promise<boolean> {
+    return this.kiosk.listening();
   }
 
   /**
@@ -84,7 +64,7 @@ export class MqttRecorder {
   }
 
   async stop(): Promise<void> {
-    await this.client.endAsync(true);
+    await this.kiosk.end();
   }
 }
 

@@ -1,3 +1,4 @@
+import { describeControl } from '../control/table.js';
 import type { Expectation, Step } from './schema.js';
 import { formatDuration } from '../duration.js';
 import { maskPersonalData } from './privacy.js';
@@ -34,48 +35,13 @@ export function summaryLine(passed: number, failed: number): string {
   return `${n} scenario${n === 1 ? '' : 's'}: ${passed} passed, ${failed} failed`;
 }
 
-const SAMPLE = (who: number | string): string => (typeof who === 'number' ? `sample ${who}` : who);
-
 /** What a step does, in a technician's words, on one line. */
 export function describeStep(s: Step): string {
+  // A step on the devices says what its control actions say (the console and the web panel say the same).
+  if ('calls' in s) return s.calls.map(describeControl).join(', ');
   switch (s.kind) {
-    case 'scan':
-      if (s.identity !== undefined) return `scan the card of sample ${s.identity}${s.form ? ` (${s.form} form)` : ''}`;
-      if (s.text !== undefined) return `scan the text ${brief(s.text, 60)}`;
-      return `scan the bytes ${brief(s.hex, 60)}`;
-    case 'face':
-      return `the camera shows ${s.who === 'stranger' ? 'a stranger' : s.who === 'empty' ? 'nobody' : SAMPLE(s.who)}`;
-    case 'camera':
-      return { fail: 'the camera fails', hang: 'the camera hangs', garbage: 'the camera returns garbage', ok: 'the camera works again' }[s.mode];
-    case 'press':
-      return `press ${s.button}`;
-    case 'paper':
-      return `printer paper ${s.level}`;
-    case 'printer': {
-      const parts = [
-        s.ok && 'all right again',
-        s.paper_out_after_bytes !== undefined && `paper out after ${s.paper_out_after_bytes} bytes`,
-        s.drain_bytes_per_sec !== undefined && `slow, ${s.drain_bytes_per_sec} bytes/s`,
-        s.disconnect_after_bytes !== undefined && `drops the connection after ${s.disconnect_after_bytes} bytes`,
-        s.cover !== undefined && `cover ${s.cover}`,
-        s.power !== undefined && `power ${s.power}`,
-      ].filter(Boolean);
-      return `printer: ${parts.join(', ')}`;
-    }
-    case 'scanner':
-      return s.action === 'unplug' ? 'unplug the scanner' : 'plug the scanner in';
     case 'broker':
       return s.action === 'stop' ? 'stop the MQTT broker' : 'start the MQTT broker again';
-    case 'bhyt':
-      return s.identity !== undefined
-        ? `BHYT answers ${s.result} for sample ${s.identity}`
-        : `BHYT gateway ${s.fault === 'none' || s.fault === 'up' ? 'back to normal' : s.fault}${s.delay !== undefined ? ` (${s.delay} ms)` : ''}`;
-    case 'portrait':
-      return s.withhold !== undefined
-        ? `no portrait for sample ${s.withhold}`
-        : s.restore !== undefined
-          ? `the portrait of sample ${s.restore} is back`
-          : `identity service ${s.fault === 'none' ? 'back to normal' : s.fault}`;
     case 'command':
       return `command ${s.name}${s.args ? ` ${brief(s.args, 60)}` : ''}${s.status ? `, answer ${s.status}` : ''}${s.data !== undefined ? ` with ${brief(s.data, 60)}` : ''}`;
     case 'wait':

@@ -1,18 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Leds } from '../../src/hal/ports.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { SAMPLE_IDENTITIES } from '../identities.js';
-import { startKioskSim, type KioskSim } from '../kiosk.js';
-import { configSchema } from '../../src/config/schema.js';
+import { applyControl, DEVICES_AS_NEW } from '../control/table.js';
+import { startBench, stopBench, usesDisk, type Bench } from './bench.js';
 import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
 import { checkExpectation, judgedAtEnd } from './expect.js';
-import { logLine, MqttRecorder } from './mqtt-log.js';
 import type { ScenarioFile } from './parse.js';
 import { describeStep, Report, summaryLine } from './report.js';
 import type { Action } from './schema.js';
-import { runAction, stopDaemon } from './steps.js';
+import { applyStep, stopDaemonForRestart } from './apply-step.js';
 import { substitute } from './values.js';
 
 export interface RunOptions {
@@ -28,20 +24,6 @@ export interface RunOptions {
 export interface RunResult {
   readonly passed: readonly string[];
   readonly failed: readonly string[];
-}
-
-/** One virtual kiosk and what records it. */
-interface Bench {
-  readonly kiosk: KioskSim;
-  readonly mqtt: MqttRecorder;
-  readonly leds: Array<{ at: number; leds: Leds }>;
-  /** How much of the daemon's output is in daemon.log already. */
-  logged: number;
-  /** The daemon's card duplicate window: the same card within it counts once, even across scenarios. */
-  readonly duplicateWindowMs: number;
-  lastScanAt: number | null;
-  /** Its state directory is a tmpfs hw-sim mounted (disk steps): unmounted when it stops. */
-  readonly tmpfs: boolean;
 }
 
 /** How long a kiosk may take to be idle again before the next scenario. */
@@ -145,7 +127,6 @@ async function runOne(
     saved: new Map(),
     marks: new Map([['start', markNow(k, bench.mqtt)]]),
     leds: bench.leds,
-    face: 1,
     lastScanAt: null,
   };
   let ok = true;
@@ -158,7 +139,7 @@ async function runOne(
       const note =
         step.kind === 'expect'
           ? await checkExpectation(step.expect, ctx, rowFrom ?? t0)
-          : await runAction(substitute(step, ctx.saved) as Action, ctx);
+          : await applyStep(substitute(step, ctx.saved) as Action, ctx);
       report.step(true, describeStep(step), clock.now() - t0, note);
     } catch (err) {
       ok = false;
@@ -186,17 +167,7 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
   const { sim } = bench.kiosk;
   const notes: string[] = [];
   try {
-    for (const p of SAMPLE_IDENTITIES) {
-      sim.gateway.setResult(p.idNumber, '000');
-      sim.identity.restore(p.idNumber);
-    }
-    await sim.gateway.setFault('none');
-    sim.identity.setFault('none');
-    Object.assign(sim.printer.state, { paper: 'ok', coverOpen: false, offline: false, error: false, mute: false });
-    sim.printer.faults = {};
-    await sim.printer.plug();
-    await sim.scanner.plug();
-    await sim.showFace(1);
+    for (const c of DEVICES_AS_NEW) await applyControl(bench.kiosk, c);
     await sim.broker.reopen();
     const ctx: ScenarioContext = {
       kiosk: bench.kiosk,
@@ -206,12 +177,11 @@ async function prepare(bench: Bench, clock: Clock, signal: AbortSignal): Promise
       saved: new Map(),
       marks: new Map([['start', markNow(bench.kiosk, bench.mqtt)]]),
       leds: bench.leds,
-      face: 1,
       lastScanAt: null,
     };
     // Maintenance is the one mode a kiosk never leaves by itself (a file may end in it, or fail
     // before switching it off): a fresh kioskd starts idle.
-    if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'maintenance') await stopDaemon(bench.kiosk, ctx);
+    if (daemonRunning(bench.kiosk) && lastState(bench)?.mode === 'maintenance') await stopDaemonForRestart(bench.kiosk);
     if (!daemonRunning(bench.kiosk)) await bench.kiosk.restartDaemon();
     // A file that failed mid-check-in leaves a patient's session behind (at the consent
     // question it would wait out the whole consent timeout): end it as an operator would.
@@ -257,60 +227,6 @@ function lastState(bench: Bench): { mode?: unknown; step?: unknown; session_id?:
   } catch {
     return undefined;
   }
-}
-
-/** Files with a disk step (each has a kiosk of its own): its state directory is a small tmpfs. */
-export function usesDisk(files: readonly ScenarioFile[]): boolean {
-  return files.some((f) => f.scenario.steps.some((s) => s.kind === 'disk'));
-}
-
-/** How big the tmpfs under a disk scenario's state directory is: the database and journal need well under 1 MB. */
-const DISK_TMPFS = '8m';
-
-async function startBench(
-  faceid: boolean,
-  config: Record<string, unknown>,
-  clock: Clock,
-  mqttLog: ((line: string) => void) | undefined,
-  tmpfs = false,
-): Promise<Bench> {
-  const made: { mqtt?: MqttRecorder } = {};
-  const leds: Bench['leds'] = [];
-  const kiosk = await startKioskSim({
-    // A free port: runs side by side (CI, a technician's own hw-sim on 1883) must not collide.
-    brokerPort: 0,
-    faceid,
-    clock,
-    configOverrides: config,
-    // The log starts before the daemon does, so its first messages are in it too.
-    beforeDaemon: async (sim) => {
-      if (tmpfs) {
-        // A real small filesystem under kioskd's state directory, so disk steps can fill it.
-        const dir = join(sim.dir, 'state');
-        mkdirSync(dir, { recursive: true });
-        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_TMPFS},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-        if (m.status !== 0)
-          throw new Error(`could not mount a tmpfs for kioskd's state directory (disk steps need root): ${m.stderr.trim() || m.error?.message}`);
-      }
-      made.mqtt = await MqttRecorder.start(sim.broker.url, (r) => mqttLog?.(logLine(r)));
-      sim.panel.onLeds((l) => leds.push({ at: clock.now(), leds: l }));
-    },
-  }).catch(async (err: unknown) => {
-    await made.mqtt?.stop();
-    throw err;
-  });
-  const parsed = configSchema.safeParse(kiosk.sim.config);
-  const card = parsed.success ? (parsed.data.hal.card as { duplicateWindowSec?: number }) : {};
-  return { kiosk, mqtt: made.mqtt!, leds, logged: 0, duplicateWindowMs: (card.duplicateWindowSec ?? 5) * 1000, lastScanAt: null, tmpfs };
-}
-
-async function stopBench(b: Bench): Promise<void> {
-  const dir = b.kiosk.sim.dir;
-  await b.kiosk.stop();
-  await b.mqtt.stop();
-  if (b.tmpfs) spawnSync('umount', ['-l', join(dir, 'state')], { stdio: 'ignore' });
-  // The state database holds check-ins of sample patients only, but nothing of a run should pile up in /tmp.
-  rmSync(dir, { recursive: true, force: true });
 }
 
 /**

@@ -1,4 +1,5 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import { KioskClient, type Received } from '../../src/mqtt/kiosk-client.js';
+import { parseKioskTopic } from '../../src/mqtt/topics.js';
 import { emptyFleet, kioskRow, reduceFleet, type Fleet } from '../../src/monitor/fleet.js';
 import { timeFromHealth, type KioskTime } from './kiosk-clock.js';
 
@@ -49,33 +50,35 @@ export class KioskFeed {
   private seq = 0;
   private heardTime: KioskTime | null = null;
   private readonly listeners = new Set<(kind: 'traffic' | 'report', entry?: TrafficEntry) => void>();
-  private readonly pending = new Map<string, (r: { status?: string; data?: unknown; error?: string }) => void>();
   private readonly keep: number;
   private readonly payloadChars: number;
 
   private constructor(
-    private readonly client: MqttClient,
+    private readonly client: KioskClient,
     readonly base: string,
     opts: KioskFeedOptions,
   ) {
     this.keep = opts.keep ?? 500;
     this.payloadChars = opts.payloadChars ?? 400;
-    const [prefix = '', id = ''] = base.split('/');
-    this.fleet = emptyFleet(prefix);
-    this.kioskId = id;
-    client.on('message', (topic, payload, packet) => this.receive(topic, payload, packet.retain));
+    this.fleet = emptyFleet(client.prefix);
+    this.kioskId = kioskOf(base).id;
+    client.onMessage((m) => this.receive(m));
   }
 
   static async start(opts: KioskFeedOptions): Promise<KioskFeed> {
-    // mqtt.js subscribes again by itself after a reconnect (resubscribe defaults to true).
-    const client = await mqtt.connectAsync(opts.brokerUrl, {
-      protocolVersion: 4,
-      reconnectPeriod: 1000,
-      clientId: `hw-sim-web-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    });
-    const feed = new KioskFeed(client, opts.base, opts);
-    await client.subscribeAsync(`${opts.base}/#`, { qos: 1 });
-    return feed;
+    // The kiosk client subscribes again after a reconnect, as central monitoring would.
+    const { prefix, id } = kioskOf(opts.base);
+    let feed: KioskFeed | undefined;
+    const options = {
+      url: opts.brokerUrl,
+      clientId: `hw-sim-web-${process.pid}`,
+      prefix,
+      deviceId: id,
+      protocol: 4,
+      reconnectPeriodMs: 1000,
+    } as const;
+    await KioskClient.connect(options, (client) => (feed = new KioskFeed(client, opts.base, opts)));
+    return feed!;
   }
 
   /** The report as it stands at `now` (wall ms): "today" moves at midnight. */
@@ -94,53 +97,33 @@ export class KioskFeed {
   }
 
   /** Sends a command to the daemon; resolves with its data, rejects with its error or after timeoutMs. */
-  async command(name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<unknown> {
-    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`not a command name: ${name}`);
-    const transaction = `web-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
-    // One promise, settled once by whichever comes first: the answer, the timeout or a failed
-    // publish. A timer left running after a failed publish would reject later, unhandled.
-    return new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      const settle = (finish: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.pending.delete(transaction);
-        finish();
-      };
-      const timer = setTimeout(
-        () => settle(() => reject(new Error(`kioskd did not answer "${name}" within ${timeoutMs / 1000} s (is it running?)`))),
-        timeoutMs,
-      );
-      this.pending.set(transaction, (r) =>
-        settle(() => (r.status === 'ok' ? resolve(r.data) : reject(new Error(r.error ?? `kioskd refused "${name}"`)))),
-      );
-      this.client
-        .publishAsync(`${this.base}/cmd/${name}`, JSON.stringify({ ...args, transaction }), { qos: 1 })
-        .catch((err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))));
-    });
+  command(name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<unknown> {
+    return this.client.command(name, args, { timeoutMs, transactionPrefix: 'web' });
   }
 
   async stop(): Promise<void> {
     this.listeners.clear();
-    await this.client.endAsync(true);
+    await this.client.end();
   }
 
-  private receive(topic: string, payload: Buffer, retain: boolean): void {
-    reduceFleet(this.fleet, { topic, payload, retain }, Date.now());
-    const text = payload.toString('utf8');
+  private receive(m: Received): void {
+    const { topic, payload: text, retain } = m;
+    reduceFleet(this.fleet, { topic, payload: text, retain }, Date.now());
     const entry: TrafficEntry = {
       seq: ++this.seq,
       at: new Date().toISOString(),
       topic,
       payload: text.length > this.payloadChars ? `${text.slice(0, this.payloadChars)}…` : text,
-      bytes: payload.length,
+      bytes: m.bytes,
       retain,
     };
     this.traffic.push(entry);
     if (this.traffic.length > this.keep) this.traffic.splice(0, this.traffic.length - this.keep);
     for (const l of this.listeners) l('traffic', entry);
-    if (this.absorb(topic.slice(this.base.length + 1), text, retain)) for (const l of this.listeners) l('report');
+    const t = parseKioskTopic(this.client.prefix, topic);
+    if (t?.kiosk !== this.kioskId) return;
+    const sub = t.kind === 'event' ? `event/${t.event}` : t.kind;
+    if (this.absorb(sub, text, retain)) for (const l of this.listeners) l('report');
   }
 
   /** Updates the report from one message; true when something the panel shows changed. */
@@ -171,12 +154,12 @@ export class KioskFeed {
       this.report = { ...this.report, lastEnd: { ...(data as Record<string, unknown>), at: new Date().toISOString() } };
       return true;
     }
-    const m = /^cmd\/[^/]+\/response$/.exec(sub);
-    if (m) {
-      const r = json();
-      const t = r?.['transaction'];
-      if (typeof t === 'string') this.pending.get(t)?.(r as { status?: string; data?: unknown; error?: string });
-    }
     return false;
   }
+}
+
+/** `<prefix>/<id>`, the kiosk's base topic, split. */
+function kioskOf(base: string): { prefix: string; id: string } {
+  const [prefix = '', id = ''] = base.split('/');
+  return { prefix, id };
 }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 import type { Sim } from '../sim.js';
-import { BadRequest, panelActions, type ClockControl, type PanelMemory } from './actions.js';
+import { BadControl } from '../control/table.js';
+import { panelAction, type ClockControl, type PanelMemory } from './actions.js';
 import { aheadText, kioskTimeZone, latest, type AdvanceClock } from './kiosk-clock.js';
 import { KioskFeed } from './kiosk-feed.js';
 import { faceThumbnail } from './thumbnails.js';
@@ -73,9 +74,8 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   const files = loadStatic();
   const base = `kiosk/${sim.deviceId}`;
   const feed = await KioskFeed.start({ brokerUrl: sim.broker.url, base });
-  const memory: PanelMemory = { lastFace: 1, gatewayFault: 'none', identityFault: 'none', lastMove: null };
+  const memory: PanelMemory = { lastMove: null };
   const clock = { advance: opts.advanceClock, timeZone: kioskTimeZone(sim) };
-  const actions = panelActions(sim, feed, memory, clock);
   const thumbs = new Map<string, Buffer>();
   const clients = new Set<ServerResponse>();
   let lastSnapshot = '';
@@ -174,7 +174,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
       req.resume();
       return reply(res, 415, { ok: false, error: 'send application/json' });
     }
-    const action = Object.hasOwn(actions, name) ? actions[name] : undefined;
+    const action = panelAction(sim, feed, memory, clock, name);
     if (!action) {
       req.resume();
       return reply(res, 404, { ok: false, error: `no action "${name}"` });
@@ -189,7 +189,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
       const message = await action(body);
       reply(res, 200, { ok: true, message });
     } catch (err) {
-      reply(res, err instanceof BadRequest ? 400 : 409, { ok: false, error: err instanceof Error ? err.message : String(err) });
+      reply(res, err instanceof BadControl ? 400 : 409, { ok: false, error: err instanceof Error ? err.message : String(err) });
     } finally {
       refresh();
     }
@@ -258,10 +258,6 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
 /** Everything the page shows except the traffic log, which goes out message by message. */
 function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory, clock: ClockControl): Record<string, unknown> {
   const camera = cameraShows(sim);
-  const lastFace = /^sample-(\d+)$/.exec(camera)?.[1];
-  // Someone may have changed the face from the console; "camera ok" returns to what is shown now.
-  if (lastFace) memory.lastFace = Number(lastFace);
-  else if (camera === 'stranger' || camera === 'empty') memory.lastFace = camera;
   const kioskd = latest(memory.lastMove, feed.kioskTime());
   return {
     deviceId: sim.deviceId,
@@ -272,8 +268,9 @@ function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory, clock: ClockCo
     scanner: { plugged: sim.scanner.plugged, link: sim.scanner.link },
     camera,
     printer: { ...sim.printer.state, plugged: sim.printer.plugged },
-    gateway: memory.gatewayFault,
-    identity: memory.identityFault,
+    // From the devices themselves: the console or a script may have changed them since the panel did.
+    gateway: sim.gateway.currentFault,
+    identity: sim.identity.currentFault,
     // The page runs the clock on from the last report; it is on this machine (loopback only), so shares its clock.
     clock: { canMove: clock.advance !== undefined, timeZone: clock.timeZone, kioskd: kioskd && { ...kioskd, ahead: aheadText(kioskd.offsetMs) } },
     samples: SAMPLE_IDENTITIES.map((p, i) => ({ n: i + 1, label: `Mẫu ${i + 1}`, card: `********${p.idNumber.slice(-4)}` })),

@@ -14,9 +14,18 @@ export interface SessionData {
   frame: Uint8Array | null;
 }
 
-export type Sessions = ReturnType<typeof createSessions>;
+/** The check-ins in progress, by session id. */
+export interface Sessions {
+  open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData;
+  /** Throws when the check-in is not in progress (it ended). */
+  get(id: string): SessionData;
+  /** Replaces the camera frame, wiping the previous one. */
+  setFrame(id: string, jpeg: Uint8Array | null): void;
+  /** Ends a check-in: its images are zero-filled. */
+  drop(id: string): void;
+}
 
-export function createSessions() {
+export function createSessions(): Sessions {
   const live = new Map<string, SessionData>();
   return {
     open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData {

@@ -1,6 +1,7 @@
 import { Framer } from '../hal/card/framer.js';
 import { MAX_PAYLOAD_BYTES, parseCccdBytes } from '../hal/card/parse.js';
-import { initials, maskId, type CitizenIdentity } from '../hal/card/types.js';
+import type { CitizenIdentity } from '../hal/card/types.js';
+import { initials, maskId } from '../log/mask.js';
 
 export const EX_DATAERR = 65;
 

@@ -6,12 +6,9 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, EX_CONFIG, loadConfigFile, type LoadedConfig } from '../config/load.js';
-import { FaceEngine } from '../faceid/engine.js';
-import { faceEngineOptions } from '../faceid/options.js';
-import { createHal } from '../hal/factory.js';
-import { runProgram } from '../hal/run-program.js';
+import { faceEngineFor, halFor } from '../daemon/wiring.js';
+import { runProgram } from '../platform/run-program.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { localDate } from '../queue/business-day.js';
 import { bhytCheck } from '../selftest/bhyt.js';
 import { brokerCheck } from '../selftest/broker.js';
 import { cameraCheck } from '../selftest/camera.js';
@@ -151,16 +148,10 @@ async function buildChecks(loaded: LoadedConfig, o: Options, log: Logger): Promi
   const clock = systemClock();
   const wallClock = (): Date => new Date();
   const limitMs = o.timeoutMs;
-  const hal = await createHal(config.hal, {
-    log: log.child({ ns: 'hal' }),
-    clock,
-    random: Math.random,
-    today: () => localDate(wallClock(), config.ticket.timeZone),
-    storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage },
-  });
+  const hal = await halFor(config, { log, clock, wallClock });
   // The models load (seconds) while the printer check runs.
   const wantFaces = !o.skip.has('camera') && config.faceid.enabled && config.hal.camera.driver !== 'none';
-  const engine = wantFaces ? new FaceEngine(faceEngineOptions(config.faceid), log.child({ ns: 'faceid' })) : null;
+  const engine = wantFaces ? faceEngineFor(config, log, clock) : null;
   const ready = engine?.start();
   ready?.catch(() => {}); // reported by the camera check
   const build: Record<CheckName, () => Check> = {

@@ -1,11 +1,13 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/worker.js';
+import { PendingCalls, retireWorker } from '../util/worker-rpc.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../log/logger.js';
 import { findCalibration, type Calibration } from './calibration.js';
-import { assess, PROBE_RULES, REFERENCE_RULES, type QualityReason } from './geometry.js';
+import type { QualityReason } from './geometry.js';
 import { distance, distanceOf, scoreOf, type Metric } from './metric.js';
 import { checkJpeg, FRAME_LIMIT, type ImageLimit } from './jpeg-header.js';
-import type { Analysis, WorkerConfig, WorkerMessage } from './protocol.js';
+import type { Analysis, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
 
 export interface FaceEngineOptions extends WorkerConfig {
   /**
@@ -56,14 +58,14 @@ export interface FaceEngineInfo {
 /**
  * 1:1 face verification, with all inference in a worker thread. A call that runs past its
  * timeout is abandoned and the worker restarted; so is a worker whose tensor count grows.
- * Frames and embeddings are never logged or stored.
+ * Frames and embeddings are never logged or stored. The worker judges each image's quality
+ * (its `verdict`); the engine only compares embeddings against the calibrated threshold.
  */
 export class FaceEngine {
   private worker: Worker | null = null;
   private info: FaceEngineInfo | null = null;
   private baseTensors = 0;
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (a: Analysis) => void; reject: (e: Error) => void }>();
+  private readonly calls: PendingCalls<Analysis>;
   private starting: Promise<FaceEngineInfo> | null = null;
   /**
    * The reference portrait's analysis, kept only as long as the caller keeps that buffer (a
@@ -77,10 +79,14 @@ export class FaceEngine {
   /** The worker's tensor count after its last call (flat when nothing leaks). */
   lastTensors = 0;
 
+  /** `clock` times the calls (their timeout, the timings reported); the system clock by default. */
   constructor(
     private readonly o: FaceEngineOptions,
     private readonly log: Logger,
-  ) {}
+    private readonly clock: Clock = systemClock(),
+  ) {
+    this.calls = new PendingCalls<Analysis>(clock);
+  }
 
   /** Loads and warms the models (a few seconds); resolves with what loaded and how long it took. */
   start(): Promise<FaceEngineInfo> {
@@ -93,8 +99,7 @@ export class FaceEngine {
     const w = this.worker;
     this.worker = null;
     this.info = null;
-    this.failAll(new Error('the face engine stopped'));
-    await w?.terminate();
+    await retireWorker(w, this.calls, new Error('the face engine stopped'));
   }
 
   /** Is the face in `probe` (a camera frame, JPEG) the person in `reference` (a portrait, JPEG)? */
@@ -105,18 +110,16 @@ export class FaceEngine {
     if (!pc.ok) return this.refused('probe', pc.reason);
     const rc = this.references.has(reference) ? null : checkJpeg(reference, this.o.maxReference ?? FRAME_LIMIT, 'the reference portrait');
     if (rc && !rc.ok) return this.refused('reference', rc.reason);
-    const t0 = performance.now();
+    const t0 = this.clock.now();
     const p = await this.analyze(probe, 'probe', signal);
-    const probeMs = performance.now() - t0;
-    const pq = assess(p.faces, p.width, p.height, PROBE_RULES);
+    const probeMs = this.clock.now() - t0;
+    const pq = p.verdict;
     if (!pq.ok) return { ok: false, which: 'probe', reason: pq.reason, detail: pq.detail };
-    if (p.sharpness !== null && p.sharpness < PROBE_RULES.minSharpness)
-      return { ok: false, which: 'probe', reason: 'too-blurry', detail: `sharpness ${p.sharpness.toFixed(0)} < ${PROBE_RULES.minSharpness}` };
-    const t1 = performance.now();
+    const t1 = this.clock.now();
     const r = this.references.get(reference) ?? (await this.analyze(reference, 'reference', signal));
     this.references.set(reference, r);
-    const referenceMs = performance.now() - t1;
-    const rq = assess(r.faces, r.width, r.height, REFERENCE_RULES);
+    const referenceMs = this.clock.now() - t1;
+    const rq = r.verdict;
     if (!rq.ok) return { ok: false, which: 'reference', reason: rq.reason, detail: rq.detail };
     if (!p.embedding || !r.embedding) return { ok: false, which: p.embedding ? 'reference' : 'probe', reason: 'error', detail: 'no embedding' };
     const cal = this.info?.calibration;
@@ -128,7 +131,7 @@ export class FaceEngine {
       score: scoreOf(cal.metric, d),
       threshold: cal.threshold,
       metric: cal.metric,
-      quality: { eyeDistancePx: pq.eyeDistancePx, rollDeg: pq.rollDeg, yawRatio: pq.yawRatio, sharpness: p.sharpness ?? 0 },
+      quality: { eyeDistancePx: pq.eyeDistancePx, rollDeg: pq.rollDeg, yawRatio: pq.yawRatio, sharpness: pq.sharpness },
       timings: { probeMs, referenceMs },
     };
   }
@@ -148,46 +151,31 @@ export class FaceEngine {
     if (!checked.ok) throw new Error(checked.reason);
     await this.start();
     const w = this.worker!;
-    const id = this.nextId++;
-    return new Promise<Analysis>((resolve, reject) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.pending.delete(id);
-      };
-      const timer = setTimeout(() => {
-        done();
-        this.log.warn({ timeoutMs: this.o.callTimeoutMs }, 'face analysis took too long; restarting the worker');
-        void this.restart('timeout');
-        reject(new Error(`face analysis took longer than ${this.o.callTimeoutMs} ms`));
-      }, this.o.callTimeoutMs);
-      const onAbort = (): void => {
-        done();
-        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, {
-        resolve: (a) => {
-          done();
-          this.lastTensors = a.tensors;
-          if (a.tensors > this.baseTensors + this.o.maxTensorGrowth) {
-            this.log.error({ tensors: a.tensors, base: this.baseTensors }, 'tensors are leaking in the face worker; restarting it');
-            void this.restart('tensor leak');
-          }
-          resolve(a);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      });
-      // A copy is moved (transferred, not copied again) to the worker, which wipes it after
-      // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
-      const copy = new Uint8Array(jpeg); // a copy (a Buffer's slice() would be a view of the caller's memory)
-      this.analyses++;
-      w.postMessage({ id, type: 'analyze', jpeg: copy, role }, [copy.buffer]);
-    });
+    const timeoutMs = this.o.callTimeoutMs;
+    const onTimeout = (): Error => {
+      this.log.warn({ timeoutMs }, 'face analysis took too long; restarting the worker');
+      void this.restart('timeout');
+      return new Error(`face analysis took longer than ${timeoutMs} ms`);
+    };
+    return this.calls.call(
+      (id) => {
+        // A copy is moved (transferred, not copied again) to the worker, which wipes it after
+        // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
+        const copy = new Uint8Array(jpeg); // a copy (a Buffer's slice() would be a view of the caller's memory)
+        this.analyses++;
+        w.postMessage({ id, type: 'analyze', jpeg: copy, role } satisfies WorkerRequest, [copy.buffer]);
+      },
+      { signal, timeoutMs, onTimeout },
+    );
+  }
+
+  /** A worker whose tensor count grew past the allowance after a call is leaking: it is restarted. */
+  private answered(tensors: number): void {
+    this.lastTensors = tensors;
+    if (tensors > this.baseTensors + this.o.maxTensorGrowth) {
+      this.log.error({ tensors, base: this.baseTensors }, 'tensors are leaking in the face worker; restarting it');
+      void this.restart('tensor leak');
+    }
   }
 
   private async restart(why: string): Promise<void> {
@@ -195,14 +183,8 @@ export class FaceEngine {
     const w = this.worker;
     this.worker = null;
     this.info = null;
-    this.failAll(new Error(`the face worker was restarted (${why})`));
-    await w?.terminate();
+    await retireWorker(w, this.calls, new Error(`the face worker was restarted (${why})`));
     await this.start().catch((err: unknown) => this.log.error({ err }, 'the face worker did not come back'));
-  }
-
-  private failAll(err: Error): void {
-    for (const p of [...this.pending.values()]) p.reject(err);
-    this.pending.clear();
   }
 
   private spawn(): Promise<FaceEngineInfo> {
@@ -248,8 +230,9 @@ export class FaceEngine {
         } else if (m.type === 'failed') {
           reject(new Error(`the face worker could not load its models: ${m.error}`));
           void w.terminate();
-        } else if (m.type === 'result') this.pending.get(m.id)?.resolve(m.analysis);
-        else if (m.type === 'error') this.pending.get(m.id)?.reject(new Error(m.error));
+        } else if (m.type === 'result') {
+          if (this.calls.resolve(m.id, m.analysis)) this.answered(m.analysis.tensors);
+        } else if (m.type === 'error') this.calls.reject(m.id, new Error(m.error));
       });
       w.on('error', (err) => {
         reject(err);

@@ -104,6 +104,23 @@ export function assess(faces: readonly DetectedFace[], width: number, height: nu
 }
 
 /**
+ * The quality verdict on one image, given by the worker alone (it skips the embedding when the
+ * verdict is no); the engine only compares. Plain data: it crosses the thread boundary.
+ */
+export type Verdict =
+  | { readonly ok: true; readonly eyeDistancePx: number; readonly rollDeg: number; readonly yawRatio: number; readonly sharpness: number }
+  | { readonly ok: false; readonly reason: QualityReason; readonly detail: string };
+
+/** `assess`, then the sharpness of the chosen face's crop (null when no face was chosen). */
+export function judge(faces: readonly DetectedFace[], width: number, height: number, sharpness: number | null, rules: QualityRules): Verdict {
+  const q = assess(faces, width, height, rules);
+  if (!q.ok) return { ok: false, reason: q.reason, detail: q.detail };
+  if (sharpness !== null && sharpness < rules.minSharpness)
+    return { ok: false, reason: 'too-blurry', detail: `sharpness ${sharpness.toFixed(0)} < ${rules.minSharpness}` };
+  return { ok: true, eyeDistancePx: q.eyeDistancePx, rollDeg: q.rollDeg, yawRatio: q.yawRatio, sharpness: sharpness ?? 0 };
+}
+
+/**
  * face-api's recogniser (the dlib ResNet) was trained on dlib's chip: a square of side
  * mean(eye→mouth distance)/0.45 around the mean of the eye centres and the mouth centre,
  * 0.5 of a side left and 0.43 above it (faceid-baseline.md round 2).

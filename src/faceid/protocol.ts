@@ -1,4 +1,4 @@
-import type { DetectedFace } from './geometry.js';
+import type { DetectedFace, Verdict } from './geometry.js';
 import type { Metric } from './metric.js';
 
 /** Messages between the engine (main thread) and the inference worker. */
@@ -10,7 +10,9 @@ export interface Analysis {
   readonly faces: readonly DetectedFace[];
   /** Laplacian variance of the chosen face's crop; null when no face. */
   readonly sharpness: number | null;
-  /** 128 numbers; null when no usable face. Lives only for this check-in. */
+  /** The worker's quality verdict under the rules of the image's role (probe or reference). */
+  readonly verdict: Verdict;
+  /** 128 numbers; null when the verdict is no. Lives only for this check-in. */
   readonly embedding: readonly number[] | null;
   /** Index of the face the embedding is of. */
   readonly chosen: number | null;

@@ -8,9 +8,9 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { assess, dlibChip, pickCentral, PROBE_RULES, REFERENCE_RULES, type DetectedFace, type Point } from './geometry.js';
+import { dlibChip, judge, pickCentral, PROBE_RULES, REFERENCE_RULES, type DetectedFace, type Point } from './geometry.js';
 import type { Analysis, Backend, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
-import { loadRecognizer, readTfjsModel } from './recognizers.js';
+import { loadRecognizer, readTfjsModel, type Recognizer } from './recognizers.js';
 import { downscale, laplacianVariance, squareCrop } from './align.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the libraries' node-wasm builds ship loose types */
@@ -33,105 +33,10 @@ async function main(): Promise<void> {
     if (!s.startsWith('file://')) return null;
     return { load: async () => readTfjsModel(s.slice('file://'.length)).artifacts };
   });
-  // Human's exports map refuses deep paths: load its wasm build by file path.
-  const humanDir = dirname(dirname(require.resolve('@vladmandic/human')));
-  const { Human } = require(join(humanDir, 'dist', 'human.node-wasm.js'));
-  const human = new Human({
-    backend: backend.name,
-    modelBasePath: `file://${join(humanDir, 'models')}/`,
-    debug: false,
-    face: {
-      enabled: true,
-      detector: { rotation: false, maxDetected: 10, minConfidence: 0.5, return: false },
-      mesh: { enabled: true },
-      iris: { enabled: false },
-      description: { enabled: false },
-      emotion: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
-    },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    gesture: { enabled: false },
-    segmentation: { enabled: false },
-  });
-  if (human.tf.Tensor !== tf.Tensor) throw new Error('Human and the recogniser loaded different tfjs instances');
-  await human.load();
+  const human = await loadHuman(tf, backend.name);
   const recognizer = await loadRecognizer(config.recognizer, tf);
   const loadMs = performance.now() - started;
-
-  const jpeg: any = require('jpeg-js');
-
-  const analyze = async (req: WorkerRequest): Promise<Analysis> => {
-    const t0 = performance.now();
-    let img: any;
-    try {
-      // The engine has already refused anything larger than FRAME_LIMIT by its header; these
-      // are the decoder's own nets, in case a header ever slips past that check.
-      img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256, maxResolutionInMP: MAX_DECODE_MP });
-    } finally {
-      req.jpeg.fill(0); // the photo's bytes do not outlive the call
-    }
-    try {
-      // Detection runs on a copy no larger than DETECT_MAX_SIDE (BlazeFace sees 256 px anyway, and
-      // a full 1280×960 tensor would only grow the wasm heap); the crop comes from the full frame.
-      const t1 = performance.now();
-      const small = downscale(img.data, img.width, img.height, DETECT_MAX_SIDE);
-      const detect = async (rgb: Uint8Array | Float32Array, width: number, height: number): Promise<DetectedFace[]> => {
-        const input = tf.tensor3d(rgb, [height, width, 3], rgb instanceof Float32Array ? 'float32' : 'int32');
-        try {
-          return (await human.detect(input)).face.map((f: any) => toFace(f));
-        } finally {
-          input.dispose();
-        }
-      };
-      let faces: DetectedFace[];
-      try {
-        faces = await detect(small.rgb, small.width, small.height);
-        if (faces.length === 0) {
-          // A face that fills the whole frame (a patient leaning in, a tight portrait) is missed
-          // by the detector; with a border around it, it is found. Costs a second pass only here.
-          const padded = pad(small.rgb, small.width, small.height, 0.3);
-          try {
-            faces = (await detect(padded.rgb, padded.width, padded.height)).map((f) => shiftFace(f, -padded.dx, -padded.dy));
-          } finally {
-            padded.rgb.fill(0);
-          }
-        }
-        faces = faces.map((f) => scaleFace(f, 1 / small.scale));
-      } finally {
-        if (small.rgb !== img.data) small.rgb.fill(0);
-      }
-      const t2 = performance.now();
-      const rules = req.role === 'probe' ? PROBE_RULES : REFERENCE_RULES;
-      const q = assess(faces, img.width, img.height, rules);
-      let embedding: number[] | null = null;
-      let sharpness: number | null = null;
-      const chosen = pickCentral(faces, img.width, img.height);
-      if (chosen) {
-        const chip = squareCrop(img.data, img.width, img.height, dlibChip(chosen), 150);
-        sharpness = laplacianVariance(chip, 150);
-        chip.fill(0);
-        // A blurred frame is refused anyway: the costly step is skipped on the retries a kiosk sees most.
-        if (q.ok && sharpness >= rules.minSharpness)
-          embedding = await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen);
-      }
-      const t3 = performance.now();
-      return {
-        width: img.width,
-        height: img.height,
-        faces,
-        sharpness,
-        embedding,
-        chosen: chosen ? faces.indexOf(chosen) : null,
-        timings: { decodeMs: t1 - t0, detectMs: t2 - t1, embedMs: t3 - t2 },
-        tensors: tf.memory().numTensors,
-      };
-    } finally {
-      img.data.fill(0); // the frame's pixels do not outlive the call
-    }
-  };
+  const analyze = analyzer(tf, human, recognizer);
 
   // Warm-up: the first inference compiles kernels; do it at boot, not on a patient.
   const w0 = performance.now();
@@ -155,6 +60,114 @@ async function main(): Promise<void> {
       (err: unknown) => post({ id: req.id, type: 'error', error: err instanceof Error ? err.message : String(err) }),
     );
   });
+}
+
+/** Human with only face detection and the mesh (for the landmarks), on the chosen backend. */
+async function loadHuman(tf: any, backend: string): Promise<any> {
+  // Human's exports map refuses deep paths: load its wasm build by file path.
+  const humanDir = dirname(dirname(require.resolve('@vladmandic/human')));
+  const { Human } = require(join(humanDir, 'dist', 'human.node-wasm.js'));
+  const human = new Human({
+    backend,
+    modelBasePath: `file://${join(humanDir, 'models')}/`,
+    debug: false,
+    face: {
+      enabled: true,
+      detector: { rotation: false, maxDetected: 10, minConfidence: 0.5, return: false },
+      mesh: { enabled: true },
+      iris: { enabled: false },
+      description: { enabled: false },
+      emotion: { enabled: false },
+      antispoof: { enabled: false },
+      liveness: { enabled: false },
+    },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    gesture: { enabled: false },
+    segmentation: { enabled: false },
+  });
+  if (human.tf.Tensor !== tf.Tensor) throw new Error('Human and the recogniser loaded different tfjs instances');
+  await human.load();
+  return human;
+}
+
+/** One request: decode, detect, judge the quality (the only place it is judged), and embed a usable face. */
+function analyzer(tf: any, human: any, recognizer: Recognizer): (req: WorkerRequest) => Promise<Analysis> {
+  const jpeg: any = require('jpeg-js');
+  return async (req) => {
+    const t0 = performance.now();
+    let img: any;
+    try {
+      // The engine has already refused anything larger than FRAME_LIMIT by its header; these
+      // are the decoder's own nets, in case a header ever slips past that check.
+      img = jpeg.decode(req.jpeg, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256, maxResolutionInMP: MAX_DECODE_MP });
+    } finally {
+      req.jpeg.fill(0); // the photo's bytes do not outlive the call
+    }
+    try {
+      const t1 = performance.now();
+      const faces = await detectFaces(tf, human, img);
+      const t2 = performance.now();
+      const rules = req.role === 'probe' ? PROBE_RULES : REFERENCE_RULES;
+      let sharpness: number | null = null;
+      const chosen = pickCentral(faces, img.width, img.height);
+      if (chosen) {
+        const chip = squareCrop(img.data, img.width, img.height, dlibChip(chosen), 150);
+        sharpness = laplacianVariance(chip, 150);
+        chip.fill(0);
+      }
+      const verdict = judge(faces, img.width, img.height, sharpness, rules);
+      // A refused frame (most often blurred) skips the costly step, on the retries a kiosk sees most.
+      const embedding = verdict.ok && chosen ? await recognizer.embed({ rgb: img.data, width: img.width, height: img.height }, chosen) : null;
+      const t3 = performance.now();
+      return {
+        width: img.width,
+        height: img.height,
+        faces,
+        sharpness,
+        verdict,
+        embedding,
+        chosen: chosen ? faces.indexOf(chosen) : null,
+        timings: { decodeMs: t1 - t0, detectMs: t2 - t1, embedMs: t3 - t2 },
+        tensors: tf.memory().numTensors,
+      };
+    } finally {
+      img.data.fill(0); // the frame's pixels do not outlive the call
+    }
+  };
+}
+
+/**
+ * Faces in the full frame's coordinates. Detection runs on a copy no larger than DETECT_MAX_SIDE
+ * (BlazeFace sees 256 px anyway, and a full 1280×960 tensor would only grow the wasm heap).
+ */
+async function detectFaces(tf: any, human: any, img: { data: Uint8Array; width: number; height: number }): Promise<DetectedFace[]> {
+  const small = downscale(img.data, img.width, img.height, DETECT_MAX_SIDE);
+  const detect = async (rgb: Uint8Array | Float32Array, width: number, height: number): Promise<DetectedFace[]> => {
+    const input = tf.tensor3d(rgb, [height, width, 3], rgb instanceof Float32Array ? 'float32' : 'int32');
+    try {
+      return (await human.detect(input)).face.map((f: any) => toFace(f));
+    } finally {
+      input.dispose();
+    }
+  };
+  try {
+    let faces = await detect(small.rgb, small.width, small.height);
+    if (faces.length === 0) {
+      // A face that fills the whole frame (a patient leaning in, a tight portrait) is missed
+      // by the detector; with a border around it, it is found. Costs a second pass only here.
+      const padded = pad(small.rgb, small.width, small.height, 0.3);
+      try {
+        faces = (await detect(padded.rgb, padded.width, padded.height)).map((f) => shiftFace(f, -padded.dx, -padded.dy));
+      } finally {
+        padded.rgb.fill(0);
+      }
+    }
+    return faces.map((f) => scaleFace(f, 1 / small.scale));
+  } finally {
+    if (small.rgb !== img.data) small.rgb.fill(0);
+  }
 }
 
 function toFace(f: any): DetectedFace {

@@ -1,4 +1,4 @@
-import type { Camera, CardReader, Port, PortId, PortState, TicketPrinter, Unsubscribe } from './ports.js';
+import type { Camera, CardReader, Indicators, Leds, Port, PortId, PortState, TicketPrinter, Unsubscribe } from './ports.js';
 
 /**
  * A port with no device behind it. It says so honestly ("absent") instead of pretending to
@@ -26,4 +26,21 @@ export function absentPrinter(reason: string): TicketPrinter {
 
 export function absentCamera(reason: string): Camera {
   return { ...absentPort('camera', reason), capture: async () => ({ ok: false, reason: `no camera: ${reason}` }) };
+}
+
+/**
+ * Indicators with nothing behind them. The kiosk still works without lamps or buttons (the
+ * screen says everything); this keeps what it was told, so kiosk/<id>/info can still show
+ * what the lamps would show.
+ */
+export function absentIndicators(reason: string): Indicators {
+  let leds: Leds = { ready: 'off', busy: 'off', error: 'off' };
+  return {
+    ...absentPort('indicators', reason),
+    setLeds(next) {
+      leds = { ready: next.ready, busy: next.busy, error: next.error };
+    },
+    leds: () => leds,
+    onButton: (): Unsubscribe => () => {},
+  };
 }

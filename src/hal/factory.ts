@@ -2,12 +2,12 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { CardConfig, PrinterConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
-import { absentCamera, absentCardReader, absentPrinter } from './absent.js';
+import { absentCamera, absentCardReader, absentIndicators, absentPrinter } from './absent.js';
 import type { CameraConfig } from './camera/config.js';
 import { createRpicamCamera } from './camera/rpicam.js';
 import type { IndicatorsConfig } from './indicators/config.js';
 import { createGpioIndicators } from './indicators/gpio.js';
-import { nullIndicators } from './indicators/null.js';
+
 import { createSimIndicators } from './indicators/sim.js';
 import { createHidScanner } from './card/hid-reader.js';
 import { createCardReader, createScanAssembler } from './card/reader.js';
@@ -132,7 +132,7 @@ function createIndicators(cfg: IndicatorsConfig, deps: HalDeps): Indicators {
   const d = { clock: deps.clock, random: deps.random, log: deps.log.child({ port: 'indicators' }) };
   switch (cfg.driver) {
     case 'none':
-      return nullIndicators('no driver configured');
+      return absentIndicators('no driver configured');
     case 'gpio':
       return createGpioIndicators(cfg, d);
     case 'sim':

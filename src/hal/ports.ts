@@ -11,14 +11,56 @@ import type { PrinterStatus } from './printer/status.js';
 export type PortId = 'card' | 'camera' | 'printer' | 'indicators' | 'storage';
 export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators', 'storage'];
 
+/**
+ * Why a port is degraded or faulted, for machines (alerts are `<port>.<code>`); `reason` says it
+ * for people. One list for every driver:
+ * - opening or keeping a device: `not-present`, `permission`, `busy`, `connection-refused`,
+ *   `unreachable` (no answer, no route), `open-failed` (anything else), `disconnected`,
+ *   `not-installed` (a program or optional module is missing), `bad-url`;
+ * - printer status: `paper-out`, `paper-near-end`, `cover-open`, `printer-error`, `offline`,
+ *   `not-answering`, `job-timeout`;
+ * - camera: `capture-failed`; GPIO: `pin-unavailable`, `lamp-failed`;
+ * - storage (the state directory): `low`, `full`, `unreadable`.
+ */
+export type PortCode =
+  | 'not-present'
+  | 'permission'
+  | 'busy'
+  | 'connection-refused'
+  | 'unreachable'
+  | 'open-failed'
+  | 'disconnected'
+  | 'not-installed'
+  | 'bad-url'
+  | 'paper-out'
+  | 'paper-near-end'
+  | 'cover-open'
+  | 'printer-error'
+  | 'offline'
+  | 'not-answering'
+  | 'job-timeout'
+  | 'capture-failed'
+  | 'pin-unavailable'
+  | 'lamp-failed'
+  | 'low'
+  | 'full'
+  | 'unreadable';
+
 export type PortState =
   /** Not fitted, not configured, or not built yet. Says why. */
   | { readonly kind: 'absent'; readonly reason: string }
   | { readonly kind: 'connecting'; readonly attempt: number }
   | { readonly kind: 'ready' }
   /** Usable with a caveat, e.g. paper near end. */
-  | { readonly kind: 'degraded'; readonly reason: string }
-  | { readonly kind: 'faulted'; readonly reason: string; readonly retryInMs?: number };
+  | { readonly kind: 'degraded'; readonly code: PortCode; readonly reason: string }
+  | { readonly kind: 'faulted'; readonly code: PortCode; readonly reason: string; readonly retryInMs?: number };
+
+/**
+ * A port state as a reader of kiosk/<id>/state sees it (kioskd monitor): `code` came with
+ * issue 16, so an older daemon's report has none.
+ */
+export type ReportedPortState =
+  PortState | { readonly kind: 'degraded' | 'faulted'; readonly code?: string; readonly reason: string; readonly retryInMs?: number };
 
 export type Unsubscribe = () => void;
 
@@ -90,7 +132,7 @@ export interface Indicators extends Port {
 export type PortStates = Readonly<Record<PortId, PortState>>;
 
 /** One word per port for status lines: "ready", "absent", "faulted(paper-out)". */
-export function describePortState(s: PortState): string {
+export function describePortState(s: ReportedPortState): string {
   switch (s.kind) {
     case 'absent':
     case 'ready':

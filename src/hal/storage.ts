@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../log/logger.js';
 import type { Port, PortState } from './ports.js';
+import { createStateCell } from './supervised-port.js';
 
 export interface StorageWatchOptions {
   /** kiosk.stateDir: the queue database, the journal, the restart record. */
@@ -36,36 +37,34 @@ export function createStorageWatch(o: StorageWatchOptions): StorageWatch {
       const s = await statfs(dir);
       return s.bavail * s.bsize;
     });
-  let state: PortState = { kind: 'connecting', attempt: 0 };
-  const listeners = new Set<(s: PortState) => void>();
+  const cell = createStateCell({ kind: 'connecting', attempt: 0 });
   let timer: unknown = null;
   let closed = false;
-
-  const set = (next: PortState): void => {
-    if (JSON.stringify(next) === JSON.stringify(state)) return;
-    state = next;
-    for (const l of listeners) l(state);
-  };
   const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MB`;
 
   const check = async (): Promise<PortState> => {
     try {
       const bytes = await free(o.dir);
       const next: PortState =
-        bytes < o.minBytes ? { kind: 'faulted', reason: 'full' } : bytes < o.lowBytes ? { kind: 'degraded', reason: 'low' } : { kind: 'ready' };
+        bytes < o.minBytes
+          ? { kind: 'faulted', code: 'full', reason: 'full' }
+          : bytes < o.lowBytes
+            ? { kind: 'degraded', code: 'low', reason: 'low' }
+            : { kind: 'ready' };
+      const state = cell.state();
       if (next.kind !== state.kind) {
         const fields = { dir: o.dir, free: mb(bytes), low: mb(o.lowBytes), min: mb(o.minBytes) };
         if (next.kind === 'faulted') o.log.error(fields, 'the state directory is (nearly) full: out of service until there is room again');
         else if (next.kind === 'degraded') o.log.warn(fields, 'the state directory is running out of space');
         else if (state.kind !== 'connecting') o.log.info(fields, 'the state directory has room again');
       }
-      set(next);
+      cell.set(next);
     } catch (err) {
       // The directory is gone or unreadable: the queue database cannot be written either.
       o.log.error({ dir: o.dir, err: err instanceof Error ? err.message : String(err) }, 'the state directory cannot be checked');
-      set({ kind: 'faulted', reason: 'unreadable' });
+      cell.set({ kind: 'faulted', code: 'unreadable', reason: 'unreadable' });
     }
-    return state;
+    return cell.state();
   };
 
   const loop = (): void => {
@@ -88,11 +87,8 @@ export function createStorageWatch(o: StorageWatchOptions): StorageWatch {
       closed = true;
       if (timer !== null) o.clock.clearTimeout(timer);
     },
-    state: () => state,
-    onStateChange(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
+    state: cell.state,
+    onStateChange: cell.onStateChange,
     check,
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { checkJpeg, PORTRAIT_LIMIT } from '../faceid/jpeg-header.js';
-import { maskId } from '../hal/card/types.js';
+import { maskId } from '../log/mask.js';
 
 /**
  * Client for the identity service that holds the card holder's reference portrait. That is the

@@ -1,7 +1,22 @@
 /**
- * Safety nets for personal data in free text. Code must log and publish masked values in
- * the first place; these catch what slips through (an error message quoting a card line).
+ * Privacy helpers in one place: the masked forms code must log and publish in the first place
+ * (`maskId`, `initials`), and the safety nets that catch what slips through (an error message
+ * quoting a card line).
  */
+
+/** "********2345": the only form of an ID number allowed in logs and MQTT. */
+export function maskId(id: string): string {
+  return id.length <= 4 ? '****' : '*'.repeat(id.length - 4) + id.slice(-4);
+}
+
+/** "N. T. Á. T." for "Nguyễn Thị Ánh Tuyết". */
+export function initials(name: string): string {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => `${[...w][0]!.toUpperCase()}.`)
+    .join(' ');
+}
 
 /**
  * Any run of exactly 12 digits is taken for a CCCD number and cut to its last 4, except the

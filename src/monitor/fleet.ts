@@ -23,8 +23,14 @@
  * limits the damage: a client that publishes made-up ids live, while the monitor runs, fills
  * the cap with kiosks "heard live", and then every newcomer is turned away (counted).
  */
-import { describePortState, type PortState } from '../hal/ports.js';
-import type { Availability } from '../mqtt/topics.js';
+import { describePortState } from '../hal/ports.js';
+import { parseKioskTopic, type Availability, type StatePayload } from '../mqtt/topics.js';
+import { admit, capLimit, copyCapBook, newCapBook, type CapBook, type KioskLimit } from './kiosk-cap.js';
+import { eventFacts, healthFacts, infoFacts, isErrorAlert, parseJson, readStatus, stateFacts } from './payloads.js';
+
+export type { KioskLimit } from './kiosk-cap.js';
+/** A port's state as a kiosk reports it. */
+type PortState = StatePayload['ports']['printer'];
 
 export type Paper = 'ok' | 'low' | 'out' | 'unknown';
 /** `stale`: says online, but nothing has been heard from it for too long. */
@@ -62,7 +68,7 @@ interface KioskFacts {
   readonly recentIds: readonly string[];
   /** Heard live (a message not replayed from the broker's retained store): the cap never evicts it. */
   readonly live: boolean;
-  /** Which of the ghost queue's entries is this kiosk's (see `CapBook`). */
+  /** Which of the cap's ghost queue entries is this kiosk's (see kiosk-cap.ts). */
   readonly seq: number;
 }
 
@@ -72,39 +78,6 @@ export interface Fleet {
   readonly kiosks: Map<string, KioskFacts>;
   /** The kiosk cap's bookkeeping; written by `reduceFleet` only. */
   readonly cap: CapBook;
-}
-
-/**
- * The cap's bookkeeping, mutable like `kiosks`. Kiosks known only from retained replay
- * ("ghosts", made-up ids among them) wait in `ghosts`, oldest first, to be evicted for a live
- * newcomer. Finding one must not scan the fleet, nor a JS Set (taking a Set's first entry again
- * and again walks the holes its deletes left: O(size) each), so this is an array with a head:
- * an entry whose kiosk was since heard live, removed or re-created (its `seq` differs) is stale
- * and skipped when reached. Each entry is pushed once and passed once: O(1) amortised.
- */
-interface CapBook {
-  readonly max: number;
-  readonly maxIgnored: number;
-  ghosts: Array<{ readonly id: string; readonly seq: number }>;
-  head: number;
-  nextSeq: number;
-  /** Distinct ids the cap turned away and not shown since, at most `maxIgnored` of them (then `ignoredExact` is false). */
-  readonly ignored: Set<string>;
-  ignoredExact: boolean;
-  /** Ghosts evicted for live newcomers, ever. */
-  evicted: number;
-}
-
-/** What the kiosk cap has cost, for the screen and the JSON lines. */
-export interface KioskLimit {
-  readonly max: number;
-  /** Kiosks tracked now. */
-  readonly kiosks: number;
-  /** Distinct kiosk ids turned away at the cap and not shown since (a lower bound when `ignoredExact` is false). */
-  readonly ignored: number;
-  readonly ignoredExact: boolean;
-  /** Kiosks known only from retained values that were dropped to make room for a live one. */
-  readonly evicted: number;
 }
 
 export interface KioskRow {
@@ -136,8 +109,6 @@ const HEALTH_GAPS_KEPT = 3;
  * What happens at the cap: see the top of this file.
  */
 export const MAX_KIOSKS = 10_000;
-const RETAINED = new Set(['status', 'info', 'state', 'health']);
-const STATUSES = new Set<string>(['online', 'stopped', 'offline']);
 
 /**
  * `maxKiosks`: the kiosk cap; `maxIgnoredIds`: how many turned-away ids are told apart (past
@@ -146,24 +117,17 @@ const STATUSES = new Set<string>(['online', 'stopped', 'offline']);
 export function emptyFleet(prefix = 'kiosk', opts: { readonly maxKiosks?: number; readonly maxIgnoredIds?: number } = {}): Fleet {
   const max = Math.max(1, Math.floor(opts.maxKiosks ?? MAX_KIOSKS));
   const maxIgnored = Math.max(1, Math.floor(opts.maxIgnoredIds ?? MAX_KIOSKS));
-  return { prefix, kiosks: new Map(), cap: { max, maxIgnored, ghosts: [], head: 0, nextSeq: 0, ignored: new Set(), ignoredExact: true, evicted: 0 } };
+  return { prefix, kiosks: new Map(), cap: newCapBook(max, maxIgnored) };
 }
 
 /** An independent fleet with the same facts (they are immutable: the map and the cap's books are all there is to copy). */
 export function copyFleet(fleet: Fleet): Fleet {
-  const c = fleet.cap;
-  return {
-    prefix: fleet.prefix,
-    kiosks: new Map(fleet.kiosks),
-    cap: { ...c, ghosts: c.ghosts.slice(c.head), head: 0, ignored: new Set(c.ignored) },
-  };
+  return { prefix: fleet.prefix, kiosks: new Map(fleet.kiosks), cap: copyCapBook(fleet.cap) };
 }
 
 /** What the cap has turned away, or null while it has turned nothing away. */
 export function kioskLimit(fleet: Fleet): KioskLimit | null {
-  const c = fleet.cap;
-  if (c.ignored.size === 0 && c.evicted === 0 && c.ignoredExact) return null;
-  return { max: c.max, kiosks: fleet.kiosks.size, ignored: c.ignored.size, ignoredExact: c.ignoredExact, evicted: c.evicted };
+  return capLimit(fleet.cap, fleet.kiosks.size);
 }
 
 /** Folds one message into `fleet`, in place, and returns it (see the top of this file). */
@@ -172,7 +136,7 @@ export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet
   if (!route) return fleet;
   const text = typeof msg.payload === 'string' ? msg.payload : Buffer.from(msg.payload).toString('utf8');
   const before = fleet.kiosks.get(route.id);
-  if (RETAINED.has(route.kind) && text === '') {
+  if (!route.kind.startsWith('event/') && route.kind !== 'response' && text === '') {
     // An empty retained payload deletes the value (a decommissioned kiosk being cleaned up).
     if (!before) return fleet;
     const after = clearRetained(before, route.kind);
@@ -180,67 +144,11 @@ export function reduceFleet(fleet: Fleet, msg: FleetMessage, now: number): Fleet
     else fleet.kiosks.set(route.id, after);
     return fleet;
   }
-  let k = before ?? admit(fleet, route.id, msg.retain);
+  let k = before ?? admit(fleet.cap, fleet.kiosks, route.id, msg.retain, (seq) => newKiosk(route.id, seq));
   if (!k) return fleet;
   if (!msg.retain && !k.live) k = { ...k, live: true };
   fleet.kiosks.set(route.id, apply(seen(k, route.kind, text, msg.retain, now), route.kind, text, msg.retain, now));
   return fleet;
-}
-
-/**
- * A new kiosk for `id`, making room at the cap for one heard live by evicting the oldest kiosk
- * known only from retained values; null (and counted) when there is no room for it.
- */
-function admit(fleet: Fleet, id: string, retain: boolean): KioskFacts | null {
-  const c = fleet.cap;
-  if (fleet.kiosks.size >= c.max && (retain || !evictGhost(fleet))) {
-    if (c.ignored.size < c.maxIgnored) c.ignored.add(id);
-    else if (!c.ignored.has(id)) c.ignoredExact = false;
-    return null;
-  }
-  c.ignored.delete(id);
-  const k = newKiosk(id, c.nextSeq++);
-  if (retain) {
-    c.ghosts.push({ id, seq: k.seq });
-    // Stale entries pile up only as fast as ghosts are added; dropping them now and then keeps
-    // the queue within a few times the cap, and costs O(1) per push amortised.
-    if (c.ghosts.length - c.head > 2 * c.max + 64) {
-      c.ghosts = c.ghosts.slice(c.head).filter((g) => isGhost(fleet, g));
-      c.head = 0;
-    }
-  }
-  return k;
-}
-
-/** Drops the oldest kiosk never heard live; false when every kiosk has been heard live. */
-function evictGhost(fleet: Fleet): boolean {
-  const c = fleet.cap;
-  while (c.head < c.ghosts.length) {
-    const g = c.ghosts[c.head++]!;
-    if (!isGhost(fleet, g)) continue;
-    fleet.kiosks.delete(g.id);
-    c.evicted++;
-    compactGhosts(c);
-    return true;
-  }
-  compactGhosts(c);
-  return false;
-}
-
-function isGhost(fleet: Fleet, g: { readonly id: string; readonly seq: number }): boolean {
-  const k = fleet.kiosks.get(g.id);
-  return k !== undefined && k.seq === g.seq && !k.live;
-}
-
-/** The passed entries go once they are half the array. */
-function compactGhosts(c: CapBook): void {
-  if (c.head > 1024 && c.head * 2 > c.ghosts.length) {
-    c.ghosts = c.ghosts.slice(c.head);
-    c.head = 0;
-  } else if (c.head === c.ghosts.length) {
-    c.ghosts = [];
-    c.head = 0;
-  }
 }
 
 /** The rows as they stand at `now`, sorted by kiosk id. */
@@ -270,8 +178,9 @@ export function kioskRow(fleet: Fleet, id: string, now: number): KioskRow | null
 export function paperOf(s: PortState | null): Paper {
   if (!s) return 'unknown';
   if (s.kind === 'ready') return 'ok';
-  if (s.kind === 'degraded' && s.reason === 'paper-near-end') return 'low';
-  if (s.kind === 'faulted' && s.reason === 'paper-out') return 'out';
+  // The machine-readable code where the kiosk sends one; older kiosks put it in the reason.
+  if (s.kind === 'degraded' && (s.code ?? s.reason) === 'paper-near-end') return 'low';
+  if (s.kind === 'faulted' && (s.code ?? s.reason) === 'paper-out') return 'out';
   return 'unknown';
 }
 
@@ -279,15 +188,9 @@ type Kind = 'status' | 'info' | 'state' | 'health' | 'response' | `event/${strin
 
 /** `<prefix>/<id>/<what the kiosk publishes>`; commands sent *to* kiosks and unknown topics are not ours. */
 function routeOf(prefix: string, topic: string): { id: string; kind: Kind } | null {
-  const levels = topic.split('/');
-  if (levels[0] !== prefix || levels.length < 3) return null;
-  const id = levels[1]!;
-  if (id === '') return null;
-  const rest = levels.slice(2);
-  if (rest.length === 1 && RETAINED.has(rest[0]!)) return { id, kind: rest[0] as Kind };
-  if (rest.length === 2 && rest[0] === 'event' && rest[1] !== '') return { id, kind: `event/${rest[1]!}` };
-  if (rest.length === 3 && rest[0] === 'cmd' && rest[2] === 'response') return { id, kind: 'response' };
-  return null;
+  const t = parseKioskTopic(prefix, topic);
+  if (!t || t.kind === 'command') return null;
+  return { id: t.kiosk, kind: t.kind === 'event' ? `event/${t.event}` : t.kind };
 }
 
 function newKiosk(id: string, seq: number): KioskFacts {
@@ -329,7 +232,7 @@ function clearRetained(k: KioskFacts, kind: Kind): KioskFacts {
  */
 function seen(k: KioskFacts, kind: Kind, text: string, retain: boolean, now: number): KioskFacts {
   if (kind === 'status') {
-    const s = statusWord(text);
+    const s = readStatus(text);
     if (retain ? s !== 'online' : s === 'offline') return k;
   } else if (retain) return k;
   return { ...k, lastSeen: now };
@@ -337,54 +240,28 @@ function seen(k: KioskFacts, kind: Kind, text: string, retain: boolean, now: num
 
 function apply(k: KioskFacts, kind: Kind, text: string, retain: boolean, now: number): KioskFacts {
   if (kind === 'status') {
-    const s = statusWord(text);
+    const s = readStatus(text);
     return s ? { ...k, status: s } : k;
   }
   if (kind === 'response') return k;
   const json = parseJson(text);
-  if (!isRecord(json)) return k;
-  if (kind === 'info') return typeof json['version'] === 'string' ? { ...k, version: json['version'] } : k;
-  if (kind === 'state') return typeof json['mode'] === 'string' ? { ...k, state: stateOf(json) } : k;
+  if (kind === 'info') {
+    const info = infoFacts.safeParse(json).data;
+    return info ? { ...k, version: info.version } : k;
+  }
+  if (kind === 'state') {
+    const s = stateFacts.safeParse(json).data;
+    return s ? { ...k, state: { mode: s.mode, step: s.step, printer: s.ports?.printer ?? null } } : k;
+  }
   if (kind === 'health') return healthOf(k, json, retain, now);
   return eventOf(k, kind.slice('event/'.length), json, now);
 }
 
-function statusWord(text: string): Availability | null {
-  let word: unknown = text.trim();
-  // Tolerate a JSON string ("\"online\"") from a hand-rolled publisher.
-  if (typeof word === 'string' && word.startsWith('"')) word = parseJson(word);
-  return typeof word === 'string' && STATUSES.has(word) ? (word as Availability) : null;
-}
-
-function stateOf(json: Record<string, unknown>): NonNullable<KioskFacts['state']> {
-  const ports = json['ports'];
-  const printer = isRecord(ports) ? portStateOf(ports['printer']) : null;
-  return { mode: json['mode'] as string, step: typeof json['step'] === 'string' ? json['step'] : null, printer };
-}
-
-function portStateOf(v: unknown): PortState | null {
-  if (!isRecord(v)) return null;
-  const reason = typeof v['reason'] === 'string' ? v['reason'] : '?';
-  switch (v['kind']) {
-    case 'ready':
-      return { kind: 'ready' };
-    case 'connecting':
-      return { kind: 'connecting', attempt: typeof v['attempt'] === 'number' ? v['attempt'] : 0 };
-    case 'absent':
-    case 'degraded':
-    case 'faulted':
-      return { kind: v['kind'], reason };
-    default:
-      return null;
-  }
-}
-
-function healthOf(k: KioskFacts, json: Record<string, unknown>, retain: boolean, now: number): KioskFacts {
-  const c = json['checkins_today'];
-  // An older daemon sends no ts: its health is taken as of now, as it always was.
-  const at = kioskTime(json['ts']) ?? now;
-  const health = { checkinsToday: typeof c === 'number' && Number.isInteger(c) && c >= 0 ? c : null, at };
-  const afterHealth = k.afterHealth.filter((t) => t > at);
+function healthOf(k: KioskFacts, json: unknown, retain: boolean, now: number): KioskFacts {
+  const h = healthFacts.safeParse(json).data;
+  if (!h) return k;
+  const health = { checkinsToday: h.checkins_today, at: h.ts ?? now };
+  const afterHealth = k.afterHealth.filter((t) => t > health.at);
   if (retain) return { ...k, health, afterHealth };
   const gap = k.healthAt === null ? null : now - k.healthAt;
   // The largest recent gap is the interval: a reconnect replays health early, shortening one gap.
@@ -392,17 +269,18 @@ function healthOf(k: KioskFacts, json: Record<string, unknown>, retain: boolean,
   return { ...k, health, healthAt: now, healthGaps, afterHealth };
 }
 
-function eventOf(k: KioskFacts, kind: string, envelope: Record<string, unknown>, now: number): KioskFacts {
-  const id = envelope['id'];
-  if (typeof id === 'string') {
+function eventOf(k: KioskFacts, kind: string, json: unknown, now: number): KioskFacts {
+  const envelope = eventFacts.safeParse(json).data;
+  if (!envelope) return k;
+  const { id, data } = envelope;
+  if (id !== null) {
     if (k.recentIds.includes(id)) return k;
     k = { ...k, recentIds: [...k.recentIds, id].slice(-MAX_RECENT_IDS) };
   }
-  const data = isRecord(envelope['data']) ? envelope['data'] : {};
   // The kiosk's own timestamp (a replay after an outage is old), never later than now.
-  const ts = kioskTime(envelope['ts']) ?? now;
+  const ts = envelope.ts ?? now;
   const at = Math.min(ts, now);
-  const isError = (kind === 'alert' && (data['level'] === 'error' || data['level'] === 'critical')) || kind === 'ticket.failed';
+  const isError = (kind === 'alert' && isErrorAlert(data)) || kind === 'ticket.failed';
   if (isError && at > now - HOUR_MS) {
     const errors = [...k.errors.filter((t) => t > now - HOUR_MS), at].sort((a, b) => a - b).slice(-MAX_ERRORS);
     return { ...k, errors };
@@ -445,22 +323,4 @@ function checkinsAt(k: KioskFacts, now: number): number {
 /** Local midnight (the monitor's time zone) as wall ms: the key of a day. */
 function dayOf(ms: number): number {
   return new Date(ms).setHours(0, 0, 0, 0);
-}
-
-/** A kiosk's ISO timestamp as wall ms, or null when it is missing or not a time. */
-function kioskTime(v: unknown): number | null {
-  const ms = typeof v === 'string' ? Date.parse(v) : NaN;
-  return Number.isFinite(ms) ? ms : null;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,9 +1,13 @@
+import { commandSpecs, type CommandArgs, type CommandName, type CommandSpec } from './contract/commands.js';
 import type { MqttLink } from './link.js';
 import type { CommandResponse, KioskTopicNames } from './topics.js';
 import type { Logger } from '../log/logger.js';
 import { every, type Clock } from '../util/clock.js';
 
-export type CommandHandler = (args: Record<string, unknown>) => unknown;
+/** A handler of command K: handed its arguments as the contract parsed them. */
+export type CommandHandler<K extends CommandName = CommandName> = (args: CommandArgs<K>) => unknown;
+/** Handlers by command name; a name without one is answered as unknown. */
+export type CommandHandlers = { readonly [K in CommandName]?: CommandHandler<K> };
 
 export interface CommandLimits {
   /** A payload over this is refused unread: never parsed, never echoed. */
@@ -15,7 +19,7 @@ export interface CommandLimits {
 export interface CommandServerDeps {
   readonly link: MqttLink;
   readonly topics: KioskTopicNames;
-  readonly handlers: Readonly<Record<string, CommandHandler>>;
+  readonly handlers: CommandHandlers;
   /** Names that are never served, with the reason the answer gives (a patient's answers, say). */
   readonly refusals?: Readonly<Record<string, string>>;
   readonly limits: CommandLimits;
@@ -31,10 +35,14 @@ const SUMMARY_EVERY_MS = 60_000;
 /** Unknown names share one rate budget and one counter, so a flood of made-up names stays bounded. */
 const UNKNOWN = '(unknown)';
 
+type Reply = (r: Omit<CommandResponse, 'transaction'>) => void;
+type Counts = Record<'handled' | 'refused' | 'rate_limited', Record<string, number>>;
+
 /**
  * kiosk/<id>/cmd/<name> with a JSON object payload (empty means {}); the answer goes to
  * kiosk/<id>/cmd/<name>/response and echoes the request's `transaction`. Bad requests get an
- * error answer, never an exception. Retained commands are ignored.
+ * error answer, never an exception; arguments are parsed with the contract's `args` of the
+ * command, and the handler gets them typed. Retained commands are ignored.
  *
  * The broker is not trusted: a payload over `maxPayloadBytes` is refused without being parsed;
  * each name has a token bucket of `ratePerMinute` (the first refusal in a burst is answered,
@@ -42,32 +50,10 @@ const UNKNOWN = '(unknown)';
  * Returns a stop function.
  */
 export function serveCommands(d: CommandServerDeps): () => void {
-  const { link, topics, handlers, limits, clock, log } = d;
-  const buckets = new Map<string, { tokens: number; at: number; refusedQuiet: boolean }>();
-  let handled: Record<string, number> = {};
-  let refused: Record<string, number> = {};
-  let limited: Record<string, number> = {};
-  const bump = (m: Record<string, number>, k: string): void => {
-    m[k] = (m[k] ?? 0) + 1;
-  };
-
-  /** True if the command may run now; refills at ratePerMinute, holds at most ratePerMinute. */
-  const take = (key: string): 'ok' | 'first-refusal' | 'drop' => {
-    const now = clock.now();
-    const cap = limits.ratePerMinute;
-    const b = buckets.get(key) ?? { tokens: cap, at: now, refusedQuiet: false };
-    b.tokens = Math.min(cap, b.tokens + ((now - b.at) * cap) / SUMMARY_EVERY_MS);
-    b.at = now;
-    buckets.set(key, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      b.refusedQuiet = false;
-      return 'ok';
-    }
-    if (b.refusedQuiet) return 'drop';
-    b.refusedQuiet = true;
-    return 'first-refusal';
-  };
+  const { link, topics, handlers, limits, log } = d;
+  const rate = rateLimiter(d.clock, limits.ratePerMinute);
+  let counts: Counts = { handled: {}, refused: {}, rate_limited: {} };
+  const bump = (what: keyof Counts, k: string): void => void (counts[what][k] = (counts[what][k] ?? 0) + 1);
 
   link.onMessage((topic, payload, packet) => {
     const name = topics.commandName(topic);
@@ -75,12 +61,14 @@ export function serveCommands(d: CommandServerDeps): () => void {
     const known = Object.hasOwn(handlers, name);
     const key = known ? name : UNKNOWN;
     let transaction: CommandResponse['transaction'] = null;
-    const reply = (r: Omit<CommandResponse, 'transaction'>): void => {
-      link.publishTransient(topics.response(name), JSON.stringify({ transaction, ...r }));
+    const reply: Reply = (r) => void link.publishTransient(topics.response(name), JSON.stringify({ transaction, ...r }));
+    const refuse = (error: string, counted = key): void => {
+      bump('refused', counted);
+      reply({ status: 'error', error });
     };
-    const verdict = take(key);
+    const verdict = rate.take(key);
     if (verdict !== 'ok') {
-      bump(limited, key);
+      bump('rate_limited', key);
       if (verdict === 'first-refusal' && !packet.retain)
         reply({ status: 'error', error: `too many "${key}" commands: at most ${limits.ratePerMinute} a minute; the rest are dropped unanswered` });
       return;
@@ -90,78 +78,101 @@ export function serveCommands(d: CommandServerDeps): () => void {
       // what a technician did since). Commands are acts, not state: refuse and say so (the
       // rate limit above bounds these lines too).
       log.warn({ cmd: key }, 'ignoring a retained command; publish commands without the retain flag');
-      bump(refused, key);
-      return;
+      return bump('refused', key);
     }
     if (payload.length > limits.maxPayloadBytes) {
       // Not parsed, not echoed: only the transaction, if it is short and at the very start.
       transaction = leadingTransaction(payload);
-      bump(refused, key);
-      reply({ status: 'error', error: `payload too large: ${payload.length} bytes, the limit is ${limits.maxPayloadBytes}` });
-      return;
+      return refuse(`payload too large: ${payload.length} bytes, the limit is ${limits.maxPayloadBytes}`);
     }
-    let args: Record<string, unknown> = {};
-    const text = payload.toString('utf8').trim();
-    if (text !== '') {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        bump(refused, key);
-        reply({ status: 'error', error: 'payload is not valid JSON' });
-        return;
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        bump(refused, key);
-        reply({ status: 'error', error: 'payload must be a JSON object' });
-        return;
-      }
-      args = parsed as Record<string, unknown>;
-      transaction = shortTransaction(args['transaction']);
-    }
-    const handler = known ? handlers[name] : undefined;
+    const request = decodeRequest(payload);
+    if (!request.ok) return refuse(request.error);
+    transaction = shortTransaction(request.args['transaction']);
     const refusal = d.refusals && Object.hasOwn(d.refusals, name) ? d.refusals[name] : undefined;
     if (refusal !== undefined) {
-      bump(refused, name);
-      reply({ status: 'error', error: refusal });
-      log.warn({ cmd: name }, 'refused a patient-only command from the network');
-      return;
+      refuse(refusal, name);
+      return log.warn({ cmd: name }, 'refused a patient-only command from the network');
     }
-    if (!handler) {
-      bump(refused, key);
-      reply({ status: 'error', error: `unknown command; known: ${Object.keys(handlers).join(', ')}` });
-      return;
-    }
+    if (!known) return refuse(`unknown command; known: ${Object.keys(handlers).join(', ')}`);
+    const args = parseArgs(commandSpecs[name as CommandName], request.args);
+    if (!args.ok) return refuse(args.error);
+    const handler = handlers[name as CommandName] as (args: unknown) => unknown;
     // A handler may answer at once or with a promise (a test print takes a moment).
     Promise.resolve()
-      .then(() => handler(args))
+      .then(() => handler(args.value))
       .then(
         (data) => {
-          bump(handled, key);
+          bump('handled', key);
           reply({ status: 'ok', data });
           log.debug({ cmd: key }, 'command handled');
         },
         (err: unknown) => {
-          bump(refused, key);
-          reply({ status: 'error', error: err instanceof Error ? err.message : String(err) });
+          refuse(err instanceof Error ? err.message : String(err));
           log.debug({ cmd: key, err: err instanceof Error ? err.message : String(err) }, 'command refused');
         },
       );
   });
 
-  const stopSummary = every(clock, SUMMARY_EVERY_MS, () => {
-    if (Object.keys(handled).length + Object.keys(refused).length + Object.keys(limited).length > 0) {
-      log.info({ handled, refused, rate_limited: limited }, 'commands in the last minute');
+  return every(d.clock, SUMMARY_EVERY_MS, () => {
+    const { handled, refused, rate_limited } = counts;
+    if (Object.keys(handled).length + Object.keys(refused).length + Object.keys(rate_limited).length > 0) {
+      log.info({ handled, refused, rate_limited }, 'commands in the last minute');
     }
-    if (Object.keys(limited).length > 0) d.overflow(limited);
-    handled = {};
-    refused = {};
-    limited = {};
-    // Buckets that are full again carry no information: forget them.
-    const now = clock.now();
-    for (const [k, b] of buckets) if (b.tokens + ((now - b.at) * limits.ratePerMinute) / SUMMARY_EVERY_MS >= limits.ratePerMinute) buckets.delete(k);
+    if (Object.keys(rate_limited).length > 0) d.overflow(rate_limited);
+    counts = { handled: {}, refused: {}, rate_limited: {} };
+    rate.forgetFull();
   });
-  return stopSummary;
+}
+
+/** The payload as a JSON object (empty means {}), or the error the answer gives. */
+function decodeRequest(payload: Buffer): { ok: true; args: Record<string, unknown> } | { ok: false; error: string } {
+  const text = payload.toString('utf8').trim();
+  if (text === '') return { ok: true, args: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'payload is not valid JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, error: 'payload must be a JSON object' };
+  return { ok: true, args: parsed as Record<string, unknown> };
+}
+
+/** The arguments as the contract parses them, or the answer the contract gives for bad ones. */
+function parseArgs(spec: CommandSpec, raw: Record<string, unknown>): { ok: true; value: unknown } | { ok: false; error: string } {
+  for (const [field, error] of Object.entries(spec.refusedArgs ?? {})) if (raw[field] !== undefined) return { ok: false, error };
+  const r = spec.args.safeParse(raw);
+  if (r.success) return { ok: true, value: r.data };
+  return { ok: false, error: spec.badArgs ?? `bad arguments: ${r.error.issues[0]?.message ?? 'invalid'}` };
+}
+
+/** A token bucket per key: refills at `perMinute`, holds at most `perMinute`. */
+function rateLimiter(clock: Clock, perMinute: number) {
+  const buckets = new Map<string, { tokens: number; at: number; refusedQuiet: boolean }>();
+  const level = (b: { tokens: number; at: number }, now: number): number => b.tokens + ((now - b.at) * perMinute) / SUMMARY_EVERY_MS;
+  return {
+    /** ok, or refused: the first refusal of a burst is answered, the rest dropped. */
+    take(key: string): 'ok' | 'first-refusal' | 'drop' {
+      const now = clock.now();
+      const b = buckets.get(key) ?? { tokens: perMinute, at: now, refusedQuiet: false };
+      b.tokens = Math.min(perMinute, level(b, now));
+      b.at = now;
+      buckets.set(key, b);
+      if (b.tokens >= 1) {
+        b.tokens -= 1;
+        b.refusedQuiet = false;
+        return 'ok';
+      }
+      if (b.refusedQuiet) return 'drop';
+      b.refusedQuiet = true;
+      return 'first-refusal';
+    },
+    /** Buckets that are full again carry no information: forget them. */
+    forgetFull(): void {
+      const now = clock.now();
+      for (const [k, b] of buckets) if (level(b, now) >= perMinute) buckets.delete(k);
+    },
+  };
 }
 
 function shortTransaction(t: unknown): CommandResponse['transaction'] {

@@ -3,6 +3,8 @@ import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { Outbox } from './outbox.js';
 import { maskIdNumbers } from '../log/mask.js';
+import { credentialOptions } from './connect-options.js';
+import { classifyTlsError, type TlsErrorKind } from './tls-error.js';
 
 export interface MqttLinkOptions {
   readonly url: string;
@@ -138,16 +140,7 @@ export class MqttLink {
       reconnectOnConnackError: true,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
       ...(this.protocolVersion === 5 && o.maxIncomingBytes ? { properties: { maximumPacketSize: o.maxIncomingBytes } } : {}),
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-      ...(o.tls
-        ? {
-            rejectUnauthorized: o.tls.rejectUnauthorized,
-            ...(o.tls.ca ? { ca: o.tls.ca } : {}),
-            ...(o.tls.cert ? { cert: o.tls.cert } : {}),
-            ...(o.tls.key ? { key: o.tls.key } : {}),
-          }
-        : {}),
+      ...credentialOptions(o),
     };
     const client = mqtt.connect(o.url, options);
     client.on('connect', () => this.onConnected(client));
@@ -253,36 +246,24 @@ export class MqttLink {
   }
 }
 
-const UNTRUSTED = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-]);
+/** What to fix for a TLS failure, in the kiosk's config keys, or null when the error is not one. */
+const TLS_FIX: Record<TlsErrorKind, (tls: MqttLinkOptions['tls']) => string> = {
+  untrusted: (tls) =>
+    tls?.ca
+      ? "the MQTT broker's certificate is not signed by the CA in mqtt.tls.caFile"
+      : "the MQTT broker's certificate is not signed by a CA this kiosk trusts: set mqtt.tls.caFile to the hospital's CA certificate",
+  'wrong-host': () => "the MQTT broker's certificate is not made out to the host in mqtt.url",
+  expired: () => "the MQTT broker's certificate has expired (check the kiosk's clock too)",
+  'not-yet-valid': () => "the MQTT broker's certificate is not valid yet (check the kiosk's clock too)",
+  'client-cert-required': () => 'the MQTT broker requires a client certificate: set mqtt.tls.certFile and mqtt.tls.keyFile',
+  'client-cert-refused': () => 'the MQTT broker refused the client certificate in mqtt.tls.certFile',
+  failed: () => 'TLS with the MQTT broker failed',
+};
 
 /** A TLS failure as the config key to fix, or null when the error is not one. */
 export function tlsProblem(err: { code?: number | string }, tls: MqttLinkOptions['tls']): string | null {
-  const code = typeof err.code === 'string' ? err.code : '';
-  if (UNTRUSTED.has(code)) {
-    return tls?.ca
-      ? "the MQTT broker's certificate is not signed by the CA in mqtt.tls.caFile"
-      : "the MQTT broker's certificate is not signed by a CA this kiosk trusts: set mqtt.tls.caFile to the hospital's CA certificate";
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the MQTT broker's certificate is not made out to the host in mqtt.url";
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
-    return `the MQTT broker's certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (check the kiosk's clock too)`;
-  if (/CERTIFICATE_REQUIRED$/.test(code) || (!tls?.cert && /HANDSHAKE_FAILURE$/.test(code)))
-    return 'the MQTT broker requires a client certificate: set mqtt.tls.certFile and mqtt.tls.keyFile';
-  if (
-    /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(code)
-  ) {
-    return 'the MQTT broker refused the client certificate in mqtt.tls.certFile';
-  }
-  if (/^ERR_SSL_|^ERR_TLS_|CERT/.test(code)) return 'TLS with the MQTT broker failed';
-  return null;
+  const kind = classifyTlsError(err, Boolean(tls?.cert));
+  return kind === null ? null : TLS_FIX[kind](tls);
 }
 
 function errText(err: unknown): string {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { KioskRuntime } from '../pipeline/runtime.js';
-import { sampleTicket, testTicketNumber } from '../printing/setup.js';
-import type { TestPrintResult, TicketSpooler } from '../printing/spooler.js';
+import { sampleTicket, testTicketNumber } from '../printing/ticket/test-ticket.js';
+import type { TicketSpooler } from '../printing/spooler.js';
 import type { Clock } from '../util/clock.js';
+import type { CommandData, CommandName } from './contract/commands.js';
 import type { CommandHandler } from './commands.js';
 
 export interface OperatorCommandDeps {
@@ -28,21 +29,23 @@ export const PATIENT_ONLY_COMMANDS: Readonly<Record<string, string>> = {
   department: "not accepted over MQTT: the department is the patient's choice, made only at the kiosk",
 };
 
+/** Every command of the contract, each answering with the data the contract says it does. */
+export type OperatorCommands = {
+  readonly [K in CommandName]: (...args: Parameters<CommandHandler<K>>) => CommandData<K> | Promise<CommandData<K>>;
+};
+
 /**
  * What an operator (central monitoring, a technician) may ask of a kiosk over MQTT. Only the
  * operator's acts: a patient's answers (consent, department) are taken from the kiosk's own
  * buttons and screen, never from the network, and `cancel` must name the session it ends.
+ * Arguments arrive parsed by the contract (serveCommands): what is wrong with them is answered there.
  */
-export function operatorCommands(d: OperatorCommandDeps): Record<string, CommandHandler> {
+export function operatorCommands(d: OperatorCommandDeps): OperatorCommands {
   let lastTestPrintAt = -Infinity;
   return {
-    ping: () => ({ pong: true, uptime_s: Math.round(d.uptimeSec()) }),
+    ping: () => ({ pong: true as const, uptime_s: Math.round(d.uptimeSec()) }),
     state: () => d.runtime.status(),
-    'print-test': async (args): Promise<{ ticket_id: string; number: string } & TestPrintResult> => {
-      if (args['number'] !== undefined)
-        throw new Error(
-          'print-test takes no number: a test ticket always carries its own TEST-… number, so no queue number can be printed from a command',
-        );
+    'print-test': async () => {
       const mode = d.runtime.status().mode;
       if (mode === 'in-session') throw new Error('a patient is checking in: test prints wait until the kiosk is idle');
       if (mode === 'booting' || mode === 'stopping') throw new Error(`the kiosk is ${mode}`);
@@ -55,11 +58,9 @@ export function operatorCommands(d: OperatorCommandDeps): Record<string, Command
       const r = await d.spooler.printTest(sampleTicket(ticketId, number, d.wallClock()), d.lifetime);
       return { ticket_id: ticketId, number, ...r };
     },
-    cancel: (args) => {
-      const id = args['session_id'];
-      if (typeof id !== 'string' || id === '') throw new Error('cancel needs {"session_id": …}: the check-in it ends (state answers with it)');
+    cancel: ({ session_id }) => {
       const current = d.runtime.status().sessionId;
-      if (current !== id) throw new Error(current === null ? 'no check-in is in progress' : 'that check-in is not the one in progress');
+      if (current !== session_id) throw new Error(current === null ? 'no check-in is in progress' : 'that check-in is not the one in progress');
       d.runtime.cancel();
       return d.runtime.status();
     },
@@ -67,9 +68,8 @@ export function operatorCommands(d: OperatorCommandDeps): Record<string, Command
       if (!d.reconcile) throw new Error('the BHYT gateway is not enabled');
       return d.reconcile();
     },
-    maintenance: (args) => {
-      if (typeof args['enabled'] !== 'boolean') throw new Error('maintenance needs {"enabled": true|false}');
-      d.runtime.setMaintenance(args['enabled']);
+    maintenance: ({ enabled }) => {
+      d.runtime.setMaintenance(enabled);
       return { mode: d.runtime.status().mode };
     },
   };

@@ -1,19 +1,39 @@
 import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
-import type { PortId, PortState, PortStates } from '../hal/ports.js';
 import type {
   CaptureResult,
-  CheckinPolicy,
   InsuranceResult,
   NumberInput,
   NumberResult,
-  Outcome,
   PortraitResult,
   PrintInput,
   PrintResult,
   StepInput,
-  TicketKind,
   VerifyResult,
-} from './steps.js';
+} from './step-ports.js';
+import {
+  counter,
+  newSession,
+  numberInput,
+  patch,
+  printInput,
+  type KioskContext,
+  type KioskEmitted,
+  type KioskEvent,
+  type KioskInput,
+  type Patch,
+  type Session,
+} from './session.js';
+import { delays, guards } from './guards.js';
+import { deviceError, failed, noPortrait, unnumbered } from './transitions.js';
+import { COUNTER_WORDS, errorText, scoreOf, verifyReason } from './wording.js';
+
+// The machine's vocabulary, for its users (runtime, reporting): one import for the machine and its types.
+export type { KioskContext, KioskEmitted, KioskEvent, KioskInput, KioskMode, Session } from './session.js';
+export { requiredPortsUsable } from './session.js';
+export { COUNTER_WORDS } from './wording.js';
+export { modeOf, stepOf } from './state-names.js';
+
+const notProvided = (step: string) => () => Promise.reject(new Error(`check-in step "${step}" has no implementation`));
 
 /**
  * The kiosk's modes and the check-in steps inside a session. Pure: no I/O, no timers of its
@@ -21,93 +41,6 @@ import type {
  * `createActor`; each step is an invoked promise actor (provided by the runtime) that is
  * aborted through its AbortSignal when the step is left, and every step has a time limit.
  */
-export type KioskMode = 'booting' | 'idle' | 'in-session' | 'out-of-service' | 'maintenance' | 'stopping';
-
-/** One patient's check-in. Holds only the masked card number: the identity stays with the steps. */
-export interface Session {
-  readonly id: string;
-  readonly card: string;
-  /** Capture attempts so far. */
-  readonly attempt: number;
-  readonly faceVerified: boolean;
-  readonly score: number | null;
-  readonly insurance: InsuranceResult | null;
-  readonly department: string;
-  readonly ticket: TicketKind;
-  /** Printed on a counter ticket, in Vietnamese. */
-  readonly counterReason: string | null;
-  readonly number: string | null;
-  readonly outcome: Outcome | null;
-  /** Why, for technicians (English, no personal data). */
-  readonly reason: string | null;
-  /** A shutdown or maintenance that waits for the print in progress. */
-  readonly exitTo: 'stopping' | 'maintenance' | null;
-  /** The outcome has been announced (session.ended emitted). */
-  readonly reported: boolean;
-  /** A ticket (queue or counter) came out of the printer. */
-  readonly printed: boolean;
-}
-
-export type KioskEvent =
-  | { type: 'boot.done' }
-  | { type: 'port.state'; port: PortId; state: PortState }
-  /** A card was read and parsed; `card` is already masked. */
-  | { type: 'card.read'; sessionId: string; card: string }
-  | { type: 'consent.yes' }
-  | { type: 'consent.no' }
-  | { type: 'department.choose'; department: string }
-  /** The patient or a front end abandons the check-in. */
-  | { type: 'cancel' }
-  | { type: 'maintenance.enter' }
-  | { type: 'maintenance.exit' }
-  /** Sent by the runtime on a timer; handling it proves the machine is not wedged. */
-  | { type: 'heartbeat'; at: number }
-  | { type: 'shutdown' };
-
-/** Emitted to the runtime (actor.on): a session began or ended. */
-export type KioskEmitted = { type: 'session.started'; session: Session } | { type: 'session.ended'; session: Session };
-
-export interface KioskContext {
-  readonly ports: PortStates;
-  readonly requiredPorts: readonly PortId[];
-  readonly lastBeat: number;
-  readonly session: Session | null;
-  readonly resultHoldMs: number;
-  readonly policy: CheckinPolicy;
-}
-
-export interface KioskInput {
-  readonly ports: PortStates;
-  readonly requiredPorts: readonly PortId[];
-  readonly now: number;
-  /** How long a session's result is shown before the kiosk is ready for the next patient. */
-  readonly resultHoldMs: number;
-  readonly policy: CheckinPolicy;
-}
-
-/** A required port counts as usable when ready or degraded (e.g. paper near end still prints). */
-export function requiredPortsUsable(ctx: Pick<KioskContext, 'ports' | 'requiredPorts'>): boolean {
-  return ctx.requiredPorts.every((id) => {
-    const k = ctx.ports[id].kind;
-    return k === 'ready' || k === 'degraded';
-  });
-}
-
-const notProvided = (step: string) => () => Promise.reject(new Error(`check-in step "${step}" has no implementation`));
-
-type Patch = Partial<Omit<Session, 'id' | 'card'>>;
-const patch = (context: KioskContext, p: Patch): Session | null => (context.session ? { ...context.session, ...p } : null);
-
-/** Ticket wording for the counter, by cause. */
-export const COUNTER_WORDS = {
-  declined: 'Không đồng ý xác thực khuôn mặt',
-  mismatch: 'Khuôn mặt không khớp với ảnh trên thẻ',
-  noFace: 'Không chụp được khuôn mặt rõ',
-  noPortrait: 'Không có ảnh đối chiếu',
-  device: 'Thiết bị gặp sự cố',
-  unnumbered: 'Máy không ghi được số thứ tự',
-} as const;
-
 export const kioskMachine = setup({
   types: {
     context: {} as KioskContext,
@@ -123,52 +56,14 @@ export const kioskMachine = setup({
     number: fromPromise<NumberResult, NumberInput>(notProvided('number')),
     print: fromPromise<PrintResult, PrintInput>(notProvided('print')),
   },
-  delays: {
-    resultHold: ({ context }) => context.resultHoldMs,
-    consent: ({ context }) => context.policy.consentTimeoutMs,
-    retryPause: ({ context }) => context.policy.retryPauseMs,
-    departmentChoice: ({ context }) => context.policy.departmentChoiceMs,
-    portrait: ({ context }) => context.policy.timeouts.portraitMs,
-    capture: ({ context }) => context.policy.timeouts.captureMs,
-    verify: ({ context }) => context.policy.timeouts.verifyMs,
-    insurance: ({ context }) => context.policy.timeouts.insuranceMs,
-    number: ({ context }) => context.policy.timeouts.numberMs,
-    print: ({ context }) => context.policy.timeouts.printMs,
-  },
-  guards: {
-    portsUsable: ({ context }) => requiredPortsUsable(context),
-    portsNotUsable: ({ context }) => !requiredPortsUsable(context),
-    unverifiedAllowed: ({ context }) => context.policy.noPortrait === 'unverified',
-    noDepartmentChoice: ({ context }) => context.policy.departmentChoiceMs === 0 || context.policy.departments.length < 2,
-    knownDepartment: ({ context, event }) => event.type === 'department.choose' && context.policy.departments.includes(event.department),
-    stopAfter: ({ context }) => context.session?.exitTo === 'stopping',
-    maintenanceAfter: ({ context }) => context.session?.exitTo === 'maintenance',
-  },
+  delays,
+  guards,
   actions: {
     recordPort: assign({
       ports: ({ context, event }) => (event.type === 'port.state' ? { ...context.ports, [event.port]: event.state } : context.ports),
     }),
     startSession: assign({
-      session: ({ context, event }) =>
-        event.type === 'card.read'
-          ? {
-              id: event.sessionId,
-              card: event.card,
-              attempt: 0,
-              faceVerified: false,
-              score: null,
-              insurance: null,
-              department: context.policy.defaultDepartment,
-              ticket: 'queue' as const,
-              counterReason: null,
-              number: null,
-              outcome: null,
-              reason: null,
-              exitTo: null,
-              reported: false,
-              printed: false,
-            }
-          : null,
+      session: ({ context, event }) => (event.type === 'card.read' ? newSession(event.sessionId, event.card, context.policy) : null),
     }),
     emitStarted: emit(({ context }) => ({ type: 'session.started' as const, session: context.session! })),
     /** Announces the outcome once: when the result is shown, or when the session is cut short. */
@@ -372,10 +267,7 @@ export const kioskMachine = setup({
         number: {
           invoke: {
             src: 'number',
-            input: ({ context }) => {
-              const s = context.session!;
-              return { sessionId: s.id, ticket: s.ticket, department: s.department, faceVerified: s.faceVerified, insurance: s.insurance };
-            },
+            input: ({ context }) => numberInput(context.session!),
             onDone: [
               {
                 guard: ({ event }) => event.output.ok,
@@ -404,18 +296,7 @@ export const kioskMachine = setup({
           },
           invoke: {
             src: 'print',
-            input: ({ context }) => {
-              const s = context.session!;
-              return {
-                sessionId: s.id,
-                ticket: s.ticket,
-                department: s.department,
-                number: s.number,
-                counterReason: s.counterReason,
-                faceVerified: s.faceVerified,
-                insurance: s.insurance,
-              };
-            },
+            input: ({ context }) => printInput(context.session!),
             onDone: [
               {
                 guard: ({ event }) => event.output.ok,
@@ -458,110 +339,3 @@ export const kioskMachine = setup({
     },
   },
 });
-
-function counter(outcome: Outcome, words: string, reason: string): Patch {
-  return { ticket: 'counter', outcome, counterReason: words, reason };
-}
-
-function scoreOf(v: VerifyResult): number | null {
-  return v.kind === 'match' || v.kind === 'mismatch' ? v.score : null;
-}
-
-function verifyReason(v: VerifyResult): string {
-  switch (v.kind) {
-    case 'match':
-      return 'face matched';
-    case 'mismatch':
-      return `face did not match the portrait (score ${v.score.toFixed(3)})`;
-    case 'refused':
-    case 'unavailable':
-      return v.reason;
-  }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-// Transition builders shared by several steps. Typed loosely on the event: each is used from
-// onDone/onError/after handlers whose events differ, and reads only what its callback returns.
-type Args = { context: KioskContext; event: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-type ReasonOf = (args: Args) => string;
-
-/** No usable reference (or no face engine): policy says counter, or a ticket marked not face-verified. */
-function noPortrait(reason: ReasonOf) {
-  return [
-    {
-      guard: 'unverifiedAllowed' as const,
-      target: 'insurance',
-      actions: { type: 'update' as const, params: (args: Args): Patch => ({ faceVerified: false, reason: reason(args) }) },
-    },
-    {
-      target: 'number',
-      actions: { type: 'update' as const, params: (args: Args): Patch => counter('counter', COUNTER_WORDS.noPortrait, reason(args)) },
-    },
-  ];
-}
-
-/** A device failed before a ticket: the patient still gets a counter ticket. */
-function deviceError(reason: ReasonOf) {
-  return {
-    target: 'number',
-    actions: { type: 'update' as const, params: (args: Args): Patch => counter('device-error', COUNTER_WORDS.device, reason(args)) },
-  };
-}
-
-/** No ticket can be given (numbering or printing failed): the session ends as a device error. */
-/**
- * No number could be recorded (a full disk, a locked database): the patient still leaves with a
- * ticket, one for the reception counter without a number, rather than with nothing.
- */
-function unnumbered(reason: ReasonOf) {
-  return {
-    target: 'print',
-    actions: {
-      type: 'update' as const,
-      params: (args: Args): Patch => {
-        const s = args.context.session;
-        return {
-          ticket: 'counter',
-          number: null,
-          outcome: s?.outcome ?? 'counter',
-          counterReason: s?.counterReason ?? COUNTER_WORDS.unnumbered,
-          reason: s?.reason ? `${s.reason}; ${reason(args)}` : reason(args),
-        };
-      },
-    },
-  };
-}
-
-function failed(reason: ReasonOf) {
-  return {
-    target: 'done',
-    actions: { type: 'update' as const, params: (args: Args): Patch => ({ outcome: 'device-error', reason: reason(args) }) },
-  };
-}
-
-const MODE_OF: Record<string, KioskMode> = {
-  booting: 'booting',
-  idle: 'idle',
-  inSession: 'in-session',
-  outOfService: 'out-of-service',
-  maintenance: 'maintenance',
-  stopping: 'stopping',
-};
-
-export function modeOf(value: unknown): KioskMode {
-  const top = typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
-  const mode = MODE_OF[top];
-  if (!mode) throw new Error(`unknown machine state ${JSON.stringify(value)}`);
-  return mode;
-}
-
-/** The check-in step, for status reports: the innermost state inside a session. */
-export function stepOf(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null) return null;
-  const inner = (value as Record<string, unknown>)['inSession'];
-  if (typeof inner !== 'string') return null;
-  return inner.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}

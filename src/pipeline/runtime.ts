@@ -3,7 +3,7 @@ import type { Clock } from '../util/clock.js';
 import { every } from '../util/clock.js';
 import type { PortId, PortState, PortStates, Unsubscribe } from '../hal/ports.js';
 import { kioskMachine, modeOf, stepOf, type KioskMode, type Session } from './machine.js';
-import type { CheckinPolicy, CheckinSteps } from './steps.js';
+import type { CheckinPolicy, CheckinSteps } from './step-ports.js';
 
 /** A check-in began, or ended with its outcome and how long each step took (ms, summed over attempts). */
 export type SessionReport =

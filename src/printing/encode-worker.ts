@@ -5,8 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodeTicket, type EncodeOptions } from '../hal/printer/encode.js';
-import { createTicketRenderer } from '../hal/printer/raster.js';
-import { layoutTicket, type Ticket, type TicketTemplate } from '../hal/printer/ticket.js';
+import { layoutTicket } from './ticket/layout.js';
+import { createTicketRenderer } from './ticket/raster.js';
+import type { Ticket, TicketTemplate } from './ticket/ticket.js';
 
 const { template, settings } = workerData as { template: TicketTemplate; settings: EncodeOptions };
 const renderer = await createTicketRenderer();

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { EncodeOptions } from '../hal/printer/encode.js';
-import type { Ticket, TicketTemplate } from '../hal/printer/ticket.js';
+import type { Ticket, TicketTemplate } from './ticket/ticket.js';
 import type { Logger } from '../log/logger.js';
 import { startWorker } from '../util/worker.js';
+import { PendingCalls, retireWorker } from '../util/worker-rpc.js';
 
 export interface TicketEncoder {
   encode(ticket: Ticket): Promise<Uint8Array>;
@@ -15,30 +16,22 @@ export interface TicketEncoder {
  */
 export function createWorkerEncoder(template: TicketTemplate, settings: EncodeOptions, log: Logger): TicketEncoder {
   let worker: Worker | null = null;
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
-  const failAll = (err: Error): void => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
+  const calls = new PendingCalls<Uint8Array>();
   const get = (): Worker => {
     if (worker) return worker;
     const w = startWorker(import.meta.url, 'encode-worker', { template, settings });
     w.on('message', (m: { id: number; bytes?: Uint8Array; error?: string }) => {
-      const p = pending.get(m.id);
-      if (!p) return;
-      pending.delete(m.id);
-      if (m.bytes) p.resolve(m.bytes);
-      else p.reject(new Error(m.error ?? 'Error'));
+      if (m.bytes) calls.resolve(m.id, m.bytes);
+      else calls.reject(m.id, new Error(m.error ?? 'Error'));
     });
     w.on('error', (err) => {
       log.error({ err: err.message }, 'ticket encoder worker failed; it restarts with the next ticket');
       if (worker === w) worker = null;
-      failAll(new Error('encoder worker failed'));
+      calls.failAll(new Error('encoder worker failed'));
     });
     w.on('exit', () => {
       if (worker === w) worker = null;
-      failAll(new Error('encoder worker exited'));
+      calls.failAll(new Error('encoder worker exited'));
     });
     worker = w;
     return w;
@@ -47,17 +40,12 @@ export function createWorkerEncoder(template: TicketTemplate, settings: EncodeOp
   get();
   return {
     encode(ticket) {
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        get().postMessage({ id, ticket });
-      });
+      return calls.call((id) => get().postMessage({ id, ticket }));
     },
     async close() {
       const w = worker;
       worker = null;
-      failAll(new Error('encoder closed'));
-      await w?.terminate();
+      await retireWorker(w, calls, new Error('encoder closed'));
     },
   };
 }

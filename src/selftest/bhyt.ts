@@ -1,4 +1,5 @@
 import { createBhytClient } from '../bhyt/client.js';
+import { bhytClientOptions } from '../bhyt/options.js';
 import type { Secrets } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -23,19 +24,11 @@ export function bhytCheck(d: BhytCheckDeps): Check {
     limitMs: d.limitMs,
     async run(signal): Promise<Verdict> {
       if (!b.enabled) return skip('bhyt.enabled is false');
-      const client = createBhytClient({
-        url: b.url,
-        username: b.username!,
-        password: d.secrets.bhytPassword ?? '',
-        officerName: b.officerName!,
-        officerId: b.officerId!,
-        timeoutMs: Math.min(b.timeoutMs, d.limitMs),
-        breaker: { failures: 100, openSec: 1 },
-        clock: d.clock,
-        wallClock: d.wallClock,
-        log: d.log,
-        ...(d.fetch ? { fetch: d.fetch } : {}),
-      });
+      // The daemon's own mapping, with this check's time limit and no breaker to trip.
+      const deps = { clock: d.clock, wallClock: d.wallClock, log: d.log, ...(d.fetch ? { fetch: d.fetch } : {}) };
+      const client = createBhytClient(
+        bhytClientOptions(b, d.secrets, deps, { timeoutMs: Math.min(b.timeoutMs, d.limitMs), breaker: { failures: 100, openSec: 1 } }),
+      );
       const r = await client.login(signal);
       if (!r.ok) return fail(`${r.reason} (${b.url})`);
       return pass(`token taken from ${b.url} as ${b.username}`);

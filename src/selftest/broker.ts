@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/load.js';
+import { KioskClient } from '../mqtt/kiosk-client.js';
 import { redactUrl, tlsProblem } from '../mqtt/link.js';
 import { kioskTopics } from '../mqtt/topics.js';
 import type { Clock } from '../util/clock.js';
@@ -18,7 +17,7 @@ export interface BrokerCheckDeps {
   readonly limitMs: number;
 }
 
-type Attempt = { readonly ok: true; readonly client: MqttClient } | { readonly ok: false; readonly reason: string; readonly code?: number };
+type Attempt = { readonly ok: true; readonly client: KioskClient } | { readonly ok: false; readonly reason: string; readonly code?: number };
 
 /**
  * Connects to the configured broker with the kiosk's credentials and TLS, subscribes to the
@@ -44,10 +43,10 @@ export function brokerCheck(d: BrokerCheckDeps): Check {
       try {
         const topic = kioskTopics(m.topicPrefix, d.deviceId).retained('status');
         let retained: string | null = null;
-        client.on('message', (t, payload) => {
-          if (t === topic) retained = payload.toString('utf8').slice(0, 40);
+        client.onMessage((msg) => {
+          if (msg.topic === topic) retained = msg.payload.slice(0, 40);
         });
-        const granted = await client.subscribeAsync(topic, { qos: 1 });
+        const granted = await client.mqtt.subscribeAsync(topic, { qos: 1 });
         if (granted.some((g) => g.qos === 0x80 || g.qos > 2))
           return fail(`connected to ${url}, but the broker refused the subscription to ${topic} (check its ACL)`);
         // A retained status follows the SUBACK at once; a moment is enough to see it.
@@ -61,47 +60,42 @@ export function brokerCheck(d: BrokerCheckDeps): Check {
       } catch (err) {
         return fail(`connected to ${url}, then: ${errorText(err)}`);
       } finally {
-        await client.endAsync(true).catch(() => {});
+        await client.end().catch(() => {});
       }
     },
   };
 
   function connectOnce(protocol: 4 | 5, signal: AbortSignal): Promise<Attempt> {
-    const options: IClientOptions = {
-      clientId: `kioskd-${d.deviceId}-selftest-${randomBytes(3).toString('hex')}`.slice(0, 128),
-      protocolVersion: protocol,
-      keepalive: m.keepaliveSec,
-      reconnectPeriod: 0, // one attempt: the check reports what happened, it does not wait it out
-      connectTimeout: d.limitMs,
-      clean: true,
-      ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(d.secrets.mqttPassword !== undefined ? { password: d.secrets.mqttPassword } : {}),
-      ...(m.tls
-        ? {
-            rejectUnauthorized: m.tls.rejectUnauthorized,
-            ...(d.secrets.tls?.ca ? { ca: d.secrets.tls.ca } : {}),
-            ...(d.secrets.tls?.cert ? { cert: d.secrets.tls.cert } : {}),
-            ...(d.secrets.tls?.key ? { key: d.secrets.tls.key } : {}),
-          }
-        : {}),
-    };
+    const tls = m.tls ? { rejectUnauthorized: m.tls.rejectUnauthorized, ...d.secrets.tls } : undefined;
     return new Promise<Attempt>((resolve) => {
-      const client = mqtt.connect(m.url, options);
+      // Subscribes to nothing by itself (the check does, to see the answer); one attempt, no last will.
+      const client = KioskClient.open({
+        url: m.url,
+        clientId: `kioskd-${d.deviceId}-selftest`,
+        filter: null,
+        protocol,
+        keepaliveSec: m.keepaliveSec,
+        reconnectPeriodMs: 0, // one attempt: the check reports what happened, it does not wait it out
+        connectTimeoutMs: d.limitMs,
+        ...(m.username !== undefined ? { username: m.username } : {}),
+        ...(d.secrets.mqttPassword !== undefined ? { password: d.secrets.mqttPassword } : {}),
+        ...(tls ? { tls } : {}),
+      });
       let settled = false;
       const finish = (a: Attempt): void => {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
-        if (!a.ok) client.end(true);
+        if (!a.ok) void client.end();
         resolve(a);
       };
       const onAbort = (): void => finish({ ok: false, reason: `no answer from ${url} within ${seconds(d.limitMs)}` });
       signal.addEventListener('abort', onAbort, { once: true });
-      client.on('connect', () => finish({ ok: true, client }));
-      client.on('error', (err: Error & { code?: number | string }) =>
+      client.mqtt.on('connect', () => finish({ ok: true, client }));
+      client.mqtt.on('error', (err: Error & { code?: number | string }) =>
         finish({ ok: false, reason: why(err), ...(typeof err.code === 'number' ? { code: err.code } : {}) }),
       );
-      client.on('close', () =>
+      client.mqtt.on('close', () =>
         finish({
           ok: false,
           reason: `${url} closed the connection before accepting it${m.url.startsWith('mqtt://') || m.url.startsWith('ws://') ? ' (does it want TLS: mqtts://?)' : ''}`,

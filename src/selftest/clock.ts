@@ -11,7 +11,7 @@ export const RELEASE_FLOOR = new Date('2026-11-23T00:00:00Z');
 /** Build machines' clocks drift too; a clock wrong by less than this is NTP's business, not this test's. */
 const SLACK_MS = 24 * 3600_000;
 
-/** A program run directly with a time limit (src/hal/factory.ts `runProgram`). */
+/** A program run directly with a time limit (src/platform/run-program.ts). */
 export type RunProgram = (
   file: string,
   args: readonly string[],

@@ -1,8 +1,8 @@
 import type { Config, PrinterConfig } from '../config/schema.js';
 import type { PortState, TicketPrinter } from '../hal/ports.js';
-import type { Ticket } from '../hal/printer/ticket.js';
 import type { Logger } from '../log/logger.js';
 import { createWorkerEncoder } from '../printing/encoder.js';
+import { selftestTicket } from '../printing/ticket/test-ticket.js';
 import { absentVerdict, errorText, fail, firstState, pass, seconds, type Check, type Verdict } from './check.js';
 
 export interface PrinterCheckDeps {
@@ -60,22 +60,6 @@ export function printerCheck(d: PrinterCheckDeps): Check {
         await encoder.close();
       }
     },
-  };
-}
-
-/** What is printed: says what it is, when and which kiosk; no patient, no queue number. */
-export function selftestTicket(deviceId: string, at: Date): Ticket {
-  return {
-    ticketId: `selftest-${deviceId}`.slice(0, 64),
-    number: 'TEST',
-    department: 'KIỂM TRA MÁY IN',
-    room: 'self-test',
-    priority: null,
-    issuedAt: at,
-    insurance: 'không tra cứu (phiếu kiểm tra)',
-    patientName: null,
-    idLast4: null,
-    notes: [`Ki-ốt: ${deviceId}`, 'Phiếu kiểm tra, không phải số thứ tự'],
   };
 }
 

@@ -1,5 +1,6 @@
 import type { CardConfig, Config } from '../config/schema.js';
-import { maskId, type ScanResult } from '../hal/card/types.js';
+import type { ScanResult } from '../hal/card/types.js';
+import { maskId } from '../log/mask.js';
 import type { CardReader } from '../hal/ports.js';
 import type { Clock } from '../util/clock.js';
 import { absentVerdict, fail, firstState, pass, seconds, type Check, type Verdict } from './check.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { spawnDaemon } from '../../hw-sim/daemon.js';
+import { daemonExit, spawnDaemon, stopDaemon } from '../../hw-sim/daemon.js';
 import { deepMerge } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 
@@ -32,9 +32,7 @@ export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): Dae
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = daemonExit(proc);
   return {
     proc,
     output: () => out,
@@ -50,6 +48,7 @@ export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): Dae
   };
 }
 
+/** SIGKILL at once, through hw-sim's one stop path for kioskd (the signal is sent before this returns). */
 export function killQuietly(d: DaemonProc): void {
-  if (d.proc.exitCode === null && d.proc.signalCode === null) d.proc.kill('SIGKILL');
+  void stopDaemon(d.proc, { graceMs: 0 });
 }

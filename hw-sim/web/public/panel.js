@@ -1,7 +1,8 @@
 /* global document, window, EventSource, fetch */
 // The hw-sim web panel's page script: renders the server's snapshots (Server-Sent Events)
-// and turns clicks into POST /api/<action>. Data is only ever set as text, never as HTML:
-// MQTT payloads come from whatever publishes on the broker.
+// and turns clicks into POST /api/<action>: hw-sim's control actions by their own names
+// (hw-sim/control/table.ts: printer.paper {level}, bhyt.fault {fault} …). Data is only ever
+// set as text, never as HTML: MQTT payloads come from whatever publishes on the broker.
 'use strict';
 
 const MAX_ROWS = 500;
@@ -30,7 +31,8 @@ async function post(action, body) {
   try {
     const r = await fetch(`/api/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const answer = await r.json().catch(() => ({ ok: false, error: `HTTP ${r.status}` }));
-    say(answer.ok ? answer.message : `${action}: ${answer.error}`, answer.ok);
+    const error = String(answer.error).startsWith(`${action}:`) ? answer.error : `${action}: ${answer.error}`;
+    say(answer.ok ? answer.message : error, answer.ok);
     return answer.ok;
   } catch (err) {
     say(`${action}: ${err instanceof Error ? err.message : String(err)} (is hw-sim still running?)`, false);
@@ -201,7 +203,7 @@ function buildFaces(samples) {
     const cap = document.createElement('span');
     cap.textContent = f.title;
     b.append(img, cap);
-    b.addEventListener('click', () => post('face', { who: /^\d+$/.test(f.who) ? Number(f.who) : f.who }));
+    b.addEventListener('click', () => post('camera.face', { who: /^\d+$/.test(f.who) ? Number(f.who) : f.who }));
     box.append(b);
   }
 }
@@ -265,18 +267,19 @@ function connect() {
 }
 
 function wire() {
-  for (const b of document.querySelectorAll('[data-button]')) b.addEventListener('click', () => post('button', { button: b.dataset.button }));
+  for (const b of document.querySelectorAll('[data-button]')) b.addEventListener('click', () => post('panel.press', { button: b.dataset.button }));
   for (const b of document.querySelectorAll('[data-daemon]')) b.addEventListener('click', () => post('daemon', { command: b.dataset.daemon }));
-  for (const b of document.querySelectorAll('[data-camera]')) b.addEventListener('click', () => post('camera', { mode: b.dataset.camera }));
-  for (const b of document.querySelectorAll('[data-paper]')) b.addEventListener('click', () => post('printer', { paper: b.dataset.paper }));
-  for (const c of document.querySelectorAll('[data-flag]')) c.addEventListener('change', () => post('printer', { [c.dataset.flag]: c.checked }));
-  $('printer-power').addEventListener('click', () => post('printer', { power: snap && snap.printer.plugged ? 'off' : 'on' }));
-  $('scan').addEventListener('click', () => post('scan', { sample: Number($('sample-select').value), form: $('scan-form').value }));
+  for (const b of document.querySelectorAll('[data-camera]')) b.addEventListener('click', () => post('camera.mode', { mode: b.dataset.camera }));
+  for (const b of document.querySelectorAll('[data-paper]')) b.addEventListener('click', () => post('printer.paper', { level: b.dataset.paper }));
+  for (const c of document.querySelectorAll('[data-flag]')) c.addEventListener('change', () => post('printer.status', { [c.dataset.flag]: c.checked }));
+  $('printer-power').addEventListener('click', () => post('printer.power', { on: !(snap && snap.printer.plugged) }));
+  $('printer-paper-out-after-set').addEventListener('click', () => post('printer.faults', { paperOutAfterBytes: Number($('printer-paper-out-after').value) }));
+  $('scan').addEventListener('click', () => post('scanner.scan', { sample: Number($('sample-select').value), form: $('scan-form').value }));
   $('send-raw').addEventListener('click', () => post('raw', { text: $('raw-bytes').value, mode: $('raw-mode').value }));
-  $('scanner-plug').addEventListener('click', () => post('scanner', { plugged: !(snap && snap.scanner.plugged) }));
-  $('bhyt-fault').addEventListener('change', () => post('bhyt', { fault: $('bhyt-fault').value }));
-  $('identity-fault').addEventListener('change', () => post('identity', { fault: $('identity-fault').value }));
-  $('bhyt-set').addEventListener('click', () => post('bhyt', { sample: Number($('bhyt-sample').value), code: $('bhyt-code').value.trim() }));
+  $('scanner-plug').addEventListener('click', () => post('scanner.plug', { plugged: !(snap && snap.scanner.plugged) }));
+  $('bhyt-fault').addEventListener('change', () => post('bhyt.fault', { fault: $('bhyt-fault').value }));
+  $('identity-fault').addEventListener('change', () => post('identity.fault', { fault: $('identity-fault').value }));
+  $('bhyt-set').addEventListener('click', () => post('bhyt.result', { sample: Number($('bhyt-sample').value), code: $('bhyt-code').value.trim() }));
   for (const b of document.querySelectorAll('[data-clock-ms]')) b.addEventListener('click', () => moveClock({ ms: Number(b.dataset.clockMs) }));
   $('clock-to').addEventListener('input', () => {
     $('clock-to-go').textContent = `to ${$('clock-to').value || 'HH:MM'}`;

@@ -1,6 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
-import type { Port, PortState, Unsubscribe } from '../ports.js';
+import type { Port } from '../ports.js';
+import { PortFaultError, supervise } from '../supervised-port.js';
 import { HidPosAssembler, KeyboardReportDecoder } from './hid-decode.js';
 
 /**
@@ -54,112 +55,108 @@ function asHidModule(mod: unknown): HidModule | null {
 }
 
 export function createHidScanner(opts: HidScannerOptions, deps: HidScannerDeps): Port {
-  const { log, clock } = deps;
-  const retryMs = opts.retryMs ?? 3000;
+  const { log } = deps;
   const where = `${hex4(opts.vendorId)}:${hex4(opts.productId)}`;
-  // Prefer the scanner's HID-POS (0x8C) or keyboard (generic desktop 0x01) collection when it has several.
-  const usagePage = opts.mode === 'hid-pos' ? 0x8c : 0x01;
-  const listeners = new Set<(s: PortState) => void>();
-  let state: PortState = { kind: 'connecting', attempt: 0 };
-  let running = false;
-  let retry: unknown;
-  let device: HidDevice | undefined;
+  const decode = reportDecoder(opts.mode);
   let hid: HidModule | null = null;
-  const pos = new HidPosAssembler();
-  const keyboard = new KeyboardReportDecoder();
-  const encoder = new TextEncoder();
+  let opening = false;
+  let closed = false;
 
-  const setState = (next: PortState): void => {
-    if (JSON.stringify(next) === JSON.stringify(state)) return;
-    state = next;
-    for (const l of listeners) l(next);
-  };
-  const fault = (reason: string, retryInMs?: number): void => {
-    if (state.kind !== 'faulted' || state.reason !== reason) log.warn({ port: 'card', reason }, 'HID scanner faulted');
-    setState(retryInMs === undefined ? { kind: 'faulted', reason } : { kind: 'faulted', reason, retryInMs });
-    if (retryInMs !== undefined && running) retry = clock.setTimeout(connect, retryInMs);
-  };
-  const release = (): void => {
-    const d = device;
-    device = undefined;
-    pos.reset();
-    keyboard.reset();
-    deps.onReset?.();
-    if (!d) return;
-    d.removeAllListeners();
-    d.on('error', () => {}); // a late error from a closing handle must not become an uncaught exception
-    try {
-      d.close();
-    } catch {
-      // already gone
-    }
-  };
-  const onData = (data: Uint8Array): void => {
-    const report = data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>);
-    const bytes = opts.mode === 'hid-pos' ? pos.push(report) : encoder.encode(keyboard.push(report));
-    if (!bytes || bytes.length === 0) return;
-    try {
-      deps.onBytes(bytes, opts.mode === 'hid-pos');
-    } catch (e) {
-      log.error({ port: 'card', err: message(e) }, 'scan consumer threw');
-    }
-  };
-
-  function connect(): void {
-    retry = undefined;
-    if (!running || !hid) return;
-    let path: string | undefined;
-    try {
-      const found = hid.devices().filter((d) => d.vendorId === opts.vendorId && d.productId === opts.productId && d.path);
-      path = (found.find((d) => d.usagePage === usagePage) ?? found[0])?.path;
-    } catch (e) {
-      // node-hid loads libusb on first use; if that failed, nothing a retry can fix.
-      const noLib = /libusb|ERR_DLOPEN_FAILED|shared object/.test(`${message(e)} ${String((e as { code?: unknown } | null)?.code)}`);
-      return noLib ? fault(NOT_INSTALLED) : fault(`cannot list HID devices: ${message(e)}`, retryMs);
-    }
-    if (!path) return fault(`scanner not found (${where})`, retryMs);
-    try {
-      device = new hid.HID(path);
-    } catch (e) {
-      return fault(`cannot open scanner ${where}: ${message(e)}`, retryMs);
-    }
-    device.on('data', onData);
-    device.on('error', (e) => {
-      release();
-      if (running) fault(`scanner ${where} lost: ${message(e)}`, retryMs);
-    });
-    log.info({ port: 'card', device: where, mode: opts.mode }, 'HID scanner ready');
-    setState({ kind: 'ready' });
-  }
-
-  const stop = (): void => {
-    running = false;
-    if (retry !== undefined) clock.clearTimeout(retry);
-    retry = undefined;
-    release();
-  };
+  const port = supervise<HidDevice>({
+    where,
+    device: 'scanner',
+    deps,
+    retry: { fixedMs: opts.retryMs ?? 3000 },
+    initial: { kind: 'connecting', attempt: 0 },
+    open: () => openDevice(hid, opts),
+    close(device) {
+      decode.reset();
+      deps.onReset?.();
+      device.removeAllListeners();
+      device.on('error', () => {}); // a late error from a closing handle must not become an uncaught exception
+      try {
+        device.close();
+      } catch {
+        // already gone
+      }
+    },
+    attach(device) {
+      device.on('data', (data) => {
+        const bytes = decode.push(data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>));
+        if (!bytes || bytes.length === 0) return;
+        try {
+          deps.onBytes(bytes, opts.mode === 'hid-pos');
+        } catch (e) {
+          log.error({ port: 'card', err: message(e) }, 'scan consumer threw');
+        }
+      });
+      device.on('error', (e) => port.lost(device, { code: 'disconnected', reason: `scanner ${where} lost: ${message(e)}` }, message(e)));
+      log.info({ port: 'card', device: where, mode: opts.mode }, 'HID scanner ready');
+    },
+    say: { cannotOpen: 'HID scanner faulted', lost: 'HID scanner faulted' },
+  });
 
   return {
     id: 'card',
     driver: opts.mode === 'hid-pos' ? 'hid-pos' : 'hid-keyboard',
     async open(signal) {
-      if (running || signal.aborted) return;
-      running = true;
-      signal.addEventListener('abort', stop, { once: true });
-      setState({ kind: 'connecting', attempt: 1 });
+      if (opening || port.running || signal.aborted) return;
+      opening = true;
+      closed = false;
+      signal.addEventListener('abort', () => port.stop(), { once: true });
+      port.set({ kind: 'connecting', attempt: 1 });
       const mod = await (deps.loadHid ?? loadNodeHid)().catch(() => null);
-      if (!running) return;
+      opening = false;
+      if (closed || signal.aborted) return;
       hid = asHidModule(mod);
-      if (!hid) return fault(NOT_INSTALLED);
-      connect();
+      await port.start();
     },
     async close() {
-      stop();
+      closed = true;
+      port.stop();
     },
-    state: () => state,
-    onStateChange(listener): Unsubscribe {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    state: port.state,
+    onStateChange: port.onStateChange,
+  };
+}
+
+/** Finds and opens the scanner; a refusal says which fault it is. Synchronous, like node-hid. */
+function openDevice(hid: HidModule | null, opts: HidScannerOptions): HidDevice {
+  const where = `${hex4(opts.vendorId)}:${hex4(opts.productId)}`;
+  if (!hid) throw new PortFaultError({ code: 'not-installed', reason: NOT_INSTALLED, retry: false });
+  // Prefer the scanner's HID-POS (0x8C) or keyboard (generic desktop 0x01) collection when it has several.
+  const usagePage = opts.mode === 'hid-pos' ? 0x8c : 0x01;
+  let path: string | undefined;
+  try {
+    const found = hid.devices().filter((d) => d.vendorId === opts.vendorId && d.productId === opts.productId && d.path);
+    path = (found.find((d) => d.usagePage === usagePage) ?? found[0])?.path;
+  } catch (e) {
+    // node-hid loads libusb on first use; if that failed, nothing a retry can fix.
+    const noLib = /libusb|ERR_DLOPEN_FAILED|shared object/.test(`${message(e)} ${String((e as { code?: unknown } | null)?.code)}`);
+    throw new PortFaultError(
+      noLib
+        ? { code: 'not-installed', reason: NOT_INSTALLED, retry: false }
+        : { code: 'open-failed', reason: `cannot list HID devices: ${message(e)}` },
+    );
+  }
+  if (!path) throw new PortFaultError({ code: 'not-present', reason: `scanner not found (${where})` });
+  try {
+    return new hid.HID(path);
+  } catch (e) {
+    throw new PortFaultError({ code: 'open-failed', reason: `cannot open scanner ${where}: ${message(e)}` });
+  }
+}
+
+/** HID reports → scan bytes: HID-POS carries the bytes, a keyboard types characters. */
+function reportDecoder(mode: HidScannerOptions['mode']): { push(report: Uint8Array): Uint8Array | null; reset(): void } {
+  const pos = new HidPosAssembler();
+  const keyboard = new KeyboardReportDecoder();
+  const encoder = new TextEncoder();
+  return {
+    push: (report) => (mode === 'hid-pos' ? pos.push(report) : encoder.encode(keyboard.push(report))),
+    reset() {
+      pos.reset();
+      keyboard.reset();
     },
   };
 }

@@ -47,22 +47,7 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
   text = text.normalize('NFC').replace(/\p{Zs}/gu, ' ');
 
   const repairs: string[] = [];
-  let fields = text.split('|');
-  if (fields.length < 6) {
-    // Vietnamese input methods in keyboard-wedge mode turn "|" into "\" or "¦". Repair only when
-    // the payload has no "|" at all and the separators then give a plausible CCCD shape.
-    for (const [sep, name] of [
-      ['\\', 'backslash-separators'],
-      ['¦', 'broken-bar-separators'],
-    ] as const) {
-      const candidate = text.split(sep);
-      if (!text.includes('|') && candidate.length >= 6 && /^\s*[0-9đ]{12}\s*$/.test(candidate[0]!)) {
-        fields = candidate;
-        repairs.push(name);
-        break;
-      }
-    }
-  }
+  let fields = splitFields(text, repairs);
   fields = fields.map((f) => f.trim());
   if (fields.length < 6) {
     return /^\d{12}/.test(fields[0] ?? '')
@@ -116,18 +101,8 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
     if (compare(issue, dob) < 0) return reject('bad-issue-date', 'the issue date is before the date of birth');
   }
 
-  // The number's structure (Circular 07/2016): province 001–096, a digit for century and
-  // sex, the last two digits of the birth year, then six digits. There is no check digit.
-  const province = Number(id.slice(0, 3));
-  if (province < 1 || province > 96) return reject('bad-province-code', "the ID number's province code (its first 3 digits) does not exist");
-  const centuryDigit = Number(id[3]);
-  const century = 1900 + 100 * Math.floor(centuryDigit / 2);
-  if (century !== Math.floor(dob.year / 100) * 100)
-    return reject('id-century-mismatch', "the ID number's century digit does not match the year of birth");
-  if (id.slice(4, 6) !== String(dob.year % 100).padStart(2, '0'))
-    return reject('id-year-mismatch', "the ID number's year digits do not match the year of birth");
-  const idSex: Sex = centuryDigit % 2 === 0 ? 'male' : 'female';
-  if (sex !== null && sex !== idSex) return reject('id-sex-mismatch', "the ID number's sex digit does not match the sex field");
+  const mismatch = idStructureMismatch(id, dob, sex);
+  if (mismatch) return mismatch;
 
   const identity: CitizenIdentity = {
     idNumber: id,
@@ -141,6 +116,45 @@ export function parseCccd(input: string, opts: ParseOptions): ParseResult {
     repairs,
   };
   return { ok: true, identity };
+}
+
+/**
+ * The payload's "|"-separated fields. Vietnamese input methods in keyboard-wedge mode turn "|"
+ * into "\" or "¦": repaired (and noted in `repairs`) only when the payload has no "|" at all and
+ * the separators then give a plausible CCCD shape.
+ */
+function splitFields(text: string, repairs: string[]): string[] {
+  const fields = text.split('|');
+  if (fields.length >= 6) return fields;
+  for (const [sep, name] of [
+    ['\\', 'backslash-separators'],
+    ['¦', 'broken-bar-separators'],
+  ] as const) {
+    const candidate = text.split(sep);
+    if (!text.includes('|') && candidate.length >= 6 && /^\s*[0-9đ]{12}\s*$/.test(candidate[0]!)) {
+      repairs.push(name);
+      return candidate;
+    }
+  }
+  return fields;
+}
+
+/**
+ * The number's structure (Circular 07/2016): province 001–096, a digit for century and sex,
+ * the last two digits of the birth year, then six digits. There is no check digit.
+ */
+function idStructureMismatch(id: string, dob: DateParts, sex: Sex | null): { ok: false; rejection: Rejection } | null {
+  const province = Number(id.slice(0, 3));
+  if (province < 1 || province > 96) return reject('bad-province-code', "the ID number's province code (its first 3 digits) does not exist");
+  const centuryDigit = Number(id[3]);
+  const century = 1900 + 100 * Math.floor(centuryDigit / 2);
+  if (century !== Math.floor(dob.year / 100) * 100)
+    return reject('id-century-mismatch', "the ID number's century digit does not match the year of birth");
+  if (id.slice(4, 6) !== String(dob.year % 100).padStart(2, '0'))
+    return reject('id-year-mismatch', "the ID number's year digits do not match the year of birth");
+  const idSex: Sex = centuryDigit % 2 === 0 ? 'male' : 'female';
+  if (sex !== null && sex !== idSex) return reject('id-sex-mismatch', "the ID number's sex digit does not match the sex field");
+  return null;
 }
 
 interface DateParts {

@@ -1,9 +1,10 @@
-import { backoffMs } from '../../util/backoff.js';
-import type { CardReader, DriverDeps, PortState, ScanListener, Unsubscribe } from '../ports.js';
+import type { CardReader, DriverDeps, ScanListener, Unsubscribe } from '../ports.js';
+import { supervise } from '../supervised-port.js';
 import { DuplicateGuard, Framer, type FrameEvent, type Termination } from './framer.js';
 import { MAX_PAYLOAD_BYTES, decodeScannerBytes, parseCccdBytes } from './parse.js';
 import type { ByteLink, LinkOpener } from './transport.js';
-import { maskId, type ScanResult, type ScanSummary } from './types.js';
+import { maskId } from '../../log/mask.js';
+import type { ScanResult, ScanSummary } from './types.js';
 
 export interface ScanAssemblyOptions {
   readonly termination: Termination;
@@ -30,83 +31,35 @@ export interface CardReaderDeps extends DriverDeps {
  * restarts for it. Every frame becomes exactly one ScanResult, or is dropped as a duplicate.
  */
 export function createCardReader(o: CardReaderOptions, deps: CardReaderDeps): CardReader {
-  const { clock, log } = deps;
-  let state: PortState = { kind: 'connecting', attempt: 1 };
-  const stateListeners = new Set<(s: PortState) => void>();
-  let link: ByteLink | null = null;
-  let retryTimer: unknown = null;
-  let attempt = 0;
-  let stopped = false;
-  let lifetime: AbortController | null = null;
-
-  const setState = (next: PortState): void => {
-    if (JSON.stringify(next) === JSON.stringify(state)) return;
-    state = next;
-    for (const l of stateListeners) l(next);
-  };
-
   const assembler = createScanAssembler(o, deps);
-
-  const connect = async (signal: AbortSignal): Promise<void> => {
-    attempt++;
-    assembler.reset();
-    try {
-      const l = await o.openLink(signal);
-      if (stopped) {
-        l.close();
-        return;
-      }
-      link = l;
-      l.onData((chunk) => assembler.push(chunk));
-      l.onClose((reason) => {
+  const port = supervise<ByteLink>({
+    where: o.where,
+    device: 'scanner',
+    deps,
+    retry: { ...o.reconnect, random: deps.random },
+    open: (signal) => {
+      assembler.reset();
+      return o.openLink(signal);
+    },
+    close: (link) => link.close(),
+    attach: (link) => {
+      link.onData((chunk) => assembler.push(chunk));
+      link.onClose((reason) => {
         assembler.reset();
-        link = null;
-        if (stopped) return;
-        log.warn({ where: o.where, reason }, 'card scanner lost; retrying');
-        attempt = 0;
-        setState({ kind: 'faulted', reason: `disconnected: ${reason}` });
-        scheduleRetry(signal);
+        port.lost(link, { code: 'disconnected', reason: `disconnected: ${reason}` }, reason);
       });
-      if (attempt > 1 || state.kind === 'faulted') log.info({ where: o.where }, 'card scanner is back');
-      attempt = 0;
-      setState({ kind: 'ready' });
-    } catch (err) {
-      if (stopped || signal.aborted) return;
-      const reason = errorReason(err);
-      if (state.kind !== 'faulted' || state.reason !== reason) log.warn({ where: o.where, reason }, 'cannot open the card scanner; retrying');
-      setState({ kind: 'faulted', reason });
-      scheduleRetry(signal);
-    }
-  };
-
-  const scheduleRetry = (signal: AbortSignal): void => {
-    if (stopped || signal.aborted) return;
-    const delay = backoffMs(attempt, o.reconnect, deps.random);
-    retryTimer = clock.setTimeout(() => void connect(signal), delay);
-  };
-
+    },
+    say: { cannotOpen: 'cannot open the card scanner; retrying', lost: 'card scanner lost; retrying', back: 'card scanner is back' },
+  });
   return {
     id: 'card',
     driver: o.driver,
-    async open(signal) {
-      stopped = false;
-      lifetime = new AbortController();
-      // Not awaited: the port is `connecting` until the scanner answers, and boot (READY=1)
-      // never waits for a device.
-      void connect(AbortSignal.any([signal, lifetime.signal]));
-    },
-    async close() {
-      stopped = true;
-      lifetime?.abort(new Error('closed'));
-      clock.clearTimeout(retryTimer);
-      link?.close();
-      link = null;
-    },
-    state: () => state,
-    onStateChange(listener): Unsubscribe {
-      stateListeners.add(listener);
-      return () => stateListeners.delete(listener);
-    },
+    // Not awaited: the port is `connecting` until the scanner answers, and boot (READY=1)
+    // never waits for a device.
+    open: async (signal) => void port.start(signal),
+    close: async () => port.stop(),
+    state: port.state,
+    onStateChange: port.onStateChange,
     onScan: (listener) => assembler.onScan(listener),
   };
 }
@@ -183,13 +136,4 @@ function summarize(bytes: Uint8Array): ScanSummary {
   // eslint-disable-next-line no-control-regex -- the same STX wrapper parseCccd strips
   const first = /^\uFEFF?\u0002?(\d{12})/.exec(text);
   return { bytes: bytes.length, fields: text.split('|').length, idLast4: first ? first[1]!.slice(-4) : null };
-}
-
-function errorReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOENT' || /No such file/.test(e?.message ?? '')) return 'device not present';
-  if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  if (e?.code === 'EACCES' || /Permission denied/.test(e?.message ?? ''))
-    return 'permission denied (the scanner should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
-  return e?.message ?? String(err);
 }

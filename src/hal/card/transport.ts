@@ -1,4 +1,4 @@
-import { connectTcp } from '../tcp-connect.js';
+import { connectTcp } from '../../platform/tcp-connect.js';
 import { hangupAwareBinding } from './serial-binding.js';
 
 /**

@@ -63,17 +63,3 @@ export interface ScanSummary {
   /** Last 4 digits of a 12-digit first field, if there is one. */
   readonly idLast4: string | null;
 }
-
-/** "********2345": the only form of an ID number allowed in logs and MQTT. */
-export function maskId(id: string): string {
-  return id.length <= 4 ? '****' : '*'.repeat(id.length - 4) + id.slice(-4);
-}
-
-/** "N. T. Á. T." for "Nguyễn Thị Ánh Tuyết". */
-export function initials(name: string): string {
-  return name
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((w) => `${[...w][0]!.toUpperCase()}.`)
-    .join(' ');
-}

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
-import { backoffMs } from '../../util/backoff.js';
-import { BUTTON_IDS, LED_IDS, type ButtonId, type DriverDeps, type Indicators, type Leds, type PortState, type Unsubscribe } from '../ports.js';
-import { connectTcp } from '../tcp-connect.js';
+import { connectTcp } from '../../platform/tcp-connect.js';
+import { BUTTON_IDS, LED_IDS, type ButtonId, type DriverDeps, type Indicators, type Leds } from '../ports.js';
+import { supervise } from '../supervised-port.js';
+import { createButtonFanout } from './buttons.js';
 import { PANEL_URL, type SimIndicatorsConfig } from './config.js';
 
 /** A panel line longer than this is dropped: the protocol's longest line is about 40 bytes. */
@@ -66,119 +67,54 @@ export function lineSplitter(
  * re-sends the lamps after every (re)connect, since a restarted panel knows nothing.
  */
 export function createSimIndicators(cfg: SimIndicatorsConfig, deps: DriverDeps): Indicators {
-  const { clock, log } = deps;
+  const { log } = deps;
   const where = cfg.url;
   const m = PANEL_URL.exec(cfg.url);
-  let state: PortState = m ? { kind: 'connecting', attempt: 1 } : { kind: 'faulted', reason: `not a tcp://host:port URL: ${cfg.url}` };
-  const stateListeners = new Set<(s: PortState) => void>();
-  const buttonListeners = new Set<(b: ButtonId) => void>();
+  const buttons = createButtonFanout(log);
   let leds: Leds = { ready: 'off', busy: 'off', error: 'off' };
-  let socket: Socket | null = null;
-  let stopped = true;
-  let attempt = 0;
-  let retryTimer: unknown = null;
-  let lifetime = new AbortController();
-
-  const setState = (next: PortState): void => {
-    if (JSON.stringify(next) === JSON.stringify(state)) return;
-    state = next;
-    for (const l of stateListeners) l(next);
-  };
-
-  const emit = (id: ButtonId): void => {
-    for (const l of buttonListeners) {
-      try {
-        l(id);
-      } catch (err) {
-        log.error({ err: err instanceof Error ? err.message : String(err), button: id }, 'a button listener failed');
-      }
-    }
-  };
 
   const onLine = (line: string): void => {
     const button = parseButtonLine(line);
-    if (button) emit(button);
+    if (button) buttons.emit(button);
     else if (line.trim() !== '') log.debug({ where, line: JSON.stringify(line.slice(0, 60)) }, 'ignored a line from the panel');
   };
 
-  const connect = async (): Promise<void> => {
-    if (stopped || !m) return;
-    attempt++;
-    try {
-      const s = await connectTcp(m[1]!, Number(m[2]), lifetime.signal, CONNECT_TIMEOUT_MS);
-      if (stopped) return void s.destroy();
-      socket = s;
+  const port = supervise<Socket>({
+    where,
+    device: 'panel',
+    deps,
+    retry: { baseMs: cfg.reconnectBaseMs, maxMs: cfg.reconnectMaxMs, random: deps.random },
+    initial: m ? { kind: 'connecting', attempt: 1 } : { kind: 'faulted', code: 'bad-url', reason: `not a tcp://host:port URL: ${cfg.url}` },
+    open: (signal) => connectTcp(m![1]!, Number(m![2]), signal, CONNECT_TIMEOUT_MS),
+    close: (s) => s.destroy(),
+    attach(s) {
       const lines = lineSplitter(MAX_PANEL_LINE_BYTES, onLine, (bytes) => log.debug({ where, bytes }, 'dropped an over-long line from the panel'));
       let reason = 'disconnected';
       s.on('data', (chunk: Buffer) => lines.push(chunk));
       s.on('error', (err) => (reason = `disconnected: ${err.message}`));
-      s.on('close', () => {
-        if (socket !== s) return;
-        socket = null;
-        if (stopped) return;
-        log.warn({ where, reason }, 'panel connection lost; retrying');
-        attempt = 0;
-        setState({ kind: 'faulted', reason });
-        scheduleRetry();
-      });
-      if (state.kind === 'faulted') log.info({ where }, 'panel is back');
-      attempt = 0;
+      s.on('close', () => port.lost(s, { code: 'disconnected', reason }, reason));
+      // A restarted panel knows nothing: it is told the lamps on every (re)connect.
       s.write(formatLedsLine(leds));
-      setState({ kind: 'ready' });
-    } catch (err) {
-      if (stopped) return;
-      const reason = errorReason(err);
-      if (state.kind !== 'faulted' || state.reason !== reason) log.warn({ where, reason }, 'cannot reach the panel; retrying');
-      setState({ kind: 'faulted', reason });
-      scheduleRetry();
-    }
-  };
-
-  const scheduleRetry = (): void => {
-    clock.clearTimeout(retryTimer);
-    if (stopped) return;
-    retryTimer = clock.setTimeout(() => void connect(), backoffMs(attempt, { baseMs: cfg.reconnectBaseMs, maxMs: cfg.reconnectMaxMs }, deps.random));
-  };
+    },
+    say: { cannotOpen: 'cannot reach the panel; retrying', lost: 'panel connection lost; retrying', back: 'panel is back' },
+  });
 
   return {
     id: 'indicators',
     driver: 'sim',
     async open(signal) {
-      if (signal.aborted || !stopped) return;
-      stopped = false;
-      lifetime = new AbortController();
-      // Not awaited: boot never waits for a device.
-      void connect();
+      if (!signal.aborted && m) void port.start();
     },
-    async close() {
-      stopped = true;
-      lifetime.abort(new Error('closed'));
-      clock.clearTimeout(retryTimer);
-      const s = socket;
-      socket = null;
-      s?.destroy();
-    },
-    state: () => state,
-    onStateChange(listener): Unsubscribe {
-      stateListeners.add(listener);
-      return () => stateListeners.delete(listener);
-    },
+    close: async () => port.stop(),
+    state: port.state,
+    onStateChange: port.onStateChange,
     setLeds(next) {
       const copy: Leds = { ready: next.ready, busy: next.busy, error: next.error };
       if (LED_IDS.every((id) => copy[id] === leds[id])) return;
       leds = copy;
-      socket?.write(formatLedsLine(leds));
+      port.link?.write(formatLedsLine(leds));
     },
     leds: () => leds,
-    onButton(listener): Unsubscribe {
-      buttonListeners.add(listener);
-      return () => buttonListeners.delete(listener);
-    },
+    onButton: buttons.onButton,
   };
-}
-
-function errorReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  return e?.message ?? String(err);
 }

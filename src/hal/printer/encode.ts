@@ -1,6 +1,6 @@
 import ReceiptPrinterEncoder from '@point-of-sale/receipt-printer-encoder';
-import type { TicketRenderer } from './raster.js';
-import type { TicketBlock, TicketStyle } from './ticket.js';
+import type { TicketRenderer } from '../../printing/ticket/raster.js';
+import type { TicketBlock, TicketStyle } from '../../printing/ticket/ticket.js';
 
 /**
  * Ticket layout → ESC/POS bytes, with @point-of-sale/receipt-printer-encoder: pure JS, knows the

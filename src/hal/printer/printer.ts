@@ -1,17 +1,12 @@
-import { backoffMs } from '../../util/backoff.js';
-import type { DriverDeps, PortState, PrintOutcome, TicketPrinter, Unsubscribe } from '../ports.js';
+import type { Logger } from '../../log/logger.js';
+import type { Clock } from '../../util/clock.js';
+import type { DriverDeps, PortCode, PortState, TicketPrinter } from '../ports.js';
+import { supervise, type Fault } from '../supervised-port.js';
+import { sendJob, type PrinterSession } from './job.js';
 import { decodeStatus, portStateOf, type PrinterStatus } from './status.js';
 import type { PrinterLink, PrinterLinkOpener } from './transport.js';
 
-/**
- * The slowest a working receipt printer is assumed to take a job in, in bytes per second
- * (a constant, not a config key: issue 15 item 6). A raster ticket is ~47 KB; a thermal
- * printer printing it at even 30 mm/s takes ~17 KB/s, and hw-sim's "slow printer" 20 KB/s.
- * After the last byte has left, a status request waits behind the bytes still in the socket
- * and the printer's buffer, so its time limit is stretched by bytes / this rate: ~12 s for a
- * raster ticket, under 0.2 s for a cp1258 one.
- */
-export const MIN_PRINTER_BYTES_PER_SEC = 4000;
+export { MIN_PRINTER_BYTES_PER_SEC } from './job.js';
 
 export interface PrinterOptions {
   readonly driver: string;
@@ -51,256 +46,131 @@ export type PrinterDeps = DriverDeps;
  */
 export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): TicketPrinter {
   const { clock, log } = deps;
-  let state: PortState = { kind: 'connecting', attempt: 1 };
   let status: PrinterStatus | null = null;
-  const listeners = new Set<(s: PortState) => void>();
-  let link: PrinterLink | null = null;
-  let stopped = true;
-  let attempt = 0;
-  let timer: unknown = null;
-  let lifetime = new AbortController();
+  let pollTimer: unknown = null;
   /** Serialises jobs and polls on the one link. */
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => {});
-    return run;
-  };
+  const exclusive = serialQueue();
 
-  const setState = (next: PortState): void => {
-    if (JSON.stringify(next) === JSON.stringify(state)) return;
-    const before = state;
-    state = next;
-    if (next.kind === 'faulted' || next.kind === 'degraded') log.warn({ where: o.where, state: next }, 'printer needs attention');
-    else if (next.kind === 'ready' && (before.kind === 'faulted' || before.kind === 'degraded'))
-      log.info({ where: o.where }, 'printer is ready again');
-    for (const l of listeners) l(next);
-  };
+  const port = supervise<PrinterLink>({
+    where: o.where,
+    device: 'printer',
+    deps,
+    retry: { ...o.reconnect, random: deps.random },
+    onChange: logStateChange(log, o.where),
+    open: (signal) => o.openLink(signal),
+    close: (l) => l.close(),
+    attachSetsState: true,
+    async attach(l) {
+      l.onClose((reason) => {
+        if (port.link !== l) return;
+        status = null;
+        port.lost(l, fault('disconnected'), reason);
+      });
+      if (await exclusive(() => refresh(port.signal))) schedulePoll();
+    },
+    say: { cannotOpen: 'cannot reach the printer; retrying', lost: 'printer connection lost; retrying' },
+  });
 
-  /**
-   * Until when the printer may still be taking in the last job (clock time): a request sent
-   * before then queues behind those bytes. Any answer means it has read everything sent before.
-   */
-  let drainingUntil = 0;
-  const statusLimitMs = (): number => o.statusTimeoutMs + Math.max(0, drainingUntil - clock.now());
+  const ask = statusAsker(o.statusTimeoutMs, clock);
   const readStatus = async (l: PrinterLink, signal: AbortSignal): Promise<PrinterStatus> => {
-    const printer = await l.query(1, statusLimitMs(), signal);
-    drainingUntil = 0;
-    const cause = await l.query(2, o.statusTimeoutMs, signal);
-    const paper = await l.query(4, o.statusTimeoutMs, signal);
-    return decodeStatus(printer, cause, paper);
+    status = await ask.read(l, signal);
+    port.set(portStateOf(status));
+    return status;
   };
 
   /**
    * Gives up on a link: after a timeout the byte stream may be out of step (a late answer
    * would be read as the next one), so a fresh connection is the only safe next step.
    */
-  const drop = (l: PrinterLink, reason: string): void => {
-    if (link !== l) return;
-    log.debug({ where: o.where, reason }, 'dropping the printer link');
-    link = null;
+  const drop = (l: PrinterLink, f: Fault): void => {
+    if (port.link !== l) return;
+    log.debug({ where: o.where, reason: f.reason }, 'dropping the printer link');
     status = null;
-    l.close();
-    if (stopped) return;
-    attempt = 0;
-    setState({ kind: 'faulted', reason });
-    scheduleReconnect();
+    clock.clearTimeout(pollTimer);
+    port.drop(l, f);
   };
 
   /** Reads the status into the port state. False if the printer did not answer. */
-  const refresh = async (signal: AbortSignal, l: PrinterLink | null = link): Promise<boolean> => {
-    if (!l || l !== link) return false;
+  const refresh = async (signal: AbortSignal, l: PrinterLink | null = port.link): Promise<boolean> => {
+    if (!l || l !== port.link) return false;
     try {
-      status = await readStatus(l, signal);
-      setState(portStateOf(status));
+      await readStatus(l, signal);
       return true;
     } catch (err) {
-      if (signal.aborted && !lifetime.signal.aborted) return false; // the job's own deadline; the caller decides
+      if (signal.aborted && !port.signal.aborted) return false; // the job's own deadline; the caller decides
       log.debug({ err }, 'status request failed');
-      drop(l, 'not-answering');
+      drop(l, fault('not-answering'));
       return false;
     }
   };
 
   const schedulePoll = (): void => {
-    clock.clearTimeout(timer);
-    if (stopped) return;
-    timer = clock.setTimeout(() => {
-      void exclusive(() => refresh(lifetime.signal)).finally(() => {
-        if (link) schedulePoll();
+    clock.clearTimeout(pollTimer);
+    if (!port.running) return;
+    pollTimer = clock.setTimeout(() => {
+      void exclusive(() => refresh(port.signal)).finally(() => {
+        if (port.link) schedulePoll();
       });
     }, o.pollMs);
   };
 
-  const connect = async (): Promise<void> => {
-    if (stopped) return;
-    attempt++;
-    try {
-      const l = await o.openLink(lifetime.signal);
-      if (stopped) return l.close();
-      link = l;
-      l.onClose((reason) => {
-        if (link !== l) return;
-        log.warn({ where: o.where, reason }, 'printer connection lost; retrying');
-        drop(l, 'disconnected');
-      });
-      attempt = 0;
-      if (await exclusive(() => refresh(lifetime.signal))) schedulePoll();
-    } catch (err) {
-      if (stopped) return;
-      const reason = errorReason(err);
-      if (state.kind !== 'faulted' || state.reason !== reason) log.warn({ where: o.where, reason }, 'cannot reach the printer; retrying');
-      setState({ kind: 'faulted', reason });
-      scheduleReconnect();
-    }
-  };
-
-  const scheduleReconnect = (): void => {
-    clock.clearTimeout(timer);
-    if (stopped) return;
-    timer = clock.setTimeout(() => void connect(), backoffMs(attempt, o.reconnect, deps.random));
-  };
-
-  /**
-   * The status once a job's bytes have left: what the printer said, that it did not answer
-   * (even allowing for the bytes it still had to take in), that the link closed, or that the
-   * job was called off. Does not drop the link: the caller decides.
-   */
-  const statusAfterJob = async (l: PrinterLink, signal: AbortSignal): Promise<'answered' | 'silent' | 'closed' | 'aborted'> => {
-    if (link !== l) return signal.aborted ? 'aborted' : 'closed';
-    try {
-      status = await readStatus(l, signal);
-      setState(portStateOf(status));
-      return 'answered';
-    } catch (err) {
-      if (signal.aborted) return 'aborted'; // the caller gave up, or the port is closing (and dropped the link)
-      if (link !== l) return 'closed'; // onClose() has already dropped it
-      log.debug({ err }, 'status request after the job failed');
-      return 'silent';
-    }
-  };
-
-  /**
-   * After the last byte has left: until the printer has processed the whole job (GS r, answered
-   * in order with the print data), watching its real-time status meanwhile. Null: printed.
-   */
-  const waitUntilPrinted = async (l: PrinterLink, bytes: number, signal: AbortSignal): Promise<PrintOutcome | null> => {
-    const unconfirmed = (why: string): null => {
-      log.warn(
-        { where: o.where, why, bytes },
-        'the printer did not confirm the ticket; every byte was sent and no fault was reported, so it counts as printed',
-      );
-      drop(l, 'not-answering'); // a late answer would be read as the next one
-      return null;
-    };
-    const allowMs = o.statusTimeoutMs + Math.ceil((bytes * 1000) / MIN_PRINTER_BYTES_PER_SEC);
-    const processed = l.confirm(allowMs, signal).then(
-      () => 'done' as const,
-      () => 'no-answer' as const,
-    );
-    for (;;) {
-      const r = await Promise.race([processed, new Promise<'tick'>((res) => clock.setTimeout(() => res('tick'), 300))]);
-      if (r === 'done') break;
-      if (r === 'no-answer') {
-        if (signal.aborted) return unconfirmed('the job was called off after it was sent');
-        if (link !== l) return { ok: false, reason: 'disconnected' };
-        return unconfirmed(`no answer to GS r within ${allowMs} ms`);
-      }
-      // Paper out or cover open stops the printer mid-job: it will not answer GS r until
-      // someone fixes it, but its real-time status says why (at once on a real printer, behind
-      // the bytes it has yet to take in on a slow one).
-      const s = await statusAfterJob(l, signal);
-      if (s === 'closed') return { ok: false, reason: 'disconnected' };
-      if (s === 'aborted') return unconfirmed('the job was called off after it was sent');
-      if (s === 'silent') return unconfirmed('no answer to DLE EOT while printing');
-      const now = state as PortState; // statusAfterJob() just changed it
-      if (now.kind === 'faulted') {
-        drop(l, now.reason); // the rest of the job must not print when the paper is back
-        return { ok: false, reason: now.reason };
-      }
-    }
-    // On paper; the status afterwards catches a printer that ran out right at the cut.
-    const after = await statusAfterJob(l, signal);
-    if (after === 'silent' || after === 'aborted') return unconfirmed('no answer to DLE EOT after the job');
-    // 'closed' after GS r was answered: the ticket is out; the port reconnects by itself.
-    const now = state as PortState;
-    if (after === 'answered' && now.kind === 'faulted') return { ok: false, reason: now.reason };
-    return null;
-  };
-
-  const print = (bytes: Uint8Array, signal: AbortSignal): Promise<PrintOutcome> =>
-    exclusive(async (): Promise<PrintOutcome> => {
-      const started = clock.now();
-      const l = link;
-      if (!l) return { ok: false, reason: state.kind === 'faulted' ? state.reason : 'not-connected' };
-      // Its own timer, not AbortSignal.timeout(): a timeout signal held only by AbortSignal.any()
-      // can be garbage-collected before it fires (seen with a 16 MB job), and the job then runs
-      // on until the caller gives up.
-      const deadline = new AbortController();
-      const deadlineTimer = clock.setTimeout(() => deadline.abort(new Error(`the job took over ${o.jobTimeoutMs} ms to send`)), o.jobTimeoutMs);
-      const sending = AbortSignal.any([signal, lifetime.signal, deadline.signal]);
-      try {
-        if (!(await refresh(sending, l))) {
-          log.warn({ where: o.where }, 'printer did not answer before the job');
-          return { ok: false, reason: 'not-answering' };
-        }
-        if (state.kind === 'faulted') return { ok: false, reason: state.reason };
-        await l.write(bytes, sending);
-      } catch (err) {
-        const reason = signal.aborted ? 'cancelled' : deadline.signal.aborted ? 'timeout' : 'disconnected';
-        log.warn({ where: o.where, reason, err: errorReason(err) }, 'print job failed while sending');
-        drop(l, reason === 'timeout' ? 'job-timeout' : 'disconnected'); // a half-sent job must not finish later
-        return { ok: false, reason };
-      } finally {
-        clock.clearTimeout(deadlineTimer);
-      }
-      // Every byte has left: from here only the printer (a fault) or the link closing can fail
-      // the job, and the job's send deadline no longer applies.
-      drainingUntil = clock.now() + Math.ceil((bytes.length * 1000) / MIN_PRINTER_BYTES_PER_SEC);
-      const failed = await waitUntilPrinted(l, bytes.length, AbortSignal.any([signal, lifetime.signal]));
-      if (failed) {
-        log.warn({ where: o.where, reason: failed.ok ? '' : failed.reason }, 'print job did not complete');
-        return failed;
-      }
-      return { ok: true, ms: clock.now() - started, bytes: bytes.length };
-    });
+  const session: PrinterSession = { o, clock, log, port, refresh, drop, readStatus, draining: ask.draining };
 
   return {
     id: 'printer',
     driver: o.driver,
+    // The port lives until close(), not as long as the open signal: a stop request must not
+    // tear the ticket being printed; main.ts lets it finish, then closes the port.
+    // Not awaited: boot never waits for a device.
     async open(signal) {
-      if (signal.aborted) return;
-      stopped = false;
-      // The port lives until close(), not as long as the open signal: a stop request must not
-      // tear the ticket being printed; main.ts lets it finish, then closes the port.
-      lifetime = new AbortController();
-      // Not awaited: boot never waits for a device.
-      void connect();
+      if (!signal.aborted) void port.start();
     },
     async close() {
-      stopped = true;
-      lifetime.abort(new Error('closed'));
-      clock.clearTimeout(timer);
-      const l = link;
-      link = null;
-      l?.close();
+      clock.clearTimeout(pollTimer);
+      port.stop();
     },
-    state: () => state,
+    state: port.state,
     status: () => status,
-    onStateChange(listener): Unsubscribe {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    print,
+    onStateChange: port.onStateChange,
+    print: (bytes, signal) => exclusive(() => sendJob(session, bytes, signal)),
   };
 }
 
-function errorReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOENT') return 'device not present';
-  if (e?.code === 'ECONNREFUSED') return 'connection refused';
-  if (e?.code === 'EBUSY') return 'device busy (another program has it open)';
-  if (e?.code === 'EACCES')
-    return 'permission denied (the printer should be group kioskd: is /etc/udev/rules.d/99-kioskd.rules installed? then udevadm trigger)';
-  return e?.message ?? String(err);
+/** The printer's own faults say it in one word, the code itself. */
+const fault = (code: PortCode): Fault => ({ code, reason: code });
+
+/** Runs the calls one after another, whether the one before succeeded or not. */
+function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+}
+
+function logStateChange(log: Logger, where: string): (next: PortState, before: PortState) => void {
+  return (next, before) => {
+    if (next.kind === 'faulted' || next.kind === 'degraded') log.warn({ where, state: next }, 'printer needs attention');
+    else if (next.kind === 'ready' && (before.kind === 'faulted' || before.kind === 'degraded')) log.info({ where }, 'printer is ready again');
+  };
+}
+
+/** DLE EOT 1, 2 and 4, decoded. */
+function statusAsker(statusTimeoutMs: number, clock: Clock) {
+  /**
+   * Until when the printer may still be taking in the last job (clock time): a request sent
+   * before then queues behind those bytes. Any answer means it has read everything sent before.
+   */
+  let drainingUntil = 0;
+  return {
+    draining: (untilMs: number) => void (drainingUntil = untilMs),
+    async read(l: PrinterLink, signal: AbortSignal): Promise<PrinterStatus> {
+      const printer = await l.query(1, statusTimeoutMs + Math.max(0, drainingUntil - clock.now()), signal);
+      drainingUntil = 0;
+      const cause = await l.query(2, statusTimeoutMs, signal);
+      const paper = await l.query(4, statusTimeoutMs, signal);
+      return decodeStatus(printer, cause, paper);
+    },
+  };
 }

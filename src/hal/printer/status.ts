@@ -27,10 +27,10 @@ export function decodeStatus(printer: number, offlineCause: number, paper: numbe
 
 /** What the kiosk makes of it: only a printer that can print a whole ticket is usable. */
 export function portStateOf(s: PrinterStatus): PortState {
-  if (s.paper === 'out') return { kind: 'faulted', reason: 'paper-out' };
-  if (s.coverOpen) return { kind: 'faulted', reason: 'cover-open' };
-  if (s.error) return { kind: 'faulted', reason: 'printer-error' };
-  if (!s.online) return { kind: 'faulted', reason: 'offline' };
-  if (s.paper === 'near-end') return { kind: 'degraded', reason: 'paper-near-end' };
+  if (s.paper === 'out') return { kind: 'faulted', code: 'paper-out', reason: 'paper-out' };
+  if (s.coverOpen) return { kind: 'faulted', code: 'cover-open', reason: 'cover-open' };
+  if (s.error) return { kind: 'faulted', code: 'printer-error', reason: 'printer-error' };
+  if (!s.online) return { kind: 'faulted', code: 'offline', reason: 'offline' };
+  if (s.paper === 'near-end') return { kind: 'degraded', code: 'paper-near-end', reason: 'paper-near-end' };
   return { kind: 'ready' };
 }

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { connectTcp } from '../tcp-connect.js';
+import { connectTcp } from '../../platform/tcp-connect.js';
 import { isStatusByte } from './status.js';
 
 /**

@@ -1,3 +1,4 @@
+import { PortFaultError } from '../supervised-port.js';
 import { Answers, ask, type PrinterLink, type PrinterLinkOpener } from './transport.js';
 
 /**
@@ -41,7 +42,10 @@ export function usbPrinter(vendorId: number, productId: number, loadUsb: () => P
     try {
       usb = (await loadUsb()) as UsbModule;
     } catch {
-      throw new Error('the optional "usb" module is not installed (npm install usb@2.9.0; needs libudev1)');
+      throw new PortFaultError({
+        code: 'not-installed',
+        reason: 'the optional "usb" module is not installed (npm install usb@2.9.0; needs libudev1)',
+      });
     }
     const device = usb.findByIds(vendorId, productId);
     if (!device) throw Object.assign(new Error(`no printer at ${where}`), { code: 'ENOENT' });

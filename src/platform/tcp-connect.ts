@@ -17,7 +17,11 @@ export function connectTcp(host: string, port: number, signal: AbortSignal, time
       reject(err);
     };
     const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    const timer = setTimeout(() => fail(new Error(`no answer from ${host}:${port} within ${timeoutMs / 1000} s`)), timeoutMs);
+    // ETIMEDOUT, so the port classifies it as "unreachable" like a kernel connect timeout.
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error(`no answer from ${host}:${port} within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     const onError = (err: Error): void => fail(err);
     const cleanup = (): void => {
       clearTimeout(timer);

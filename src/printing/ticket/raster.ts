@@ -1,7 +1,8 @@
 import * as PImage from 'pureimage';
 import QRCode from 'qrcode';
 import { loadFont } from './fonts.js';
-import { paperDots, type TicketBlock, type TicketStyle } from './ticket.js';
+import { paperDots } from './layout.js';
+import type { TicketBlock, TicketStyle } from './ticket.js';
 
 /**
  * Renders a ticket layout to one black-and-white picture, the safe default for Vietnamese:

@@ -1,83 +1,32 @@
 import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BhytGatewayFault } from '../devices/bhyt-gateway.js';
-import type { IdentityFault } from '../devices/identity-service.js';
+import { applyControl } from '../control/table.js';
 import { formatDuration } from '../duration.js';
-import { SAMPLE_IDENTITIES } from '../identities.js';
 import type { KioskSim } from '../kiosk.js';
 import { daemonNote, daemonRunning, markNow, sleep, StepFailed, type ScenarioContext } from './context.js';
 import type { Action } from './schema.js';
 import { brief, getPath, mismatches, show } from './values.js';
 
-const person = (n: number) => SAMPLE_IDENTITIES[n - 1]!;
-const BHYT_FAULT: Record<string, BhytGatewayFault> = {
-  none: 'none',
-  up: 'none',
-  down: 'down',
-  slow: 'slow',
-  '500': 'http-500',
-  'expire-token': 'expire-token',
-  'malformed-json': 'malformed-json',
-};
-const PORTRAIT_FAULT: Record<string, IdentityFault> = { none: 'none', down: 'down', slow: 'slow', '500': 'http-500' };
-
-/** Does one action on the virtual devices or the daemon; resolves with a note for the report, if any. */
-export async function runAction(step: Action, ctx: ScenarioContext): Promise<string | undefined> {
+/** Does one step on the devices, the broker or the daemon; resolves with a note for the report, if any. */
+export async function applyStep(step: Action, ctx: ScenarioContext): Promise<string | undefined> {
   const { kiosk: k } = ctx;
   const { sim } = k;
-  switch (step.kind) {
-    case 'scan': {
-      ctx.lastScanAt = ctx.clock.now();
-      if (step.identity !== undefined) {
-        await sim.scanner.scan(person(step.identity), {
-          ...(step.form ? { form: step.form } : {}),
-          ...(step.terminator !== undefined ? { terminator: step.terminator } : {}),
-        });
-        return undefined;
-      }
-      if (step.text !== undefined) await sim.scanner.send(step.text + (step.terminator ?? '\r\n'));
-      else await sim.scanner.send(Buffer.from(step.hex!.replace(/\s+/g, ''), 'hex'));
-      return undefined;
-    }
-    case 'face':
-      await sim.showFace(step.who);
-      ctx.face = step.who;
-      return undefined;
-    case 'camera':
-      if (step.mode === 'fail') await sim.camera.fail('no cameras available');
-      else if (step.mode === 'hang') await sim.camera.hang();
-      else if (step.mode === 'garbage') await sim.camera.garbage();
-      else await sim.showFace(ctx.face);
-      return undefined;
-    case 'press':
-      if (!sim.panel.press(step.button))
+  if ('calls' in step) {
+    if (step.kind === 'scan') ctx.lastScanAt = ctx.clock.now();
+    for (const c of step.calls) {
+      if (c.action === 'panel.press' && !sim.panel.connected())
         throw new StepFailed([
           `expected kioskd to be connected to the button panel`,
           `saw: no connection${daemonNote(k) ? ` (${daemonNote(k)})` : ''}`,
         ]);
-      return undefined;
-    case 'paper':
-      sim.printer.state.paper = step.level;
-      return undefined;
-    case 'printer':
-      await printer(k, step);
-      return undefined;
-    case 'scanner':
-      if (step.action === 'unplug') await sim.scanner.unplug();
-      else await sim.scanner.plug();
-      return undefined;
+      await applyControl(k, c);
+    }
+    return undefined;
+  }
+  switch (step.kind) {
     case 'broker':
       if (step.action === 'stop') await sim.broker.close();
       else await startBroker(ctx);
-      return undefined;
-    case 'bhyt':
-      if (step.identity !== undefined) sim.gateway.setResult(person(step.identity).idNumber, step.result!);
-      else await sim.gateway.setFault(BHYT_FAULT[step.fault!]!, step.delay !== undefined ? { delayMs: step.delay } : {});
-      return undefined;
-    case 'portrait':
-      if (step.withhold !== undefined) sim.identity.withhold(person(step.withhold).idNumber);
-      else if (step.restore !== undefined) sim.identity.restore(person(step.restore).idNumber);
-      else sim.identity.setFault(PORTRAIT_FAULT[step.fault!]!);
       return undefined;
     case 'command':
       return command(step, ctx);
@@ -101,7 +50,7 @@ export async function runAction(step: Action, ctx: ScenarioContext): Promise<str
       return k.daemon.signalCode ? `killed by ${k.daemon.signalCode}` : `exited with code ${k.daemon.exitCode}`;
     }
     case 'restart_daemon':
-      await stopDaemon(k, ctx);
+      await stopDaemonForRestart(k);
       try {
         await k.restartDaemon(step.clockBackMs === undefined ? {} : { clockBackMs: step.clockBackMs });
       } catch (err) {
@@ -149,28 +98,8 @@ async function startBroker(ctx: ScenarioContext): Promise<void> {
 }
 
 /** Stops a running daemon politely (SIGKILL after 20 s), so a new one can start. */
-export async function stopDaemon(k: KioskSim, ctx: Pick<ScenarioContext, 'clock' | 'signal'>): Promise<void> {
-  if (!daemonRunning(k)) return;
-  const exited = new Promise<void>((r) => k.daemon.once('exit', () => r()));
-  k.daemon.kill('SIGTERM');
-  if (await within(ctx, exited, 20_000)) return;
-  k.daemon.kill('SIGKILL');
-  await exited;
-}
-
-async function printer(k: KioskSim, step: Extract<Action, { kind: 'printer' }>): Promise<void> {
-  const p = k.sim.printer;
-  if (step.ok) {
-    Object.assign(p.state, { paper: 'ok', coverOpen: false, offline: false, error: false, mute: false });
-    p.faults = {};
-    await p.plug();
-  }
-  if (step.paper_out_after_bytes !== undefined) p.faults.paperOutAfterBytes = step.paper_out_after_bytes;
-  if (step.drain_bytes_per_sec !== undefined) p.faults.drainBytesPerSec = step.drain_bytes_per_sec;
-  if (step.disconnect_after_bytes !== undefined) p.faults.disconnectAfterBytes = step.disconnect_after_bytes;
-  if (step.cover !== undefined) p.state.coverOpen = step.cover === 'open';
-  if (step.power === 'off') await p.unplug();
-  if (step.power === 'on') await p.plug();
+export async function stopDaemonForRestart(k: KioskSim): Promise<void> {
+  await k.stopDaemon(20_000);
 }
 
 /** Sends a command to the daemon as central monitoring would and waits for its answer. */

@@ -1,6 +1,7 @@
 /**
  * What the check-in machine asks the outside world to do, one call per step. The machine
- * only sequences them; main.ts hands in implementations backed by devices and services.
+ * only sequences them; the daemon hands in implementations backed by devices and services
+ * (src/checkin/device-steps.ts).
  * Every call takes an AbortSignal: leaving a step (timeout, cancel, shutdown) aborts it.
  * Personal data never passes through here: a step gets the session id and looks the
  * identity up in the session store that its implementation owns.
