@@ -31,6 +31,12 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // A promise nobody awaits loses its rejection: the daemon must say `void` where it means it.
+    files: ['src/**/*.ts', 'hw-sim/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
+  },
+  {
     languageOptions: {
       globals: {
         process: 'readonly',
