@@ -8,16 +8,7 @@
  */
 import pino from 'pino';
 import { FaceEngine } from '../src/faceid/engine.js';
-import {
-  acceptRate,
-  allPairs,
-  embedAll,
-  equalErrorRate,
-  listPhotos,
-  pairDistances,
-  thresholdAtFar,
-  type LabelledPhoto,
-} from '../src/faceid/evaluate.js';
+import * as evaluate from '../src/faceid/evaluate.js';
 import type { Metric } from '../src/faceid/metric.js';
 
 type Vec = number[];
@@ -101,10 +92,10 @@ export async function adaptBench(data: readonly string[], recognizer: string | u
     pino({ level: 'warn' }),
   );
   const info = await engine.start();
-  const dev = listPhotos([devDir]);
-  const asia = listPhotos([asiaDir]);
-  const devE = (await embedAll(engine, dev, 'reference')).map((e) => e.embedding);
-  const asiaE = (await embedAll(engine, asia, 'reference')).map((e) => e.embedding);
+  const dev = evaluate.listPhotos([devDir]);
+  const asia = evaluate.listPhotos([asiaDir]);
+  const devE = (await evaluate.embedAll(engine, dev, 'reference')).map((e) => e.embedding);
+  const asiaE = (await evaluate.embedAll(engine, asia, 'reference')).map((e) => e.embedding);
   await engine.stop();
   const ids = [...new Set(asia.map((p) => p.id))].sort();
   console.log(
@@ -116,18 +107,18 @@ export async function adaptBench(data: readonly string[], recognizer: string | u
       const train = new Set(ids.filter((_, i) => i % 2 === fold));
       const fitOn = asia.map((p, i) => ({ id: p.id, e: asiaE[i] })).filter((s): s is { id: string; e: Vec } => train.has(s.id) && s.e !== null);
       const whiten = fitWhitening(fitOn, reg);
-      const test: LabelledPhoto[] = [...dev, ...asia.filter((p) => !train.has(p.id))];
+      const test: evaluate.LabelledPhoto[] = [...dev, ...asia.filter((p) => !train.has(p.id))];
       const raw = [...devE, ...asiaE.filter((_, i) => !train.has(asia[i]!.id))].map((e) => (e ? [...e] : null));
       const adapted = raw.map((e) => (e ? whiten(e) : null));
       for (const [name, emb, metric] of [
         ['raw', raw, info.recognizer.metric],
         ['whitened', adapted, 'cosine'],
       ] as const) {
-        const d = pairDistances(test, allPairs(test), emb, emb, metric as Metric, () => null);
+        const d = evaluate.pairDistances(test, evaluate.allPairs(test), emb, emb, metric as Metric, () => null);
         const asiaPairs = d.bySet.get('dev-asia') ?? d.bySet.get(asia[0]!.set)!;
-        const t = thresholdAtFar(d.impostor, 1e-3);
+        const t = evaluate.thresholdAtFar(d.impostor, 1e-3);
         rows.push(
-          `  fold ${fold} ${name.padEnd(8)}: EER ${(equalErrorRate(d.genuine, d.impostor) * 100).toFixed(2)}%, TAR@1e-3 ${(acceptRate(d.genuine, t) * 100).toFixed(1)}%, East-Asian FAR at that threshold ${(acceptRate(asiaPairs, t) * 100).toFixed(2)}%, TAR at East-Asian FAR 1e-3 ${(acceptRate(d.genuine, Math.min(t, thresholdAtFar(asiaPairs, 1e-3))) * 100).toFixed(1)}%`,
+          `  fold ${fold} ${name.padEnd(8)}: EER ${(evaluate.equalErrorRate(d.genuine, d.impostor) * 100).toFixed(2)}%, TAR@1e-3 ${(evaluate.acceptRate(d.genuine, t) * 100).toFixed(1)}%, East-Asian FAR at that threshold ${(evaluate.acceptRate(asiaPairs, t) * 100).toFixed(2)}%, TAR at East-Asian FAR 1e-3 ${(evaluate.acceptRate(d.genuine, Math.min(t, evaluate.thresholdAtFar(asiaPairs, 1e-3))) * 100).toFixed(1)}%`,
         );
       }
     }

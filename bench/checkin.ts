@@ -13,8 +13,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import mqtt from 'mqtt';
-import { startSim } from '../hw-sim/sim.js';
+import { startSim, TOPIC_PREFIX } from '../hw-sim/sim.js';
+import { KioskClient } from '../src/mqtt/kiosk-client.js';
+import { kioskTopics } from '../src/mqtt/topics.js';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
 import { fitLine, GcTrace, readRss } from './memory.js';
 
@@ -57,24 +58,30 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
     },
   });
   sim.printer.render = false;
-  const base = `kiosk/${sim.deviceId}`;
-  const watcher = await mqtt.connectAsync(sim.broker.url, { protocolVersion: 4 });
-  await watcher.subscribeAsync(`${base}/#`);
+  const topics = kioskTopics(TOPIC_PREFIX, sim.deviceId);
+  // Compared as whole strings: the watcher sees every message of the run.
+  const [stateTopic, healthTopic, completedTopic, failedTopic] = [
+    topics.retained('state'),
+    topics.retained('health'),
+    topics.event('checkin.completed'),
+    topics.event('checkin.failed'),
+  ];
   let mode = '';
   const health: Array<{ loop_lag_p99_ms: number; tensors: number | null; at: number }> = [];
   let ended: ((d: Record<string, unknown>) => void) | null = null;
-  watcher.on('message', (topic, payload) => {
-    const text = payload.toString();
-    if (topic === `${base}/state`) mode = (JSON.parse(text) as { mode: string }).mode;
-    else if (topic === `${base}/health`)
-      health.push({ ...(JSON.parse(text) as { loop_lag_p99_ms: number; tensors: number | null }), at: performance.now() });
-    else if (topic === `${base}/event/checkin.completed` || topic === `${base}/event/checkin.failed`) {
-      // Forgotten here, in order, not after the awaits: the kiosk's "idle" can arrive in the same
-      // packet batch as the event, and clearing it later would wait for an idle already seen.
-      mode = '';
-      ended?.((JSON.parse(text) as { data: Record<string, unknown> }).data);
-    }
-  });
+  const watcher = await KioskClient.connect({ url: sim.broker.url, clientId: 'bench-checkin', deviceId: sim.deviceId }, (client) =>
+    client.onMessage(({ topic, payload: text }) => {
+      if (topic === stateTopic) mode = (JSON.parse(text) as { mode: string }).mode;
+      else if (topic === healthTopic)
+        health.push({ ...(JSON.parse(text) as { loop_lag_p99_ms: number; tensors: number | null }), at: performance.now() });
+      else if (topic === completedTopic || topic === failedTopic) {
+        // Forgotten here, in order, not after the awaits: the kiosk's "idle" can arrive in the same
+        // packet batch as the event, and clearing it later would wait for an idle already seen.
+        mode = '';
+        ended?.((JSON.parse(text) as { data: Record<string, unknown> }).data);
+      }
+    }),
+  );
   const gc = new GcTrace();
   const daemon = spawn(process.execPath, [...(heap ? ['--trace-gc'] : []), entry, '--config', sim.configPath, '--exit-with-parent'], {
     stdio: ['ignore', heap ? 'pipe' : 'ignore', 'inherit'],
@@ -103,7 +110,7 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
         daemon.kill('SIGTERM');
         await exited;
       }
-      await watcher.endAsync();
+      await watcher.end();
       await sim.stop();
     })());
   try {

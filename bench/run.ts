@@ -11,40 +11,27 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { startSim } from '../hw-sim/sim.js';
+import { driverFor } from '../hw-sim/print-sample.js';
+import { startSim, TOPIC_PREFIX } from '../hw-sim/sim.js';
+import { KioskClient } from '../src/mqtt/kiosk-client.js';
+import { kioskTopics } from '../src/mqtt/topics.js';
 import { adaptBench } from './adapt.js';
 import { checkinBench } from './checkin.js';
 import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
-import { createTicketPrinter } from '../src/hal/printer/printer.js';
 import { createTicketRenderer } from '../src/printing/ticket/raster.js';
 import { layoutTicket } from '../src/printing/ticket/layout.js';
-import { tcpPrinter } from '../src/hal/printer/transport.js';
 import { sampleTicket } from '../src/printing/ticket/test-ticket.js';
-import { systemClock } from '../src/util/clock.js';
 
 /** Ticket to virtual printer over TCP 9100: encode, send, and the status checks before and after. */
 async function print(count: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kioskd-bench-'));
   const vp = await VirtualPrinter.start({ outDir: dir, ocr: false });
-  const port = createTicketPrinter(
-    {
-      driver: 'escpos-tcp',
-      where: vp.url,
-      openLink: tcpPrinter(vp.host, vp.tcpPort),
-      pollMs: 60_000,
-      statusTimeoutMs: 1500,
-      jobTimeoutMs: 20_000,
-      reconnect: { baseMs: 100, maxMs: 500 },
-    },
-    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
-  );
+  const port = driverFor(vp, { baseMs: 100, maxMs: 500 });
   await port.open(new AbortController().signal);
   while (port.state().kind !== 'ready') await new Promise((r) => setTimeout(r, 20));
   const t0 = performance.now();
@@ -94,13 +81,16 @@ async function idle(seconds: number): Promise<void> {
   const entry = 'dist/src/main.js';
   if (!existsSync(entry)) throw new Error('run `npm run build` first: the benchmark measures the built daemon');
   const sim = await startSim({ brokerPort: 0, deviceId: 'bench' });
-  const watcher = await mqtt.connectAsync(sim.broker.url, { protocolVersion: 4 });
-  await watcher.subscribeAsync('kiosk/bench/status');
-  const t0 = performance.now();
+  let t0 = NaN;
   let onlineMs = NaN;
-  watcher.on('message', (_t, p) => {
-    if (p.toString() === 'online' && Number.isNaN(onlineMs)) onlineMs = performance.now() - t0;
-  });
+  const watcher = await KioskClient.connect(
+    { url: sim.broker.url, clientId: 'bench-idle', filter: kioskTopics(TOPIC_PREFIX, sim.deviceId).retained('status') },
+    (client) =>
+      client.onMessage(({ payload }) => {
+        if (payload === 'online' && Number.isNaN(onlineMs)) onlineMs = performance.now() - t0;
+      }),
+  );
+  t0 = performance.now();
   const daemon = spawn(process.execPath, [entry, '--config', sim.configPath], { stdio: 'ignore' });
   const rss: number[] = [];
   for (let i = 0; i < seconds; i++) {
@@ -111,7 +101,7 @@ async function idle(seconds: number): Promise<void> {
   }
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.on('exit', r));
-  await watcher.endAsync();
+  await watcher.end();
   await sim.stop();
   const settled = rss.slice(Math.floor(rss.length / 2)).sort((a, b) => a - b);
   const med = settled[Math.floor(settled.length / 2)] ?? NaN;

@@ -54,7 +54,7 @@ export interface SimFacesOptions {
 
 /**
  * Chosen with the real FaceEngine (wasm backend, shipped calibration, L2 threshold 0.4041;
- * test/portraits.test.ts checks every pair). The people are East Asian because the patients
+ * test/integration/portraits.test.ts checks every pair). The people are East Asian because the patients
  * are Vietnamese, and sex and rough age follow the sample card. Each camera photo passes the
  * kiosk's camera rules when placed unscaled. LFW crops are 250 px and CASIA crops 168×193 px;
  * enlarged, they would be refused as blurry. Distances are portrait against camera frame:

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { kioskFilter, kioskTopics, parseKioskTopic, type KioskTopicNames } from '../src/mqtt/topics.js';
 import { systemClock, type Clock } from '../src/util/clock.js';
 import { advanceDaemonClock, daemonExit, spawnDaemon, stopDaemon, type ClockMove, type DaemonExit } from './daemon.js';
 import { SAMPLE_IDENTITIES } from './identities.js';
-import { startSim, type Sim, type SimOptions } from './sim.js';
+import { startSim, TOPIC_PREFIX, type Sim, type SimOptions } from './sim.js';
 import type { PrintedTicket } from './devices/printer.js';
 import { until } from './wait.js';
 import { Watcher, type Seen } from './watch.js';
@@ -46,7 +47,10 @@ export interface KioskOptions extends SimOptions {
 export interface KioskSim extends Kiosk {
   readonly daemon: ChildProcess;
   readonly watch: Watcher;
+  /** `kiosk/<device id>` */
   readonly base: string;
+  /** The kiosk's topics, from the contract's builders. */
+  readonly topics: KioskTopicNames;
   readonly advanceClock: NonNullable<Kiosk['advanceClock']>;
   /** Shows face N (or `face`) to the camera, scans sample identity N (1-based) and answers the consent question when asked. */
   checkIn(
@@ -135,14 +139,13 @@ export async function startKiosk(opts: KioskOptions = {}): Promise<Kiosk> {
 
 /** startKiosk with face models on by default, its MQTT traffic watched, and resolved once kioskd is idle. */
 export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSim> {
-  const made: { watch?: Watcher } = {};
-  let base = '';
+  const made: { watch?: Watcher; topics?: KioskTopicNames } = {};
   const kiosk = await startKiosk({
     faceid: true,
     ...opts,
     beforeDaemon: async (sim) => {
-      base = `kiosk/${sim.deviceId}`;
-      made.watch = await Watcher.start(sim.broker.url, `${base}/#`);
+      made.topics = kioskTopics(TOPIC_PREFIX, sim.deviceId);
+      made.watch = await Watcher.start(sim.broker.url, kioskFilter(TOPIC_PREFIX, sim.deviceId));
       await opts.beforeDaemon?.(sim);
     },
   }).catch(async (err: unknown) => {
@@ -150,12 +153,19 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
     throw err;
   });
   const watch = made.watch!;
+  const topics = made.topics!;
   const payloadOf = (m: Seen): Record<string, unknown> => JSON.parse(m.payload) as Record<string, unknown>;
   const { sim } = kiosk;
+  /** True for this kiosk's events of one of `kinds`. */
+  const isEvent = (m: Seen, ...kinds: string[]): boolean => {
+    const t = parseKioskTopic(TOPIC_PREFIX, m.topic);
+    return t?.kind === 'event' && t.kiosk === sim.deviceId && kinds.includes(t.event);
+  };
   const k: KioskSim = {
     sim,
     watch,
-    base,
+    base: topics.base,
+    topics,
     get daemon() {
       return kiosk.daemon!;
     },
@@ -169,16 +179,12 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
       await sim.stop();
     },
     async waitEvent(kind, pred = () => true, timeoutMs = 20_000, from = 0) {
-      const m = await watch.waitFor(
-        (m) => m.topic === `${base}/event/${kind}` && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>),
-        timeoutMs,
-        from,
-      );
+      const m = await watch.waitFor((m) => isEvent(m, kind) && pred((payloadOf(m)['data'] ?? {}) as Record<string, unknown>), timeoutMs, from);
       return payloadOf(m)['data'] as Record<string, unknown>;
     },
     async waitState(pred, timeoutMs = 20_000) {
       // The kiosk's current state is the last one published; only it, or a later one, counts.
-      const isState = (m: Seen): boolean => m.topic === `${base}/state`;
+      const isState = (m: Seen): boolean => m.topic === topics.retained('state');
       const last = watch.seen.findLastIndex(isState);
       return payloadOf(await watch.waitFor((m) => isState(m) && pred(payloadOf(m)), timeoutMs, Math.max(0, last)));
     },
@@ -195,7 +201,7 @@ export async function startKioskSim(opts: KioskSimOptions = {}): Promise<KioskSi
         if (!sim.panel.press(o.consent === 'no' ? 'consent-no' : 'consent-yes')) throw new Error('kioskd is not connected to the button panel');
       }
       const endOf = (m: Seen): boolean =>
-        (m.topic === `${base}/event/checkin.completed` || m.topic === `${base}/event/checkin.failed`) &&
+        isEvent(m, 'checkin.completed', 'checkin.failed') &&
         (payloadOf(m)['data'] as Record<string, unknown>)['session_id'] === started['session_id'];
       const end = payloadOf(await watch.waitFor(endOf, o.timeoutMs ?? 30_000, from))['data'] as Record<string, unknown>;
       await sim.printer.settled();

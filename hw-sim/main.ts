@@ -7,12 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
+import { KioskClient, KioskCommandError } from '../src/mqtt/kiosk-client.js';
+import { kioskTopics } from '../src/mqtt/topics.js';
 import { printSample } from './print-sample.js';
 import { runConsole, type ConsoleDevices } from './console.js';
 import { daemonExit, stopDaemon, type ClockMove } from './daemon.js';
 import { startKiosk, type Kiosk, type KioskOptions } from './kiosk.js';
-import type { Sim } from './sim.js';
+import { TOPIC_PREFIX, type Sim } from './sim.js';
 import type { AdvanceClock } from './web/kiosk-clock.js';
 import { startWebPanel, type WebPanel } from './web/server.js';
 
@@ -177,7 +178,7 @@ async function start(o: StartOptions): Promise<number> {
   };
   const consoleDevices: ConsoleDevices = {
     sim: k.sim,
-    ask: (cmd: string, args: Record<string, unknown>) => askDaemon(k.sim.broker.url, `kiosk/${k.sim.deviceId}`, cmd, args),
+    ask: (cmd: string, args: Record<string, unknown>) => askDaemon(k.sim.broker.url, k.sim.deviceId, cmd, args),
     ...(k.advanceClock ? { advanceClock: k.advanceClock } : {}),
   };
   const say = (line: string): void => void (line && process.stdout.write(line + '\n'));
@@ -275,22 +276,22 @@ async function openPanel(sim: Sim, port: number | undefined, advanceClock: Advan
   }
 }
 
-/** One command to the daemon over the broker, as central monitoring would send it. */
-async function askDaemon(url: string, base: string, command: string, args: Record<string, unknown>): Promise<string> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `hw-sim-console-${process.pid}`, reconnectPeriod: 0 });
+/** One command to the daemon over the broker, as central monitoring would send it; the console prints the reply. */
+async function askDaemon(url: string, deviceId: string, command: string, args: Record<string, unknown>): Promise<string> {
+  const client = await KioskClient.connect({
+    url,
+    clientId: `hw-sim-console-${process.pid}`,
+    deviceId,
+    filter: kioskTopics(TOPIC_PREFIX, deviceId).response(command),
+    reconnectPeriodMs: 0,
+  });
   try {
-    const transaction = `console-${Date.now()}`;
-    const answer = new Promise<string>((resolve) => {
-      client.on('message', (_topic, payload) => {
-        const r = JSON.parse(payload.toString()) as { transaction?: string; status: string; data?: unknown; error?: string };
-        if (r.transaction === transaction) resolve(r.status === 'ok' ? JSON.stringify(r.data) : `error: ${r.error}`);
-      });
-    });
-    await client.subscribeAsync(`${base}/cmd/${command}/response`);
-    await client.publishAsync(`${base}/cmd/${command}`, JSON.stringify({ ...args, transaction }));
-    return await Promise.race([answer, new Promise<string>((r) => setTimeout(() => r('no answer from kioskd within 30 s'), 30_000))]);
+    return JSON.stringify(await client.command(command, args, { timeoutMs: 30_000, transactionPrefix: 'console' }));
+  } catch (err) {
+    if (!(err instanceof KioskCommandError) || err.reason === 'unsent') throw err;
+    return err.reason === 'refused' ? `error: ${err.message}` : 'no answer from kioskd within 30 s';
   } finally {
-    await client.endAsync();
+    await client.end();
   }
 }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
+import type { TicketPrinter } from '../src/hal/ports.js';
 import { encodeTicket, type TextMode } from '../src/hal/printer/encode.js';
 import { createTicketPrinter } from '../src/hal/printer/printer.js';
 import { tcpPrinter } from '../src/hal/printer/transport.js';
@@ -22,18 +23,7 @@ export interface SampleResult {
  */
 export async function printSample(o: { outDir: string; paperMm: 80 | 58; text: TextMode; model?: string }): Promise<SampleResult> {
   const printer = await VirtualPrinter.start({ outDir: o.outDir, paperMm: o.paperMm });
-  const port = createTicketPrinter(
-    {
-      driver: 'escpos-tcp',
-      where: printer.url,
-      openLink: tcpPrinter(printer.host, printer.tcpPort),
-      pollMs: 60_000,
-      statusTimeoutMs: 1500,
-      jobTimeoutMs: 20_000,
-      reconnect: { baseMs: 200, maxMs: 1000 },
-    },
-    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
-  );
+  const port = driverFor(printer, { baseMs: 200, maxMs: 1000 });
   const ready = new Promise<void>((resolve) => port.onStateChange((s) => s.kind === 'ready' && resolve()));
   try {
     await port.open(AbortSignal.timeout(10_000));
@@ -66,4 +56,20 @@ export async function printSample(o: { outDir: string; paperMm: 80 | 58; text: T
     await port.close();
     await printer.stop();
   }
+}
+
+/** The daemon's own ESC/POS driver on a virtual printer over TCP, silent, its idle status poll once a minute. */
+export function driverFor(printer: VirtualPrinter, reconnect: { readonly baseMs: number; readonly maxMs: number }): TicketPrinter {
+  return createTicketPrinter(
+    {
+      driver: 'escpos-tcp',
+      where: printer.url,
+      openLink: tcpPrinter(printer.host, printer.tcpPort),
+      pollMs: 60_000,
+      statusTimeoutMs: 1500,
+      jobTimeoutMs: 20_000,
+      reconnect,
+    },
+    { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random },
+  );
 }

@@ -14,6 +14,9 @@ import { VirtualScanner, type ScannerLink } from './devices/scanner.js';
 import { loadSimFaces, type SimFaces } from './faces.js';
 import { SAMPLE_IDENTITIES } from './identities.js';
 
+/** kioskd's default mqtt.topicPrefix: hw-sim's config leaves it as it is. */
+export const TOPIC_PREFIX = 'kiosk';
+
 export interface SimOptions {
   /** Broker port; default 1883, or a free port if 1883 is taken. */
   readonly brokerPort?: number;

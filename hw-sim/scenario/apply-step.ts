@@ -106,13 +106,13 @@ export async function stopDaemonForRestart(k: KioskSim): Promise<void> {
 async function command(step: Extract<Action, { kind: 'command' }>, ctx: ScenarioContext): Promise<string> {
   const k = ctx.kiosk;
   const transaction = `hw-sim-run-${Date.now()}-${Math.random().toString(16).slice(2, 6)}`;
-  const responseTopic = `${k.base}/cmd/${step.name}/response`;
+  const responseTopic = k.topics.response(step.name);
   const from = ctx.mqtt.seen.length;
   const limit = step.within ?? 10_000;
   const refused = (why: string): StepFailed => new StepFailed([`expected to send cmd/${step.name} to the broker`, `saw: ${why}`]);
   // Sent now or not at all: a command queued while the broker is down would reach kioskd later, in another scenario.
   if (!k.sim.broker.running) throw refused('the broker is stopped ("broker: start" first)');
-  const sent = ctx.mqtt.send(`${k.base}/cmd/${step.name}`, JSON.stringify({ ...(step.args ?? {}), transaction }));
+  const sent = ctx.mqtt.send(k.topics.command(step.name), JSON.stringify({ ...(step.args ?? {}), transaction }));
   let taken: boolean;
   try {
     taken = await within(ctx, sent.taken, limit);

@@ -1,6 +1,8 @@
 import { basename } from 'node:path';
 import type { Leds } from '../../src/hal/ports.js';
+import type { EventTopics } from '../../src/mqtt/topics.js';
 import type { PrintedTicket } from '../devices/printer.js';
+import { TOPIC_PREFIX } from '../sim.js';
 import { daemonNote, sleep, StepFailed, type Mark, type ScenarioContext } from './context.js';
 import type { Recorded } from './mqtt-log.js';
 import { maskTicketText } from './privacy.js';
@@ -98,7 +100,7 @@ function checker(e: Expectation, ctx: ScenarioContext, mark: Mark, window: strin
 }
 
 export function resolveTopic(topic: string, base: string): string {
-  return topic.startsWith('kiosk/') ? topic : `${base}/${topic}`;
+  return topic.startsWith(`${TOPIC_PREFIX}/`) ? topic : `${base}/${topic}`;
 }
 
 /** MQTT filter matching: + is one level, # the rest. */
@@ -121,7 +123,13 @@ function payloadOf(m: Recorded): unknown {
 }
 
 /** Events a check-in sends once each: a later one for the same session cannot follow a wrong one. */
-const ONCE_PER_SESSION = ['card.read', 'checkin.started', 'checkin.completed', 'checkin.failed', 'checkin.reconciled'];
+const ONCE_PER_SESSION: ReadonlyArray<keyof EventTopics> = [
+  'card.read',
+  'checkin.started',
+  'checkin.completed',
+  'checkin.failed',
+  'checkin.reconciled',
+];
 
 function mqttChecker(
   e: Extract<Expectation, { kind: 'mqtt' }>,
@@ -134,7 +142,7 @@ function mqttChecker(
   // The session this expectation is about, when it names one exactly (not by a regex).
   const expectedSession = e.data?.['session_id'];
   const session =
-    typeof expectedSession === 'string' && regexOf(expectedSession) === null && ONCE_PER_SESSION.some((k) => topic === `${ctx.kiosk.base}/event/${k}`)
+    typeof expectedSession === 'string' && regexOf(expectedSession) === null && ONCE_PER_SESSION.some((k) => topic === ctx.kiosk.topics.event(k))
       ? expectedSession
       : null;
   const want = e.data !== undefined ? { data: e.data } : e.payload;
@@ -197,7 +205,7 @@ function mqttChecker(
 }
 
 function stateChecker(e: Extract<Expectation, { kind: 'state' }>, ctx: ScenarioContext, inTime: string): (final: boolean) => Verdict {
-  const topic = `${ctx.kiosk.base}/state`;
+  const topic = ctx.kiosk.topics.retained('state');
   // The kiosk's current state is its last published one: it, or any later one, counts.
   const lastIndex = ctx.mqtt.seen.findLastIndex((m) => m.topic === topic);
   const from = Math.max(0, lastIndex);

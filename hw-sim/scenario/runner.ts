@@ -208,7 +208,7 @@ async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string
   if (typeof session !== 'string') return `${what}; cmd/cancel not sent: the kiosk's state names no session`;
   // kioskd ends only the check-in a cancel names.
   const sent = bench.mqtt.send(
-    `${bench.kiosk.base}/cmd/cancel`,
+    bench.kiosk.topics.command('cancel'),
     JSON.stringify({ transaction: `hw-sim-run-prepare-${Date.now()}`, session_id: session }),
   );
   try {
@@ -221,7 +221,8 @@ async function cancelSession(bench: Bench, ctx: ScenarioContext): Promise<string
 
 /** The last state the kiosk published, if any. */
 function lastState(bench: Bench): { mode?: unknown; step?: unknown; session_id?: unknown } | undefined {
-  const last = bench.mqtt.seen.findLast((m) => m.topic === `${bench.kiosk.base}/state`);
+  const state = bench.kiosk.topics.retained('state');
+  const last = bench.mqtt.seen.findLast((m) => m.topic === state);
   try {
     return last ? (JSON.parse(last.payload) as { mode?: unknown; step?: unknown; session_id?: unknown }) : undefined;
   } catch {

@@ -8,19 +8,7 @@
  */
 import { z } from 'zod';
 import { LOCAL_TIME, MAX_ADVANCE_MS } from '../../src/lifecycle/sim-clock.js';
-import {
-  bhytFault,
-  button,
-  cameraMode,
-  code3,
-  faceWho,
-  hexBytes,
-  identityFault,
-  paperLevel,
-  printerFaultFields,
-  sampleNumber,
-  scanForm,
-} from '../control/fields.js';
+import * as field from '../control/fields.js';
 import { call, type ControlCall } from '../control/table.js';
 import { expect, type Expectation } from './expect-schema.js';
 import { clean, duration, name, relay, save, shorthand } from './schema-parts.js';
@@ -30,7 +18,7 @@ export { SINCE_KINDS, type ExpectKind, type Expectation } from './expect-schema.
 
 // ---- steps on the devices: control actions -------------------------------------------------
 
-const sample = sampleNumber;
+const sample = field.sampleNumber;
 const controls = <K extends string>(kind: K, calls: ControlCall[]) => ({ kind, calls });
 
 const scan = shorthand(
@@ -38,9 +26,9 @@ const scan = shorthand(
   z
     .strictObject({
       identity: sample.optional(),
-      form: scanForm.optional(),
+      form: field.scanForm.optional(),
       text: z.string().optional(),
-      hex: hexBytes.optional(),
+      hex: field.hexBytes.optional(),
       terminator: z.string().optional(),
     })
     .refine((s) => [s.identity, s.text, s.hex].filter((x) => x !== undefined).length === 1, 'say what to scan: one of identity (1–5), text or hex'),
@@ -51,17 +39,17 @@ const scan = shorthand(
   return controls('scan', [call('scanner.send', s.text !== undefined ? { text: s.text, ...terminator } : { hex: s.hex! })]);
 });
 
-const face = faceWho.transform((who) => controls('face', [call('camera.face', { who })]));
+const face = field.faceWho.transform((who) => controls('face', [call('camera.face', { who })]));
 
-const camera = cameraMode.transform((mode) => controls('camera', [call('camera.mode', { mode })]));
+const camera = field.cameraMode.transform((mode) => controls('camera', [call('camera.mode', { mode })]));
 
 const BUTTON_ALIASES = { yes: 'consent-yes', no: 'consent-no' } as const;
 const press = z
-  .enum([...button.options, 'yes', 'no'])
+  .enum([...field.button.options, 'yes', 'no'])
   .transform((b) => controls('press', [call('panel.press', { button: b === 'yes' || b === 'no' ? BUTTON_ALIASES[b] : b })]));
 
 const paper = z
-  .enum([...paperLevel.options, 'low'])
+  .enum([...field.paperLevel.options, 'low'])
   .transform((level) => controls('paper', [call('printer.paper', { level: level === 'low' ? 'near-end' : level })]));
 
 const printer = z
@@ -71,9 +59,9 @@ const printer = z
       .strictObject(
         {
           ok: z.literal(true).optional(),
-          paper_out_after_bytes: printerFaultFields.paperOutAfterBytes.optional(),
-          drain_bytes_per_sec: printerFaultFields.drainBytesPerSec.optional(),
-          disconnect_after_bytes: printerFaultFields.disconnectAfterBytes.optional(),
+          paper_out_after_bytes: field.printerFaultFields.paperOutAfterBytes.optional(),
+          drain_bytes_per_sec: field.printerFaultFields.drainBytesPerSec.optional(),
+          disconnect_after_bytes: field.printerFaultFields.disconnectAfterBytes.optional(),
           cover: z.enum(['open', 'closed']).optional(),
           power: z.enum(['on', 'off']).optional(),
         },
@@ -110,8 +98,8 @@ const bhyt = shorthand(
   z
     .strictObject({
       identity: sample.optional(),
-      result: code3.optional(),
-      fault: faultOf(bhytFault.options).optional(),
+      result: field.code3.optional(),
+      fault: faultOf(field.bhytFault.options).optional(),
       delay: duration.optional(),
     })
     .refine((b) => (b.identity === undefined) === (b.result === undefined), 'identity and result go together: {identity: 2, result: "010"}')
@@ -128,7 +116,7 @@ const portrait = z
   .strictObject({
     withhold: sample.optional(),
     restore: sample.optional(),
-    fault: faultOf(identityFault.options).optional(),
+    fault: faultOf(field.identityFault.options).optional(),
   })
   .refine((p) => [p.withhold, p.restore, p.fault].filter((x) => x !== undefined).length === 1, 'one of withhold: N, restore: N or fault')
   .transform((p) =>

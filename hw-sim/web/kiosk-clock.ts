@@ -1,6 +1,7 @@
 import { deepMerge, envOverrides } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import { LOCAL_TIME, MAX_ADVANCE_MS } from '../../src/lifecycle/sim-clock.js';
+import { localClock } from '../../src/printing/ticket/layout.js';
 import type { ClockMove } from '../daemon.js';
 import type { Sim } from '../sim.js';
 
@@ -59,21 +60,8 @@ export function kioskTimeZone(sim: Sim): string {
 
 /** "2026-11-25 07:00:00" on the hospital's clocks. */
 export function localTime(iso: string, timeZone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    })
-      .formatToParts(new Date(iso))
-      .map((p) => [p.type, p.value]),
-  );
-  return `${parts['year']}-${parts['month']}-${parts['day']} ${parts['hour']}:${parts['minute']}:${parts['second']}`;
+  const p = localClock(new Date(iso), timeZone, true);
+  return `${p['year']}-${p['month']}-${p['day']} ${p['hour']}:${p['minute']}:${p['second']}`;
 }
 
 /** "1 d 6 h ahead", "14 h 23 min ahead", "on time": to the minute, as a technician reads it. */

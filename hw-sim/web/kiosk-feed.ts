@@ -30,7 +30,9 @@ export interface KioskReport {
 
 export interface KioskFeedOptions {
   readonly brokerUrl: string;
-  readonly base: string;
+  /** mqtt.topicPrefix and device.id of the kiosk watched. */
+  readonly prefix: string;
+  readonly deviceId: string;
   /** Traffic entries kept (oldest dropped first). */
   readonly keep?: number;
   readonly payloadChars?: number;
@@ -46,7 +48,6 @@ export class KioskFeed {
   private report: Omit<KioskReport, 'checkinsToday'> = { status: null, state: null, health: null, lastEnd: null };
   /** The monitor's own reducer over this kiosk's messages: one rule for counting check-ins. */
   private readonly fleet: Fleet;
-  private readonly kioskId: string;
   private seq = 0;
   private heardTime: KioskTime | null = null;
   private readonly listeners = new Set<(kind: 'traffic' | 'report', entry?: TrafficEntry) => void>();
@@ -55,29 +56,27 @@ export class KioskFeed {
 
   private constructor(
     private readonly client: KioskClient,
-    readonly base: string,
+    private readonly kioskId: string,
     opts: KioskFeedOptions,
   ) {
     this.keep = opts.keep ?? 500;
     this.payloadChars = opts.payloadChars ?? 400;
     this.fleet = emptyFleet(client.prefix);
-    this.kioskId = kioskOf(base).id;
     client.onMessage((m) => this.receive(m));
   }
 
   static async start(opts: KioskFeedOptions): Promise<KioskFeed> {
     // The kiosk client subscribes again after a reconnect, as central monitoring would.
-    const { prefix, id } = kioskOf(opts.base);
     let feed: KioskFeed | undefined;
     const options = {
       url: opts.brokerUrl,
       clientId: `hw-sim-web-${process.pid}`,
-      prefix,
-      deviceId: id,
+      prefix: opts.prefix,
+      deviceId: opts.deviceId,
       protocol: 4,
       reconnectPeriodMs: 1000,
     } as const;
-    await KioskClient.connect(options, (client) => (feed = new KioskFeed(client, opts.base, opts)));
+    await KioskClient.connect(options, (client) => (feed = new KioskFeed(client, opts.deviceId, opts)));
     return feed!;
   }
 
@@ -156,10 +155,4 @@ export class KioskFeed {
     }
     return false;
   }
-}
-
-/** `<prefix>/<id>`, the kiosk's base topic, split. */
-function kioskOf(base: string): { prefix: string; id: string } {
-  const [prefix = '', id = ''] = base.split('/');
-  return { prefix, id };
 }

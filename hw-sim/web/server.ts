@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_IDENTITIES } from '../identities.js';
-import type { Sim } from '../sim.js';
+import { TOPIC_PREFIX, type Sim } from '../sim.js';
 import { BadControl } from '../control/table.js';
 import { panelAction, type ClockControl, type PanelMemory } from './actions.js';
 import { aheadText, kioskTimeZone, latest, type AdvanceClock } from './kiosk-clock.js';
@@ -72,8 +72,7 @@ export async function startWebPanel(opts: WebPanelOptions): Promise<WebPanel> {
   const host = opts.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) throw new Error(`the web panel listens on loopback only (127.0.0.1, ::1 or localhost), not ${host}`);
   const files = loadStatic();
-  const base = `kiosk/${sim.deviceId}`;
-  const feed = await KioskFeed.start({ brokerUrl: sim.broker.url, base });
+  const feed = await KioskFeed.start({ brokerUrl: sim.broker.url, prefix: TOPIC_PREFIX, deviceId: sim.deviceId });
   const memory: PanelMemory = { lastMove: null };
   const clock = { advance: opts.advanceClock, timeZone: kioskTimeZone(sim) };
   const thumbs = new Map<string, Buffer>();

@@ -17,7 +17,7 @@ import { kioskTopics } from '../mqtt/topics.js';
 import { createKioskRuntime } from '../pipeline/runtime.js';
 import type { CheckinPolicy } from '../pipeline/step-ports.js';
 import { createPrinting } from '../printing/factory.js';
-import { ticketEventToMqtt } from '../reporting/ticket-events.js';
+import { publishTicketEvents } from '../reporting/ticket-events.js';
 import { openQueueStore } from '../queue/store.js';
 import { join } from 'node:path';
 import { kioskFeatures, type Platform } from './features.js';
@@ -62,10 +62,7 @@ export async function buildKiosk(loaded: LoadedConfig, p: Platform): Promise<Fea
     log: log.child({ ns: 'tickets' }),
     // The spooler is the only writer of a ticket's fate; its events are published as the contract names them.
     ledger: store,
-    onEvent: (e) => {
-      const m = ticketEventToMqtt(e);
-      if (m) publish.event(m.kind, m.data as never);
-    },
+    onEvent: publishTicketEvents(publish),
   });
   const steps = createCheckinSteps({
     sessions,
@@ -81,7 +78,7 @@ export async function buildKiosk(loaded: LoadedConfig, p: Platform): Promise<Fea
       : null,
     bhyt,
     store,
-    submit: (ticket, signal) => printing.spooler.submit(ticket, signal),
+    submit: printing.spooler.submit,
     checkin: config.checkin,
     wallClock,
     alert: (code, message) => publish.event('alert', { level: 'error', code, message }),

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { alignedCrop, squareCrop } from './align.js';
+import { alignedCrop, squareCrop, type ModelInput } from './align.js';
 import { dlibChip, fivePoints, type DetectedFace } from './geometry.js';
 import type { Metric } from './metric.js';
 import type { RecognizerSpec } from './protocol.js';
@@ -137,21 +137,11 @@ async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
       y.dispose?.();
     }
   };
-  return {
-    name: `ONNX ${spec.model.split('/').pop()} on an ArcFace 5-point crop`,
-    sha256: sha256(bytes),
-    metric: 'cosine',
-    embed: (frame, face) =>
-      run(
-        alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), {
-          size,
-          channels: spec.channels ?? 'bgr',
-          layout: 'nchw',
-          range: spec.range ?? 'symmetric',
-        }),
-      ),
-    warm: async () => void (await run(new Float32Array(3 * size * size))),
-  };
+  return arcFace(
+    { name: `ONNX ${spec.model.split('/').pop()} on an ArcFace 5-point crop`, sha256: sha256(bytes) },
+    { size, channels: spec.channels ?? 'bgr', layout: 'nchw', range: spec.range ?? 'symmetric' },
+    run,
+  );
 }
 
 async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
@@ -181,19 +171,22 @@ async function tfjsGraph(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
       x.dispose();
     }
   };
+  return arcFace(
+    { name: `TFJS graph ${spec.model.split('/').slice(-2).join('/')} on an ArcFace 5-point crop`, sha256: sha256(...files) },
+    { size, channels: spec.channels ?? 'rgb', layout, range: spec.range ?? 'symmetric' },
+    run,
+  );
+}
+
+/**
+ * A cosine recogniser on the ArcFace 5-point-aligned crop `input` describes; `run` infers on the
+ * crop's pixels (and zeroes them when done). Warming runs it once on a blank crop.
+ */
+function arcFace(about: Pick<Recognizer, 'name' | 'sha256'>, input: ModelInput, run: (pixels: Float32Array) => Promise<number[]>): Recognizer {
   return {
-    name: `TFJS graph ${spec.model.split('/').slice(-2).join('/')} on an ArcFace 5-point crop`,
-    sha256: sha256(...files),
+    ...about,
     metric: 'cosine',
-    embed: (frame, face) =>
-      run(
-        alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), {
-          size,
-          channels: spec.channels ?? 'rgb',
-          layout,
-          range: spec.range ?? 'symmetric',
-        }),
-      ),
-    warm: async () => void (await run(new Float32Array(3 * size * size))),
+    embed: (frame, face) => run(alignedCrop(frame.rgb, frame.width, frame.height, fivePoints(face), input)),
+    warm: async () => void (await run(new Float32Array(3 * input.size * input.size))),
   };
 }

@@ -1,3 +1,4 @@
+import type { KioskPublisher } from '../mqtt/publisher.js';
 import type { EventTopics } from '../mqtt/topics.js';
 import type { TicketFateEvent } from '../printing/ledger.js';
 
@@ -27,4 +28,13 @@ export function ticketEventToMqtt(e: TicketFateEvent): TicketMqttEvent | null {
     case 'unknown':
       return null;
   }
+}
+
+/** Publishes the spooler's domain events that have an MQTT event, as the contract names them. */
+export function publishTicketEvents(publish: Pick<KioskPublisher, 'event'>): (e: TicketFateEvent) => void {
+  return (e) => {
+    const m = ticketEventToMqtt(e);
+    // The pair is matched by construction (kind and data come from one branch above).
+    if (m) publish.event(m.kind, m.data as never);
+  };
 }

@@ -6,6 +6,7 @@ import { createTicketSpooler } from '../../src/printing/spooler.js';
 import type { Ticket } from '../../src/printing/ticket/ticket.js';
 import { ticketEventToMqtt } from '../../src/reporting/ticket-events.js';
 import pino from 'pino';
+import { testTicket } from '../helpers/tickets.js';
 
 /** An in-process printer port whose outcomes the test decides, one print at a time. */
 function fakePrinter() {
@@ -61,17 +62,7 @@ function rig(o: { reprintWithinMs?: number } = {}) {
   const story = (id: string) => entries.filter((e) => e.ticketId === id).map((e) => e.event);
   return { clock, p, spooler, events, payloads, entries, story };
 }
-const ticket = (id: string): Ticket => ({
-  ticketId: id,
-  number: id.toUpperCase(),
-  department: 'Khoa Khám bệnh',
-  room: null,
-  priority: null,
-  issuedAt: new Date(0),
-  insurance: 'Có BHYT',
-  patientName: 'Nguyễn Văn A',
-  idLast4: '0001',
-});
+const ticket = (id: string): Ticket => testTicket(id);
 const signal = new AbortController().signal;
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));

@@ -8,6 +8,7 @@ import type { TicketFateEvent } from '../../src/printing/ledger.js';
 import { createTicketSpooler } from '../../src/printing/spooler.js';
 import type { Ticket } from '../../src/printing/ticket/ticket.js';
 import { ticketEventToMqtt } from '../../src/reporting/ticket-events.js';
+import { testTicket } from '../helpers/tickets.js';
 
 /** A printer whose answers the test gives in order; `encode` fails for tickets named "bad". */
 function rig(answers: PrintOutcome[], o: { ledgerThrows?: boolean } = {}) {
@@ -49,17 +50,7 @@ function rig(answers: PrintOutcome[], o: { ledgerThrows?: boolean } = {}) {
   });
   return { clock, spooler, journal, ledger, events, logged };
 }
-const ticket = (id: string): Ticket => ({
-  ticketId: id,
-  number: id.toUpperCase(),
-  department: 'kham-benh',
-  room: null,
-  priority: null,
-  issuedAt: new Date(0),
-  insurance: 'Có BHYT',
-  patientName: 'Nguyễn Văn A',
-  idLast4: '0001',
-});
+const ticket = (id: string): Ticket => testTicket(id, 'kham-benh');
 const signal = new AbortController().signal;
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));

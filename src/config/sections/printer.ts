@@ -3,59 +3,49 @@ import { absentOnly, durationMs } from './common.js';
 
 /** `hal.printer`: the ticket printer and its model's code pages. */
 
-/** Models whose code-page numbers the encoder knows (@point-of-sale/receipt-printer-encoder 4). */
-export const printerModels = [
-  'bixolon-srp350',
-  'bixolon-srp350iii',
-  'citizen-ct-s310ii',
-  'epson-tm-m30ii',
-  'epson-tm-m30iii',
-  'epson-tm-p20ii',
-  'epson-tm-t20ii',
-  'epson-tm-t20iii',
-  'epson-tm-t20iv',
-  'epson-tm-t70',
-  'epson-tm-t70ii',
-  'epson-tm-t88ii',
-  'epson-tm-t88iii',
-  'epson-tm-t88iv',
-  'epson-tm-t88v',
-  'epson-tm-t88vi',
-  'epson-tm-t88vii',
-  'fujitsu-fp1000',
-  'hp-a779',
-  'metapace-t1',
-  'mpt-ii',
-  'pos-5890',
-  'pos-8360',
-  'sunmi-p2se',
-  'sunmi-p3h',
-  'sunmi-p3kh',
-  'sunmi-p3mix',
-  'sunmi',
-  'xprinter-xp-n160ii',
-  'xprinter-xp-t80q',
-  'youku-58t',
-] as const;
+/**
+ * Models whose code-page numbers the encoder knows (@point-of-sale/receipt-printer-encoder 4),
+ * each with true if its code-page table has WPC1258 (checked against the encoder, model by model).
+ */
+const MODELS = {
+  'bixolon-srp350': false,
+  'bixolon-srp350iii': true,
+  'citizen-ct-s310ii': true,
+  'epson-tm-m30ii': true,
+  'epson-tm-m30iii': true,
+  'epson-tm-p20ii': true,
+  'epson-tm-t20ii': true,
+  'epson-tm-t20iii': true,
+  'epson-tm-t20iv': true,
+  'epson-tm-t70': false,
+  'epson-tm-t70ii': true,
+  'epson-tm-t88ii': false,
+  'epson-tm-t88iii': false,
+  'epson-tm-t88iv': false,
+  'epson-tm-t88v': true,
+  'epson-tm-t88vi': true,
+  'epson-tm-t88vii': true,
+  'fujitsu-fp1000': false,
+  'hp-a779': false,
+  'metapace-t1': false,
+  'mpt-ii': false,
+  'pos-5890': true,
+  'pos-8360': true,
+  'sunmi-p2se': false,
+  'sunmi-p3h': false,
+  'sunmi-p3kh': false,
+  'sunmi-p3mix': false,
+  sunmi: false,
+  'xprinter-xp-n160ii': false,
+  'xprinter-xp-t80q': false,
+  'youku-58t': true,
+} as const;
+type PrinterModel = keyof typeof MODELS;
 
-/** Models whose code-page table has WPC1258 (checked against the encoder, model by model). */
-export const cp1258Models: ReadonlySet<string> = new Set([
-  'bixolon-srp350iii',
-  'citizen-ct-s310ii',
-  'epson-tm-m30ii',
-  'epson-tm-m30iii',
-  'epson-tm-p20ii',
-  'epson-tm-t20ii',
-  'epson-tm-t20iii',
-  'epson-tm-t20iv',
-  'epson-tm-t70ii',
-  'epson-tm-t88v',
-  'epson-tm-t88vi',
-  'epson-tm-t88vii',
-  'pos-5890',
-  'pos-8360',
-  'youku-58t',
-]);
+export const printerModels = Object.keys(MODELS) as readonly PrinterModel[];
+
+/** Models whose code-page table has WPC1258. */
+export const cp1258Models: ReadonlySet<string> = new Set(printerModels.filter((m) => MODELS[m]));
 
 const printerCommon = {
   model: z.enum(printerModels).default('epson-tm-t20iii').describe('printer model: decides the ESC t code-page numbers in text modes'),

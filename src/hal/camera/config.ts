@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { absentOnly } from '../../config/sections/common.js';
 
 /**
  * Options that would make rpicam-still write the picture somewhere else than our pipe (a file
@@ -8,9 +9,7 @@ const FORBIDDEN_EXTRA = /^(-o|-e|-r|-k|-s|--(output|encoding|raw|latest|keypress
 
 export const cameraConfigSchema = z
   .discriminatedUnion('driver', [
-    z.strictObject({
-      driver: z.literal('none').describe('"none": no camera fitted; the port reports "absent"'),
-    }),
+    absentOnly.extend({ driver: z.literal('none').describe('"none": no camera fitted; the port reports "absent"') }),
     z.strictObject({
       driver: z.literal('rpicam').describe('Raspberry Pi camera, one still per check-in taken with rpicam-still'),
       command: z

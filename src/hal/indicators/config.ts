@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { absentOnly, durationMs } from '../../config/sections/common.js';
 
 /**
  * The indicators port's config: the kiosk's lamps (ready, busy, error) and push buttons
@@ -8,14 +9,12 @@ import { z } from 'zod';
 /** A BCM GPIO line number as printed on Raspberry Pi pinout charts (GPIO17 → 17). */
 const bcmLine = z.number().int().min(0).max(63);
 
-const durationMs = (min: number, max: number) => z.number().int().min(min).max(max);
-
 /** Where hw-sim's virtual panel listens. */
 export const PANEL_URL = /^tcp:\/\/([^:/\s]+):(\d{1,5})\/?$/;
 
 export const indicatorsConfigSchema = z
   .discriminatedUnion('driver', [
-    z.strictObject({
+    absentOnly.extend({
       driver: z.literal('none').describe('"none": no lamps or buttons fitted; the port reports "absent" and the kiosk works without them'),
     }),
     z.strictObject({

@@ -43,7 +43,13 @@ export function layoutTicket(t: Ticket, tpl: TicketTemplate): TicketBlock[] {
 
 /** "23/11/2026 08:05" in the hospital's time zone. */
 export function formatTime(at: Date, timeZone: string): string {
-  const parts = Object.fromEntries(
+  const p = localClock(at, timeZone);
+  return `${p['day']}/${p['month']}/${p['year']} ${p['hour']}:${p['minute']}`;
+}
+
+/** What the clocks in `timeZone` read at `at`, field by field (year, month, day, hour, minute, second when asked), zero-padded, 24-hour. */
+export function localClock(at: Date, timeZone: string, seconds = false): Readonly<Record<string, string>> {
+  return Object.fromEntries(
     new Intl.DateTimeFormat('en-GB', {
       timeZone,
       year: 'numeric',
@@ -51,10 +57,10 @@ export function formatTime(at: Date, timeZone: string): string {
       day: '2-digit',
       hour: '2-digit',
       minute: '2-digit',
+      second: seconds ? '2-digit' : undefined,
       hourCycle: 'h23',
     })
       .formatToParts(at)
       .map((p) => [p.type, p.value]),
   );
-  return `${parts['day']}/${parts['month']}/${parts['year']} ${parts['hour']}:${parts['minute']}`;
 }
