@@ -64,7 +64,7 @@ export type ReportedPortState =
 
 export type Unsubscribe = () => void;
 
-/** What every device driver is built with (main.ts hands them in). */
+/** What every device driver is built with (src/daemon/wiring.ts hands them in). */
 export interface DriverDeps {
   readonly clock: Clock;
   readonly log: Logger;

@@ -120,7 +120,7 @@ export function createTicketPrinter(o: PrinterOptions, deps: PrinterDeps): Ticke
     id: 'printer',
     driver: o.driver,
     // The port lives until close(), not as long as the open signal: a stop request must not
-    // tear the ticket being printed; main.ts lets it finish, then closes the port.
+    // tear the ticket being printed; the daemon lets it finish (features/ticket-printing.ts), then closes the port.
     // Not awaited: boot never waits for a device.
     async open(signal) {
       if (!signal.aborted) void port.start();
