@@ -50,7 +50,7 @@ export class VirtualPrinter {
   render = true;
   private readonly conns = new Set<Conn>();
   private server: Server | null = null;
-  private pty: { pair: PtyPair; stream: ReadStream; fd: number } | null = null;
+  private pty: { pair: PtyPair; stream: ReadStream; closeFd: () => void } | null = null;
   private port = 0;
   private bytesThisSheet = 0;
   private paper: Paper;
@@ -122,16 +122,24 @@ export class VirtualPrinter {
       const pair = await openPtyPair(this.outDir, 'printer-device');
       const fd = openSync(pair.simEnd, 'r+');
       const stream = createReadStream('', { fd, autoClose: false });
-      this.pty = { pair, stream, fd };
+      // The fd is closed here, once, never by stream.destroy(): that would wait for the read
+      // blocked on the pty (forever), and closing it twice could close a number already reused.
+      // Closing it ends the blocked read with an error, which the stream keeps to itself.
+      let open = true;
+      const closeFd = (): void => {
+        if (open) closeSync(fd);
+        open = false;
+      };
+      this.pty = { pair, stream, closeFd };
       const conn: Conn = {
         write: (b) => {
           try {
-            writeSync(fd, b);
+            if (open) writeSync(fd, b);
           } catch {
             // the daemon side is gone
           }
         },
-        destroy: () => stream.destroy(),
+        destroy: closeFd,
         pause: () => stream.pause(),
         resume: () => stream.resume(),
         backlog: [],
@@ -178,8 +186,7 @@ export class VirtualPrinter {
     const pty = this.pty;
     this.pty = null;
     if (pty) {
-      pty.stream.destroy();
-      closeSync(pty.fd);
+      pty.closeFd();
       await pty.pair.close();
     }
     const srv = this.server;
