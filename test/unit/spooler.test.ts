@@ -1,27 +1,21 @@
 import test from 'ava';
 import { SimulatedClock } from 'xstate';
-import type { PortState, PrintOutcome, TicketPrinter } from '../../src/hal/ports.js';
+import type { PortState, PrintOutcome } from '../../src/hal/ports.js';
 import type { Journal, JournalEntry } from '../../src/printing/journal.js';
 import { createTicketSpooler } from '../../src/printing/spooler.js';
 import type { Ticket } from '../../src/printing/ticket/ticket.js';
 import { ticketEventToMqtt } from '../../src/reporting/ticket-events.js';
 import pino from 'pino';
-import { testTicket } from '../helpers/tickets.js';
+import { fakePrinterPort, testTicket } from '../helpers/tickets.js';
 
 /** An in-process printer port whose outcomes the test decides, one print at a time. */
 function fakePrinter() {
   let state: PortState = { kind: 'ready' };
   const pending: Array<(o: PrintOutcome) => void> = [];
-  const printer: TicketPrinter = {
-    id: 'printer',
-    driver: 'fake',
-    open: async () => {},
-    close: async () => {},
-    state: () => state,
-    status: () => null,
-    onStateChange: () => () => {},
-    print: () => new Promise<PrintOutcome>((resolve) => pending.push(resolve)),
-  };
+  const printer = fakePrinterPort(
+    () => new Promise<PrintOutcome>((resolve) => pending.push(resolve)),
+    () => state,
+  );
   return {
     printer,
     set: (s: PortState) => (state = s),

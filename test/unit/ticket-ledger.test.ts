@@ -1,29 +1,23 @@
 import test from 'ava';
 import pino from 'pino';
 import { SimulatedClock } from 'xstate';
-import type { PortState, PrintOutcome, TicketPrinter } from '../../src/hal/ports.js';
+import type { PortState, PrintOutcome } from '../../src/hal/ports.js';
 import { eventData } from '../../src/mqtt/contract.js';
 import type { JournalEntry } from '../../src/printing/journal.js';
 import type { TicketFateEvent } from '../../src/printing/ledger.js';
 import { createTicketSpooler } from '../../src/printing/spooler.js';
 import type { Ticket } from '../../src/printing/ticket/ticket.js';
 import { ticketEventToMqtt } from '../../src/reporting/ticket-events.js';
-import { testTicket } from '../helpers/tickets.js';
+import { fakePrinterPort, testTicket } from '../helpers/tickets.js';
 
 /** A printer whose answers the test gives in order; `encode` fails for tickets named "bad". */
 function rig(answers: PrintOutcome[], o: { ledgerThrows?: boolean } = {}) {
   const clock = new SimulatedClock();
   const state: PortState = { kind: 'ready' } as PortState;
-  const printer: TicketPrinter = {
-    id: 'printer',
-    driver: 'fake',
-    open: async () => {},
-    close: async () => {},
-    state: () => state,
-    status: () => null,
-    onStateChange: () => () => {},
-    print: async () => answers.shift() ?? { ok: false, reason: 'no answer scripted' },
-  } as TicketPrinter;
+  const printer = fakePrinterPort(
+    async () => answers.shift() ?? { ok: false, reason: 'no answer scripted' },
+    () => state,
+  );
   const journal: JournalEntry[] = [];
   const ledger: string[] = [];
   const events: TicketFateEvent[] = [];
