@@ -34,7 +34,16 @@ export function ticketEventToMqtt(e: TicketFateEvent): TicketMqttEvent | null {
 export function publishTicketEvents(publish: Pick<KioskPublisher, 'event'>): (e: TicketFateEvent) => void {
   return (e) => {
     const m = ticketEventToMqtt(e);
-    // The pair is matched by construction (kind and data come from one branch above).
-    if (m) publish.event(m.kind, m.data as never);
+    // One case per kind, so the compiler checks each payload against its topic.
+    switch (m?.kind) {
+      case 'ticket.printed':
+        return publish.event(m.kind, m.data);
+      case 'ticket.failed':
+        return publish.event(m.kind, m.data);
+      case 'ticket.reprinted':
+        return publish.event(m.kind, m.data);
+      case 'ticket.voided':
+        return publish.event(m.kind, m.data);
+    }
   };
 }
