@@ -39,7 +39,9 @@ async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Pro
 
 function skipWithoutSocat(t: ExecutionContext): boolean {
   if (VirtualScanner.socatAvailable()) return false;
-  t.log('skipped: needs socat for a pty (apt-get install socat)');
+  // As test/helpers/needs.ts: in CI a missing socat is a failure, never a silent pass.
+  if (process.env['CI']) t.fail('CI needs socat for a pty (apt-get install socat)');
+  else t.log('skipped: needs socat for a pty (apt-get install socat)');
   return true;
 }
 
