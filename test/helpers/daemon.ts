@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { daemonExit, spawnDaemon, stopDaemon } from '../../hw-sim/daemon.js';
+import { spawnDaemon, stopDaemon, type DaemonExit } from '../../hw-sim/daemon.js';
 import { deepMerge } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 
@@ -32,7 +32,8 @@ export function runDaemon(config: ConfigInput, env: NodeJS.ProcessEnv = {}): Dae
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = daemonExit(proc);
+  // 'close', not 'exit': the last lines a daemon writes before exiting may still be in the pipe at 'exit'.
+  const exited = new Promise<DaemonExit>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
   return {
     proc,
     output: () => out,
