@@ -28,6 +28,8 @@ const hardwareRule = {
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'artifacts/'] },
+  // hw-sim's fake rpicam-vid is a Node script without an extension.
+  { files: ['hw-sim/bin/rpicam-vid'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,6 @@
 /**
  * npm run bench faceid -- --data DIR [--data DIR…] [--pairs FILE] [--groups CSV]
- *     [--recognizer MODEL_FILE] [--config FILE] [--reference faceapi-ssd] [--mode kiosk]
+ *     [--recognizer MODEL_FILE] [--config FILE] [--reference faceapi-ssd] [--mode kiosk [--camera stream [--burst N]]]
  *     [--threshold T] [--json OUT]
  * Every same-identity pair is genuine, every other pair impostor (or the pairs a --pairs TSV
  * names); missed faces count as rejects. The threshold is the recogniser's calibration.
@@ -30,7 +30,7 @@ import { loadGroups } from '../src/faceid/groups.js';
 import { distanceOf, scoreOf, type Metric } from '../src/faceid/metric.js';
 import { faceEngineOptions } from '../src/faceid/options.js';
 import { FACEAPI_THRESHOLD, faceApiReference } from './faceapi-reference.js';
-import { chipPortrait, kioskFrame } from './kiosk-mode.js';
+import { chipPortrait, kioskBurst, kioskFrame } from './kiosk-mode.js';
 
 export interface FaceBenchOptions {
   readonly data: readonly string[];
@@ -42,6 +42,10 @@ export interface FaceBenchOptions {
   readonly config?: string | undefined;
   readonly reference?: 'faceapi-ssd' | undefined;
   readonly mode: 'photo' | 'kiosk';
+  /** Kiosk mode's probe: one JPEG still (default), or a burst of raw frames from hw-sim's camera model. */
+  readonly camera?: 'still' | 'stream' | undefined;
+  /** Frames per burst with --camera stream (the driver's default, 3). */
+  readonly burst?: number | undefined;
 }
 
 interface Inputs {
@@ -73,7 +77,14 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
   const options = faceEngineOptions(faceid, {
     calibration: 'none',
     callTimeoutMs: 60_000,
-    ...(o.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(o.recognizer) } } : {}),
+    ...(o.recognizer
+      ? {
+          recognizer: {
+            ...faceEngineOptions(faceid).recognizer,
+            model: ['fr_feature', 'faceapi'].includes(o.recognizer) ? o.recognizer : resolve(o.recognizer),
+          },
+        }
+      : {}),
   });
   const rssBefore = process.memoryUsage().rss;
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -82,7 +93,13 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
   const info = await engine.start();
   const byIndex = (list: readonly Uint8Array[]) => (p: LabelledPhoto) => list[photos.indexOf(p)]!;
   const refs = await embedAll(engine, photos, 'reference', byIndex(inputs.reference), progress('ours, references'));
-  const probes = o.mode === 'kiosk' ? await embedAll(engine, photos, 'probe', byIndex(inputs.probe), progress('ours, camera frames')) : refs;
+  // A burst is made when it is needed (551 bursts of 3 raw 1280×960 frames would be 3 GB).
+  const stream = o.mode === 'kiosk' && o.camera === 'stream';
+  const probeOf = stream
+    ? (p: LabelledPhoto) => kioskBurst(originals[photos.indexOf(p)]!, photos.indexOf(p) + 1, o.burst ?? 3)
+    : byIndex(inputs.probe);
+  const probes =
+    o.mode === 'kiosk' ? await embedAll(engine, photos, 'probe', probeOf, progress(stream ? 'ours, camera bursts' : 'ours, camera frames')) : refs;
   await engine.stop();
   lag.disable();
   const peakRss = process.resourceUsage().maxRSS * 1024;
@@ -104,6 +121,7 @@ export async function faceBench(o: FaceBenchOptions): Promise<void> {
       : null,
     backend: info.backend,
     mode: o.mode,
+    camera: o.mode === 'kiosk' ? (o.camera ?? 'still') : null,
     load_ms: Math.round(info.loadMs),
     warmup_ms: Math.round(info.warmupMs),
     images: photos.length,

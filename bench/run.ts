@@ -131,6 +131,8 @@ const { values, positionals } = parseArgs({
     config: { type: 'string' },
     reference: { type: 'string' },
     mode: { type: 'string', default: 'photo' },
+    camera: { type: 'string', default: 'still' },
+    burst: { type: 'string', default: '3' },
     n: { type: 'string', default: '200' },
     'sample-every': { type: 'string', default: '100' },
     heap: { type: 'boolean', default: false },
@@ -143,6 +145,8 @@ else if (which === 'faceid') {
   if (!values.data?.length) throw new Error('faceid needs --data DIR (DIR/<identity>/<n>.jpg)');
   if (values.reference !== undefined && values.reference !== 'faceapi-ssd') throw new Error('--reference knows only faceapi-ssd');
   if (values.mode !== 'photo' && values.mode !== 'kiosk') throw new Error('--mode is photo (default) or kiosk');
+  if (values.camera !== 'still' && values.camera !== 'stream')
+    throw new Error('--camera is still (default) or stream (kiosk mode: a burst from the camera model)');
   await faceBench({
     data: values.data,
     pairs: values.pairs,
@@ -153,6 +157,8 @@ else if (which === 'faceid') {
     config: values.config,
     reference: values.reference === 'faceapi-ssd' ? 'faceapi-ssd' : undefined,
     mode: values.mode,
+    camera: values.camera === 'stream' ? 'stream' : 'still',
+    burst: Number(values.burst),
   });
 } else if (which === 'untrusted') await import('./untrusted-input.js');
 else if (which === 'checkin')

@@ -56,12 +56,12 @@ const CASES: Record<string, () => Promise<string>> = {
       await vc.show(Buffer.concat([head.subarray(0, -2), ...new Array<Buffer>(800).fill(com), head.subarray(-2)]), 'fat');
       global.gc?.();
       restart(); // what building the file cost is not the driver's
-      const cfg = cameraConfigSchema.parse({ driver: 'rpicam' }) as RpicamConfig;
+      const cfg = cameraConfigSchema.parse({ driver: 'rpicam', mode: 'still' }) as RpicamConfig;
       const cam = createRpicamCamera(cfg, { clock: systemClock(), log: pino({ level: 'silent' }), random: Math.random, env: vc.env });
       await cam.open(new AbortController().signal);
       const r = await cam.capture(new AbortController().signal);
       await cam.close();
-      return r.ok ? `accepted ${r.jpeg.byteLength} bytes` : r.reason;
+      return r.ok ? `accepted ${r.frames[0]?.data.byteLength} bytes` : r.reason;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

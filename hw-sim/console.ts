@@ -18,6 +18,8 @@ ${controlUsage().join('\n')}
   shortcuts: scan [N], scan6 [N], twice [N], trickle [N], noterm [N], raw TEXT, garbage, long,
     unplug|replug, paper out|near|ok, cover open|close, printer off|on, paperout-after N,
     face N|stranger|empty, camera fail|hang|garbage|ok, yes|no|helpme, bhyt N CODE,
+    camera slow [MS] (first frame after MS, default 2000), camera dark N (N under-exposed frames),
+    camera busy|free, camera die-after N (frames), camera drop P (0–1 or N%), camera normal (stream as by default),
     bhyt down|up|slow|500, portrait down|up|slow, portrait none N, clock synced|unsynced
   help`;
 
@@ -93,6 +95,32 @@ const sampleOf = (arg: string): number => {
   return n;
 };
 
+const CAMERA_USAGE = 'camera fail|hang|garbage|ok | camera slow [MS] | dark N | busy | free | die-after N | drop P | normal';
+
+/** `camera …`: a fault of the pictures (camera.mode) or how the stream behaves (camera.stream). */
+function cameraShortcut(rest: readonly string[]): ControlCall[] {
+  const [word = '', n, ...extra] = rest;
+  const count = (what: string, v: string | undefined, min = 0): number => {
+    const x = Number(v);
+    if (v === undefined || !/^\d+$/.test(v) || x < min || extra.length > 0) throw new Error(`camera ${word} ${what}`);
+    return x;
+  };
+  const stream = (params: Record<string, unknown>): ControlCall[] => [parseControl('camera.stream', params)];
+  const bare = n === undefined;
+  if (bare && (word === 'fail' || word === 'hang' || word === 'garbage' || word === 'ok')) return [call('camera.mode', { mode: word })];
+  if (word === 'slow') return stream({ startupMs: bare ? 2000 : count('[MS] (milliseconds to the first frame)', n) });
+  if (word === 'dark') return stream({ darkFrames: count('N (under-exposed first frames)', n) });
+  if (word === 'die-after') return stream({ dieAfterFrames: count('N (frames before the stream dies)', n) });
+  if (word === 'drop') {
+    const p = n !== undefined && n.endsWith('%') ? Number(n.slice(0, -1)) / 100 : Number(n);
+    if (n === undefined || extra.length > 0 || !(p >= 0 && p <= 1)) throw new Error('camera drop P (a chance: 0.05 or 5%)');
+    return stream({ dropChance: p });
+  }
+  if (bare && (word === 'busy' || word === 'free')) return stream({ busy: word === 'busy' });
+  if (bare && word === 'normal') return stream({ reset: true });
+  throw new Error(CAMERA_USAGE);
+}
+
 /** The console's older shortcuts, each the canonical action(s) it stands for. */
 function shortcut(cmd: string, rest: readonly string[]): ControlCall[] | null {
   const arg = rest.join(' ');
@@ -137,7 +165,7 @@ function shortcut(cmd: string, rest: readonly string[]): ControlCall[] | null {
     case 'face':
       return [parseControl('camera.face', { who: arg === 'stranger' || arg === 'empty' ? arg : Number(arg || '1') })];
     case 'camera':
-      return [call('camera.mode', { mode: oneOf(['fail', 'hang', 'garbage', 'ok'], 'camera fail|hang|garbage|ok') })];
+      return cameraShortcut(rest);
     case 'clock':
       return [call('clock.ntp', { synced: oneOf(['synced', 'unsynced'], 'clock synced|unsynced') === 'synced' })];
     case 'yes':

@@ -41,3 +41,15 @@ export const printerFaultFields = {
   drainBytesPerSec: z.int().min(1),
   disconnectAfterBytes: z.int().min(0),
 } as const;
+
+/** The virtual camera's stream knobs (hw-sim/bin/camera-model.d.mts StreamSettings). */
+export const cameraStreamFields = {
+  startupMs: z.int().min(0).max(60_000),
+  darkFrames: z.int().min(0).max(1000),
+  motionPx: z.int().min(0).max(64),
+  blurChance: z.number().min(0).max(1),
+  dropChance: z.number().min(0).max(1),
+  /** null (or "never" on the console): the stream does not die. */
+  dieAfterFrames: z.preprocess((v) => (v === 'never' || v === 'null' ? null : v), z.int().min(0).nullable()),
+  busy: z.boolean(),
+} as const;

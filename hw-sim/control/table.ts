@@ -8,11 +8,13 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SAMPLE_IDENTITIES, cccdPayload } from '../identities.js';
+import { DEFAULT_STREAM_SETTINGS as D, type StreamChange } from '../devices/camera.js';
 import type { Sim } from '../sim.js';
 import {
   bhytFault,
   button,
   cameraMode,
+  cameraStreamFields,
   code3,
   faceWho,
   hexBytes,
@@ -49,6 +51,22 @@ const needScanner = (sim: Sim): void => {
   if (!sim.scanner.plugged) throw new Error('the scanner is unplugged: plug it in first');
 };
 const nonEmpty = (what: string) => [(o: object) => Object.keys(o).length > 0, { message: `say what to change: ${what}` }] as const;
+
+/** What a `camera.stream` call changed, in words. */
+function streamText(p: { reset?: true | undefined } & StreamChange): string {
+  const parts = [
+    p.reset && `as a real camera by default (first frame after ${D.startupMs} ms, ${D.darkFrames} dark frames, some motion, blur and drops)`,
+    p.startupMs !== undefined && `first frame ${p.startupMs} ms after start`,
+    p.darkFrames !== undefined && `${p.darkFrames} dark frames while exposure settles`,
+    p.motionPx !== undefined && `moves up to ${p.motionPx} px`,
+    p.blurChance !== undefined && `${pct(p.blurChance)} of frames blurred`,
+    p.dropChance !== undefined && `${pct(p.dropChance)} of frames dropped`,
+    p.dieAfterFrames !== undefined && (p.dieAfterFrames === null ? 'keeps streaming' : `dies after ${p.dieAfterFrames} frames`),
+    p.busy !== undefined && (p.busy ? 'busy (held by another program)' : 'free'),
+  ];
+  return parts.filter(Boolean).join(', ');
+}
+const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 
 /** Bytes of `scanner.send`: text (then the terminator, CR LF unless given) or hex. */
 function sendBytes(p: { text?: string | undefined; hex?: string | undefined; terminator?: string | undefined }): Buffer {
@@ -116,6 +134,28 @@ export const CONTROL = {
       else await sim.showFace(sim.face);
     },
     describe: (p) => (p.mode === 'ok' ? 'camera working again' : `camera ${p.mode}`),
+  }),
+  'camera.stream': define({
+    params: z
+      .strictObject({
+        reset: z.literal(true).optional(),
+        startupMs: cameraStreamFields.startupMs.optional(),
+        darkFrames: cameraStreamFields.darkFrames.optional(),
+        motionPx: cameraStreamFields.motionPx.optional(),
+        blurChance: cameraStreamFields.blurChance.optional(),
+        dropChance: cameraStreamFields.dropChance.optional(),
+        dieAfterFrames: cameraStreamFields.dieAfterFrames.optional(),
+        busy: cameraStreamFields.busy.optional(),
+      })
+      .refine(...nonEmpty('reset=true, or startupMs, darkFrames, motionPx, blurChance, dropChance, dieAfterFrames, busy')),
+    usage: '[reset=true] [startupMs=N] [darkFrames=N] [motionPx=N] [blurChance=P] [dropChance=P] [dieAfterFrames=N|never] [busy=true|false]',
+    positional: 'startupMs',
+    async apply(sim, p) {
+      const { reset, ...settings } = p;
+      if (reset) await sim.camera.resetStream();
+      if (Object.keys(settings).length > 0) await sim.camera.setStream(settings);
+    },
+    describe: (p) => `camera stream: ${streamText(p)}`,
   }),
   'panel.press': define({
     params: z.strictObject({ button }),
@@ -279,7 +319,7 @@ export function positionalOf(action: ControlName): string | undefined {
   return (CONTROL[action] as { positional?: string }).positional;
 }
 
-/** Every device as a patient expects it: working, every sample's BHYT card valid and portrait served, face 1 shown. */
+/** Every device as a patient expects it: working, every sample's BHYT card valid and portrait served, the stream as a real camera's, face 1 shown. */
 export const DEVICES_AS_NEW: readonly ControlCall[] = [
   ...SAMPLE_IDENTITIES.flatMap((_, i) => [
     call('bhyt.result', { sample: i + 1, code: '000' }),
@@ -289,5 +329,6 @@ export const DEVICES_AS_NEW: readonly ControlCall[] = [
   call('identity.fault', { fault: 'none' }),
   call('printer.reset', {}),
   call('scanner.plug', { plugged: true }),
+  call('camera.stream', { reset: true }),
   call('camera.face', { who: 1 }),
 ];

@@ -43,6 +43,42 @@ const face = field.faceWho.transform((who) => controls('face', [call('camera.fac
 
 const camera = field.cameraMode.transform((mode) => controls('camera', [call('camera.mode', { mode })]));
 
+/** How the camera's stream behaves (rpicam-vid): `camera_stream: {startup: 1.5s, dark_frames: 8}`; `camera_stream: normal` is the reset. */
+const cameraStream = z
+  .preprocess(
+    (v) => (v === 'normal' ? { normal: true } : v),
+    z
+      .strictObject(
+        {
+          normal: z.literal(true).optional(),
+          startup: duration.pipe(field.cameraStreamFields.startupMs).optional(),
+          dark_frames: field.cameraStreamFields.darkFrames.optional(),
+          motion_px: field.cameraStreamFields.motionPx.optional(),
+          blur_chance: field.cameraStreamFields.blurChance.optional(),
+          drop_chance: field.cameraStreamFields.dropChance.optional(),
+          die_after_frames: field.cameraStreamFields.dieAfterFrames.optional(),
+          busy: field.cameraStreamFields.busy.optional(),
+        },
+        { error: 'normal, or {startup, dark_frames, motion_px, blur_chance, drop_chance, die_after_frames, busy}' },
+      )
+      .refine((p) => Object.keys(p).length > 0, {
+        message: 'say what to change: normal, or one of startup, dark_frames, motion_px, blur_chance, drop_chance, die_after_frames, busy',
+        when: clean,
+      }),
+  )
+  .transform((p) => {
+    const settings = {
+      ...(p.startup !== undefined ? { startupMs: p.startup } : {}),
+      ...(p.dark_frames !== undefined ? { darkFrames: p.dark_frames } : {}),
+      ...(p.motion_px !== undefined ? { motionPx: p.motion_px } : {}),
+      ...(p.blur_chance !== undefined ? { blurChance: p.blur_chance } : {}),
+      ...(p.drop_chance !== undefined ? { dropChance: p.drop_chance } : {}),
+      ...(p.die_after_frames !== undefined ? { dieAfterFrames: p.die_after_frames } : {}),
+      ...(p.busy !== undefined ? { busy: p.busy } : {}),
+    };
+    return controls('camera_stream', [call('camera.stream', { ...(p.normal ? { reset: true as const } : {}), ...settings })]);
+  });
+
 const BUTTON_ALIASES = { yes: 'consent-yes', no: 'consent-no' } as const;
 const press = z
   .enum([...field.button.options, 'yes', 'no'])
@@ -197,6 +233,7 @@ const STEP_KINDS = {
   scan,
   face,
   camera,
+  camera_stream: cameraStream,
   press,
   paper,
   printer,

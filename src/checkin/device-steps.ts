@@ -52,6 +52,8 @@ function faceSteps(d: StepDeps): Pick<CheckinSteps, 'portrait' | 'capture' | 've
     async portrait({ sessionId }, signal) {
       const s = d.sessions.get(sessionId);
       if (!d.faces()) return { kind: 'unavailable', reason: 'face verification is not available on this kiosk' };
+      // The patient said yes: the camera starts now if it did not at the card (hal.camera.warmUp).
+      d.camera.prepare(s.ended);
       // A chip reader may have handed the portrait in with the card.
       if (s.identity.portrait) {
         s.portrait = s.identity.portrait;
@@ -67,16 +69,16 @@ function faceSteps(d: StepDeps): Pick<CheckinSteps, 'portrait' | 'capture' | 've
     async capture({ sessionId }, signal) {
       const r = await d.camera.capture(signal);
       if (!r.ok) return { ok: false, reason: r.reason };
-      d.sessions.setFrame(sessionId, r.jpeg);
+      d.sessions.setFrames(sessionId, r.frames);
       return { ok: true };
     },
 
     async verify({ sessionId }, signal): Promise<VerifyResult> {
       const s = d.sessions.get(sessionId);
       const faces = d.faces();
-      if (!faces || !s.portrait || !s.frame) return { kind: 'unavailable', reason: 'nothing to compare' };
+      if (!faces || !s.portrait || !s.frames) return { kind: 'unavailable', reason: 'nothing to compare' };
       try {
-        const v = await faces.verify(s.frame, s.portrait, signal);
+        const v = await faces.verify(s.frames, s.portrait, signal);
         if (v.ok) {
           return v.match ? { kind: 'match', score: v.score } : { kind: 'mismatch', score: v.score };
         }
@@ -85,8 +87,8 @@ function faceSteps(d: StepDeps): Pick<CheckinSteps, 'portrait' | 'capture' | 've
         if (v.reason === 'error') return { kind: 'unavailable', reason: `face verification failed: ${v.detail}` };
         return { kind: 'refused', reason: `${v.reason}: ${v.detail}` };
       } finally {
-        // The frame has served its purpose: it is wiped whatever the result.
-        d.sessions.setFrame(sessionId, null);
+        // The burst has served its purpose: it is wiped whatever the result.
+        d.sessions.setFrames(sessionId, null);
       }
     },
   };

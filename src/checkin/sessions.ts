@@ -1,9 +1,10 @@
+import { wipeFrames, type CameraFrame } from '../faceid/frames.js';
 import type { CitizenIdentity } from '../hal/card/types.js';
 import type { PriorityReason } from '../pipeline/priority.js';
 
 /**
  * The personal data of the check-ins in progress, in memory only: the card's identity, the
- * reference portrait and the last camera frame. The state machine sees session ids; the steps
+ * reference portrait and the last camera burst. The state machine sees session ids; the steps
  * look the data up here. Dropping a session zero-fills its images, so nothing outlives it.
  */
 export interface SessionData {
@@ -11,7 +12,9 @@ export interface SessionData {
   readonly startedAt: Date;
   readonly priority: PriorityReason | null;
   portrait: Uint8Array | null;
-  frame: Uint8Array | null;
+  frames: readonly CameraFrame[] | null;
+  /** Aborted when the check-in ends: what runs for it (the camera stream) stops then. */
+  readonly ended: AbortSignal;
 }
 
 /** The check-ins in progress, by session id. */
@@ -19,44 +22,45 @@ export interface Sessions {
   open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData;
   /** Throws when the check-in is not in progress (it ended). */
   get(id: string): SessionData;
-  /** Replaces the camera frame, wiping the previous one. */
-  setFrame(id: string, jpeg: Uint8Array | null): void;
+  /** Replaces the camera burst, wiping the previous one. */
+  setFrames(id: string, frames: readonly CameraFrame[] | null): void;
   /** Ends a check-in: its images are zero-filled. */
   drop(id: string): void;
 }
 
 export function createSessions(): Sessions {
-  const live = new Map<string, SessionData>();
+  const live = new Map<string, { data: SessionData; end: AbortController }>();
   return {
     open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData {
-      const s: SessionData = { identity, startedAt, priority, portrait: null, frame: null };
-      live.set(id, s);
-      return s;
+      const end = new AbortController();
+      const data: SessionData = { identity, startedAt, priority, portrait: null, frames: null, ended: end.signal };
+      live.set(id, { data, end });
+      return data;
     },
     get(id: string): SessionData {
       const s = live.get(id);
       if (!s) throw new Error(`no check-in ${id} in progress`);
-      return s;
+      return s.data;
     },
-    /** Replaces the camera frame, wiping the previous one. */
-    setFrame(id: string, jpeg: Uint8Array | null): void {
-      const s = live.get(id);
+    setFrames(id: string, frames: readonly CameraFrame[] | null): void {
+      const s = live.get(id)?.data;
       if (!s) {
-        jpeg?.fill(0); // the check-in ended while the camera was busy
+        wipeFrames(frames); // the check-in ended while the camera was busy
         return;
       }
-      s.frame?.fill(0);
-      s.frame = jpeg;
+      if (s.frames !== frames) wipeFrames(s.frames);
+      s.frames = frames;
     },
     drop(id: string): void {
       const s = live.get(id);
       if (!s) return;
-      s.frame?.fill(0);
-      s.portrait?.fill(0);
-      s.identity.portrait?.fill(0);
-      s.frame = null;
-      s.portrait = null;
+      wipeFrames(s.data.frames);
+      s.data.portrait?.fill(0);
+      s.data.identity.portrait?.fill(0);
+      s.data.frames = null;
+      s.data.portrait = null;
       live.delete(id);
+      s.end.abort();
     },
   };
 }

@@ -7,6 +7,9 @@ import { resolve } from 'node:path';
 import { loadOrExplain } from './config-commands.js';
 import { EX_USAGE, type CommandLine } from './usage.js';
 
+/** Recognisers named rather than given by path. */
+const BUNDLED_NAMES = new Set(['fr_feature', 'faceapi']);
+
 export async function calibrateCommand(values: CommandLine): Promise<number> {
   const far = Number(values.far ?? '1e-3');
   if (!values.data?.length || !values.out || !(far > 0 && far < 0.5)) {
@@ -19,7 +22,14 @@ export async function calibrateCommand(values: CommandLine): Promise<number> {
   const loaded = values.config ? loadOrExplain(values.config) : null;
   if (values.config && !loaded) return EX_CONFIG;
   const faceid = loaded?.config.faceid ?? configSchema.shape.faceid.parse(undefined);
-  const recognizer = values.recognizer ? { recognizer: { ...faceEngineOptions(faceid).recognizer, model: resolve(values.recognizer) } } : {};
+  const recognizer = values.recognizer
+    ? {
+        recognizer: {
+          ...faceEngineOptions(faceid).recognizer,
+          model: BUNDLED_NAMES.has(values.recognizer) ? values.recognizer : resolve(values.recognizer),
+        },
+      }
+    : {};
   const engine = faceEngineOptions(faceid, recognizer);
   const { calibrate } = await import('./calibrate.js');
   const log = createLogger({ level: 'warn', pretty: 'auto' });

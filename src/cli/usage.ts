@@ -12,7 +12,7 @@ export const USAGE = `Usage:
   kioskd config-schema          print the config's JSON Schema
   kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
   kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE
-                  [--recognizer faceapi|MODEL.onnx|model.json] [--config FILE]
+                  [--recognizer fr_feature|faceapi|MODEL.onnx|model.json] [--config FILE]
                                 fit the face-match threshold of a recogniser (default: the configured
                                 one) on labelled photos (DIR/<identity>/<n>.jpg)
   kioskd monitor --broker URL [--prefix P] [--once] [--json]

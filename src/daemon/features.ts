@@ -124,6 +124,10 @@ export function kioskFeatures({ config }: LoadedConfig, p: Platform, k: KioskPar
       today,
       log: ns('card'),
       buttonLog: log,
+      warmCamera:
+        config.faceid.enabled && config.hal.camera.driver === 'rpicam' && config.hal.camera.warmUp === 'card-read'
+          ? (ended) => hal.ports.camera.prepare(ended)
+          : null,
     }),
     commands({
       runtime,

@@ -7,6 +7,7 @@ import { findCalibration, type Calibration } from './calibration.js';
 import type { QualityReason } from './geometry.js';
 import { distance, distanceOf, scoreOf, type Metric } from './metric.js';
 import { checkJpeg, FRAME_LIMIT, type ImageLimit } from './jpeg-header.js';
+import { checkFrames, type CameraFrame } from './frames.js';
 import type { Analysis, WorkerConfig, WorkerMessage, WorkerRequest } from './protocol.js';
 
 export interface FaceEngineOptions extends WorkerConfig {
@@ -41,6 +42,8 @@ export type Verification =
       readonly threshold: number;
       readonly metric: Metric;
       readonly quality: { readonly eyeDistancePx: number; readonly rollDeg: number; readonly yawRatio: number; readonly sharpness: number };
+      /** The burst frame compared, and how many were looked at for a face. */
+      readonly frame: { readonly index: number; readonly examined: number; readonly of: number };
       readonly timings: { readonly probeMs: number; readonly referenceMs: number };
     }
   | { readonly ok: false; readonly which: 'probe' | 'reference'; readonly reason: QualityReason | 'error'; readonly detail: string };
@@ -102,11 +105,14 @@ export class FaceEngine {
     await retireWorker(w, this.calls, new Error('the face engine stopped'));
   }
 
-  /** Is the face in `probe` (a camera frame, JPEG) the person in `reference` (a portrait, JPEG)? */
-  async verify(probe: Uint8Array, reference: Uint8Array, signal: AbortSignal): Promise<Verification> {
-    // Both images are measured by their headers before either is decoded: a frame or a
-    // portrait declaring more pixels than it can have is refused without reaching the worker.
-    const pc = checkJpeg(probe, this.o.maxFrame ?? FRAME_LIMIT, 'the camera frame');
+  /**
+   * Is the face in `probe` (a camera burst, or one JPEG frame) the person in `reference` (a
+   * portrait, JPEG)? Of a burst, the best usable frame is compared.
+   */
+  async verify(probe: Uint8Array | readonly CameraFrame[], reference: Uint8Array, signal: AbortSignal): Promise<Verification> {
+    // Every image is measured (by its header, or a raw frame by its size) before any is decoded:
+    // a frame or a portrait declaring more pixels than it can have is refused without reaching the worker.
+    const pc = checkFrames(asFrames(probe), this.o.maxFrame ?? FRAME_LIMIT);
     if (!pc.ok) return this.refused('probe', pc.reason);
     const rc = this.references.has(reference) ? null : checkJpeg(reference, this.o.maxReference ?? FRAME_LIMIT, 'the reference portrait');
     if (rc && !rc.ok) return this.refused('reference', rc.reason);
@@ -132,6 +138,7 @@ export class FaceEngine {
       threshold: cal.threshold,
       metric: cal.metric,
       quality: { eyeDistancePx: pq.eyeDistancePx, rollDeg: pq.rollDeg, yawRatio: pq.yawRatio, sharpness: pq.sharpness },
+      frame: p.frame,
       timings: { probeMs, referenceMs },
     };
   }
@@ -142,12 +149,16 @@ export class FaceEngine {
   }
 
   /**
-   * One image through the worker: faces, quality inputs and (if usable) the embedding. An
-   * image beyond FRAME_LIMIT (by its bytes or its declared size) is refused before it is
-   * handed over: the call rejects with the reason.
+   * One image (JPEG) or a camera burst through the worker: faces, quality inputs and (if usable)
+   * the embedding of the best frame. An image beyond FRAME_LIMIT (by its bytes or its declared
+   * size) is refused before it is handed over: the call rejects with the reason.
    */
-  async analyze(jpeg: Uint8Array, role: 'probe' | 'reference', signal: AbortSignal): Promise<Analysis> {
-    const checked = checkJpeg(jpeg, FRAME_LIMIT, role === 'probe' ? 'the camera frame' : 'the reference image');
+  async analyze(input: Uint8Array | readonly CameraFrame[], role: 'probe' | 'reference', signal: AbortSignal): Promise<Analysis> {
+    const frames = asFrames(input);
+    const checked =
+      frames.length === 1 && frames[0]!.format === 'jpeg'
+        ? checkJpeg(frames[0]!.data, FRAME_LIMIT, role === 'probe' ? 'the camera frame' : 'the reference image')
+        : checkFrames(frames, FRAME_LIMIT);
     if (!checked.ok) throw new Error(checked.reason);
     await this.start();
     const w = this.worker!;
@@ -159,11 +170,15 @@ export class FaceEngine {
     };
     return this.calls.call(
       (id) => {
-        // A copy is moved (transferred, not copied again) to the worker, which wipes it after
-        // decoding; the caller's buffer stays the caller's to clear at the end of the check-in.
-        const copy = new Uint8Array(jpeg); // a copy (a Buffer's slice() would be a view of the caller's memory)
+        // Copies are moved (transferred, not copied again) to the worker, which wipes them after
+        // use; the caller's buffers stay the caller's to clear at the end of the check-in.
+        // (A copy, not a Buffer's slice(), which would be a view of the caller's memory.)
+        const copies: CameraFrame[] = frames.map((f) => ({ ...f, data: new Uint8Array(f.data) }));
         this.analyses++;
-        w.postMessage({ id, type: 'analyze', jpeg: copy, role } satisfies WorkerRequest, [copy.buffer]);
+        w.postMessage(
+          { id, type: 'analyze', frames: copies, role } satisfies WorkerRequest,
+          copies.map((f) => f.data.buffer as ArrayBuffer),
+        );
       },
       { signal, timeoutMs, onTimeout },
     );
@@ -188,7 +203,7 @@ export class FaceEngine {
   }
 
   private spawn(): Promise<FaceEngineInfo> {
-    const workerData = { backend: this.o.backend, recognizer: this.o.recognizer } satisfies WorkerConfig;
+    const workerData = { backend: this.o.backend, recognizer: this.o.recognizer, burstExamine: this.o.burstExamine } satisfies WorkerConfig;
     const w = startWorker(import.meta.url, 'worker', workerData);
     return new Promise<FaceEngineInfo>((resolve, reject) => {
       w.on('message', (m: WorkerMessage) => {
@@ -244,3 +259,6 @@ export class FaceEngine {
     });
   }
 }
+
+const asFrames = (input: Uint8Array | readonly CameraFrame[]): readonly CameraFrame[] =>
+  input instanceof Uint8Array ? [{ format: 'jpeg', data: input }] : input;

@@ -1,3 +1,4 @@
+import type { CameraFrame } from './frames.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FaceEngine } from './engine.js';
@@ -83,7 +84,7 @@ export async function embedAll(
   engine: FaceEngine,
   photos: readonly LabelledPhoto[],
   role: 'probe' | 'reference',
-  load: (p: LabelledPhoto) => Uint8Array = (p) => readFileSync(p.path),
+  load: (p: LabelledPhoto) => Uint8Array | readonly CameraFrame[] = (p) => readFileSync(p.path),
   progress?: (done: number, total: number) => void,
 ): Promise<Embedded[]> {
   const out: Embedded[] = [];

@@ -1,8 +1,15 @@
+import type { CameraFrame } from './frames.js';
 import type { DetectedFace, Verdict } from './geometry.js';
 import type { Metric } from './metric.js';
 
 /** Messages between the engine (main thread) and the inference worker. */
-export type WorkerRequest = { readonly id: number; readonly type: 'analyze'; readonly jpeg: Uint8Array; readonly role: 'probe' | 'reference' };
+export type WorkerRequest = {
+  readonly id: number;
+  readonly type: 'analyze';
+  /** One image, or a camera burst: the worker picks the best usable frame. It wipes them all. */
+  readonly frames: readonly CameraFrame[];
+  readonly role: 'probe' | 'reference';
+};
 
 export interface Analysis {
   readonly width: number;
@@ -16,7 +23,10 @@ export interface Analysis {
   readonly embedding: readonly number[] | null;
   /** Index of the face the embedding is of. */
   readonly chosen: number | null;
-  readonly timings: { readonly decodeMs: number; readonly detectMs: number; readonly embedMs: number };
+  /** Which frame of the burst these figures are of, and how many frames were looked at for a face. */
+  readonly frame: { readonly index: number; readonly examined: number; readonly of: number };
+  /** decodeMs: JPEG decode or I420 conversion, summed over the frames examined; detectMs likewise. */
+  readonly timings: { readonly decodeMs: number; readonly detectMs: number; readonly embedMs: number; readonly totalMs: number };
   /** tf.memory().numTensors after the call: must stay flat. */
   readonly tensors: number;
 }
@@ -37,7 +47,7 @@ export type WorkerMessage =
   | { readonly id: number; readonly type: 'error'; readonly error: string };
 
 export interface RecognizerSpec {
-  /** 'faceapi' (bundled), or the path of a .onnx model or a TFJS graph model.json. */
+  /** 'fr_feature' or 'faceapi' (bundled), or the path of a .onnx model or a TFJS graph model.json. */
   readonly model: string;
   /** Colour order the model was trained on (ONNX default bgr, TFJS default rgb). */
   readonly channels?: 'rgb' | 'bgr' | undefined;
@@ -55,4 +65,6 @@ export interface WorkerConfig {
   /** 'wasm' (default); 'tensorflow' when @tensorflow/tfjs-node is installed (falls back to wasm); 'cpu' last. */
   readonly backend: Backend;
   readonly recognizer: RecognizerSpec;
+  /** Usable frames of a burst compared before the best is embedded (default 2). */
+  readonly burstExamine?: number | undefined;
 }

@@ -1,5 +1,7 @@
 /**
  * The recognisers the worker can run (worker side only: this module loads model runtimes).
+ * - `fr_feature` (default): the bundled MobileFaceNet in models/fr_feature/ (PROVENANCE.md), an
+ *   ONNX model like the next, on an RGB crop.
  * - `faceapi`: face-api's dlib ResNet (bundled, licence allows shipping), on a dlib chip; L2.
  * - a `.onnx` file: through onnxruntime-web on wasm (an optional dependency, no native code),
  *   on an ArcFace 5-point-aligned crop; cosine.
@@ -10,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { alignedCrop, squareCrop, type ModelInput } from './align.js';
 import { dlibChip, fivePoints, type DetectedFace } from './geometry.js';
 import type { Metric } from './metric.js';
@@ -64,11 +67,16 @@ export function readTfjsModel(path: string): { artifacts: unknown; files: Buffer
   };
 }
 
+/** The bundled ONNX recogniser, found the same way from src/faceid (tsx) and dist/src/faceid (models/ is copied to dist/). */
+export const BUNDLED_FR_FEATURE = fileURLToPath(new URL('../../models/fr_feature/fr_feature.onnx', import.meta.url));
+
 export async function loadRecognizer(spec: RecognizerSpec, tf: any): Promise<Recognizer> {
   if (spec.model === 'faceapi') return await faceApi(tf);
+  if (spec.model === 'fr_feature')
+    return onnx({ ...spec, model: BUNDLED_FR_FEATURE, channels: spec.channels ?? 'rgb' }, 'fr_feature.onnx (bundled MobileFaceNet, 512-d)');
   if (spec.model.endsWith('.onnx')) return onnx(spec);
   if (spec.model.endsWith('.json')) return tfjsGraph(spec, tf);
-  throw new Error(`recogniser "${spec.model}": expected "faceapi", a .onnx file or a TFJS graph model.json`);
+  throw new Error(`recogniser "${spec.model}": expected "fr_feature", "faceapi", a .onnx file or a TFJS graph model.json`);
 }
 
 async function faceApi(tf: any): Promise<Recognizer> {
@@ -101,12 +109,12 @@ async function faceApi(tf: any): Promise<Recognizer> {
   };
 }
 
-async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
+async function onnx(spec: RecognizerSpec, label = spec.model.split('/').pop()): Promise<Recognizer> {
   let ort: any;
   try {
     ort = require('onnxruntime-web');
   } catch {
-    throw new Error('onnxruntime-web is not installed (it is an optional dependency): run "npm install onnxruntime-web" to use an ONNX recogniser');
+    throw new Error('onnxruntime-web is not installed: run "npm install" (it runs every ONNX recogniser, the bundled fr_feature too)');
   }
   ort.env.wasm.numThreads = 1; // threads are not available to wasm in Node; one core is left for the daemon
   const bytes = readFileSync(spec.model);
@@ -138,7 +146,7 @@ async function onnx(spec: RecognizerSpec): Promise<Recognizer> {
     }
   };
   return arcFace(
-    { name: `ONNX ${spec.model.split('/').pop()} on an ArcFace 5-point crop`, sha256: sha256(bytes) },
+    { name: `ONNX ${label} on an ArcFace 5-point crop`, sha256: sha256(bytes) },
     { size, channels: spec.channels ?? 'bgr', layout: 'nchw', range: spec.range ?? 'symmetric' },
     run,
   );

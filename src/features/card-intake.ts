@@ -28,6 +28,8 @@ export interface CardIntakeDeps {
   readonly today: () => { year: number; month: number; day: number };
   readonly log: Logger;
   readonly buttonLog: Logger;
+  /** Starts the camera for a new check-in (hal.camera.warmUp: card-read), so its exposure settles during the consent question; null: not at the card. */
+  readonly warmCamera: ((checkinEnded: AbortSignal) => void) | null;
 }
 
 export function cardIntake(d: CardIntakeDeps): Feature {
@@ -54,9 +56,10 @@ export function cardIntake(d: CardIntakeDeps): Feature {
     const card = maskId(scan.identity.idNumber);
     const mode = d.runtime.status().mode;
     const sessionId = randomUUID();
-    d.sessions.open(sessionId, scan.identity, d.wallClock(), priorityOf(scan.identity.dateOfBirth, d.today()));
+    const session = d.sessions.open(sessionId, scan.identity, d.wallClock(), priorityOf(scan.identity.dateOfBirth, d.today()));
     const started = d.runtime.cardRead(sessionId, card);
     if (!started) d.sessions.drop(sessionId);
+    else d.warmCamera?.(session.ended);
     const { form, repairs } = scan.identity;
     d.log.info(
       { card, form, repairs, session: started ? sessionId : null },

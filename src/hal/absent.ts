@@ -25,7 +25,7 @@ export function absentPrinter(reason: string): TicketPrinter {
 }
 
 export function absentCamera(reason: string): Camera {
-  return { ...absentPort('camera', reason), capture: async () => ({ ok: false, reason: `no camera: ${reason}` }) };
+  return { ...absentPort('camera', reason), prepare: () => {}, capture: async () => ({ ok: false, reason: `no camera: ${reason}` }) };
 }
 
 /**

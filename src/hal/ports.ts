@@ -2,6 +2,7 @@
  * The port contract every piece of hardware sits behind. The pipeline imports only this file
  * from the HAL: it sees port states, never a device.
  */
+import type { CameraFrame } from '../faceid/frames.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { ScanResult } from './card/types.js';
@@ -105,13 +106,30 @@ export interface TicketPrinter extends Port {
 
 export type PrintOutcome = { readonly ok: true; readonly ms: number; readonly bytes: number } | { readonly ok: false; readonly reason: string };
 
-/** A camera: one still frame per call, as JPEG bytes held in memory only (never a file). */
+/**
+ * A camera: frames held in memory only (never a file). A streaming camera runs while a check-in
+ * is open and gives a short burst per capture; a still camera takes one picture per capture.
+ */
 export interface Camera extends Port {
+  /**
+   * Starts the camera for a check-in ahead of its capture, so exposure has settled by then; it
+   * stops when `session` aborts. Idempotent; a camera with nothing to warm up ignores it.
+   */
+  prepare(session: AbortSignal): void;
   /** Never rejects for camera trouble: the outcome says what happened. Aborting kills the capture. */
   capture(signal: AbortSignal): Promise<CaptureOutcome>;
 }
 
-export type CaptureOutcome = { readonly ok: true; readonly jpeg: Uint8Array; readonly ms: number } | { readonly ok: false; readonly reason: string };
+export type CaptureOutcome =
+  | {
+      readonly ok: true;
+      /** A burst (raw frames from the stream) or one JPEG still; the receiver wipes them after use. */
+      readonly frames: readonly CameraFrame[];
+      readonly ms: number;
+      /** Frames passed over because exposure was still settling. */
+      readonly skipped?: number;
+    }
+  | { readonly ok: false; readonly reason: string };
 
 export type LedId = 'ready' | 'busy' | 'error';
 export type LedState = 'on' | 'off' | 'blink';

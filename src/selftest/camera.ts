@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { FaceEngine } from '../faceid/engine.js';
 import type { Camera } from '../hal/ports.js';
+import { wipeFrames } from '../faceid/frames.js';
 import { absentVerdict, errorText, fail, firstState, pass, seconds, type Check, type Verdict } from './check.js';
 
 /** Loading the face models takes up to ~90 s on a cold Pi 4 (the unit's TimeoutStartSec allows for it): on top of the check's own limit. */
@@ -35,9 +36,11 @@ export function cameraCheck(d: CameraCheckDeps): Check {
       if (state.kind === 'faulted' || state.kind === 'absent') return fail(state.reason);
       const shot = await d.camera.capture(signal);
       if (!shot.ok) return fail(`capture failed: ${shot.reason}`);
-      const frame = shot.jpeg;
+      const frames = shot.frames;
       try {
-        const captured = `frame captured (${Math.round(shot.ms)} ms)`;
+        const first = frames[0];
+        const kind = first?.format === 'i420' ? `${frames.length} raw frames (stream)` : 'frame';
+        const captured = `${kind} captured (${Math.round(shot.ms)} ms)`;
         if (!d.faces)
           return d.expectFace
             ? fail(`${captured}, but faceid.enabled is false: no face detection to expect`)
@@ -51,7 +54,7 @@ export function cameraCheck(d: CameraCheckDeps): Check {
               : `${captured}, but the face models did not load: ${errorText(err)}`,
           );
         }
-        const a = await d.faces.engine.analyze(frame, 'probe', signal);
+        const a = await d.faces.engine.analyze(frames, 'probe', signal);
         const found = a.faces.length;
         const detail = `${captured}, ${a.width}×${a.height}; detection ${Math.round(a.timings.detectMs)} ms`;
         if (found === 0)
@@ -60,7 +63,7 @@ export function cameraCheck(d: CameraCheckDeps): Check {
             : pass(`${detail}; no face in view (stand in front and use --expect-face to test detection)`);
         return pass(`${detail}; ${found === 1 ? 'face detected' : `${found} faces detected`}`);
       } finally {
-        frame.fill(0);
+        wipeFrames(frames);
       }
     },
   };

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { cameraConfigSchema, type RpicamConfig } from '../../src/hal/camera/config.js';
 import { createRpicamCamera } from '../../src/hal/camera/rpicam.js';
 import type { Camera, PortState } from '../../src/hal/ports.js';
+import type { CameraFrame } from '../../src/faceid/frames.js';
 import { systemClock } from '../../src/util/clock.js';
 import { VirtualCamera } from '../../hw-sim/devices/camera.js';
 import { comment, jpegBomb, jpegOf, sof } from '../helpers/jpeg-bombs.js';
@@ -28,7 +29,7 @@ async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
 }
 
 function rpicam(over: Partial<RpicamConfig> = {}): RpicamConfig {
-  return { ...cameraConfigSchema.parse({ driver: 'rpicam' }), ...over } as RpicamConfig;
+  return { ...cameraConfigSchema.parse({ driver: 'rpicam', mode: 'still' }), ...over } as RpicamConfig;
 }
 
 /** A VirtualCamera of its own and the real driver pointed at it, opened. */
@@ -43,6 +44,12 @@ async function rig(t: ExecutionContext, over: Partial<RpicamConfig> = {}, env = 
 }
 
 const capture = (cam: Camera, signal = new AbortController().signal) => cam.capture(signal);
+/** The still's JPEG (these tests run the still mode; test/integration/camera-stream.test.ts the stream). */
+const stillOf = (r: { frames: readonly CameraFrame[] }): Uint8Array => {
+  const f = r.frames[0];
+  if (r.frames.length !== 1 || f?.format !== 'jpeg') throw new Error('expected one JPEG still');
+  return f.data;
+};
 
 function gone(pid: number): boolean {
   try {
@@ -57,6 +64,10 @@ test('config: defaults, none by default, and options that would save pictures to
   t.deepEqual(cameraConfigSchema.parse(undefined), { driver: 'none' });
   t.deepEqual(cameraConfigSchema.parse({ driver: 'rpicam' }), {
     driver: 'rpicam',
+    mode: 'stream',
+    framerate: 10,
+    burst: 3,
+    warmUp: 'card-read',
     width: 1280,
     height: 960,
     timeoutMs: 3000,
@@ -68,6 +79,10 @@ test('config: defaults, none by default, and options that would save pictures to
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['-o', '/tmp/x.jpg'] }).success);
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['--output=/tmp/x.jpg'] }).success);
   t.true(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['--rotation', '180'] }).success);
+  // The stream must stay raw frames on stdout at the configured rate.
+  t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['--codec', 'mjpeg'] }).success);
+  t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', extraArgs: ['--segment', '1000'] }).success);
+  t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', width: 641 }).success);
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', widht: 640 }).success);
   t.false(cameraConfigSchema.safeParse({ driver: 'rpicam', timeoutMs: 50 }).success);
 });
@@ -79,13 +94,13 @@ test('the frame shown comes back byte for byte, and rpicam-still is asked for th
   await vc.show(face, 'patient-a');
   const r = await capture(cam);
   if (!r.ok) return t.fail(r.reason);
-  t.deepEqual(Buffer.from(r.jpeg), Buffer.from(face));
+  t.deepEqual(Buffer.from(stillOf(r)), Buffer.from(face));
   t.true(r.ms >= 0);
 
   const other = frame(200);
   await vc.show(other, 'patient-b');
   const r2 = await capture(cam);
-  t.true(r2.ok && Buffer.from(r2.jpeg).equals(Buffer.from(other)));
+  t.true(r2.ok && Buffer.from(stillOf(r2)).equals(Buffer.from(other)));
 
   const calls = vc.calls();
   t.is(calls.length, 2);
@@ -200,7 +215,7 @@ test('older Raspberry Pi OS with only libcamera-still on PATH: that one is used'
   await vc.show(face, 'old-pi');
   for (let i = 0; i < 2; i++) {
     const r = await capture(cam);
-    t.true(r.ok && Buffer.from(r.jpeg).equals(Buffer.from(face)), r.ok ? 'wrong picture' : r.reason);
+    t.true(r.ok && Buffer.from(stillOf(r)).equals(Buffer.from(face)), r.ok ? 'wrong picture' : r.reason);
   }
   t.is(vc.calls().length, 2);
   t.deepEqual(cam.state(), { kind: 'ready' });

@@ -16,7 +16,7 @@ test('the daemon loads the face models at boot and reports what loaded, how long
   const info = await w.waitFor((m) => m.topic === 'kiosk/face-boot/info' && json(m).faceid != null, 60_000);
   const f = json(info).faceid;
   t.like(f, { backend: 'wasm', threshold: findCalibration(f.model_sha256).threshold });
-  t.regex(f.recognizer, /face-api/);
+  t.regex(f.recognizer, /fr_feature/); // the default recogniser
   t.true(f.load_ms > 0 && f.warmup_ms > 0);
   await d.waitForOutput(/face models loaded/, 5_000);
   // Ready for patients only once the models are in.

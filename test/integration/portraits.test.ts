@@ -225,10 +225,16 @@ test('the face engine measures both images before decoding either: a bomb as por
   // Through the check-in steps, with the portrait handed in by a chip reader (no identity
   // service on the way): the verify step says why, and the check-in goes its no-portrait way.
   const sessions = createSessions();
-  const steps = createCheckinSteps({ sessions, faces: () => fresh, portraits: null, log: pino({ level: 'silent' }) } as unknown as StepDeps);
+  const steps = createCheckinSteps({
+    sessions,
+    faces: () => fresh,
+    camera: { prepare: () => {} },
+    portraits: null,
+    log: pino({ level: 'silent' }),
+  } as unknown as StepDeps);
   sessions.open('chip', { idNumber: IDS[0]!, portrait: jpegBomb() } as unknown as CitizenIdentity, new Date(), null);
   t.deepEqual(await steps.portrait({ sessionId: 'chip' }, sig()), { kind: 'found' });
-  sessions.setFrame('chip', faces.cameraOf(IDS[0]!)!);
+  sessions.setFrames('chip', [{ format: 'jpeg', data: faces.cameraOf(IDS[0]!)! }]);
   t.deepEqual(await steps.verify({ sessionId: 'chip' }, sig()), {
     kind: 'unavailable',
     reason: 'the reference portrait cannot be used (the reference portrait declares 8000×8000 pixels, more than 1024×1280)',

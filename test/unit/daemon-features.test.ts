@@ -90,6 +90,7 @@ test('a scanner streaming garbage: 20 rejections a minute are reported one by on
   const feature = cardIntake({
     card: { onScan: (l) => ((onScan = l), () => {}) },
     indicators: { onButton: () => () => {} },
+    warmCamera: null,
     runtime: { status: () => ({ mode: 'idle', step: null, sessionId: null, ports: {} as never }), cardRead: () => false, consent: () => {} },
     sessions: { open: () => ({}) as never, drop: () => {} },
     publish: out.publish as never,

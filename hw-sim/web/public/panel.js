@@ -87,6 +87,8 @@ function render(s) {
   text('camera-shows', s.camera);
   for (const b of document.querySelectorAll('#faces button')) b.classList.toggle('chosen', s.camera === b.dataset.label);
 
+  if (s.cameraStream) renderStream(s.cameraStream);
+
   const pr = s.printer;
   text('printer-summary', pr.plugged ? `paper ${pr.paper}${pr.coverOpen ? ', cover open' : ''}${pr.offline ? ', offline' : ''}${pr.error ? ', error' : ''}` : 'powered off');
   for (const b of document.querySelectorAll('[data-paper]')) b.classList.toggle('chosen', b.dataset.paper === pr.paper);
@@ -104,6 +106,17 @@ function render(s) {
   renderTickets(s.tickets);
   clockInfo = s.clock;
   renderClock();
+}
+
+/** The stream settings the next rpicam-vid reads (when the server sends them); a field being typed in is left alone. */
+function renderStream(cs) {
+  const field = (id, v) => {
+    if (document.activeElement !== $(id)) $(id).value = v === null ? '' : String(v);
+  };
+  field('stream-startup', cs.startupMs);
+  field('stream-dark', cs.darkFrames);
+  field('stream-die-after', cs.dieAfterFrames);
+  $('stream-busy').checked = Boolean(cs.busy);
 }
 
 /** "2026-11-25 07:00" on the hospital's clocks; ISO UTC if this browser does not know the zone. */
@@ -272,6 +285,18 @@ function wire() {
   for (const b of document.querySelectorAll('[data-camera]')) b.addEventListener('click', () => post('camera.mode', { mode: b.dataset.camera }));
   for (const b of document.querySelectorAll('[data-paper]')) b.addEventListener('click', () => post('printer.paper', { level: b.dataset.paper }));
   for (const c of document.querySelectorAll('[data-flag]')) c.addEventListener('change', () => post('printer.status', { [c.dataset.flag]: c.checked }));
+  $('stream-startup-set').addEventListener('click', () => post('camera.stream', { startupMs: Number($('stream-startup').value) }));
+  $('stream-dark-set').addEventListener('click', () => post('camera.stream', { darkFrames: Number($('stream-dark').value) }));
+  // Empty: the stream does not die.
+  $('stream-die-after-set').addEventListener('click', () => post('camera.stream', { dieAfterFrames: $('stream-die-after').value === '' ? null : Number($('stream-die-after').value) }));
+  $('stream-busy').addEventListener('change', () => post('camera.stream', { busy: $('stream-busy').checked }));
+  $('stream-reset').addEventListener('click', async () => {
+    // Until a snapshot says otherwise: by default nothing holds the camera and the stream does not die.
+    if (await post('camera.stream', { reset: true })) {
+      $('stream-busy').checked = false;
+      $('stream-die-after').value = '';
+    }
+  });
   $('printer-power').addEventListener('click', () => post('printer.power', { on: !(snap && snap.printer.plugged) }));
   $('printer-paper-out-after-set').addEventListener('click', () => post('printer.faults', { paperOutAfterBytes: Number($('printer-paper-out-after').value) }));
   $('scan').addEventListener('click', () => post('scanner.scan', { sample: Number($('sample-select').value), form: $('scan-form').value }));

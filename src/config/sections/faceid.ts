@@ -14,11 +14,14 @@ export const faceidSchema = z
         model: z
           .string()
           .min(1)
-          .default('faceapi')
+          .default('fr_feature')
           .describe(
-            '"faceapi" (bundled), or the absolute path of an ONNX model (.onnx) or a TFJS graph model (model.json) installed by the operator',
+            '"fr_feature" (bundled MobileFaceNet, ONNX), "faceapi" (bundled dlib ResNet, pure TFJS), or the absolute path of an ONNX model (.onnx) or a TFJS graph model (model.json) installed by the operator',
           ),
-        channels: z.enum(['rgb', 'bgr']).optional().describe('colour order the model expects (ONNX default bgr, TFJS default rgb)'),
+        channels: z
+          .enum(['rgb', 'bgr'])
+          .optional()
+          .describe('colour order the model expects (fr_feature rgb; other ONNX default bgr; TFJS default rgb)'),
         range: z.enum(['symmetric', 'unit']).optional().describe('pixel scaling: symmetric (v-127.5)/127.5 (default) or unit v/255'),
         size: z.number().int().min(32).max(512).optional().describe("side of the aligned crop (default: the model's input, else 112)"),
         onnxCompiler: z

@@ -136,7 +136,7 @@ function exitOutcome(
     jpeg.fill(0);
     return fail(`${checked.reason} (configured ${r.width}×${r.height}, 10% margin)`);
   }
-  return { kind: 'done', outcome: { ok: true, jpeg, ms: e.ms }, cancelled: false };
+  return { kind: 'done', outcome: { ok: true, frames: [{ format: 'jpeg', data: jpeg }], ms: e.ms }, cancelled: false };
 }
 
 /** JPEG starts with SOI (FF D8) and ends with EOI (FF D9); a cut-off write lacks the latter. */
@@ -145,7 +145,7 @@ function isJpeg(b: Uint8Array): boolean {
 }
 
 /** libcamera logs a lot; its last line is the one that says what went wrong. */
-function lastLine(text: string): string {
+export function lastLine(text: string): string {
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())

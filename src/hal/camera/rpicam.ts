@@ -6,9 +6,11 @@ import type { Camera, CaptureOutcome, DriverDeps } from '../ports.js';
 import { createStateCell } from '../supervised-port.js';
 import { runCapture, type CaptureRun } from './capture.js';
 import type { RpicamConfig } from './config.js';
+import { createVideoSource } from './video.js';
 
 /** Bookworm renamed libcamera-still to rpicam-still; older images only have the old name. */
 const DEFAULT_COMMANDS = ['rpicam-still', 'libcamera-still'] as const;
+const DEFAULT_VIDEO_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
 /**
  * What a picture of the configured size may be: its declared width and height within 10% of
  * the configured ones (either way round), and at most 2 bytes per pixel plus 512 KiB of EXIF
@@ -28,8 +30,10 @@ export function frameLimit(cfg: Pick<RpicamConfig, 'width' | 'height'>): ImageLi
 export type RpicamDeps = DriverDeps & { readonly env?: NodeJS.ProcessEnv };
 
 /**
- * The Raspberry Pi camera through rpicam-still, spawned directly with an argv array (never a
- * shell) and writing the JPEG to its stdout, so the picture never touches the disk.
+ * The Raspberry Pi camera. In `stream` mode (the default) rpicam-vid runs while a check-in is
+ * open and each capture is a burst of raw frames (video.ts); with no video program installed, or
+ * in `still` mode, each capture is one rpicam-still JPEG. Both are spawned with an argv array
+ * (never a shell) and write to their stdout, so a picture never touches the disk.
  *
  * One capture at a time: a second call while one runs is refused at once ("camera busy")
  * rather than queued, because a queued capture would photograph whoever stands there later.
@@ -39,6 +43,10 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
   const { clock, log } = deps;
   const env = deps.env ?? process.env;
   const candidates: readonly string[] = cfg.command ? [cfg.command] : DEFAULT_COMMANDS;
+  const videoCandidates: readonly string[] = cfg.mode === 'still' ? [] : cfg.videoCommand ? [cfg.videoCommand] : DEFAULT_VIDEO_COMMANDS;
+  const video = createVideoSource(cfg, { env, clock, log });
+  /** The video program found at open (null: stills). */
+  let videoCommand: string | null = null;
   const limit = frameLimit(cfg);
   const argv = [
     ...['-n', '--immediate', '-t', '1'],
@@ -61,6 +69,15 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
     busy = true;
     try {
       const job = AbortSignal.any([signal, lifetime.signal]);
+      if (videoCommand) {
+        const v = await video.capture(videoCommand, job);
+        if (v.outcome.ok) cell.set({ kind: 'ready' });
+        else if (!v.cancelled) {
+          log.warn({ command: videoCommand, reason: v.outcome.reason }, 'camera capture failed');
+          cell.set({ kind: 'degraded', code: 'capture-failed', reason: v.outcome.reason });
+        }
+        return v.outcome;
+      }
       const order = preferred ? [preferred, ...candidates.filter((c) => c !== preferred)] : candidates;
       for (const cmd of order) {
         if (job.aborted) return { ok: false, reason: 'capture cancelled' };
@@ -69,7 +86,7 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
         preferred = cmd;
         const o = a.outcome;
         if (o.ok) {
-          log.debug({ command: cmd, ms: Math.round(o.ms), bytes: o.jpeg.length }, 'camera captured a picture');
+          log.debug({ command: cmd, ms: Math.round(o.ms), bytes: o.frames[0]?.data.length }, 'camera captured a picture');
           cell.set({ kind: 'ready' });
         } else if (a.cancelled) {
           log.debug({ command: cmd }, 'capture cancelled');
@@ -99,6 +116,15 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
       opened = true;
       lifetime = new AbortController();
       // Only a PATH lookup: starting the camera here would take seconds and hold the device.
+      videoCommand = null;
+      for (const cmd of videoCandidates) {
+        if (await findExecutable(cmd, env['PATH'])) {
+          videoCommand = cmd;
+          cell.set({ kind: 'ready' });
+          return;
+        }
+      }
+      if (videoCandidates.length) log.info({ tried: videoCandidates }, 'no video program for the camera stream: one still per capture');
       for (const cmd of candidates) {
         if (await findExecutable(cmd, env['PATH'])) {
           preferred = cmd;
@@ -113,6 +139,10 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
     async close() {
       opened = false;
       lifetime.abort(new Error('closed'));
+      video.stop();
+    },
+    prepare(session) {
+      if (opened && videoCommand) video.prepare(videoCommand, session);
     },
     state: cell.state,
     onStateChange: cell.onStateChange,
