@@ -34,7 +34,7 @@ export function markNow(k: KioskSim, mqtt: MqttRecorder): Mark {
   return {
     mqtt: mqtt.seen.length,
     tickets: k.sim.printer.tickets.length,
-    camera: k.sim.camera.calls().length,
+    camera: k.sim.camera.calls().length + k.sim.camera.streamCalls().length,
     portrait: k.sim.identity.stats().requests,
     bhyt: k.sim.gateway.stats().lookups,
     log: k.output().length,

@@ -77,11 +77,11 @@ export function calls(
 ): Verdict {
   const { sim } = ctx.kiosk;
   const now = {
-    camera: sim.camera.calls().length - mark.camera,
+    camera: sim.camera.calls().length + sim.camera.streamCalls().length - mark.camera,
     portrait: sim.identity.stats().requests - mark.portrait,
     bhyt: sim.gateway.stats().lookups - mark.bhyt,
   };
-  const name = { camera: 'camera captures', portrait: 'portrait requests', bhyt: 'BHYT lookups' };
+  const name = { camera: 'camera starts (stills and streams)', portrait: 'portrait requests', bhyt: 'BHYT lookups' };
   const over = Object.entries(counts).filter(([k, n]) => now[k as keyof typeof now] > n!);
   const off = Object.entries(counts).filter(([k, n]) => now[k as keyof typeof now] !== n);
   const head = `expected ${Object.entries(counts)

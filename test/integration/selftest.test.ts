@@ -80,7 +80,7 @@ test.serial('against hw-sim every check passes: a self-test ticket prints, a fac
     t.regex(r.stdout, /^selftest: 7 passed, 0 failed, 0 skipped$/m);
     t.notRegex(r.stdout, /FAILED/);
     t.regex(lineOf(r, 'printer'), /test ticket printed .* at tcp:\/\/127\.0\.0\.1:\d+ \(\d+ ms\)$/);
-    t.regex(lineOf(r, 'camera'), /frame captured .*; face detected/);
+    t.regex(lineOf(r, 'camera'), /3 raw frames \(stream\) captured .*; face detected/);
     t.regex(lineOf(r, 'clock'), /synchronised \(timedatectl\)/);
 
     await until(() => tickets.length > 0, 15_000, 'the test ticket');
@@ -156,13 +156,13 @@ test.serial('--scan-sec: a card scanned when asked is read and shown masked, nev
   );
 });
 
-test.serial('camera failing: the camera check fails with what rpicam-still said', async (t) => {
+test.serial('camera failing: the camera check fails with what rpicam-vid said', async (t) => {
   await sim.camera.fail('no cameras available');
   try {
     // No face models: the capture fails before they would be used.
     const r = await selftest(['--skip', 'lamps', '--skip', 'printer'], { KIOSKD__FACEID__ENABLED: 'false' });
     t.is(r.code, 1, r.stdout + r.stderr);
-    t.is(lineOf(r, 'camera'), '✘ camera   capture failed: rpicam-still exited 1: ERROR: *** no cameras available ***');
+    t.is(lineOf(r, 'camera'), '✘ camera   capture failed: rpicam-vid exited 1, before any frame: ERROR: *** no cameras available ***');
     t.regex(r.stdout, /^FAILED: camera$/m);
   } finally {
     await sim.showFace(1);

@@ -86,5 +86,5 @@ test('a missing or unknown model file is a clear start-up error', async (t) => {
   const missing = new FaceEngine(options('/nonexistent/model.onnx'), silent);
   await t.throwsAsync(missing.start(), { message: /ENOENT.*\/nonexistent\/model.onnx/ });
   const unknown = new FaceEngine(options('/etc/hostname'), silent);
-  await t.throwsAsync(unknown.start(), { message: /expected "faceapi", a .onnx file or a TFJS graph model.json/ });
+  await t.throwsAsync(unknown.start(), { message: /expected "fr_feature", "faceapi", a .onnx file or a TFJS graph model.json/ });
 });

@@ -48,12 +48,7 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
   /** The video program found at open (null: stills). */
   let videoCommand: string | null = null;
   const limit = frameLimit(cfg);
-  const argv = [
-    ...['-n', '--immediate', '-t', '1'],
-    ...['--width', String(cfg.width), '--height', String(cfg.height), '-q', String(cfg.quality), '--encoding', 'jpg'],
-    ...cfg.extraArgs,
-    ...['-o', '-'],
-  ];
+  const argv = stillArgv(cfg);
   const cell = createStateCell({ kind: 'connecting', attempt: 1 });
   /** The name that last started, tried first next time (saves a failed spawn per capture). */
   let preferred: string | null = null;
@@ -116,21 +111,13 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
       opened = true;
       lifetime = new AbortController();
       // Only a PATH lookup: starting the camera here would take seconds and hold the device.
-      videoCommand = null;
-      for (const cmd of videoCandidates) {
-        if (await findExecutable(cmd, env['PATH'])) {
-          videoCommand = cmd;
-          cell.set({ kind: 'ready' });
-          return;
-        }
-      }
-      if (videoCandidates.length) log.info({ tried: videoCandidates }, 'no video program for the camera stream: one still per capture');
-      for (const cmd of candidates) {
-        if (await findExecutable(cmd, env['PATH'])) {
-          preferred = cmd;
-          cell.set({ kind: 'ready' });
-          return;
-        }
+      videoCommand = await firstOnPath(videoCandidates, env['PATH']);
+      if (!videoCommand && videoCandidates.length)
+        log.info({ tried: videoCandidates }, 'no video program for the camera stream: one still per capture');
+      preferred = videoCommand ? null : await firstOnPath(candidates, env['PATH']);
+      if (videoCommand || preferred) {
+        cell.set({ kind: 'ready' });
+        return;
       }
       const reason = missingReason(candidates);
       log.warn({ reason }, 'camera program not found');
@@ -150,10 +137,24 @@ export function createRpicamCamera(cfg: RpicamConfig, deps: RpicamDeps): Camera 
   };
 }
 
+function stillArgv(cfg: RpicamConfig): string[] {
+  return [
+    ...['-n', '--immediate', '-t', '1'],
+    ...['--width', String(cfg.width), '--height', String(cfg.height), '-q', String(cfg.quality), '--encoding', 'jpg'],
+    ...cfg.extraArgs,
+    ...['-o', '-'],
+  ];
+}
+
 function missingReason(candidates: readonly string[]): string {
   if (candidates.length > 1) return `neither ${candidates.join(' nor ')} was found on PATH (install rpicam-apps)`;
   const cmd = candidates[0] ?? '';
   return cmd.includes('/') ? `${cmd} does not exist or is not executable` : `${cmd} was not found on PATH`;
+}
+
+async function firstOnPath(commands: readonly string[], path: string | undefined): Promise<string | null> {
+  for (const cmd of commands) if (await findExecutable(cmd, path)) return cmd;
+  return null;
 }
 
 /** Where `cmd` would run from, looked up like execvp does (an empty PATH entry is skipped, not "."). */

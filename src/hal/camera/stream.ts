@@ -63,15 +63,14 @@ interface Collecting {
 export function startStream(cmd: string, r: StreamRun, onEnd: () => void): FrameStream {
   const size = i420Bytes(r.width, r.height);
   let frame = new Uint8Array(size);
+  /** Bytes of the frame being read (for the message when the stream ends partway through one). */
   let filled = 0;
-  let lastLuma: number | null = null;
   let stderr = '';
   let collecting: Collecting | null = null;
   let ended: FrameStream['ended'] = null;
   let stopping = false;
   const started = r.clock.now();
-  let frames = 0;
-  let settledAfter: number | null = null;
+  const exposure = exposureGate(r.width, r.height);
 
   const child: ChildProcess = spawn(cmd, [...r.argv], { stdio: ['ignore', 'pipe', 'pipe'], env: r.env });
   const end = (reason: string, missing = false): void => {
@@ -84,11 +83,7 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
   };
 
   const onFrame = (): void => {
-    frames++;
-    const luma = meanLuma(frame, r.width, r.height);
-    const exposed = lastLuma !== null && Math.abs(luma - lastLuma) <= SETTLE_STEP;
-    lastLuma = luma;
-    if (exposed && settledAfter === null) settledAfter = frames - 1;
+    const exposed = exposure.exposed(frame);
     const c = collecting;
     if (!c) return; // measured only; the next frame overwrites it
     if (!exposed) {
@@ -99,24 +94,19 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
     frame = new Uint8Array(size);
     if (c.frames.length >= c.count) {
       collecting = null;
-      c.done({ ok: true, frames: c.frames, skipped: c.skipped, settledAfter, ms: 0 });
+      c.done({ ok: true, frames: c.frames, skipped: c.skipped, settledAfter: exposure.settledAfter(), ms: 0 });
     }
   };
 
-  child.stdout?.on('data', (b: Buffer) => {
-    let at = 0;
-    while (at < b.length) {
-      const n = Math.min(size - filled, b.length - at);
-      frame.set(b.subarray(at, at + n), filled);
-      filled += n;
-      at += n;
-      if (filled === size) {
-        filled = 0;
-        onFrame();
-      }
-    }
-    b.fill(0);
-  });
+  child.stdout?.on(
+    'data',
+    cutter(
+      size,
+      () => frame,
+      onFrame,
+      (n) => (filled = n),
+    ),
+  );
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => {
     stderr = (stderr + s).slice(-STDERR_TAIL);
@@ -127,6 +117,7 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
   });
   child.on('exit', (code, sig) => {
     const said = lastLine(stderr);
+    const frames = exposure.frames();
     const partial =
       filled > 0 ? ` after ${frames} frames and ${filled} bytes of a ${size}-byte frame` : frames ? ` after ${frames} frames` : ', before any frame';
     end(`${cmd} ${sig ? `was killed by ${sig}` : `exited ${code}`}${partial}${said ? `: ${said}` : ''}`);
@@ -141,32 +132,18 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
     burst(count, timeoutMs, signal) {
       if (ended) return Promise.resolve({ ok: false, reason: ended.reason, died: true, cancelled: false });
       if (collecting) return Promise.resolve({ ok: false, reason: 'camera busy: another capture is in progress', died: false, cancelled: false });
-      const t0 = r.clock.now();
-      return new Promise<BurstResult>((resolve) => {
-        const finish = (res: BurstResult): void => {
-          r.clock.clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          if (collecting === c) collecting = null;
-          if (!res.ok) for (const f of c.frames) f.data.fill(0);
-          resolve(res.ok ? { ...res, ms: r.clock.now() - t0 } : res);
-        };
-        const c: Collecting = { count, frames: [], skipped: 0, done: finish };
-        const onAbort = (): void => finish({ ok: false, reason: 'capture cancelled', died: false, cancelled: true });
-        const timer = r.clock.setTimeout(() => {
-          const why =
-            frames === 0
-              ? `${cmd} delivered no frame within ${timeoutMs} ms of the capture (${Math.round(r.clock.now() - started)} ms after it started)`
-              : `${c.skipped} frames in ${timeoutMs} ms and exposure never settled (brightness still changing)`;
-          finish({
-            ok: false,
-            reason: c.frames.length ? `only ${c.frames.length} of ${count} usable frames: ${why}` : why,
-            died: false,
-            cancelled: false,
-          });
-        }, timeoutMs);
-        signal.addEventListener('abort', onAbort, { once: true });
-        collecting = c;
-        if (signal.aborted) onAbort();
+      return collectBurst(r.clock, count, timeoutMs, signal, {
+        install: (c) => (collecting = c),
+        remove: (c) => collecting === c && (collecting = null),
+        timeoutReason: (c) =>
+          timeoutReason(cmd, {
+            frames: exposure.frames(),
+            startedMsAgo: r.clock.now() - started,
+            timeoutMs,
+            skipped: c.skipped,
+            got: c.frames.length,
+            count,
+          }),
       });
     },
     stop() {
@@ -179,5 +156,87 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
       child.once('exit', () => killTimer && r.clock.clearTimeout(killTimer));
       child.stdout?.destroy();
     },
+  };
+}
+
+/** Waits for `count` exposed frames (the stream's onFrame fills `c`), at most `timeoutMs`; an abort ends it. */
+function collectBurst(
+  clock: Clock,
+  count: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+  hooks: { install(c: Collecting): void; remove(c: Collecting): void; timeoutReason(c: Collecting): string },
+): Promise<BurstResult> {
+  const t0 = clock.now();
+  return new Promise<BurstResult>((resolve) => {
+    const finish = (res: BurstResult): void => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      hooks.remove(c);
+      if (!res.ok) for (const f of c.frames) f.data.fill(0);
+      resolve(res.ok ? { ...res, ms: clock.now() - t0 } : res);
+    };
+    const c: Collecting = { count, frames: [], skipped: 0, done: finish };
+    const onAbort = (): void => finish({ ok: false, reason: 'capture cancelled', died: false, cancelled: true });
+    const timer = clock.setTimeout(() => finish({ ok: false, reason: hooks.timeoutReason(c), died: false, cancelled: false }), timeoutMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    hooks.install(c);
+    if (signal.aborted) onAbort();
+  });
+}
+
+/**
+ * Exposure settling, frame by frame: a frame is exposed once its mean luma moved by at most
+ * SETTLE_STEP since the previous one (the first frame has nothing to compare with).
+ */
+function exposureGate(width: number, height: number): { exposed(frame: Uint8Array): boolean; frames(): number; settledAfter(): number | null } {
+  let last: number | null = null;
+  let frames = 0;
+  let settledAfter: number | null = null;
+  return {
+    exposed(frame) {
+      frames++;
+      const luma = meanLuma(frame, width, height);
+      const exposed = last !== null && Math.abs(luma - last) <= SETTLE_STEP;
+      last = luma;
+      if (exposed && settledAfter === null) settledAfter = frames - 1;
+      return exposed;
+    },
+    frames: () => frames,
+    settledAfter: () => settledAfter,
+  };
+}
+
+function timeoutReason(
+  cmd: string,
+  o: { frames: number; startedMsAgo: number; timeoutMs: number; skipped: number; got: number; count: number },
+): string {
+  const why =
+    o.frames === 0
+      ? `${cmd} delivered no frame within ${Math.round(o.timeoutMs)} ms of the capture (${Math.round(o.startedMsAgo)} ms after it started)`
+      : `${o.skipped} frames in ${Math.round(o.timeoutMs)} ms and exposure never settled (brightness still changing)`;
+  return o.got ? `only ${o.got} of ${o.count} usable frames: ${why}` : why;
+}
+
+/**
+ * Cuts the pipe's chunks into frames of `size` bytes, copied into the buffer `into()` names;
+ * `onFrame` runs when one is whole. The chunks are wiped once copied.
+ */
+function cutter(size: number, into: () => Uint8Array, onFrame: () => void, progress: (filled: number) => void): (b: Buffer) => void {
+  let filled = 0;
+  return (b) => {
+    let at = 0;
+    while (at < b.length) {
+      const n = Math.min(size - filled, b.length - at);
+      into().set(b.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === size) {
+        filled = 0;
+        onFrame();
+      }
+    }
+    progress(filled);
+    b.fill(0);
   };
 }

@@ -39,6 +39,8 @@ export function createVideoSource(cfg: RpicamConfig, d: VideoDeps): VideoSource 
     ...['-o', '-'],
   ];
   let live: { stream: FrameStream; session: AbortSignal } | null = null;
+  /** The check-in the camera was last prepared for: a stream of it that died before a capture is restarted for it. */
+  let checkin: AbortSignal | null = null;
 
   const start = (command: string, session: AbortSignal): FrameStream => {
     const stream = startStream(command, { argv, env: d.env, width: cfg.width, height: cfg.height, clock: d.clock, log: d.log }, () => {
@@ -51,6 +53,7 @@ export function createVideoSource(cfg: RpicamConfig, d: VideoDeps): VideoSource 
 
   const prepare = (command: string, session: AbortSignal): void => {
     if (session.aborted) return;
+    checkin = session;
     if (live?.session === session && !live.stream.ended) return;
     live?.stream.stop();
     const stream = start(command, session);
@@ -61,12 +64,14 @@ export function createVideoSource(cfg: RpicamConfig, d: VideoDeps): VideoSource 
     prepare,
     async capture(command, signal) {
       const deadline = d.clock.now() + cfg.timeoutMs;
-      // No check-in stream (selftest, or a capture outside a session): one for this capture only.
-      const own = live && !live.stream.ended ? null : new AbortController();
-      if (own) prepare(command, own.signal);
+      // The check-in's stream (restarted if it ended before this capture), or, outside a check-in
+      // (selftest), a stream for this capture only.
+      const running = live !== null && !live.stream.ended;
+      const own = running || (checkin && !checkin.aborted) ? null : new AbortController();
+      if (!running) prepare(command, own?.signal ?? checkin!);
       try {
         for (let attempt = 1; ; attempt++) {
-          const stream = live!.stream;
+          const { stream, session } = live!;
           const r = await stream.burst(cfg.burst, Math.max(1, deadline - d.clock.now()), signal);
           if (r.ok) {
             d.log.info(
@@ -78,13 +83,14 @@ export function createVideoSource(cfg: RpicamConfig, d: VideoDeps): VideoSource 
           if (r.cancelled || !r.died || attempt > 1 || d.clock.now() >= deadline)
             return { outcome: { ok: false, reason: r.reason }, cancelled: r.cancelled };
           d.log.warn({ reason: r.reason }, 'camera stream died during a capture; restarting it once');
-          const session = live?.session ?? own?.signal;
-          live = null;
-          if (!session || session.aborted) return { outcome: { ok: false, reason: r.reason }, cancelled: false };
+          if (session.aborted) return { outcome: { ok: false, reason: r.reason }, cancelled: false };
           prepare(command, session);
         }
       } finally {
-        own?.abort();
+        if (own) {
+          own.abort();
+          checkin = null;
+        }
       }
     },
     stop() {
