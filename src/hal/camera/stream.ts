@@ -52,6 +52,8 @@ interface Collecting {
   readonly frames: CameraFrame[];
   skipped: number;
   readonly done: (r: BurstResult) => void;
+  /** A frame arrived (the stream is up): the time limit for settling and the burst starts now if it was still starting. */
+  readonly arrived: () => void;
 }
 
 /**
@@ -86,6 +88,7 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
     const exposed = exposure.exposed(frame);
     const c = collecting;
     if (!c) return; // measured only; the next frame overwrites it
+    c.arrived();
     if (!exposed) {
       c.skipped++;
       return;
@@ -135,6 +138,7 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
       return collectBurst(r.clock, count, timeoutMs, signal, {
         install: (c) => (collecting = c),
         remove: (c) => collecting === c && (collecting = null),
+        started: () => exposure.frames() > 0,
         timeoutReason: (c) =>
           timeoutReason(cmd, {
             frames: exposure.frames(),
@@ -159,13 +163,18 @@ export function startStream(cmd: string, r: StreamRun, onEnd: () => void): Frame
   };
 }
 
-/** Waits for `count` exposed frames (the stream's onFrame fills `c`), at most `timeoutMs`; an abort ends it. */
+/**
+ * Waits for `count` exposed frames (the stream's onFrame fills `c`): at most `timeoutMs` for the
+ * first frame, and, if the stream was still starting when the capture began, `timeoutMs` again
+ * from its first frame for exposure to settle (a sensor that takes 2 s to start is not also
+ * refused for taking 1 s to settle). An abort ends it.
+ */
 function collectBurst(
   clock: Clock,
   count: number,
   timeoutMs: number,
   signal: AbortSignal,
-  hooks: { install(c: Collecting): void; remove(c: Collecting): void; timeoutReason(c: Collecting): string },
+  hooks: { install(c: Collecting): void; remove(c: Collecting): void; started(): boolean; timeoutReason(c: Collecting): string },
 ): Promise<BurstResult> {
   const t0 = clock.now();
   return new Promise<BurstResult>((resolve) => {
@@ -176,9 +185,22 @@ function collectBurst(
       if (!res.ok) for (const f of c.frames) f.data.fill(0);
       resolve(res.ok ? { ...res, ms: clock.now() - t0 } : res);
     };
-    const c: Collecting = { count, frames: [], skipped: 0, done: finish };
+    const expire = (): void => finish({ ok: false, reason: hooks.timeoutReason(c), died: false, cancelled: false });
+    let waitingForFirst = !hooks.started();
+    const c: Collecting = {
+      count,
+      frames: [],
+      skipped: 0,
+      done: finish,
+      arrived: () => {
+        if (!waitingForFirst) return;
+        waitingForFirst = false;
+        clock.clearTimeout(timer);
+        timer = clock.setTimeout(expire, timeoutMs);
+      },
+    };
     const onAbort = (): void => finish({ ok: false, reason: 'capture cancelled', died: false, cancelled: true });
-    const timer = clock.setTimeout(() => finish({ ok: false, reason: hooks.timeoutReason(c), died: false, cancelled: false }), timeoutMs);
+    let timer = clock.setTimeout(expire, timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     hooks.install(c);
     if (signal.aborted) onAbort();
