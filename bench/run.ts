@@ -133,6 +133,7 @@ const { values, positionals } = parseArgs({
     mode: { type: 'string', default: 'photo' },
     camera: { type: 'string', default: 'still' },
     burst: { type: 'string', default: '3' },
+    examine: { type: 'string' },
     n: { type: 'string', default: '200' },
     'sample-every': { type: 'string', default: '100' },
     heap: { type: 'boolean', default: false },
@@ -159,6 +160,7 @@ else if (which === 'faceid') {
     mode: values.mode,
     camera: values.camera === 'stream' ? 'stream' : 'still',
     burst: Number(values.burst),
+    examine: values.examine === undefined ? undefined : Number(values.examine),
   });
 } else if (which === 'untrusted') await import('./untrusted-input.js');
 else if (which === 'checkin')

@@ -57,6 +57,7 @@ async function look(f: CameraFrame, detect: BurstDeps['detect']): Promise<Omit<E
   } finally {
     small.fill(0);
   }
+  if (faces.length === 0 && half) faces = await closer(f, detect);
   const chosen = pickCentral(faces, width, height);
   if (!chosen) return { width, height, faces, chosen, crop: null };
   // Three face-widths around the face hold every crop the recognisers cut (dlib chip, ArcFace alignment).
@@ -93,6 +94,8 @@ export function burstAnalyzer(d: BurstDeps): (req: WorkerRequest) => Promise<Ana
           if (!best || quality(e) > quality(best)) best = e;
           if (usable >= d.examine) break;
         }
+        // The frames of a burst are a tenth of a second apart: nobody in the sharpest is nobody in the rest.
+        if (v.faces.length === 0 && !best) break;
       }
       const shown = best ?? seen[0]!;
       const t3 = performance.now();
@@ -122,6 +125,20 @@ export function burstAnalyzer(d: BurstDeps): (req: WorkerRequest) => Promise<Ana
 function rankFrames(frames: readonly CameraFrame[]): number[] {
   const score = frames.map((f) => (f.format === 'i420' ? centralSharpness(f.data, f.width, f.height) : 0));
   return frames.map((_, i) => i).sort((a, b) => score[b]! - score[a]! || a - b);
+}
+
+/**
+ * A patient standing back is too small for the detector in the whole frame (it sees 256 px): the
+ * middle quarter of the frame at full resolution, looked at once more when nothing was found.
+ */
+async function closer(f: Extract<CameraFrame, { format: 'i420' }>, detect: BurstDeps['detect']): Promise<DetectedFace[]> {
+  const r = { x: (f.width >> 2) & ~1, y: (f.height >> 2) & ~1, width: f.width >> 1, height: f.height >> 1 };
+  const middle = i420Region(f.data, f.width, f.height, r);
+  try {
+    return (await detect({ data: middle, width: r.width, height: r.height })).map((x) => shiftFace(x, r.x, r.y));
+  } finally {
+    middle.fill(0);
+  }
 }
 
 /** The detector, timed (what the frame's conversion cost is the rest of the look). */

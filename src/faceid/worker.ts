@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     detect: (img) => detectFaces(tf, human, img),
     recognizer,
     tensors: () => tf.memory().numTensors,
-    examine: config.burstExamine ?? 2,
+    examine: config.burstExamine ?? 1,
   });
 
   // Warm-up: the first inference compiles kernels; do it at boot, not on a patient.

@@ -38,7 +38,7 @@ export interface HalDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly today: () => { year: number; month: number; day: number };
-  /** The environment camera commands run with (hw-sim puts its fake rpicam-still on PATH). */
+  /** The environment camera commands run with (hw-sim puts its fake rpicam-vid and rpicam-still on PATH). */
   readonly env?: NodeJS.ProcessEnv;
   /** The state directory whose free space is watched (kiosk.stateDir, kiosk.storage). */
   readonly storage: { readonly dir: string; readonly lowMb: number; readonly minMb: number; readonly checkEverySec: number };
