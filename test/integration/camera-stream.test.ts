@@ -174,8 +174,8 @@ test('the first byte comes no sooner than startupMs after the start; frames then
   const at = performance.now();
   await s.untilFrames(11);
   const took = performance.now() - at;
-  // 10 frames at 20 fps: 500 ms; generous above for a loaded machine.
-  t.true(took >= 400 && took < 3000, `10 frames in ${took} ms`);
+  // 10 frames at 20 fps: 500 ms; the upper bound only says the stream keeps flowing (loaded CI machines are slow).
+  t.true(took >= 400 && took < 8000, `10 frames in ${took} ms`);
 });
 
 test('dieAfterFrames: the stream ends after that many whole frames with exit 1 and the error', async (t) => {
