@@ -128,7 +128,6 @@ test('motion, blur and drops happen as often as asked, the same for the same see
   const sharp = rgbToI420(checkers(W, H), W, H);
   const blurred = createFrameSource(sharp, W, H, { ...still, blurChance: 1 }, mulberry32(3)).next()!;
   t.true(sharpness(blurred, W, H) < 0.8 * sharpness(sharp, W, H), 'a blurred frame is less sharp');
-
 });
 
 test('the raw sidecar (PPM) round-trips; stream.json values that are wrong or missing are the defaults', (t) => {
