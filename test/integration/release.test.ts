@@ -65,6 +65,14 @@ test('npm run release makes a tarball that runs as unpacked: production modules 
     'one top directory, kioskd-<version>/',
   );
   t.is(names[1], `kioskd-${pkg.version}/release.json`, 'release.json comes first, so the installer reads it without unpacking the rest');
+  // The default recogniser travels in the release with its licence and provenance (it is not an npm dependency).
+  for (const f of ['fr_feature.onnx', 'LICENSE', 'PROVENANCE.md'])
+    t.true(names.includes(`kioskd-${pkg.version}/dist/models/fr_feature/${f}`), `dist/models/fr_feature/${f} is in the release`);
+  t.true(names.includes(`kioskd-${pkg.version}/node_modules/onnxruntime-web/package.json`), 'onnxruntime-web, which runs it, is a production module');
+  t.false(
+    names.some((n) => n.includes('/node_modules/faceplugin-face-recognition-js/')),
+    "the model's npm package (and its build-time dependencies) is not",
+  );
 
   const unpacked = join(out, 'x');
   mkdirSync(unpacked);

@@ -355,7 +355,7 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   t.regex(await waitText(page, 'clock-now', /^kioskd's clock/), /not heard yet|on time$/);
   t.false(await page.getByTestId('clock-1h').isDisabled());
 
-  let from = k!.watch.mark();
+  const from = k!.watch.mark();
   await page.getByTestId('clock-1h').click();
   await waitText(page, 'action-result', /kioskd's clock now reads/);
   const line = await waitText(page, 'clock-now', /— 1 h ahead$/);
@@ -367,7 +367,6 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   t.true([hospitalMinute(ts), hospitalMinute(ts + 60_000)].includes(shown ?? ''), `the page shows ${shown}, kioskd reported ${hospitalMinute(ts)}`);
   await shot(t, page, '7-clock-plus-1h');
 
-  from = k!.watch.mark();
   await page.getByTestId('clock-to').fill('07:00');
   t.is(await page.getByTestId('clock-to-go').textContent(), 'to 07:00');
   await page.getByTestId('clock-to-go').click();
@@ -375,7 +374,9 @@ test.serial('the Clock group moves kioskd\'s time: "+1 h" shows an hour ahead, a
   t.regex(await waitText(page, 'action-result', /kioskd's clock now reads .* 07:00:00 \(Asia\/Ho_Chi_Minh\), /), / 07:00:00 \(Asia\/Ho_Chi_Minh\), /);
   const at7 = await waitText(page, 'clock-now', / 07:00 \(Asia\/Ho_Chi_Minh\) — /);
   t.regex(at7, /ahead$/);
-  t.regex(hospitalMinute(await healthAhead(from, 59 * 60_000)), / 07:00$/, "kioskd itself reads 07:00 on the hospital's clocks");
+  // The answer above is kioskd's own reading of its clock. Its next health is not awaited here:
+  // with a 1-hour health interval, a move to 07:00 fires it only when it is an hour or more,
+  // which depends on the time of day the test runs (from 05:00 to 06:00 in Hà Nội it is not).
 
   // A request the page would never send is refused and moves nothing.
   const own = new URL(panel!.url).origin;
