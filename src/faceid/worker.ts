@@ -72,6 +72,9 @@ async function loadHuman(tf: any, backend: string): Promise<any> {
     backend,
     modelBasePath: `file://${join(humanDir, 'models')}/`,
     debug: false,
+    // Every image is judged on its own: Human's video cache (reusing the last frame's face boxes
+    // for a similar-looking input within 2.5 s) would let one frame's detection stand for another's.
+    cacheSensitivity: 0,
     face: {
       enabled: true,
       detector: { rotation: false, maxDetected: 10, minConfidence: 0.5, return: false },
