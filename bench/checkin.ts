@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { startSim, TOPIC_PREFIX } from '../hw-sim/sim.js';
+import { DAEMON_MALLOC_ENV } from '../hw-sim/daemon.js';
 import { KioskClient } from '../src/mqtt/kiosk-client.js';
 import { kioskTopics } from '../src/mqtt/topics.js';
 import { SAMPLE_IDENTITIES } from '../hw-sim/identities.js';
@@ -85,7 +86,7 @@ export async function checkinBench({ n, json, warmup = 20, sampleEvery = 100, he
   const gc = new GcTrace();
   const daemon = spawn(process.execPath, [...(heap ? ['--trace-gc'] : []), entry, '--config', sim.configPath, '--exit-with-parent'], {
     stdio: ['ignore', heap ? 'pipe' : 'ignore', 'inherit'],
-    env: sim.daemonEnv,
+    env: { ...sim.daemonEnv, ...DAEMON_MALLOC_ENV },
   });
   // A daemon that dies mid-run ends the run with that reason, rather than a wait that never ends.
   const died = new Promise<never>((_, reject) =>

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
+import { DAEMON_MALLOC_ENV } from '../../hw-sim/daemon.js';
 
 const UNIT = 'systemd/kioskd.service';
 const RULES = 'systemd/99-kioskd.rules';
@@ -300,4 +301,9 @@ test('the self-test unit runs kioskd selftest under exactly the service sandbox,
   ]);
   const sandbox = (s: Map<string, string[]>) => [...s].filter(([k]) => !lifecycle.has(k)).sort(([a], [b]) => a.localeCompare(b));
   t.deepEqual(sandbox(st), sandbox(service()));
+});
+
+test('the unit runs kioskd with the malloc settings hw-sim and the benchmarks measured it with', (t) => {
+  const env = (service().get('Environment') ?? []).flatMap((line) => line.split(/\s+/)).filter(Boolean);
+  for (const [key, value] of Object.entries(DAEMON_MALLOC_ENV)) t.true(env.includes(`${key}=${value}`), `Environment=${key}=${value} missing`);
 });
