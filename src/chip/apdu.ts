@@ -1,6 +1,9 @@
 // Command APDUs, status words and the BER-TLV the ICAO 9303 protocols carry in them (ISO/IEC 7816-4).
 // Pure functions; the only I/O is the injected Transmit.
 
+import { concat } from '../util/bytes.js';
+
+export { concat };
 /** One command APDU to the card; resolves to the response data followed by SW1 SW2 (same shape as CardLink.transmit). */
 export type Transmit = (apdu: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>;
 
@@ -36,16 +39,6 @@ export interface Response {
 export const SW_OK = 0x9000;
 /** READ BINARY: end of file reached before Le bytes (the data is still good). */
 export const SW_END_OF_FILE = 0x6282;
-
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex').toUpperCase();

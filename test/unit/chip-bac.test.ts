@@ -2,7 +2,8 @@
 // and IcaoAppendixD4SecureMessagingTest, NFCPassportReader BACTests): MRZ L898902C< / 690806 / 940623,
 // RND.IC 4608F91988702212, RND.IFD 781723860C06C226, K.IFD 0B795240CB7049B01C19B33E32804F0B, K.IC 0B4F80323EB3191CB04970CB4052790B.
 import test from 'ava';
-import { ChipError, fromHex, hex, type Transmit } from '../../src/chip/apdu.js';
+import { queuedRandom, scripted } from '../helpers/chip-script.js';
+import { ChipError, fromHex, hex } from '../../src/chip/apdu.js';
 import { bacKeys, bacSession, checkDigit, mrzInformation, performBac } from '../../src/chip/bac.js';
 import { des3CbcEncrypt, retailMac } from '../../src/chip/crypto.js';
 
@@ -13,29 +14,6 @@ const GET_CHALLENGE = '0084000008';
 const CHALLENGE = '4608F91988702212';
 const EXT_AUTH = '0082000028' + '72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2' + '5F1448EEA8AD90A7' + '28'; // E_IFD ‖ M_IFD, Le 28
 const EXT_AUTH_RESPONSE = '46B9342A41396CD7386BF5803104D7CEDC122B9132139BAF2EEDC94EE178534F' + '2F2D235D074D7449'; // E_IC ‖ M_IC
-
-/** A card that expects exactly these commands, in order, and gives these answers. */
-function scripted(steps: Array<[string, string]>): { transmit: Transmit; sent: string[] } {
-  const sent: string[] = [];
-  const transmit: Transmit = async (apdu) => {
-    const step = steps[sent.length];
-    sent.push(hex(apdu));
-    if (step === undefined) throw new Error(`unexpected extra APDU ${hex(apdu)}`);
-    if (hex(apdu) !== step[0]) return fromHex('6A80');
-    return fromHex(step[1]);
-  };
-  return { transmit, sent };
-}
-
-/** The terminal's randomness of App. D.3: RND.IFD, then K.IFD. */
-function d3Random(): (n: number) => Uint8Array {
-  const queue = [fromHex(RND_IFD), fromHex(K_IFD)];
-  return (n) => {
-    const next = queue.shift();
-    if (next === undefined || next.length !== n) throw new Error(`unexpected random request of ${n}`);
-    return next;
-  };
-}
 
 const signal = new AbortController().signal;
 
@@ -64,7 +42,7 @@ test('the mutual authentication sends the App. D.3 cryptogram and opens the App.
     [GET_CHALLENGE, `${CHALLENGE}9000`],
     [EXT_AUTH, `${EXT_AUTH_RESPONSE}9000`],
   ]);
-  const sm = await performBac(card.transmit, MRZ, signal, d3Random());
+  const sm = await performBac(card.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD));
   t.deepEqual(card.sent, [GET_CHALLENGE, EXT_AUTH]);
   t.is(sm.cipher, '3des');
   t.is(hex(sm.ssc()), '887022120C06C226');
@@ -78,7 +56,7 @@ test('a chip refusing the MRZ key gives wrong-can, and the message holds no part
       [GET_CHALLENGE, `${CHALLENGE}9000`],
       [EXT_AUTH, sw],
     ]);
-    const err = await t.throwsAsync(performBac(card.transmit, MRZ, signal, d3Random()), { instanceOf: ChipError });
+    const err = await t.throwsAsync(performBac(card.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError });
     t.is(err?.reason, 'wrong-can', sw);
     t.notRegex(err?.message ?? '', /L898902C|690806|940623/);
   }
@@ -90,7 +68,7 @@ test('a chip cryptogram whose MAC does not verify is refused as wrong-can', asyn
     [GET_CHALLENGE, `${CHALLENGE}9000`],
     [EXT_AUTH, `${badMac}9000`],
   ]);
-  t.is((await t.throwsAsync(performBac(card.transmit, MRZ, signal, d3Random()), { instanceOf: ChipError }))?.reason, 'wrong-can');
+  t.is((await t.throwsAsync(performBac(card.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError }))?.reason, 'wrong-can');
 });
 
 test("a well-MACed cryptogram that does not echo the terminal's nonce is refused", async (t) => {
@@ -101,18 +79,24 @@ test("a well-MACed cryptogram that does not echo the terminal's nonce is refused
     [GET_CHALLENGE, `${CHALLENGE}9000`],
     [EXT_AUTH, `${hex(eIc)}${hex(retailMac(kMac, eIc))}9000`],
   ]);
-  const err = await t.throwsAsync(performBac(card.transmit, MRZ, signal, d3Random()), { instanceOf: ChipError });
+  const err = await t.throwsAsync(performBac(card.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError });
   t.is(err?.reason, 'malformed');
 });
 
 test('short or odd answers are malformed, not a crash', async (t) => {
   const shortChallenge = scripted([[GET_CHALLENGE, '46089000']]);
-  t.is((await t.throwsAsync(performBac(shortChallenge.transmit, MRZ, signal, d3Random()), { instanceOf: ChipError }))?.reason, 'malformed');
+  t.is(
+    (await t.throwsAsync(performBac(shortChallenge.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError }))?.reason,
+    'malformed',
+  );
   const shortAuth = scripted([
     [GET_CHALLENGE, `${CHALLENGE}9000`],
     [EXT_AUTH, '46B9342A9000'],
   ]);
-  t.is((await t.throwsAsync(performBac(shortAuth.transmit, MRZ, signal, d3Random()), { instanceOf: ChipError }))?.reason, 'malformed');
+  t.is(
+    (await t.throwsAsync(performBac(shortAuth.transmit, MRZ, signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError }))?.reason,
+    'malformed',
+  );
 });
 
 test('an MRZ key not in MRZ form is refused without echoing it', (t) => {
@@ -131,6 +115,6 @@ test('an aborted signal stops before the first APDU', async (t) => {
   const card = scripted([[GET_CHALLENGE, `${CHALLENGE}9000`]]);
   const ac = new AbortController();
   ac.abort();
-  t.is((await t.throwsAsync(performBac(card.transmit, MRZ, ac.signal, d3Random()), { instanceOf: ChipError }))?.reason, 'aborted');
+  t.is((await t.throwsAsync(performBac(card.transmit, MRZ, ac.signal, queuedRandom(RND_IFD, K_IFD)), { instanceOf: ChipError }))?.reason, 'aborted');
   t.is(card.sent.length, 0);
 });

@@ -3,9 +3,10 @@
 // full APDU exchange), g0ddest/javacard-express (sm/src/test/python/icao_ref.py) and gmrtd's PACE test. EF.CardAccess bytes:
 // chip.md §3 (the Vietnamese set) and the G.1 set from ZeroPass/dmrtd.
 import test from 'ava';
+import { queuedRandom, scripted } from '../helpers/chip-script.js';
 import { createHash } from 'node:crypto';
 import { brainpoolP256r1 } from '@noble/curves/misc.js';
-import { ChipError, fromHex, hex, type Transmit } from '../../src/chip/apdu.js';
+import { ChipError, fromHex, hex } from '../../src/chip/apdu.js';
 import { decodeOid, encodeOid, parseCardAccess, supportedPace, VIETNAM_CARD_ACCESS } from '../../src/chip/card-access.js';
 import { authToken, decodePoint, decryptNonce, mapGenerator, passwordKey, performPace, sessionKeys } from '../../src/chip/pace.js';
 
@@ -35,27 +36,6 @@ const G1: Array<[string, string]> = [
   [`10860000457C438341${PK_DH_IFD}00`, `7C438441${PK_DH_IC}9000`],
   ['008600000C7C0A8508C2B0BD78D94BA86600', '7C0A86083ABB9674BCE93C089000'],
 ];
-
-function scripted(steps: Array<[string, string]>): { transmit: Transmit; sent: string[] } {
-  const sent: string[] = [];
-  const transmit: Transmit = async (apdu) => {
-    const step = steps[sent.length];
-    sent.push(hex(apdu));
-    if (step === undefined) throw new Error(`unexpected extra APDU ${hex(apdu)}`);
-    return fromHex(hex(apdu) === step[0] ? step[1] : '6A80');
-  };
-  return { transmit, sent };
-}
-
-/** Injects the terminal's two ephemeral private keys of G.1, in order. */
-function g1Random(): (n: number) => Uint8Array {
-  const queue = [fromHex(SK_MAP_IFD), fromHex(SK_DH_IFD)];
-  return (n) => {
-    const next = queue.shift();
-    if (next === undefined || next.length !== n) throw new Error(`unexpected random request of ${n}`);
-    return next;
-  };
-}
 
 const signal = new AbortController().signal;
 const info = { oid: OID, version: 2, parameterId: 13 };
@@ -103,7 +83,7 @@ test('the tokens are those of G.1: T_IFD over the chip key, T_IC over the termin
 
 test('the whole G.1 exchange, byte for byte, opens an AES channel with SSC zero', async (t) => {
   const card = scripted(G1);
-  const sm = await performPace(card.transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() });
+  const sm = await performPace(card.transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) });
   t.deepEqual(
     card.sent,
     G1.map(([cmd]) => cmd),
@@ -114,9 +94,12 @@ test('the whole G.1 exchange, byte for byte, opens an AES channel with SSC zero'
 
 test('with a CAN the MSE:Set AT names password 02', async (t) => {
   const card = scripted([['0022C1A40F800A04007F00070202040202830102', '6A80']]);
-  const err = await t.throwsAsync(performPace(card.transmit, { info, password: { can: '123456' }, signal, randomBytes: g1Random() }), {
-    instanceOf: ChipError,
-  });
+  const err = await t.throwsAsync(
+    performPace(card.transmit, { info, password: { can: '123456' }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+    {
+      instanceOf: ChipError,
+    },
+  );
   t.deepEqual(card.sent, ['0022C1A40F800A04007F00070202040202830102']);
   t.is(err?.reason, 'unsupported', 'a refused MSE:Set AT means PACE as asked is not supported');
 });
@@ -124,9 +107,12 @@ test('with a CAN the MSE:Set AT names password 02', async (t) => {
 test('a chip refusing the terminal token means a wrong CAN, and the CAN is not in the message', async (t) => {
   for (const sw of ['6300', '63C1', '6982']) {
     const steps = G1.map(([c, r], i): [string, string] => [c, i === 4 ? sw : r]);
-    const err = await t.throwsAsync(performPace(scripted(steps).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() }), {
-      instanceOf: ChipError,
-    });
+    const err = await t.throwsAsync(
+      performPace(scripted(steps).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+      {
+        instanceOf: ChipError,
+      },
+    );
     t.is(err?.reason, 'wrong-can', sw);
     t.notRegex(err?.message ?? '', /T22000129|640812|101031/);
   }
@@ -134,20 +120,28 @@ test('a chip refusing the terminal token means a wrong CAN, and the CAN is not i
 
 test('a chip token that does not verify is refused', async (t) => {
   const steps = G1.map(([c, r], i): [string, string] => [c, i === 4 ? '7C0A86083ABB9674BCE93C099000' : r]);
-  const err = await t.throwsAsync(performPace(scripted(steps).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() }));
+  const err = await t.throwsAsync(
+    performPace(scripted(steps).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+  );
   t.is((err as ChipError).reason, 'wrong-can');
 });
 
 test('chip keys off the curve, or reflecting the terminal key, are refused', async (t) => {
   const offCurve = `${PK_MAP_IC.slice(0, -2)}55`;
   const bad1 = G1.map(([c, r], i): [string, string] => [c, i === 2 ? `7C438241${offCurve}9000` : r]);
-  const e1 = await t.throwsAsync(performPace(scripted(bad1).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() }));
+  const e1 = await t.throwsAsync(
+    performPace(scripted(bad1).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+  );
   t.is((e1 as ChipError).reason, 'malformed');
   const bad2 = G1.map(([c, r], i): [string, string] => [c, i === 3 ? `7C438441${PK_DH_IFD}9000` : r]);
-  const e2 = await t.throwsAsync(performPace(scripted(bad2).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() }));
+  const e2 = await t.throwsAsync(
+    performPace(scripted(bad2).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+  );
   t.is((e2 as ChipError).reason, 'malformed');
   const bad3 = G1.map(([c, r], i): [string, string] => [c, i === 1 ? '7C0380019000' : r]);
-  const e3 = await t.throwsAsync(performPace(scripted(bad3).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: g1Random() }));
+  const e3 = await t.throwsAsync(
+    performPace(scripted(bad3).transmit, { info, password: { mrz: MRZ }, signal, randomBytes: queuedRandom(SK_MAP_IFD, SK_DH_IFD) }),
+  );
   t.is((e3 as ChipError).reason, 'malformed');
 });
 

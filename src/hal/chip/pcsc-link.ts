@@ -5,6 +5,7 @@
  * once; the native call it cannot cancel is waited for before the next one starts, so the
  * card never sees two commands at a time.
  */
+import { concat } from '../../util/bytes.js';
 import type { Clock } from '../../util/clock.js';
 import { ChipLinkError, type CardLink } from './port.js';
 
@@ -82,16 +83,6 @@ export function withLe(apdu: Uint8Array, le: number): Uint8Array | null {
   return null;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * One command with the transport status words resolved: the caller sees the whole response
  * and the final status word, as if the card had answered at once.
@@ -121,7 +112,7 @@ export async function exchange(raw: RawTransmit, apdu: Uint8Array, signal: Abort
     res = await checked(Uint8Array.of(cla, 0xc0, 0x00, 0x00, res[res.length - 1]!));
   }
   parts.push(res);
-  return concat(parts);
+  return concat(...parts);
 }
 
 /** What a PC/SC error message says about the card (the binding gives messages, not codes). */
