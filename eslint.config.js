@@ -5,7 +5,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera'];
+const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera', 'smartcard'];
 /** Native bindings to OS services (not devices): src/platform/** may load them. */
 const OS_SERVICES = ['sd-notify'];
 const PROCESS_AND_SOCKETS = ['child_process', 'node:child_process', 'net', 'node:net', 'dgram', 'node:dgram'];

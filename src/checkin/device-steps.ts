@@ -1,4 +1,6 @@
 import type { BhytClient } from '../bhyt/client.js';
+import type { ChipCounterCode } from '../chip/card-reading.js';
+import type { PortraitSource } from '../config/sections/chip.js';
 import type { CheckinConfig } from '../config/schema.js';
 import type { FaceEngine } from '../faceid/engine.js';
 import type { Camera } from '../hal/ports.js';
@@ -6,11 +8,13 @@ import type { PortraitClient } from '../identity/portrait-client.js';
 import type { Logger } from '../log/logger.js';
 import { maskId } from '../log/mask.js';
 import { PRIORITY_WORDS } from '../pipeline/priority.js';
-import type { CheckinSteps, NumberInput, PrintInput, VerifyResult } from '../pipeline/step-ports.js';
+import type { CheckinSteps, NumberInput, PortraitResult, PrintInput, VerifyResult } from '../pipeline/step-ports.js';
+import { COUNTER_WORDS } from '../pipeline/wording.js';
 import type { SubmitResult } from '../printing/spooler.js';
 import type { Ticket } from '../printing/ticket/ticket.js';
 import { insuranceWords, NOTES } from '../printing/ticket/wording.js';
 import type { QueueStore } from '../queue/store.js';
+import type { ChipReads } from './chip-reads.js';
 import { createInsuranceLookup } from './insurance.js';
 import type { Sessions } from './sessions.js';
 
@@ -20,6 +24,10 @@ export interface StepDeps {
   /** Null when face verification is off or its models did not load. */
   readonly faces: () => Pick<FaceEngine, 'verify'> | null;
   readonly portraits: PortraitClient | null;
+  /** The chip reads; null or absent when chip.enabled is false. */
+  readonly chip?: ChipReads | null;
+  /** Where the reference portrait comes from, in order (chip.portraitSources); chip, then identity by default. */
+  readonly portraitSources?: readonly PortraitSource[];
   readonly bhyt: BhytClient | null;
   readonly store: Pick<QueueStore, 'allocate'>;
   /** The spooler's submit: it records the ticket's fate (journal, audit, events) itself. */
@@ -59,11 +67,17 @@ function faceSteps(d: StepDeps): Pick<CheckinSteps, 'portrait' | 'capture' | 've
         s.portrait = s.identity.portrait;
         return { kind: 'found' };
       }
-      if (!d.portraits) return { kind: 'none', reason: 'no identity service is configured' };
-      const r = await d.portraits.fetchPortrait(s.identity.idNumber, signal);
-      if (r.kind !== 'found') return { kind: r.kind, reason: r.reason };
-      s.portrait = r.jpeg;
-      return { kind: 'found' };
+      // The sources in the configured order; after the last, the machine applies checkin.noPortrait.
+      const missed: string[] = [];
+      let kind: 'none' | 'unavailable' = 'none';
+      for (const source of d.portraitSources ?? DEFAULT_SOURCES) {
+        if (source === 'chip' && !d.chip) continue; // chip reading is off: not a source at all
+        const r = source === 'chip' ? await chipPortrait(d, sessionId, signal) : await identityPortrait(d, sessionId, signal);
+        if (r.kind === 'found' || r.kind === 'counter') return r;
+        missed.push(`${source}: ${r.reason}`);
+        kind = r.kind;
+      }
+      return { kind, reason: missed.join('; ') || 'no portrait source is configured' };
     },
 
     async capture({ sessionId }, signal) {
@@ -92,6 +106,40 @@ function faceSteps(d: StepDeps): Pick<CheckinSteps, 'portrait' | 'capture' | 've
       }
     },
   };
+}
+
+const DEFAULT_SOURCES: readonly PortraitSource[] = ['chip', 'identity'];
+
+/** The Vietnamese words of the counter ticket for a card in doubt. */
+const CHIP_WORDS: Readonly<Record<ChipCounterCode, string>> = {
+  'wrong-can': COUNTER_WORDS.chipWrongCard,
+  'number-mismatch': COUNTER_WORDS.chipNumberMismatch,
+  'pa-failed': COUNTER_WORDS.chipNotAuthentic,
+  'card-removed': COUNTER_WORDS.chipRemoved,
+};
+
+/** The chip's DG2, when the read gave one; a card in doubt sends the patient to the counter. */
+async function chipPortrait(d: StepDeps, sessionId: string, signal: AbortSignal): Promise<PortraitResult> {
+  const r = await d.chip!.reading(sessionId, signal);
+  const o = r.outcome;
+  if (o.kind === 'counter') return { kind: 'counter', words: CHIP_WORDS[o.code], reason: `chip ${o.code}: ${o.reason}` };
+  if (o.kind === 'fallback') return { kind: 'unavailable', reason: `${o.code}: ${o.reason}` };
+  const jpeg = r.takePortrait();
+  r.wipe();
+  if (!jpeg) return { kind: 'unavailable', reason: 'the chip portrait was already used' };
+  const s = d.sessions.get(sessionId);
+  s.portrait = jpeg;
+  if (s.chip?.audit) s.chip.audit = { ...s.chip.audit, reference: true };
+  return { kind: 'found' };
+}
+
+async function identityPortrait(d: StepDeps, sessionId: string, signal: AbortSignal): Promise<PortraitResult> {
+  if (!d.portraits) return { kind: 'none', reason: 'no identity service is configured' };
+  const s = d.sessions.get(sessionId);
+  const r = await d.portraits.fetchPortrait(s.identity.idNumber, signal);
+  if (r.kind !== 'found') return { kind: r.kind, reason: r.reason };
+  s.portrait = r.jpeg;
+  return { kind: 'found' };
 }
 
 /** A queue number in the ticket's lane; the check-in's outcome facts are recorded when it ends (store.finish). */

@@ -1,3 +1,4 @@
+import type { ChipReading } from '../chip/card-reading.js';
 import { wipeFrames, type CameraFrame } from '../faceid/frames.js';
 import type { CitizenIdentity } from '../hal/card/types.js';
 import type { PriorityReason } from '../pipeline/priority.js';
@@ -13,8 +14,16 @@ export interface SessionData {
   readonly priority: PriorityReason | null;
   portrait: Uint8Array | null;
   frames: readonly CameraFrame[] | null;
-  /** Aborted when the check-in ends: what runs for it (the camera stream) stops then. */
+  /** Aborted when the check-in ends: what runs for it (the camera stream, the chip read) stops then. */
   readonly ended: AbortSignal;
+  /** The chip read started for this check-in (src/checkin/chip-reads.ts), if any; it wipes itself when the check-in ends. */
+  chip: ChipSession | null;
+}
+
+/** A check-in's chip read: the reading once it ends, and the facts the audit records (no personal data). */
+export interface ChipSession {
+  readonly reading: Promise<ChipReading>;
+  audit: Readonly<Record<string, unknown>> | null;
 }
 
 /** The check-ins in progress, by session id. */
@@ -33,7 +42,7 @@ export function createSessions(): Sessions {
   return {
     open(id: string, identity: CitizenIdentity, startedAt: Date, priority: PriorityReason | null): SessionData {
       const end = new AbortController();
-      const data: SessionData = { identity, startedAt, priority, portrait: null, frames: null, ended: end.signal };
+      const data: SessionData = { identity, startedAt, priority, portrait: null, frames: null, ended: end.signal, chip: null };
       live.set(id, { data, end });
       return data;
     },
@@ -60,6 +69,7 @@ export function createSessions(): Sessions {
       s.data.frames = null;
       s.data.portrait = null;
       live.delete(id);
+      // The chip read (waiting or done) ends with the check-in and wipes what it still holds.
       s.end.abort();
     },
   };

@@ -36,10 +36,13 @@ export async function calibrateCommand(values: CommandLine): Promise<number> {
   return calibrate({ data: values.data, groups: values.groups, far, out: values.out, engine }, log, (l) => process.stdout.write(l + '\n'));
 }
 
-/** `kioskd card decode`: scanner bytes on stdin, as the daemon would understand them. */
+/** `kioskd card decode`: scanner bytes on stdin, as the daemon would understand them; `kioskd card read-chip`: the card's chip. */
 export async function cardCommand(rest: string[], values: CommandLine): Promise<number> {
+  if (rest[0] === 'read-chip') return (await import('./read-chip.js')).readChipMain(values);
   if (rest[0] !== 'decode') {
-    process.stderr.write('usage: kioskd card decode [--reveal] < scanner-bytes\n');
+    process.stderr.write(
+      'usage: kioskd card decode [--reveal] < scanner-bytes\n       kioskd card read-chip (--can N | --from-qr) [--reveal] [--portrait FILE] [--config FILE]\n',
+    );
     return EX_USAGE;
   }
   const { decodeScans } = await import('./card-decode.js');

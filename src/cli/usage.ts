@@ -11,6 +11,10 @@ export const USAGE = `Usage:
   kioskd check-config FILE      validate a config file and exit (78 if invalid)
   kioskd config-schema          print the config's JSON Schema
   kioskd card decode [--reveal] parse scanner bytes from stdin (masked unless --reveal; 65 if rejected)
+  kioskd card read-chip (--can N | --from-qr) [--reveal] [--portrait FILE] [--config FILE]
+                                read the chip of the card on the PC/SC reader (CAN: 6 digits, or the QR
+                                scan on stdin); prints the groups read (masked unless --reveal), the SOD
+                                status, protocol and timings; the portrait only into FILE; 1 if unusable
   kioskd calibrate --data DIR [--data DIR…] [--groups CSV] --far 1e-3 --out FILE
                   [--recognizer fr_feature|faceapi|MODEL.onnx|model.json] [--config FILE]
                                 fit the face-match threshold of a recogniser (default: the configured
@@ -36,6 +40,9 @@ export function parseCommandLine(argv: string[]) {
       'exit-with-parent': { type: 'boolean' },
       'sim-clock': { type: 'string' },
       reveal: { type: 'boolean' },
+      can: { type: 'string' },
+      'from-qr': { type: 'boolean' },
+      portrait: { type: 'string' },
       data: { type: 'string', multiple: true },
       groups: { type: 'string' },
       far: { type: 'string' },

@@ -4,6 +4,7 @@ import { cameraConfigSchema } from '../hal/camera/config.js';
 import { indicatorsConfigSchema } from '../hal/indicators/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { cardSchema } from './sections/card.js';
+import { chipSchema } from './sections/chip.js';
 import { checkinSchema } from './sections/checkin.js';
 import { deviceIdSchema, durationMs } from './sections/common.js';
 import { faceidSchema } from './sections/faceid.js';
@@ -26,6 +27,7 @@ export { deviceIdSchema } from './sections/common.js';
 export { type CardConfig } from './sections/card.js';
 export { cp1258Models, printerModels, type PrinterConfig } from './sections/printer.js';
 export { type CheckinConfig } from './sections/checkin.js';
+export { type ChipConfig } from './sections/chip.js';
 export { portIds, type PortId } from './sections/kiosk.js';
 
 export const configSchema = z.strictObject({
@@ -49,6 +51,7 @@ export const configSchema = z.strictObject({
   ticket: ticketSchema,
   checkin: checkinSchema,
   identity: identityConfigSchema,
+  chip: chipSchema,
   bhyt: bhytConfigSchema,
   faceid: faceidSchema,
   watchdog: z

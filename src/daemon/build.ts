@@ -8,7 +8,8 @@ import { bhytClientOptions } from '../bhyt/options.js';
 import { createSessions } from '../checkin/sessions.js';
 import { createCheckinSteps } from '../checkin/device-steps.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { CheckinConfig } from '../config/schema.js';
+import type { CheckinConfig, ChipConfig } from '../config/schema.js';
+import { chipBudgetMs } from '../config/sections/chip.js';
 import { PORT_IDS, type PortStates } from '../hal/ports.js';
 import { createPortraitClient } from '../identity/portrait-client.js';
 import { HealthMonitor } from '../lifecycle/health.js';
@@ -22,7 +23,7 @@ import { openQueueStore } from '../queue/store.js';
 import { join } from 'node:path';
 import { kioskFeatures, type Platform } from './features.js';
 import type { Feature } from './feature.js';
-import { faceEngineFor, halFor, kioskLinkFor } from './wiring.js';
+import { chipReadsFor, faceEngineFor, halFor, kioskLinkFor } from './wiring.js';
 import { faceModels } from '../features/face-models.js';
 import { kioskInfo } from '../features/kiosk-info.js';
 
@@ -64,9 +65,12 @@ export async function buildKiosk(loaded: LoadedConfig, p: Platform): Promise<Fea
     ledger: store,
     onEvent: publishTicketEvents(publish),
   });
+  const chip = chipReadsFor(config, { reader: hal.ports.chip.reader, sessions, clock: realClock, publish, log: log.child({ ns: 'chip' }) });
   const steps = createCheckinSteps({
     sessions,
     camera: hal.ports.camera,
+    chip,
+    portraitSources: config.chip.portraitSources,
     faces: () => faces.loaded(),
     portraits: config.identity.url
       ? createPortraitClient({
@@ -94,7 +98,7 @@ export async function buildKiosk(loaded: LoadedConfig, p: Platform): Promise<Fea
     heartbeatMs: config.kiosk.heartbeatMs,
     heartbeatClock: realClock,
     resultHoldMs: config.kiosk.resultHoldMs,
-    policy: checkinPolicy(config.checkin),
+    policy: checkinPolicy(config.checkin, config.chip),
     steps,
   });
   const health = new HealthMonitor({
@@ -103,10 +107,28 @@ export async function buildKiosk(loaded: LoadedConfig, p: Platform): Promise<Fea
     heartbeatMs: config.kiosk.heartbeatMs,
     lastBeat: () => runtime.lastBeat(),
   });
-  return kioskFeatures(loaded, p, { hal, store, sessions, topics, link, publish, info, engine, faces, bhyt, printing, runtime, health, drivers });
+  return kioskFeatures(loaded, p, {
+    hal,
+    store,
+    sessions,
+    topics,
+    link,
+    publish,
+    info,
+    engine,
+    faces,
+    bhyt,
+    printing,
+    runtime,
+    health,
+    drivers,
+    chip,
+  });
 }
 
-export function checkinPolicy(c: CheckinConfig): CheckinPolicy {
+/** The check-in policy; the portrait step's time limit grows by a whole chip read when the chip is a portrait source. */
+export function checkinPolicy(c: CheckinConfig, chip?: ChipConfig): CheckinPolicy {
+  const chipMs = chip?.enabled && chip.portraitSources.includes('chip') ? chipBudgetMs(chip) : 0;
   return {
     consentTimeoutMs: c.consentTimeoutSec * 1000,
     verifyAttempts: c.verifyAttempts,
@@ -115,6 +137,6 @@ export function checkinPolicy(c: CheckinConfig): CheckinPolicy {
     departments: c.departments.map((d) => d.id),
     defaultDepartment: c.departments[0]!.id,
     departmentChoiceMs: c.departmentChoiceSec * 1000,
-    timeouts: c.timeouts,
+    timeouts: { ...c.timeouts, portraitMs: c.timeouts.portraitMs + chipMs },
   };
 }

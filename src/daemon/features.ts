@@ -2,6 +2,7 @@
  * The wiring list: the daemon's features in start order (stopped in reverse). Adding a
  * feature is one entry here and its own file in src/features/.
  */
+import type { ChipReads } from '../checkin/chip-reads.js';
 import type { BhytClient } from '../bhyt/client.js';
 import type { Sessions } from '../checkin/sessions.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -68,6 +69,8 @@ export interface KioskParts {
   readonly runtime: KioskRuntime;
   readonly health: HealthMonitor;
   readonly drivers: Readonly<Record<string, string>>;
+  /** The check-ins' chip reads (chip.enabled), else null. */
+  readonly chip: ChipReads | null;
 }
 
 export function kioskFeatures({ config }: LoadedConfig, p: Platform, k: KioskParts): Feature[] {
@@ -128,6 +131,8 @@ export function kioskFeatures({ config }: LoadedConfig, p: Platform, k: KioskPar
         config.faceid.enabled && config.hal.camera.driver === 'rpicam' && config.hal.camera.warmUp === 'card-read'
           ? (ended) => hal.ports.camera.prepare(ended)
           : null,
+      // The read starts at the scan, so the card is read while the patient answers the consent question.
+      startChipRead: k.chip ? (id) => k.chip!.start(id) : null,
     }),
     commands({
       runtime,

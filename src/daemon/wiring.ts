@@ -1,9 +1,11 @@
 /**
  * Config → objects, for what both the daemon and `kioskd selftest` build: the devices, the face
- * engine and the kiosk's MQTT link. One mapping, so the selftest tests what the daemon runs.
+ * engine and the kiosk's MQTT link (and the chip reads). One mapping, so the selftest tests what the daemon runs.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createChipReads, type ChipReads, type ChipReadsDeps } from '../checkin/chip-reads.js';
+import { loadTrustAnchors } from '../chip/trust-anchors.js';
 import type { Secrets } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { FaceEngine } from '../faceid/engine.js';
@@ -12,7 +14,7 @@ import { frameLimit } from '../hal/camera/rpicam.js';
 import { createHal, type Hal } from '../hal/factory.js';
 import type { Logger } from '../log/logger.js';
 import { MqttLink } from '../mqtt/link.js';
-import { dropReportEvent } from '../mqtt/publisher.js';
+import { dropReportEvent, type KioskPublisher } from '../mqtt/publisher.js';
 import type { KioskTopicNames } from '../mqtt/topics.js';
 import { localDate } from '../queue/business-day.js';
 import type { Clock } from '../util/clock.js';
@@ -25,7 +27,31 @@ export function halFor(config: Config, d: { log: Logger; clock: Clock; wallClock
     // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
     today: () => localDate(d.wallClock(), config.ticket.timeZone),
     storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage },
+    chip: config.chip.enabled ? config.chip.reader : null,
   });
+}
+
+/**
+ * The check-in's chip reads (null when chip.enabled is false), with the trust anchors loaded now:
+ * a problem with the directory is logged and alerted, and the kiosk reads chips without those anchors.
+ */
+export function chipReadsFor(
+  config: Config,
+  d: Omit<ChipReadsDeps, 'config' | 'anchors'> & { readonly publish: Pick<KioskPublisher, 'event'> },
+): ChipReads | null {
+  if (!config.chip.enabled) return null;
+  const { anchors, subjects, errors } = loadTrustAnchors(config.chip.trustAnchorsDir);
+  if (config.chip.trustAnchorsDir !== '')
+    d.log.info({ dir: config.chip.trustAnchorsDir, anchors: subjects.join('; ') }, `${anchors.length} chip trust anchor(s) loaded`);
+  else d.log.info('no chip trust anchors configured: a chip is at best "hashes-ok"');
+  for (const e of errors) d.log.warn({ dir: config.chip.trustAnchorsDir }, `chip trust anchors: ${e}`);
+  if (errors.length > 0)
+    d.publish.event('alert', {
+      level: 'warning',
+      code: 'chip.trust-anchors',
+      message: `${errors.length} problem(s) with chip.trustAnchorsDir, ${anchors.length} anchor(s) in use: ${errors.slice(0, 3).join('; ')}`,
+    });
+  return createChipReads({ ...d, config: config.chip, anchors });
 }
 
 /** A camera frame larger than the camera is configured for is refused before it is decoded. */

@@ -30,6 +30,8 @@ export interface CardIntakeDeps {
   readonly buttonLog: Logger;
   /** Starts the camera for a new check-in (hal.camera.warmUp: card-read), so its exposure settles during the consent question; null: not at the card. */
   readonly warmCamera: ((checkinEnded: AbortSignal) => void) | null;
+  /** Starts the check-in's chip read (chip.enabled), so the patient can place the card while asked for consent; absent or null: off. */
+  readonly startChipRead?: ((sessionId: string) => void) | null;
 }
 
 export function cardIntake(d: CardIntakeDeps): Feature {
@@ -59,7 +61,10 @@ export function cardIntake(d: CardIntakeDeps): Feature {
     const session = d.sessions.open(sessionId, scan.identity, d.wallClock(), priorityOf(scan.identity.dateOfBirth, d.today()));
     const started = d.runtime.cardRead(sessionId, card);
     if (!started) d.sessions.drop(sessionId);
-    else d.warmCamera?.(session.ended);
+    else {
+      d.warmCamera?.(session.ended);
+      d.startChipRead?.(sessionId);
+    }
     const { form, repairs } = scan.identity;
     d.log.info(
       { card, form, repairs, session: started ? sessionId : null },

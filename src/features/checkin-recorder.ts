@@ -54,6 +54,7 @@ export function checkinRecorder(d: CheckinRecorderDeps): Feature {
         bhytState: bhytState(s.insurance),
         stepsMs,
         totalMs: r.totalMs,
+        chip: data.chip?.audit ?? null,
       });
       // Only a patient who holds a ticket needs the lookup made later; the queue row is the
       // only personal data on disk and goes once the gateway has answered.

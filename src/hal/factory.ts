@@ -5,6 +5,8 @@ import type { Clock } from '../util/clock.js';
 import { absentCamera, absentCardReader, absentIndicators, absentPrinter } from './absent.js';
 import type { CameraConfig } from './camera/config.js';
 import { createRpicamCamera } from './camera/rpicam.js';
+import { absentChipReader, createChipPort } from './chip/hal-port.js';
+import type { ChipReaderConfig } from './chip/port.js';
 import type { IndicatorsConfig } from './indicators/config.js';
 import { createGpioIndicators } from './indicators/gpio.js';
 
@@ -15,7 +17,7 @@ import { linkOpenerFor } from './card/transport.js';
 import { createTicketPrinter } from './printer/printer.js';
 import { devicePrinter, tcpPrinter } from './printer/transport.js';
 import { usbPrinter } from './printer/usb.js';
-import { PORT_IDS, type Camera, type CardReader, type Indicators, type Port, type PortId, type TicketPrinter } from './ports.js';
+import { PORT_IDS, type Camera, type CardReader, type ChipReader, type Indicators, type Port, type PortId, type TicketPrinter } from './ports.js';
 import { createStorageWatch, type StorageWatch } from './storage.js';
 
 export interface Hal {
@@ -26,6 +28,7 @@ export interface Hal {
     readonly camera: Camera;
     readonly indicators: Indicators;
     readonly storage: StorageWatch;
+    readonly chip: ChipReader;
   };
   /** driver name per port, as loaded; reported at start and in kiosk/<id>/info. */
   readonly drivers: Readonly<Record<PortId, string>>;
@@ -42,6 +45,8 @@ export interface HalDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** The state directory whose free space is watched (kiosk.stateDir, kiosk.storage). */
   readonly storage: { readonly dir: string; readonly lowMb: number; readonly minMb: number; readonly checkEverySec: number };
+  /** The chip reader's config (the top-level `chip` section); null when chip.enabled is false. */
+  readonly chip?: ChipReaderConfig | null;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal>
     camera: Camera;
     indicators: Indicators;
     storage: StorageWatch;
+    chip: ChipReader;
   };
   ports.camera = createCamera(cfg.camera, deps);
   ports.indicators = createIndicators(cfg.indicators, deps);
@@ -69,6 +75,10 @@ export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal>
     clock: deps.clock,
     log: deps.log.child({ port: 'storage' }),
   });
+  // The PC/SC binding is loaded only when the chip is on (src/hal/chip/pcsc.ts, at open).
+  ports.chip = deps.chip
+    ? createChipPort(deps.chip, { clock: deps.clock, log: deps.log.child({ port: 'chip' }) })
+    : absentChipReader('chip reading is off (chip.enabled: false)');
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,

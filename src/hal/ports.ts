@@ -6,11 +6,12 @@ import type { CameraFrame } from '../faceid/frames.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { ScanResult } from './card/types.js';
+import type { ChipReaderPort } from './chip/port.js';
 import type { PrinterStatus } from './printer/status.js';
 
-/** `storage` is the state directory's free space (hal/storage.ts): always required. */
-export type PortId = 'card' | 'camera' | 'printer' | 'indicators' | 'storage';
-export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators', 'storage'];
+/** `storage` is the state directory's free space (hal/storage.ts): always required. `chip`: the contactless chip reader (absent unless chip.enabled). */
+export type PortId = 'card' | 'camera' | 'printer' | 'indicators' | 'storage' | 'chip';
+export const PORT_IDS: readonly PortId[] = ['card', 'camera', 'printer', 'indicators', 'storage', 'chip'];
 
 /**
  * Why a port is degraded or faulted, for machines (alerts are `<port>.<code>`); `reason` says it
@@ -95,6 +96,14 @@ export interface CardReader extends Port {
  * duplicate guard, so a scan ignored while busy never blocks the patient's next attempt.
  */
 export type ScanListener = (result: ScanResult) => boolean | void;
+
+/**
+ * The chip reader of the card's CCCD chip (src/hal/chip/): the port's state for the kiosk, and the
+ * reader itself for the chip read (src/chip/card-reading.ts), which asks its own state before reading.
+ */
+export interface ChipReader extends Port {
+  readonly reader: ChipReaderPort;
+}
 
 /** A receipt printer: takes finished ESC/POS jobs and reports its status. */
 export interface TicketPrinter extends Port {

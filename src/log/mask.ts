@@ -57,6 +57,21 @@ export const SENSITIVE_KEYS: ReadonlySet<string> = new Set(
     'reference',
     'descriptor',
     'faces',
+    // What a CCCD chip holds (DG1's MRZ, DG13's fields) and the access number that opens it.
+    'mrz',
+    'documentNumber',
+    'birthDate',
+    'expiryDate',
+    'issueDate',
+    'names',
+    'surname',
+    'givenNames',
+    'optionalData',
+    'optionalData2',
+    'holder',
+    'dg1',
+    'dg13',
+    'can',
   ].map((k) => k.toLowerCase()),
 );
 

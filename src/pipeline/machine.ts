@@ -24,7 +24,7 @@ import {
   type Session,
 } from './session.js';
 import { delays, guards } from './guards.js';
-import { deviceError, failed, noPortrait, unnumbered } from './transitions.js';
+import { cardInDoubt, deviceError, failed, noPortrait, unnumbered } from './transitions.js';
 import { COUNTER_WORDS, errorText, scoreOf, verifyReason } from './wording.js';
 
 // The machine's vocabulary, for its users (runtime, reporting): one import for the machine and its types.
@@ -153,11 +153,12 @@ export const kioskMachine = setup({
             input: ({ context }) => ({ sessionId: context.session!.id }),
             onDone: [
               { guard: ({ event }) => event.output.kind === 'found', target: 'capture' },
-              ...noPortrait(({ event }) => (event.output.kind === 'found' ? '' : event.output.reason)),
+              cardInDoubt(),
+              ...noPortrait(({ event }) => (event.output.kind === 'found' || event.output.kind === 'counter' ? '' : event.output.reason)),
             ],
             onError: noPortrait(({ event }) => `portrait lookup failed: ${errorText(event.error)}`),
           },
-          after: { portrait: noPortrait(() => 'the identity service did not answer in time') },
+          after: { portrait: noPortrait(() => 'no reference portrait in time (chip reader or identity service)') },
         },
         capture: {
           entry: 'nextAttempt',

@@ -32,7 +32,14 @@ export interface StepInput {
   readonly sessionId: string;
 }
 
-export type PortraitResult = { readonly kind: 'found' } | { readonly kind: 'none' | 'unavailable'; readonly reason: string };
+export type PortraitResult =
+  | { readonly kind: 'found' }
+  | { readonly kind: 'none' | 'unavailable'; readonly reason: string }
+  /**
+   * The card itself is in doubt (its chip refused the QR's number, holds another number, fails its
+   * signature checks, or was pulled away): the counter, whatever `noPortrait` says. `words` are printed.
+   */
+  | { readonly kind: 'counter'; readonly words: string; readonly reason: string };
 
 export type CaptureResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 

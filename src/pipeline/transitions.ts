@@ -22,6 +22,18 @@ export function noPortrait(reason: ReasonOf) {
   ];
 }
 
+/**
+ * Never a silent pass: the portrait step found the card itself in doubt (its chip refused the QR's
+ * number, holds another, fails its signature checks): the counter, whatever noPortrait says.
+ */
+export function cardInDoubt() {
+  return {
+    guard: ({ event }: Args) => event.output.kind === 'counter',
+    target: 'number',
+    actions: { type: 'update' as const, params: ({ event }: Args): Patch => counter('counter', event.output.words, event.output.reason) },
+  };
+}
+
 /** A device failed before a ticket: the patient still gets a counter ticket. */
 export function deviceError(reason: ReasonOf) {
   return {

@@ -9,6 +9,11 @@ export const COUNTER_WORDS = {
   noPortrait: 'Không có ảnh đối chiếu',
   device: 'Thiết bị gặp sự cố',
   unnumbered: 'Máy không ghi được số thứ tự',
+  /** The chip refused the access number from the QR: another card on the reader, or a damaged QR. */
+  chipWrongCard: 'Thẻ đặt lên đầu đọc không khớp với mã QR đã quét',
+  chipNumberMismatch: 'Số định danh trong chip không khớp với mã QR',
+  chipNotAuthentic: 'Dữ liệu trong chip của thẻ không xác thực được',
+  chipRemoved: 'Thẻ bị nhấc khỏi đầu đọc khi đang đọc chip',
 } as const;
 
 export function scoreOf(v: VerifyResult): number | null {

@@ -5,13 +5,13 @@ import type { CheckinRecord, CrashSettlement } from './types.js';
 export function createAudit(db: Database.Database) {
   const beginStmt = db.prepare(`INSERT INTO checkins (id, started_at, card) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`);
   const finishStmt = db.prepare(
-    `INSERT INTO checkins (id, started_at, ended_at, card, outcome, reason, department, ticket_kind, face_verified, face_score, bhyt_code, bhyt_state, steps_ms, total_ms)
-     VALUES (@id, @started_at, @ended_at, @card, @outcome, @reason, @department, @ticket_kind, @face_verified, @face_score, @bhyt_code, @bhyt_state, @steps_ms, @total_ms)
+    `INSERT INTO checkins (id, started_at, ended_at, card, outcome, reason, department, ticket_kind, face_verified, face_score, bhyt_code, bhyt_state, steps_ms, total_ms, chip)
+     VALUES (@id, @started_at, @ended_at, @card, @outcome, @reason, @department, @ticket_kind, @face_verified, @face_score, @bhyt_code, @bhyt_state, @steps_ms, @total_ms, @chip)
      ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, outcome = excluded.outcome, reason = excluded.reason, face_score = excluded.face_score,
        department = COALESCE(checkins.department, excluded.department), ticket_kind = COALESCE(checkins.ticket_kind, excluded.ticket_kind),
        face_verified = excluded.face_verified, bhyt_code = COALESCE(checkins.bhyt_code, excluded.bhyt_code),
        bhyt_state = CASE WHEN checkins.bhyt_state = 'reconciled' THEN checkins.bhyt_state ELSE excluded.bhyt_state END,
-       steps_ms = excluded.steps_ms, total_ms = excluded.total_ms`,
+       steps_ms = excluded.steps_ms, total_ms = excluded.total_ms, chip = excluded.chip`,
   );
   const markPrintedStmt = db.prepare(
     `UPDATE checkins SET ticket_state = 'printed', void_reason = NULL WHERE id = ? AND ticket_state IN ('allocated', 'unknown')`,
@@ -60,6 +60,7 @@ export function createAudit(db: Database.Database) {
         bhyt_state: r.bhytState,
         steps_ms: JSON.stringify(r.stepsMs),
         total_ms: Math.round(r.totalMs),
+        chip: r.chip ? JSON.stringify(r.chip) : null,
       });
     },
     checkin: (checkinId: string): Record<string, unknown> | undefined => checkinStmt.get(checkinId) as Record<string, unknown> | undefined,

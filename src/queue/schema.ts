@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
  * highest one used (a clock stepped back cannot hand out A001 again).
  */
 /** `PRAGMA user_version` of the schema below; older files are migrated when opened. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const CHECKINS_TABLE = `
 CREATE TABLE checkins (
@@ -33,6 +33,7 @@ CREATE TABLE checkins (
   void_reason TEXT,
   steps_ms TEXT,
   total_ms INTEGER,
+  chip TEXT,
   CHECK ((number IS NULL) = (seq IS NULL) AND (number IS NULL) = (lane IS NULL) AND (number IS NULL) = (day IS NULL))
 )`;
 
@@ -76,6 +77,7 @@ function splitNumber(n: string): { lane: string; seq: number } | null {
  * Brings a database to SCHEMA_VERSION. Version 1 (no user_version) had no lane/seq columns, no
  * `unknown` ticket state and no meta table: the table is rebuilt (SQLite cannot change a CHECK)
  * in one transaction, lane and seq taken from each number, and the highest day used recorded.
+ * Version 2 had no `chip` column: it is added.
  */
 function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -103,6 +105,9 @@ function migrate(db: Database.Database): void {
         });
       }
       db.exec(`DROP TABLE checkins_v1`);
+    } else if (version < 3) {
+      // Version 3: the chip read's facts (protocol, passive authentication, timings; JSON, no personal data).
+      db.exec(`ALTER TABLE checkins ADD COLUMN chip TEXT`);
     }
     db.exec(SCHEMA);
     const highest = db

@@ -56,6 +56,8 @@ export interface CheckinRecord {
   readonly bhytState: BhytState;
   readonly stepsMs: Readonly<Record<string, number>>;
   readonly totalMs: number;
+  /** The chip read's facts (protocol, pa, timings per step), stored as JSON; never personal data. */
+  readonly chip?: Readonly<Record<string, unknown>> | null;
 }
 
 /** What the start-up sweep found of a run that ended without finishing its work. */

@@ -36,7 +36,7 @@ for (const broker of brokerFactories) {
     t.true(health.rss_mb > 0);
     t.deepEqual(health.mqtt, { queued: 0, dropped: 0 });
     t.true(health.liveness.ok);
-    t.regex(d.output(), /drivers loaded: card=none camera=none printer=none indicators=none storage=statfs sd_notify=off/);
+    t.regex(d.output(), /drivers loaded: card=none camera=none printer=none indicators=none storage=statfs chip=none sd_notify=off/);
 
     await w.stop();
     await b.kill();

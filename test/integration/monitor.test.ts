@@ -39,6 +39,7 @@ const ports = (printer: PortState): StatePayload['ports'] => ({
   printer,
   indicators: { kind: 'ready' },
   storage: { kind: 'ready' },
+  chip: { kind: 'absent', reason: 'chip reading is off (chip.enabled: false)' },
 });
 const state = (mode: StatePayload['mode'], printer: PortState = { kind: 'ready' }, step: string | null = null): string =>
   JSON.stringify({ mode, step, session_id: step ? 's-1' : null, ports: ports(printer), since: new Date(T0).toISOString() } satisfies StatePayload);

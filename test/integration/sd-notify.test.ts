@@ -20,7 +20,10 @@ test('under systemd: READY=1 with a one-line STATUS before the broker answers, W
   const d = runDaemon(config('notify', `mqtt://127.0.0.1:${await freePort()}`), { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '600000' });
   t.teardown(() => killQuietly(d));
   await until(() => sock.received().includes('READY=1'), 15_000, 'READY=1');
-  t.regex(sock.received(), /STATUS=out-of-service; card=absent camera=absent printer=absent indicators=absent storage=ready; mqtt=connecting/);
+  t.regex(
+    sock.received(),
+    /STATUS=out-of-service; card=absent camera=absent printer=absent indicators=absent storage=ready chip=absent; mqtt=connecting/,
+  );
   t.regex(d.output(), /sd_notify=(native|systemd-notify-cli)/);
   const pingsAt = (): number => sock.received().split('WATCHDOG=1').length - 1;
   const start = pingsAt();

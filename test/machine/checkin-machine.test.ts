@@ -6,7 +6,7 @@ import type { CheckinPolicy, CheckinSteps, PrintInput } from '../../src/pipeline
 
 const ready = { kind: 'ready' } as const;
 const absent = { kind: 'absent', reason: 'not fitted' } as const;
-const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent, storage: ready };
+const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent, storage: ready, chip: absent };
 
 export const policy: CheckinPolicy = {
   consentTimeoutMs: 30_000,

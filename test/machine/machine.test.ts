@@ -22,7 +22,7 @@ const steps: CheckinSteps = { portrait: never, capture: never, verify: never, in
 
 const ready = { kind: 'ready' } as const;
 const absent = { kind: 'absent', reason: 'not fitted' } as const;
-const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent, storage: ready };
+const allReady: PortStates = { card: ready, camera: ready, printer: ready, indicators: absent, storage: ready, chip: absent };
 const required = ['card', 'camera', 'printer'] as const;
 
 function runtime(ports: PortStates, clock = new SimulatedClock()) {

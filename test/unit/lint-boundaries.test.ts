@@ -21,7 +21,7 @@ async function restrictedIn(file: string, code: string): Promise<string[]> {
 }
 
 test('hardware, process and socket modules are refused outside src/hal and hw-sim', async (t) => {
-  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'node:child_process', 'net']) {
+  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'smartcard', 'node:child_process', 'net']) {
     const msgs = await restrictedIn('src/mqtt/x.ts', `import m from '${mod}';\nexport default m;\n`);
     t.is(msgs.length, 1, `${mod} should be refused in src/mqtt`);
     t.regex(msgs[0]!, /Only src\/hal/);

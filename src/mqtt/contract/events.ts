@@ -1,5 +1,6 @@
 /** Events: kiosk/<id>/event/<kind>, each {id, ts, data}. Not retained. */
 import { z } from 'zod';
+import { CHIP_COUNTER_CODES, CHIP_FALLBACK_CODES } from '../../chip/card-verdict.js';
 import { kioskMode, mapValues, maskedCard, outcome, portId, sessionId, step } from './shared.js';
 
 const alert = z
@@ -81,6 +82,50 @@ const checkinReconciled = z
   })
   .describe('A BHYT lookup that could not be made at check-in was made later.');
 
+const chipProgress = z
+  .object({
+    session_id: sessionId,
+    step: z
+      .enum(['waiting-card', 'reading', 'retry'])
+      .describe(
+        'waiting-card: no card on the reader yet, ask the patient to place it ("Đặt thẻ lên đầu đọc"); reading: the chip is being read; retry: the card was pulled away mid-read, ask to hold it still ("Giữ yên thẻ").',
+      ),
+    attempt: z.number().int().min(1).describe('Which read this is, from 1.'),
+  })
+  .describe("The chip read of a check-in moved on: what the kiosk's screen should ask of the patient. No card data.");
+
+const chipPa = z
+  .enum(['unverified', 'hashes-ok', 'chain-ok', 'failed'])
+  .describe(
+    "Passive authentication: unverified (nothing could be checked), hashes-ok (the groups match the chip's signed hashes; the signer is not anchored), chain-ok (and the signer is issued by a configured trust anchor), failed (a hash differs or the signature is bad).",
+  );
+
+const chipRead = z
+  .object({
+    session_id: sessionId,
+    protocol: z.enum(['pace', 'bac']).describe('How the reader opened the chip.'),
+    pa: chipPa.exclude(['failed']),
+    groups: z.array(z.string()).describe('Files the chip gave, e.g. CardAccess, COM, DG1, DG2, DG13, DG14, SOD.'),
+    ms: z.number().describe('From the QR scan to the outcome, waiting for the card included.'),
+    apdus: z.number().int().describe('Commands sent to the chip.'),
+    attempts: z.number().int().min(1).describe('Reads it took (more than 1: the card was pulled away).'),
+  })
+  .describe("The chip was read and its portrait is the face reference: its number is the QR's. No card data.");
+
+const chipFailed = z
+  .object({
+    session_id: sessionId,
+    code: z
+      .enum([...CHIP_FALLBACK_CODES.filter((c) => c !== 'cancelled'), ...CHIP_COUNTER_CODES])
+      .describe(
+        "Why: reader-not-ready (no pcscd, no reader, no binding), no-card (none placed in time), unsupported (no PACE and no BAC key), timeout, read-failed, unreadable (a group the kiosk cannot use), jpeg2000 (no decoder); and, sending the patient to the counter: wrong-can (the chip refused the QR's number), number-mismatch (another card), pa-failed (signature checks failed), card-removed (pulled away after the retries).",
+      ),
+    reason: z.string().describe('One line for a technician: groups, status words, at most the last 4 digits of a number.'),
+    counter: z.boolean().describe('true: the patient is sent to the counter; false: the next portrait source is tried.'),
+    pa: chipPa.nullable().describe('Passive authentication, when the chip was read.'),
+  })
+  .describe('The chip gave no usable portrait. No card data.');
+
 const helpRequested = z.object({ mode: kioskMode, step, session_id: sessionId.nullable() }).describe('The patient pressed the help button.');
 
 export const ticketFields = {
@@ -121,6 +166,9 @@ export const eventData = {
   'checkin.failed': checkinEnd,
   'checkin.reconciled': checkinReconciled,
   'help.requested': helpRequested,
+  'chip.progress': chipProgress,
+  'chip.read': chipRead,
+  'chip.failed': chipFailed,
   'ticket.printed': ticketPrinted,
   'ticket.failed': ticketFailed,
   'ticket.reprinted': ticketReprinted,
