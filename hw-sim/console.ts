@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { MAX_ADVANCE_MS } from '../src/lifecycle/sim-clock.js';
+import { CHIP_FAULTS, type ChipFaultName } from './chip/chip-faults.js';
 import { applyControl, BadControl, call, controlUsage, isControlName, parseControl, positionalOf, type ControlCall } from './control/table.js';
 import type { ClockMove } from './daemon.js';
 import { formatDuration, parseDuration } from './duration.js';
@@ -20,7 +21,9 @@ ${controlUsage().join('\n')}
     face N|stranger|empty, camera fail|hang|garbage|ok, yes|no|helpme, bhyt N CODE,
     camera slow [MS] (first frame after MS, default 2000), camera dark N (N under-exposed frames),
     camera busy|free, camera die-after N (frames), camera drop P (0–1 or N%), camera normal (stream as by default),
-    bhyt down|up|slow|500, portrait down|up|slow, portrait none N, clock synced|unsynced
+    bhyt down|up|slow|500, portrait down|up|slow, portrait none N, clock synced|unsynced,
+    card on N (sample N's card on the chip reader), card off,
+    card fault wrong-can|removed|removed-always|slow [MS]|jpeg2000|corrupt-hash|unknown-signer|no-chip|none
   help`;
 
 export interface ConsoleDevices {
@@ -95,6 +98,21 @@ const sampleOf = (arg: string): number => {
   return n;
 };
 
+const CARD_USAGE = `card on N | card off | card fault ${CHIP_FAULTS.join('|')} (slow [MS])`;
+
+/** `card …`: the chip reader (chip.place, chip.remove, chip.fault). */
+function cardShortcut(rest: readonly string[]): ControlCall[] {
+  const [word = '', arg, ...extra] = rest;
+  if (word === 'on' && extra.length === 0) return [call('chip.place', { sample: sampleOf(arg ?? '') })];
+  if (word === 'off' && arg === undefined) return [call('chip.remove', {})];
+  if (word === 'fault' && (CHIP_FAULTS as readonly string[]).includes(arg ?? '')) {
+    if (extra.length === 0) return [call('chip.fault', { fault: arg as ChipFaultName })];
+    if (arg === 'slow' && extra.length === 1 && /^\d+$/.test(extra[0]!))
+      return [parseControl('chip.fault', { fault: 'slow', delayMs: Number(extra[0]) })];
+  }
+  throw new Error(CARD_USAGE);
+}
+
 const CAMERA_USAGE = 'camera fail|hang|garbage|ok | camera slow [MS] | dark N | busy | free | die-after N | drop P | normal';
 
 /** `camera …`: a fault of the pictures (camera.mode) or how the stream behaves (camera.stream). */
@@ -166,6 +184,8 @@ function shortcut(cmd: string, rest: readonly string[]): ControlCall[] | null {
       return [parseControl('camera.face', { who: arg === 'stranger' || arg === 'empty' ? arg : Number(arg || '1') })];
     case 'camera':
       return cameraShortcut(rest);
+    case 'card':
+      return cardShortcut(rest);
     case 'clock':
       return [call('clock.ntp', { synced: oneOf(['synced', 'unsynced'], 'clock synced|unsynced') === 'synced' })];
     case 'yes':

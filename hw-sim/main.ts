@@ -19,7 +19,7 @@ import { startWebPanel, type WebPanel } from './web/server.js';
 
 const USAGE = `Usage:
   hw-sim [start] [--port N] [--device-id ID] [--scanner pty|tcp] [--no-faceid] [--no-daemon]
-                [--panel-port N] [--no-panel] [--dir DIR]
+                [--panel-port N] [--no-panel] [--no-chip] [--dir DIR]
   hw-sim print-sample --out DIR [--paper 80|58] [--text raster|cp1258]
   hw-sim run FILE… [--artifacts DIR]   run scenario files (hw-sim/scenarios/README.md) against
                                        the real daemon; exit 0 only if every expectation held
@@ -35,6 +35,9 @@ const USAGE = `Usage:
   --panel-port N  the technician web panel's port on 127.0.0.1 (default 8080, or a free
                one if 8080 is taken)
   --no-panel   do not serve the web panel
+  --no-chip    no virtual CCCD chip: do not start hw-sim's own pcscd (one per machine; by
+               default it runs when pcscd and vsmartcard-vpcd are installed and no other
+               pcscd runs), and kioskd takes the portraits from the identity service
   --dir DIR    keep the generated config, the tickets (PNG + text) and kioskd's state in DIR
                after hw-sim stops; without it they go in a fresh /tmp/kioskd-hw-sim-* folder
                that is deleted when hw-sim stops (tickets print the sample patients' names)
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
       'no-faceid': { type: 'boolean' },
       'panel-port': { type: 'string' },
       'no-panel': { type: 'boolean' },
+      'no-chip': { type: 'boolean' },
       scanner: { type: 'string' },
       dir: { type: 'string' },
       out: { type: 'string' },
@@ -113,6 +117,7 @@ async function main(): Promise<number> {
     faceid: values['no-faceid'] !== true,
     panelPort,
     kiosk: {
+      chip: values['no-chip'] === true ? 'off' : 'try',
       ...(scanner !== undefined ? { scanner } : {}),
       ...(port !== undefined ? { brokerPort: port } : {}),
       ...(values['device-id'] !== undefined ? { deviceId: values['device-id'] } : {}),
@@ -127,7 +132,7 @@ interface StartOptions {
   readonly noPanel: boolean;
   readonly faceid: boolean;
   readonly panelPort: number | undefined;
-  readonly kiosk: Pick<KioskOptions, 'scanner' | 'brokerPort' | 'deviceId'>;
+  readonly kiosk: Pick<KioskOptions, 'scanner' | 'brokerPort' | 'deviceId' | 'chip'>;
 }
 
 /** hw-sim start: the virtual kiosk, its web panel and console, until Ctrl-C (or kioskd exits). */
@@ -243,6 +248,7 @@ function banner(sim: Sim, panel: WebPanel | null, noDaemon: boolean, keep: boole
     `  ${sim.faces.note}`,
     `  buttons:    virtual lamps and buttons on ${sim.panel.url}; "yes" / "no" answer the consent question, "helpme" presses help`,
     `  portraits:  identity service ${sim.identity.url}; BHYT gateway ${sim.gateway.url} ("bhyt 2 010": sample 2's card expired)`,
+    chipLine(sim),
     `  a check-in: "scan 1", then "yes": a ticket with a queue number prints (with "face stranger" first: a counter ticket)`,
     panel
       ? `  web panel:  ${panel.url}  (open it in a browser: mode and step, lamps, buttons, card scans, faces, printer faults, tickets, MQTT traffic)`
@@ -259,6 +265,16 @@ function banner(sim: Sim, panel: WebPanel | null, noDaemon: boolean, keep: boole
       ? `  files:      kept in ${dir} when hw-sim stops (--dir)`
       : `  files:      ${dir} is deleted when hw-sim stops (--dir DIR keeps the config, tickets and state)`,
     '',
+  ].join('\n');
+}
+
+/** The chip reader's banner line: where it is and how to use it, or why there is none. */
+function chipLine(sim: Sim): string {
+  const c = sim.chip.status();
+  if (!c.available) return `  chip:       no virtual CCCD chip: ${c.off}; kioskd takes the portraits from the identity service`;
+  return [
+    `  chip:       virtual CCCD chip reader "${c.reader}" on hw-sim's own pcscd; after "scan 1", "card on 1" puts sample 1's card on it`,
+    `              (the chip's portrait is the face reference); "card off", "card fault wrong-can|removed|slow|jpeg2000|corrupt-hash|…"`,
   ].join('\n');
 }
 

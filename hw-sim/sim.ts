@@ -5,6 +5,8 @@ import YAML from 'yaml';
 import { deepMerge } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { portInUse, startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
+import { startChip, type ChipWanted } from './chip/start-chip.js';
+import type { SimChip } from './chip/sim-chip.js';
 import { BhytGatewaySim } from './devices/bhyt-gateway.js';
 import { VirtualCamera } from './devices/camera.js';
 import { IdentityServiceSim } from './devices/identity-service.js';
@@ -32,6 +34,14 @@ export interface SimOptions {
   readonly configOverrides?: Record<string, unknown>;
   /** How the daemon reaches the virtual scanner; default: a pty if socat is installed, else tcp. */
   readonly scanner?: ScannerLink;
+  /**
+   * The virtual CCCD chip behind a pcscd of hw-sim's own. Off by default: one pcscd per
+   * machine, and tests start many sims at once. `try` (hw-sim start): a chip if pcscd can be
+   * had, else none and `sim.chip.status().off` says why; `require`: fail without.
+   */
+  readonly chip?: ChipWanted;
+  /** How long to wait for another process's pcscd (the machine's one) to be stopped; default 0. */
+  readonly chipLockWaitMs?: number;
 }
 
 export interface Sim {
@@ -43,6 +53,8 @@ export interface Sim {
   readonly gateway: BhytGatewaySim;
   readonly identity: IdentityServiceSim;
   readonly faces: SimFaces;
+  /** The contactless chip reader: cards placed and removed, faults (`chip.available` false without pcscd). */
+  readonly chip: SimChip;
   /** The environment the daemon must run with (the fake rpicam-still on its PATH). */
   readonly daemonEnv: NodeJS.ProcessEnv;
   /** Points the camera at sample identity N's face (1-based), a stranger, or nobody. */
@@ -65,15 +77,24 @@ export interface Sim {
  */
 export async function startSim(opts: SimOptions = {}): Promise<Sim> {
   const host = '127.0.0.1';
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
+  // First: a chip that is required but cannot be had leaves nothing else running.
+  let portraits: SimFaces | null = null;
+  const chip = await startChip({
+    want: opts.chip ?? 'off',
+    dir,
+    portraitOf: (id) => portraits?.portraitOf(id) ?? null,
+    ...(opts.chipLockWaitMs !== undefined ? { lockWaitMs: opts.chipLockWaitMs } : {}),
+  });
   const wanted = opts.brokerPort ?? 1883;
   const port = opts.brokerPort === undefined && (await portInUse(host, wanted)) ? 0 : wanted;
   const broker = await startEmbeddedBroker({ host, port });
   const deviceId = opts.deviceId ?? 'sim-kiosk-1';
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kioskd-hw-sim-'));
   const scanner = await VirtualScanner.start(opts.scanner ?? (VirtualScanner.socatAvailable() ? 'pty' : 'tcp'), dir);
   const ticketsDir = join(dir, 'tickets');
   const printer = await VirtualPrinter.start({ outDir: ticketsDir });
   const faces = await loadSimFaces();
+  portraits = faces;
   const camera = await VirtualCamera.start(dir);
   const panel = await VirtualPanel.start();
   const identity = await IdentityServiceSim.start(faces);
@@ -123,6 +144,8 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
       timeoutMs: 2000,
     },
     faceid: { enabled: opts.faceid ?? false },
+    // Enabled only when hw-sim's own pcscd runs: then the chip's portrait is the face reference.
+    chip: chip.config,
   };
   const config = deepMerge(generated, opts.configOverrides ?? {}) as ConfigInput;
   const configPath = join(dir, 'config.yaml');
@@ -136,6 +159,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     gateway,
     identity,
     faces,
+    chip: chip.chip,
     daemonEnv: { ...process.env, ...camera.env },
     showFace,
     get face() {
@@ -153,6 +177,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
       await panel.stop();
       await identity.stop();
       await gateway.stop();
+      await chip.stop();
       await broker.close();
     },
   };

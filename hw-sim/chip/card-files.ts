@@ -111,6 +111,15 @@ function j2kCodestream(width: number, height: number): Uint8Array {
   return new Uint8Array(Buffer.concat([Uint8Array.of(0xff, 0x4f, 0xff, 0x51), ...siz, Uint8Array.of(0xff, 0xd9)]));
 }
 
+/** DG13's invented personal fields, the same on every virtual card: the privacy checks look for them too. */
+export const DG13_INVENTED = {
+  placeOfOrigin: 'Xã Ngũ Lão, Hải Phòng',
+  residence: 'Số 1 Phố Huế, Hà Nội',
+  identifyingMarks: 'Nốt ruồi C:2cm dưới trước mép trái',
+  father: 'Nguyễn Văn Bình',
+  mother: 'Trần Thị Cúc',
+} as const;
+
 /** 6D → SEQUENCE { 1, OID 1.0.10646.1.0.8, SET { SEQUENCE { field, value } } }, with invented values for the fields the kiosk must never use. */
 function dg13(p: CardIdentity): Uint8Array {
   const field = (n: number, value: Uint8Array) => seq(int(n), value);
@@ -122,12 +131,12 @@ function dg13(p: CardIdentity): Uint8Array {
     field(5, utf8('Việt Nam')),
     field(6, utf8('Kinh')),
     field(7, utf8('Không')),
-    field(8, utf8('Xã Ngũ Lão, Hải Phòng')),
-    field(9, utf8('Số 1 Phố Huế, Hà Nội')),
-    field(10, utf8('Nốt ruồi C:2cm dưới trước mép trái')),
+    field(8, utf8(DG13_INVENTED.placeOfOrigin)),
+    field(9, utf8(DG13_INVENTED.residence)),
+    field(10, utf8(DG13_INVENTED.identifyingMarks)),
     ...(p.issueDate ? [field(11, utf8(p.issueDate))] : []),
     ...(p.expiryDate ? [field(12, utf8(p.expiryDate))] : []),
-    field(13, seq(utf8('Nguyễn Văn Bình'), utf8('Trần Thị Cúc'))),
+    field(13, seq(utf8(DG13_INVENTED.father), utf8(DG13_INVENTED.mother))),
   ];
   return der(0x6d, seq(int(1), oid('1.0.10646.1.0.8'), set(...fields)));
 }

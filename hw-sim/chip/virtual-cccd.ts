@@ -190,6 +190,8 @@ export interface PlaceOptions {
   readonly retryMs?: number;
   /** How the slow fault waits; setTimeout by default. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The removeAfterApdus fault has just taken the card off the reader (hw-sim puts it back). */
+  readonly onFaultRemoval?: () => void;
 }
 
 /** Puts the card on a vpcd slot; faults apply from now on and can be changed at run time. */
@@ -207,7 +209,9 @@ export function placeCard(card: VirtualCccd, o: PlaceOptions): PlacedCard {
     apdu: async (command) => {
       seen++;
       if (faults.removeAfterApdus !== undefined && seen > faults.removeAfterApdus) {
+        const first = !removed;
         remove();
+        if (first) o.onFaultRemoval?.();
         return null;
       }
       if (faults.slowMs) await sleep(faults.slowMs);

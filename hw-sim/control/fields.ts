@@ -4,6 +4,7 @@
  * spelling wherever it is named.
  */
 import { z } from 'zod';
+import { CHIP_FAULTS } from '../chip/chip-faults.js';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 
 const N = SAMPLE_IDENTITIES.length;
@@ -53,3 +54,8 @@ export const cameraStreamFields = {
   dieAfterFrames: z.preprocess((v) => (v === 'never' || v === 'null' ? null : v), z.int().min(0).nullable()),
   busy: z.boolean(),
 } as const;
+
+/** The virtual chip's faults (hw-sim/chip/sim-chip.ts). */
+export const chipFault = z.enum(CHIP_FAULTS);
+/** How late a slow chip answers each command. */
+export const chipDelayMs = z.int().min(0).max(10_000);

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { SAMPLE_IDENTITIES, cccdPayload } from '../identities.js';
 import { DEFAULT_STREAM_SETTINGS as D, type StreamChange } from '../devices/camera.js';
 import type { Sim } from '../sim.js';
+import { CHIP_CONTROL } from './chip-actions.js';
+import { define, type Definition } from './define.js';
 import {
   bhytFault,
   button,
@@ -30,18 +32,6 @@ import {
 export interface ControlTarget {
   readonly sim: Sim;
 }
-
-interface Definition<S extends z.ZodType> {
-  readonly params: S;
-  /** The parameters as `help` shows them. */
-  readonly usage: string;
-  /** The parameter a bare console word fills: `printer.paper out`. */
-  readonly positional?: string;
-  apply(sim: Sim, p: z.output<S>): Promise<void>;
-  /** What was done, for the console, the panel's answer line and scenario reports. */
-  describe(p: z.output<S>): string;
-}
-const define = <S extends z.ZodType>(d: Definition<S>): Definition<S> => d;
 
 const person = (n: number) => SAMPLE_IDENTITIES[n - 1]!;
 const faceText = (who: FaceWho): string => (typeof who === 'number' ? `sample ${who}` : who === 'stranger' ? 'a stranger' : 'nobody');
@@ -269,6 +259,7 @@ export const CONTROL = {
     },
     describe: (p) => `the kiosk's clock now reports ${p.synced ? 'synchronised' : 'not synchronised'} (timedatectl)`,
   }),
+  ...CHIP_CONTROL,
 } as const;
 
 export type ControlName = keyof typeof CONTROL;
@@ -319,7 +310,7 @@ export function positionalOf(action: ControlName): string | undefined {
   return (CONTROL[action] as { positional?: string }).positional;
 }
 
-/** Every device as a patient expects it: working, every sample's BHYT card valid and portrait served, the stream as a real camera's, face 1 shown. */
+/** Every device as a patient expects it: working, every sample's BHYT card valid and portrait served, the stream as a real camera's, face 1 shown, no card on the chip reader. */
 export const DEVICES_AS_NEW: readonly ControlCall[] = [
   ...SAMPLE_IDENTITIES.flatMap((_, i) => [
     call('bhyt.result', { sample: i + 1, code: '000' }),
@@ -331,4 +322,5 @@ export const DEVICES_AS_NEW: readonly ControlCall[] = [
   call('scanner.plug', { plugged: true }),
   call('camera.stream', { reset: true }),
   call('camera.face', { who: 1 }),
+  call('chip.reset', {}),
 ];

@@ -27,6 +27,9 @@ export function usesDisk(files: readonly ScenarioFile[]): boolean {
   return files.some((f) => f.scenario.steps.some((s) => s.kind === 'disk'));
 }
 
+/** How long a run with chip scenarios waits for another process (a test, a hw-sim start) to free the machine's pcscd. */
+const CHIP_LOCK_WAIT_MS = 180_000;
+
 /** How big the tmpfs under a disk scenario's state directory is: the database and journal need well under 1 MB. */
 const DISK_TMPFS = '8m';
 
@@ -35,8 +38,9 @@ export async function startBench(
   config: Record<string, unknown>,
   clock: Clock,
   mqttLog: ((line: string) => void) | undefined,
-  tmpfs = false,
+  opts: { readonly tmpfs?: boolean; readonly chip?: boolean } = {},
 ): Promise<Bench> {
+  const tmpfs = opts.tmpfs === true;
   const made: { mqtt?: MqttRecorder } = {};
   const leds: Bench['leds'] = [];
   const kiosk = await startKioskSim({
@@ -45,6 +49,8 @@ export async function startBench(
     faceid,
     clock,
     configOverrides: config,
+    // The machine's one pcscd: a test elsewhere may hold it for a while.
+    ...(opts.chip ? { chip: 'require' as const, chipLockWaitMs: CHIP_LOCK_WAIT_MS } : {}),
     // The log starts before the daemon does, so its first messages are in it too.
     beforeDaemon: async (sim) => {
       if (tmpfs) {

@@ -2,9 +2,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pcscdMissing } from '../chip/pcscd.js';
 import { VirtualPrinter } from '../devices/printer.js';
 import { formatError, loadScenarioFile, type ScenarioFile } from './parse.js';
-import { runScenarios } from './runner.js';
+import { needsChip, runScenarios } from './runner.js';
 
 const EX_USAGE = 64;
 const EX_DATAERR = 65;
@@ -21,7 +22,7 @@ virtual kiosk and prints a report. A directory stands for the .yaml files in it.
 
 Exit status: 0 every expectation held, 1 one failed, 64 usage error, 65 invalid scenario file
 (every problem is listed and nothing is run), 69 a program the files need is missing
-(tesseract for ticket text; nothing is run).`;
+(tesseract for ticket text, pcscd and vsmartcard-vpcd for the chip reader; nothing is run).`;
 
 export async function runMain(argv: string[]): Promise<number> {
   let values: { artifacts?: string | undefined; help?: boolean | undefined };
@@ -79,6 +80,16 @@ export async function runMain(argv: string[]): Promise<number> {
   if (needDisk.length > 0 && process.getuid?.() !== 0) {
     process.stderr.write(
       `hw-sim run: disk steps mount a tmpfs for kioskd's state directory: run hw-sim as root (in ${needDisk.join(', ')}); nothing was run\n`,
+    );
+    return EX_UNAVAILABLE;
+  }
+
+  // The chip reader is hw-sim's own pcscd with Debian's vpcd driver: without them every chip file would fail at its kiosk's start.
+  const needPcscd = files.filter(needsChip).map((f) => f.path);
+  const noPcscd = needPcscd.length > 0 ? pcscdMissing() : null;
+  if (noPcscd !== null) {
+    process.stderr.write(
+      `hw-sim run: the chip reader needs ${noPcscd} (in ${needPcscd.slice(0, 5).join(', ')}${needPcscd.length > 5 ? ` and ${needPcscd.length - 5} more` : ''}); nothing was run\n`,
     );
     return EX_UNAVAILABLE;
   }

@@ -1,3 +1,4 @@
+import { DG13_INVENTED, mrzName } from '../chip/card-files.js';
 import { SAMPLE_IDENTITIES } from '../identities.js';
 
 export interface Leak {
@@ -29,8 +30,14 @@ const PATTERNS: ReadonlyArray<{ what: string; re: RegExp }> = [
       { what: `${who} address`, re: new RegExp(escape(p.address), 'i') },
       { what: `${who} family name`, re: new RegExp(`(?<![\\p{L}])${escape(p.fullName.split(' ')[0]!)}(?![\\p{L}])`, 'u') },
       { what: `${who} date of birth`, re: new RegExp(`${alone(p.dob)}|${alone(slashed(p.dob))}|${alone(iso(p.dob))}`) },
+      // As the chip's DG1 (the MRZ) writes them: the name without marks, the last 9 digits as document number.
+      { what: `${who} name as in the MRZ`, re: new RegExp(`${escape(mrzName(p.fullName))}|${escape(mrzName(p.fullName).replace(/<+/g, ' '))}`, 'i') },
+      { what: `${who} MRZ document number`, re: new RegExp(alone(p.idNumber.slice(3))) },
     ];
   }),
+  // DG13's invented fields of every virtual card (hw-sim/chip/card-files.ts), and any TD1 MRZ line.
+  ...Object.entries(DG13_INVENTED).map(([field, value]) => ({ what: `a chip's DG13 ${field}`, re: new RegExp(escape(value), 'i') })),
+  { what: 'a chip MRZ (DG1)', re: /I[<D]VNM[\dA-Z<]{10}/ },
   // Not the last group of a UUID (check-in and event ids): about one in 280 is 12 digits by chance.
   { what: 'a 12-digit number (a full CCCD number)', re: /(?<![\d.])(?<![\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-)\d{12}(?!\d)/i },
 ];

@@ -47,13 +47,14 @@ export async function runScenarios(o: RunOptions): Promise<RunResult> {
     for (const group of groups(o.files)) {
       if (signal.aborted) break;
       const { faceid, config } = group[0]!.scenario;
-      const what = `face models ${faceid ? 'on' : 'off'}${Object.keys(config).length ? `; config: ${flat(config)}` : ''}`;
+      const chip = needsChip(group[0]!);
+      const what = `face models ${faceid ? 'on' : 'off'}${chip ? '; chip reader' : ''}${Object.keys(config).length ? `; config: ${flat(config)}` : ''}`;
       report.line();
       report.line(`starting a virtual kiosk with kioskd (${what})`);
       const t0 = clock.now();
       let bench: Bench;
       try {
-        bench = await startBench(faceid, config, clock, art?.mqttLog, usesDisk(group));
+        bench = await startBench(faceid, config, clock, art?.mqttLog, { tmpfs: usesDisk(group), chip });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         report.line(`✘ the virtual kiosk did not start: ${message.split('\n')[0]}`);
@@ -230,8 +231,13 @@ function lastState(bench: Bench): { mode?: unknown; step?: unknown; session_id?:
   }
 }
 
+/** The file's kiosk has hw-sim's chip reader: it says so (`chip: true`), or a step uses it. */
+export function needsChip(f: ScenarioFile): boolean {
+  return f.scenario.chip ?? f.scenario.steps.some((s) => s.kind === 'chip');
+}
+
 /**
- * Consecutive files that can share a kiosk: same face-model switch, same config. A file that
+ * Consecutive files that can share a kiosk: same face-model switch, same config, same chip reader. A file that
  * moves kioskd's clock gets a kiosk of its own, so its jumps never reach another file.
  */
 function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
@@ -239,7 +245,7 @@ function groups(files: readonly ScenarioFile[]): ScenarioFile[][] {
   let key = '';
   for (const f of files) {
     const ownKiosk = f.scenario.steps.some((s) => s.kind === 'advance' || s.kind === 'disk');
-    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config), ownKiosk ? f.path : null]);
+    const k = JSON.stringify([f.scenario.faceid, canonical(f.scenario.config), needsChip(f), ownKiosk ? f.path : null]);
     if (out.length === 0 || k !== key) out.push([]);
     out.at(-1)!.push(f);
     key = k;

@@ -163,6 +163,29 @@ const portrait = z
     ]),
   );
 
+/**
+ * The chip reader: `chip: {place: 1}` puts sample 1's card on it, `chip: off` (or `{place: off}`)
+ * takes it off, `chip: {fault: wrong-can}` sets the card's fault (`{fault: slow, delay: 300ms}`);
+ * with both, the fault is set first.
+ */
+const chip = shorthand(
+  'place',
+  z
+    .strictObject({
+      place: z.union([sample, z.literal('off')], { error: 'a sample identity 1–5, or off' }).optional(),
+      fault: field.chipFault.optional(),
+      delay: duration.pipe(field.chipDelayMs).optional(),
+    })
+    .refine((c) => c.place !== undefined || c.fault !== undefined, { message: 'say what to do: place (1–5 or off) and/or fault', when: clean })
+    .refine((c) => c.delay === undefined || c.fault === 'slow', { message: 'delay goes with fault: slow', path: ['delay'], when: clean }),
+).transform((c) => {
+  const calls: ControlCall[] = [];
+  if (c.fault !== undefined) calls.push(call('chip.fault', { fault: c.fault, ...(c.delay !== undefined ? { delayMs: c.delay } : {}) }));
+  if (c.place === 'off') calls.push(call('chip.remove', {}));
+  else if (c.place !== undefined) calls.push(call('chip.place', { sample: c.place }));
+  return controls('chip', calls);
+});
+
 // ---- steps on the broker, the daemon and time -------------------------------------------------
 
 const broker = z.enum(['stop', 'start']).transform((action) => ({ kind: 'broker' as const, action }));
@@ -241,6 +264,7 @@ const STEP_KINDS = {
   broker,
   bhyt,
   portrait,
+  chip,
   command,
   wait,
   advance,
@@ -291,14 +315,22 @@ const stepItem = z.unknown().transform((v, ctx): Step => {
   return z.NEVER;
 });
 
-export const ScenarioSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  description: z.string().optional(),
-  /** Face models in the daemon: on, as on a kiosk; off starts faster where faces do not matter. */
-  faceid: z.boolean().default(true),
-  /** Merged over hw-sim's generated daemon config. */
-  config: z.record(z.string(), z.unknown()).default({}),
-  steps: z.array(stepItem).min(1, 'a scenario needs at least one step'),
-});
+export const ScenarioSchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    description: z.string().optional(),
+    /** Face models in the daemon: on, as on a kiosk; off starts faster where faces do not matter. */
+    faceid: z.boolean().default(true),
+    /** Merged over hw-sim's generated daemon config. */
+    config: z.record(z.string(), z.unknown()).default({}),
+    /** The kiosk has hw-sim's chip reader (its own pcscd); default: when a step uses it. */
+    chip: z.boolean().optional(),
+    steps: z.array(stepItem).min(1, 'a scenario needs at least one step'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.chip !== false) return;
+    const i = s.steps.findIndex((step) => step.kind === 'chip');
+    if (i >= 0) ctx.addIssue({ code: 'custom', path: ['steps', i, 'chip'], message: 'a chip step needs the chip reader: remove "chip: false"' });
+  });
 
 export type Scenario = z.output<typeof ScenarioSchema>;

@@ -267,6 +267,7 @@ function snapshot(sim: Sim, feed: KioskFeed, memory: PanelMemory, clock: ClockCo
     scanner: { plugged: sim.scanner.plugged, link: sim.scanner.link },
     camera,
     cameraStream: sim.camera.streamSettings(),
+    chip: sim.chip.status(),
     printer: { ...sim.printer.state, plugged: sim.printer.plugged },
     // From the devices themselves: the console or a script may have changed them since the panel did.
     gateway: sim.gateway.currentFault,

@@ -62,7 +62,7 @@ function render(s) {
   text('kiosk-since', st.since ? new Date(st.since).toLocaleTimeString() : null);
   // Counted by the server as kioskd monitor does: the last health's count plus the tickets since.
   text('checkins-today', k.checkinsToday);
-  for (const port of ['card', 'camera', 'printer', 'indicators']) {
+  for (const port of ['card', 'camera', 'printer', 'indicators', 'chip']) {
     const p = st.ports ? st.ports[port] : null;
     text(`port-${port}`, portText(p));
     $(`port-${port}`).dataset.kind = p ? p.kind : '';
@@ -88,6 +88,7 @@ function render(s) {
   for (const b of document.querySelectorAll('#faces button')) b.classList.toggle('chosen', s.camera === b.dataset.label);
 
   if (s.cameraStream) renderStream(s.cameraStream);
+  if (s.chip) renderChip(s.chip);
 
   const pr = s.printer;
   text('printer-summary', pr.plugged ? `paper ${pr.paper}${pr.coverOpen ? ', cover open' : ''}${pr.offline ? ', offline' : ''}${pr.error ? ', error' : ''}` : 'powered off');
@@ -98,7 +99,7 @@ function render(s) {
   if (document.activeElement !== $('identity-fault')) $('identity-fault').value = s.identity;
 
   if (first) {
-    for (const sel of [$('sample-select'), $('bhyt-sample')]) {
+    for (const sel of [$('sample-select'), $('bhyt-sample'), $('chip-sample')]) {
       for (const p of s.samples) sel.append(new window.Option(`${p.label} · ${p.card}`, String(p.n)));
     }
     buildFaces(s.samples);
@@ -117,6 +118,20 @@ function renderStream(cs) {
   field('stream-dark', cs.darkFrames);
   field('stream-die-after', cs.dieAfterFrames);
   $('stream-busy').checked = Boolean(cs.busy);
+}
+
+/** The chip reader: the card on it and its fault, or why hw-sim has no reader (its controls then disabled). */
+function renderChip(c) {
+  const where = { connecting: 'being placed', connected: 'on the reader', away: 'pulled away, being put back', 'no-chip': 'on the reader (no chip)' };
+  const card = c.card === null ? 'no card' : `sample ${c.card}'s card ${where[c.link] || c.link}`;
+  text('chip-summary', c.available ? `${card}${c.fault === 'none' ? '' : `, fault ${c.fault}`} · ${c.answered} commands answered` : 'no chip reader');
+  $('chip-summary').dataset.link = c.link;
+  const off = $('chip-off');
+  off.hidden = c.available;
+  text('chip-off', c.available ? '' : `hw-sim runs no chip reader: ${c.off}`);
+  for (const el of document.querySelectorAll('[data-chip-control]')) el.disabled = !c.available;
+  if (document.activeElement !== $('chip-fault')) $('chip-fault').value = c.fault;
+  if (c.delayMs !== null && document.activeElement !== $('chip-delay')) $('chip-delay').value = String(c.delayMs);
 }
 
 /** "2026-11-25 07:00" on the hospital's clocks; ISO UTC if this browser does not know the zone. */
@@ -302,6 +317,14 @@ function wire() {
   $('scan').addEventListener('click', () => post('scanner.scan', { sample: Number($('sample-select').value), form: $('scan-form').value }));
   $('send-raw').addEventListener('click', () => post('raw', { text: $('raw-bytes').value, mode: $('raw-mode').value }));
   $('scanner-plug').addEventListener('click', () => post('scanner.plug', { plugged: !(snap && snap.scanner.plugged) }));
+  $('chip-place').addEventListener('click', () => post('chip.place', { sample: Number($('chip-sample').value) }));
+  $('chip-remove').addEventListener('click', () => post('chip.remove', {}));
+  const chipFault = () => {
+    const fault = $('chip-fault').value;
+    return post('chip.fault', fault === 'slow' ? { fault, delayMs: Number($('chip-delay').value) } : { fault });
+  };
+  $('chip-fault').addEventListener('change', chipFault);
+  $('chip-delay').addEventListener('change', () => $('chip-fault').value === 'slow' && chipFault());
   $('bhyt-fault').addEventListener('change', () => post('bhyt.fault', { fault: $('bhyt-fault').value }));
   $('identity-fault').addEventListener('change', () => post('identity.fault', { fault: $('identity-fault').value }));
   $('bhyt-set').addEventListener('click', () => post('bhyt.result', { sample: Number($('bhyt-sample').value), code: $('bhyt-code').value.trim() }));
