@@ -26,6 +26,9 @@ export const REQUIREMENTS = [
   { what: 'systemd-analyze', pkg: 'systemd', found: (p) => p.command('systemd-analyze') },
   { what: 'tesseract with the Vietnamese language (vie)', pkg: 'tesseract-ocr-vie', found: (p) => p.tesseractLangs().includes('vie') },
   { what: 'chromium', pkg: 'chromium', found: (p) => p.file(p.env['KIOSKD_CHROMIUM'] ?? '/usr/bin/chromium') },
+  // The chip tests serve a virtual card through a real pcscd and Debian's vpcd driver.
+  { what: 'pcscd', pkg: 'pcscd', found: (p) => p.command('pcscd') || p.file('/usr/sbin/pcscd') },
+  { what: 'the vpcd driver', pkg: 'vsmartcard-vpcd', found: (p) => p.file('/usr/lib/pcsc/drivers/serial/libifdvpcd.so') },
 ];
 
 /** Looks at this machine. */

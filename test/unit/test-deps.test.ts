@@ -15,7 +15,7 @@ function probe(o: { commands?: string[]; files?: string[]; langs?: string[]; env
   return {
     env: o.env ?? {},
     command: (name) => (o.commands ?? ['mosquitto', 'socat', 'systemd-analyze']).includes(name),
-    file: (path) => (o.files ?? ['/usr/bin/chromium']).includes(path),
+    file: (path) => (o.files ?? ['/usr/bin/chromium', '/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so']).includes(path),
     tesseractLangs: () => o.langs ?? ['eng', 'osd', 'vie'],
     uid: 1000,
     sudo: () => false,
@@ -37,6 +37,9 @@ test('one package list: .ci/run and npm test both read scripts/deb-packages.txt'
     'tesseract-ocr',
     'tesseract-ocr-vie',
     'chromium',
+    'pcscd',
+    'vsmartcard-vpcd',
+    'libpcsclite-dev',
   ]);
   t.deepEqual(parsePackageList('# why\nmosquitto  # the broker\n\n  socat\n'), ['mosquitto', 'socat']);
   const ci = readFileSync('.ci/run', 'utf8');
@@ -47,19 +50,28 @@ test('one package list: .ci/run and npm test both read scripts/deb-packages.txt'
 
 test('what is missing: each program the tests use, mosquitto also in /usr/sbin, tesseract only with Vietnamese', (t) => {
   t.deepEqual(findMissing(probe()), []);
-  t.deepEqual(findMissing(probe({ commands: ['socat', 'systemd-analyze'], files: ['/usr/sbin/mosquitto', '/usr/bin/chromium'] })), []);
+  t.deepEqual(
+    findMissing(
+      probe({
+        commands: ['socat', 'systemd-analyze', 'pcscd'],
+        files: ['/usr/sbin/mosquitto', '/usr/bin/chromium', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'],
+      }),
+    ),
+    [],
+  );
   t.deepEqual(
     findMissing(probe({ commands: [], files: [], langs: ['eng'] })).map((m) => m.pkg),
-    ['mosquitto', 'socat', 'systemd', 'tesseract-ocr-vie', 'chromium'],
+    ['mosquitto', 'socat', 'systemd', 'tesseract-ocr-vie', 'chromium', 'pcscd', 'vsmartcard-vpcd'],
   );
   t.deepEqual(
     findMissing(probe({ langs: [] })).map((m) => m.what),
     ['tesseract with the Vietnamese language (vie)'],
   );
   // The web panel test's own override of the browser's path.
-  t.deepEqual(findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' }, files: ['/opt/chromium'] })), []);
+  const chip = ['/usr/sbin/pcscd', '/usr/lib/pcsc/drivers/serial/libifdvpcd.so'];
+  t.deepEqual(findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' }, files: ['/opt/chromium', ...chip] })), []);
   t.deepEqual(
-    findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' } })).map((m) => m.what),
+    findMissing(probe({ env: { KIOSKD_CHROMIUM: '/opt/chromium' }, files: chip })).map((m) => m.what),
     ['chromium'],
   );
 });
@@ -93,7 +105,7 @@ test('with passwordless sudo: the same, through sudo', (t) => {
   ]);
   t.regex(
     d.message,
-    /^npm test: missing socat; installing the test dependencies:\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends mosquitto .* chromium$/,
+    /^npm test: missing socat; installing the test dependencies:\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends mosquitto .* chromium pcscd vsmartcard-vpcd libpcsclite-dev$/,
   );
 });
 
