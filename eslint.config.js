@@ -5,7 +5,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const HARDWARE = ['serialport', '@serialport/*', 'node-hid', 'onoff', 'usb', 'escpos', 'escpos-usb', '@node-escpos/*', 'node-libcamera', 'smartcard'];
+// socket.io-client talks to a device's own service (the HN-212 chip reader): a device library like the rest.
+const HARDWARE = [
+  'serialport',
+  '@serialport/*',
+  'node-hid',
+  'onoff',
+  'usb',
+  'escpos',
+  'escpos-usb',
+  '@node-escpos/*',
+  'node-libcamera',
+  'smartcard',
+  'socket.io-client',
+];
 /** Native bindings to OS services (not devices): src/platform/** may load them. */
 const OS_SERVICES = ['sd-notify'];
 const PROCESS_AND_SOCKETS = ['child_process', 'node:child_process', 'net', 'node:net', 'dgram', 'node:dgram'];

@@ -6,14 +6,14 @@
  */
 import { ALERTING_CODES, readCard, type ChipOutcome, type ChipReading } from '../chip/card-reading.js';
 import type { ChipConfig } from '../config/schema.js';
-import type { ChipReaderPort } from '../hal/chip/port.js';
+import type { AnyChipReader } from '../hal/ports.js';
 import type { Logger } from '../log/logger.js';
 import type { KioskPublisher } from '../mqtt/publisher.js';
 import type { Clock } from '../util/clock.js';
 import type { Sessions } from './sessions.js';
 
 export interface ChipReadsDeps {
-  readonly reader: ChipReaderPort;
+  readonly reader: AnyChipReader;
   readonly config: Pick<ChipConfig, 'placeTimeoutMs' | 'readTimeoutMs' | 'retries'>;
   /** CSCA certificates (DER), loaded at start from chip.trustAnchorsDir. */
   readonly anchors: readonly Uint8Array[];
@@ -60,7 +60,7 @@ export function createChipReads(d: ChipReadsDeps): ChipReads {
       d.log.info({ ...facts, attempts: o.attempts, pa_detail: o.paDetail }, `chip read (${o.protocol}, pa ${o.pa})`);
       d.publish.event('chip.read', {
         session_id: sessionId,
-        protocol: o.protocol ?? 'pace',
+        protocol: o.protocol,
         pa: o.pa === 'failed' || o.pa === null ? 'unverified' : o.pa,
         groups: [...o.groups],
         ms: Math.round(o.ms),

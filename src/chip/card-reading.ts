@@ -1,8 +1,10 @@
 // The chip read of one check-in (issue 18): wait for the card on the reader, connect, PACE with the
 // CAN (the last 6 digits of the QR's number), read COM, DG1, DG2, DG13, DG14, DG15 and EF.SOD, retry
-// a card pulled away mid-read, then judge the result (card-verdict.ts). Never rejects: every end is
-// an outcome. The outcome itself holds no personal data (it is logged, evented and audited); the
-// portrait and the parsed groups sit behind takePortrait/holder and are wiped by wipe().
+// a card pulled away mid-read, then judge the result (card-verdict.ts). A reader whose vendor service
+// reads the chip itself (the HN-212) gives the groups instead (vendor-attempt.ts). Never rejects:
+// every end is an outcome. The outcome itself holds no personal data (it is logged, evented and
+// audited); the portrait and the parsed groups sit behind takePortrait/holder and are wiped by wipe().
+import type { Hn212ChipReader } from '../hal/chip/hn212.js';
 import type { CardLink, ChipReaderPort } from '../hal/chip/port.js';
 import { ChipLinkError } from '../hal/chip/port.js';
 import type { Clock } from '../util/clock.js';
@@ -11,6 +13,7 @@ import { counter, fallback, judgeRead, type Holder, type Judged, type Verdict } 
 import type { ImageFormat } from './dg2.js';
 import type { PaStatus } from './passive-auth.js';
 import { readChip, type ChipRead, type FileName, type Refusal } from './read-chip.js';
+import { vendorAttempt } from './vendor-attempt.js';
 
 export { ALERTING_CODES, type ChipCounterCode, type ChipFallbackCode } from './card-verdict.js';
 
@@ -29,7 +32,7 @@ export interface ChipTiming {
 
 /** Facts about the read, safe for logs, MQTT and the audit: no content of any group. */
 export interface ChipFacts {
-  readonly protocol: 'pace' | 'bac' | null;
+  readonly protocol: ChipRead['protocol'] | null;
   readonly pa: PaStatus | null;
   readonly paDetail: string | null;
   readonly signer: { readonly issuer: string; readonly serial: string } | null;
@@ -47,7 +50,9 @@ export interface ChipFacts {
   readonly portrait: { readonly format: ImageFormat; readonly bytes: number; readonly width?: number; readonly height?: number } | null;
 }
 
-export type ChipOutcome = Verdict & ChipFacts;
+/** A read always says how the chip was opened. */
+export type ChipOutcome =
+  ({ readonly kind: 'read' } & ChipFacts & { readonly protocol: ChipRead['protocol'] }) | (Exclude<Verdict, { kind: 'read' }> & ChipFacts);
 
 export interface ChipReading {
   readonly outcome: ChipOutcome;
@@ -60,7 +65,8 @@ export interface ChipReading {
 }
 
 export interface CardReadingInput {
-  readonly reader: ChipReaderPort;
+  /** A PC/SC reader (connect), or a vendor's that reads the chip itself (readFiles). */
+  readonly reader: ChipReaderPort | Hn212ChipReader;
   /** The QR's 12-digit number (CAN = its last 6; DG13 must hold it), or a bare CAN (nothing to compare). */
   readonly card: { readonly idNumber: string } | { readonly can: string };
   readonly clock: Clock;
@@ -111,7 +117,7 @@ function deadline(parent: AbortSignal, clock: Clock, ms: number): { signal: Abor
 }
 
 /** The run of one check-in's read: counters and the timings of every attempt. */
-interface Run {
+export interface Run {
   readonly input: CardReadingInput;
   readonly opts: CardReadingOptions;
   readonly can: string;
@@ -120,7 +126,7 @@ interface Run {
   attempt: number;
 }
 
-type Attempt = { readonly read: ChipRead } | { readonly end: Verdict } | { readonly retry: 'card-removed' | 'io'; readonly message: string };
+export type Attempt = { readonly read: ChipRead } | { readonly end: Verdict } | { readonly retry: 'card-removed' | 'io'; readonly message: string };
 
 const LINK_DOWN = new Set(['no-service', 'no-reader', 'unavailable']);
 const RETRYABLE = new Set(['card-removed', 'sm-lost', 'io']);
@@ -130,9 +136,10 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 /** Waits for a card (placeTimeoutMs) and connects; a verdict when there is none to read. */
 async function connect(
   run: Run,
+  reader: ChipReaderPort,
   present: () => boolean,
 ): Promise<{ link: CardLink } | { end: Verdict } | { retry: 'card-removed' | 'io'; message: string }> {
-  const { reader, clock, signal, onProgress } = run.input;
+  const { clock, signal, onProgress } = run.input;
   const n = run.attempt;
   if (n > 1) onProgress?.({ step: 'retry', attempt: n });
   else if (!present()) onProgress?.({ step: 'waiting-card', attempt: n });
@@ -175,8 +182,9 @@ function readFailure(run: Run, e: unknown, timedOut: boolean): Attempt {
 
 /** One attempt: the card, then the whole read within readTimeoutMs. */
 async function attempt(run: Run, present: () => boolean): Promise<Attempt> {
-  const { clock, signal, onProgress } = run.input;
-  const c = await connect(run, present);
+  const { reader, clock, signal, onProgress } = run.input;
+  if ('readFiles' in reader) return vendorAttempt(run, reader, present, (e) => readFailure(run, e, false));
+  const c = await connect(run, reader, present);
   if (!('link' in c)) return c;
   onProgress?.({ step: 'reading', attempt: run.attempt });
   const limit = deadline(signal, clock, run.opts.readTimeoutMs);
@@ -203,7 +211,7 @@ async function attempt(run: Run, present: () => boolean): Promise<Attempt> {
 }
 
 /** Card presence as the reader announces it; a card already there is announced at once (soon after listening). */
-async function watchPresence(reader: ChipReaderPort): Promise<{ present: () => boolean; stop: () => void }> {
+async function watchPresence(reader: CardReadingInput['reader']): Promise<{ present: () => boolean; stop: () => void }> {
   let present = false;
   const stop = reader.onCard((ev) => {
     present = ev.present;
@@ -281,6 +289,14 @@ function facts(run: Run, ms: number, read: ChipRead | null, judged: Judged | nul
   };
 }
 
+/** Facts joined to the verdict. A read always has its read's protocol; should it not, it is not passed off as one. */
+function outcomeOf(verdict: Verdict, f: ChipFacts): ChipOutcome {
+  if (verdict.kind !== 'read') return { ...verdict, ...f };
+  const protocol = f.protocol;
+  if (protocol === null) return { ...f, kind: 'fallback', code: 'read-failed', reason: 'the chip read ended without a read' };
+  return { ...f, kind: 'read', protocol };
+}
+
 /** The outcome with its personal data behind methods; the check-in's end wipes whatever was not taken. */
 function reading(verdict: Verdict, f: ChipFacts, judged: Judged | null, signal: AbortSignal, keep: boolean): ChipReading {
   let image: Uint8Array | null = judged?.portrait?.image ?? null;
@@ -298,7 +314,7 @@ function reading(verdict: Verdict, f: ChipFacts, judged: Judged | null, signal: 
   if (signal.aborted) wipe();
   else signal.addEventListener('abort', wipe, { once: true });
   return {
-    outcome: { ...verdict, ...f },
+    outcome: outcomeOf(verdict, f),
     takePortrait() {
       const taken = image;
       image = null;

@@ -25,7 +25,8 @@ export type FileName = 'CardAccess' | 'COM' | 'SOD' | `DG${DgNumber}`;
 export type Refusal = 'access-denied' | 'not-found';
 
 export interface ChipRead {
-  readonly protocol: 'pace' | 'bac';
+  /** How the chip was opened; 'vendor': a reader's own service read it (src/hal/chip/hn212.ts), not readChip. */
+  readonly protocol: 'pace' | 'bac' | 'vendor';
   /** Raw file bytes as read (TLV). */
   readonly files: ReadonlyMap<FileName, Uint8Array>;
   /** Files the chip would not give, e.g. DG3 6982, DG11 6A82. */

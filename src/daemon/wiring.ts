@@ -27,7 +27,7 @@ export function halFor(config: Config, d: { log: Logger; clock: Clock; wallClock
     // The hospital's calendar date (the board's clock may run in UTC): card dates and ages use it.
     today: () => localDate(d.wallClock(), config.ticket.timeZone),
     storage: { dir: config.kiosk.stateDir, ...config.kiosk.storage },
-    chip: config.chip.enabled ? config.chip.reader : null,
+    chip: config.chip.enabled ? config.chip : null,
   });
 }
 

@@ -5,7 +5,8 @@ import type { Clock } from '../util/clock.js';
 import { absentCamera, absentCardReader, absentIndicators, absentPrinter } from './absent.js';
 import type { CameraConfig } from './camera/config.js';
 import { createRpicamCamera } from './camera/rpicam.js';
-import { absentChipReader, createChipPort } from './chip/hal-port.js';
+import { absentChipReader, createChipPort, createHn212ChipPort } from './chip/hal-port.js';
+import type { Hn212Config } from './chip/hn212.js';
 import type { ChipReaderConfig } from './chip/port.js';
 import type { IndicatorsConfig } from './indicators/config.js';
 import { createGpioIndicators } from './indicators/gpio.js';
@@ -46,7 +47,7 @@ export interface HalDeps {
   /** The state directory whose free space is watched (kiosk.stateDir, kiosk.storage). */
   readonly storage: { readonly dir: string; readonly lowMb: number; readonly minMb: number; readonly checkEverySec: number };
   /** The chip reader's config (the top-level `chip` section); null when chip.enabled is false. */
-  readonly chip?: ChipReaderConfig | null;
+  readonly chip?: { readonly driver: 'pcsc' | 'hn212'; readonly reader: ChipReaderConfig; readonly hn212: Hn212Config } | null;
 }
 
 /**
@@ -75,10 +76,7 @@ export async function createHal(cfg: Config['hal'], deps: HalDeps): Promise<Hal>
     clock: deps.clock,
     log: deps.log.child({ port: 'storage' }),
   });
-  // The PC/SC binding is loaded only when the chip is on (src/hal/chip/pcsc.ts, at open).
-  ports.chip = deps.chip
-    ? createChipPort(deps.chip, { clock: deps.clock, log: deps.log.child({ port: 'chip' }) })
-    : absentChipReader('chip reading is off (chip.enabled: false)');
+  ports.chip = createChip(deps);
   const drivers = Object.fromEntries(PORT_IDS.map((id) => [id, ports[id].driver])) as Record<PortId, string>;
   return {
     mode: cfg.mode,
@@ -126,6 +124,14 @@ function createCard(cfg: CardConfig, deps: HalDeps): CardReader {
       return { ...port, onScan: (l) => assembler.onScan(l) };
     }
   }
+}
+
+/** The PC/SC binding or socket.io-client is loaded only when the chip is on, at open (src/hal/chip/pcsc.ts, hn212.ts). */
+function createChip(deps: HalDeps): ChipReader {
+  const chip = deps.chip;
+  if (!chip) return absentChipReader('chip reading is off (chip.enabled: false)');
+  const d = { clock: deps.clock, log: deps.log.child({ port: 'chip' }) };
+  return chip.driver === 'hn212' ? createHn212ChipPort(chip.hn212, d) : createChipPort(chip.reader, d);
 }
 
 function createCamera(cfg: CameraConfig, deps: HalDeps): Camera {

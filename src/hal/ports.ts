@@ -6,6 +6,7 @@ import type { CameraFrame } from '../faceid/frames.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import type { ScanResult } from './card/types.js';
+import type { Hn212ChipReader } from './chip/hn212.js';
 import type { ChipReaderPort } from './chip/port.js';
 import type { PrinterStatus } from './printer/status.js';
 
@@ -100,10 +101,14 @@ export type ScanListener = (result: ScanResult) => boolean | void;
 /**
  * The chip reader of the card's CCCD chip (src/hal/chip/): the port's state for the kiosk, and the
  * reader itself for the chip read (src/chip/card-reading.ts), which asks its own state before reading.
+ * A PC/SC reader gives a link to the card (connect); the HN-212's vendor service reads the card
+ * itself and gives its groups (readFiles, `driver: 'hn212'`).
  */
 export interface ChipReader extends Port {
-  readonly reader: ChipReaderPort;
+  readonly reader: AnyChipReader;
 }
+
+export type AnyChipReader = ChipReaderPort | Hn212ChipReader;
 
 /** A receipt printer: takes finished ESC/POS jobs and reports its status. */
 export interface TicketPrinter extends Port {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { chipBudgetMs } from '../../src/config/sections/chip.js';
+import { DEFAULT_HN212_CONFIG } from '../../src/hal/chip/hn212-config.js';
 import { checkinPolicy } from '../../src/daemon/build.js';
 
 const noEnv = { env: {}, hostname: () => 'kiosk-1' };
@@ -26,7 +27,9 @@ test('chip reading is off by default, with the spec defaults', (t) => {
   const { config } = parseConfig('', 'empty.yaml', noEnv);
   t.deepEqual(config.chip, {
     enabled: false,
+    driver: 'pcsc',
     reader: { readerPattern: '', connectTimeoutMs: 5000 },
+    hn212: DEFAULT_HN212_CONFIG,
     placeTimeoutMs: 10_000,
     readTimeoutMs: 20_000,
     retries: 2,
@@ -52,6 +55,21 @@ test('the keys hw-sim writes are accepted, also through the environment', (t) =>
   t.like(config.chip, { enabled: true, placeTimeoutMs: 15_000, readTimeoutMs: 30_000, retries: 0, trustAnchorsDir: '/tmp/sim/trust-anchors' });
   t.deepEqual(config.chip.reader, { readerPattern: '^Kiosk Test PCD 00 00$', connectTimeoutMs: 3000 });
   t.deepEqual(config.chip.portraitSources, ['chip']);
+});
+
+test('the HN-212 reader instead of PC/SC: driver hn212 and its service, checked like every field', (t) => {
+  const { config } = parseConfig('chip:\n  enabled: true\n  driver: hn212\n  hn212: { url: "http://192.168.5.1:8000" }\n', 't.yaml', noEnv);
+  t.is(config.chip.driver, 'hn212');
+  t.deepEqual(config.chip.hn212, { ...DEFAULT_HN212_CONFIG, url: 'http://192.168.5.1:8000' });
+  t.is(
+    parseConfig('chip: { enabled: true }\n', 't.yaml', { env: { KIOSKD__CHIP__DRIVER: 'hn212' }, hostname: () => 'h' }).config.chip.driver,
+    'hn212',
+  );
+  const byPath = Object.fromEntries(
+    problemsOf('chip: { driver: acr, hn212: { url: "ws://reader:8000/x", freshForMs: 5, port: 1 } }\n').map((p) => [p.path, p.message]),
+  );
+  t.deepEqual(Object.keys(byPath).sort(), ['chip.driver', 'chip.hn212.freshForMs', 'chip.hn212.port', 'chip.hn212.url']);
+  t.regex(byPath['chip.hn212.url']!, /http:\/\/ or https:\/\/ URL/);
 });
 
 test('every bad value is reported with its path: bounds, unknown keys, a relative directory, a source twice, a bad pattern', (t) => {

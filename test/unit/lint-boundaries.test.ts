@@ -21,7 +21,7 @@ async function restrictedIn(file: string, code: string): Promise<string[]> {
 }
 
 test('hardware, process and socket modules are refused outside src/hal and hw-sim', async (t) => {
-  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'smartcard', 'node:child_process', 'net']) {
+  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'smartcard', 'socket.io-client', 'node:child_process', 'net']) {
     const msgs = await restrictedIn('src/mqtt/x.ts', `import m from '${mod}';\nexport default m;\n`);
     t.is(msgs.length, 1, `${mod} should be refused in src/mqtt`);
     t.regex(msgs[0]!, /Only src\/hal/);
@@ -34,6 +34,8 @@ test('loading those modules dynamically is refused too', async (t) => {
   t.is((await restrictedIn('src/mqtt/x.ts', "export const m = await import('node:child_process');\n")).length, 1);
   t.is((await restrictedIn('src/config/x.ts', "export const m = await import('@serialport/parser-readline');\n")).length, 1);
   t.deepEqual(await restrictedIn('src/hal/x.ts', "export const m = await import('node-hid');\n"), []);
+  t.is((await restrictedIn('src/chip/x.ts', "export const m = await import('socket.io-client');\n")).length, 1);
+  t.deepEqual(await restrictedIn('src/hal/chip/x.ts', "export const m = await import('socket.io-client');\n"), []);
   t.deepEqual(await restrictedIn('src/mqtt/x.ts', "export const m = await import('mqtt');\n"), []);
 });
 
@@ -57,7 +59,7 @@ test('src/platform (OS services) may spawn and open sockets, but loads no device
     t.deepEqual(await restrictedIn('src/platform/x.ts', `import m from '${mod}';\nexport default m;\n`), [], `${mod} is allowed in src/platform`);
   }
   t.deepEqual(await restrictedIn('src/platform/x.ts', "export const m = await import('sd-notify');\n"), []);
-  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb']) {
+  for (const mod of ['serialport', 'node-hid', 'onoff', 'usb', 'socket.io-client']) {
     const msgs = await restrictedIn('src/platform/x.ts', `import m from '${mod}';\nexport default m;\n`);
     t.is(msgs.length, 1, `${mod} should be refused in src/platform`);
     t.regex(msgs[0]!, /src\/platform\/\*\* is for OS services/);

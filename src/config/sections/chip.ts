@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { hn212ConfigSchema } from '../../hal/chip/hn212-config.js';
 import { chipReaderConfigSchema } from '../../hal/chip/port.js';
 import { durationMs } from './common.js';
 
@@ -13,8 +14,17 @@ export const chipSchema = z
     enabled: z
       .boolean()
       .default(false)
-      .describe('read the chip of the citizen ID card over PC/SC after the QR scan (needs pcscd, a contactless reader and the smartcard module)'),
-    reader: chipReaderConfigSchema.prefault({}).describe('which PC/SC reader to use'),
+      .describe(
+        'read the chip of the citizen ID card after the QR scan (driver pcsc: needs pcscd, a contactless reader and the smartcard module; driver hn212: the HN-212 service)',
+      ),
+    driver: z
+      .enum(['pcsc', 'hn212'])
+      .default('pcsc')
+      .describe(
+        'pcsc: the kiosk reads the chip itself through a PC/SC reader (chip.reader); hn212: an HN-212 reader whose vendor service reads it (chip.hn212), only its raw groups are used and checked against the SOD',
+      ),
+    reader: chipReaderConfigSchema.prefault({}).describe('which PC/SC reader to use (driver pcsc; unused with hn212)'),
+    hn212: hn212ConfigSchema.prefault({}).describe("the HN-212 reader's service (driver hn212; unused with pcsc)"),
     placeTimeoutMs: durationMs(1000, 120_000)
       .default(10_000)
       .describe('how long the kiosk waits for the card to be placed on the reader after the QR scan (and again after it was pulled away)'),

@@ -2,13 +2,16 @@
  * The chip reader as one of the kiosk's ports (ports.ts): its state in `state`, health and alerts
  * like every device (`chip.not-present`, `chip.unreachable`, `chip.not-installed`), and the reader
  * itself for the chip read. The reader exists before the port opens (the check-in is wired at
- * start-up) and says "unavailable" until the PC/SC driver has loaded.
+ * start-up) and says "unavailable" until its driver has loaded: PC/SC (pcsc.ts), or the HN-212
+ * reader's vendor service (hn212.ts), whose states are a subset of PC/SC's.
  */
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
+import { ChipError } from '../../chip/apdu.js';
 import { absentPort } from '../absent.js';
-import type { ChipReader, PortState } from '../ports.js';
+import type { AnyChipReader, ChipReader, PortState } from '../ports.js';
 import { createStateCell } from '../supervised-port.js';
+import { openHn212ChipReader, type Hn212ChipReader, type Hn212Config, type Hn212Deps, type Hn212State } from './hn212.js';
 import { openPcscChipReader, type PcscDeps } from './pcsc.js';
 import { ChipLinkError, type ChipReaderConfig, type ChipReaderPort, type ChipReaderState } from './port.js';
 
@@ -27,7 +30,7 @@ export function portStateOf(state: ChipReaderState, reason: string): PortState {
 }
 
 /** chip.enabled is false: the port is absent and its reader never reads. */
-export function absentChipReader(reason: string): ChipReader {
+export function absentChipReader(reason: string): ChipPortOf<ChipReaderPort> {
   const reader: ChipReaderPort = {
     state: () => 'unavailable',
     reason: () => reason,
@@ -46,17 +49,38 @@ export interface ChipPortDeps {
   readonly open?: (config: ChipReaderConfig, deps: PcscDeps) => Promise<ChipReaderPort>;
 }
 
-export function createChipPort(config: ChipReaderConfig, deps: ChipPortDeps): ChipReader {
+/** What both drivers' readers have in common: the port follows their state (S: the driver's states) and their cards. */
+interface Driven<S extends ChipReaderState> {
+  state(): S;
+  reason(): string;
+  onStateChange(listener: (state: S, reason: string) => void): () => void;
+  onCard: ChipReaderPort['onCard'];
+  close(): Promise<void>;
+}
+
+/** The port with the reader of a known driver. */
+export type ChipPortOf<R extends AnyChipReader> = ChipReader & { readonly reader: R };
+
+/**
+ * The port around a driver that opens later: its state, its card listeners from before the open,
+ * and a closing that also closes a driver still loading. `facade` is what the reader adds (connect
+ * or readFiles), given the driver once it is open.
+ */
+function drivenPort<S extends ChipReaderState, D extends Driven<S>, R extends AnyChipReader>(
+  driver: string,
+  openDriver: () => Promise<D>,
+  facade: (base: Driven<S | 'unavailable'>, inner: () => D | null) => R,
+): ChipPortOf<R> {
   const cell = createStateCell({ kind: 'connecting', attempt: 1 });
-  const stateListeners = new Set<(s: ChipReaderState, r: string) => void>();
+  const stateListeners = new Set<(s: S, r: string) => void>();
   /** Card listeners that came before the driver: attached when it opens (and then told of a card already there). */
   const early = new Set<() => void>();
   const unsubscribe: Array<() => void> = [];
-  let inner: ChipReaderPort | null = null;
+  let inner: D | null = null;
   let opening: Promise<void> | null = null;
   let closed = false;
 
-  const reader: ChipReaderPort = {
+  const base: Driven<S | 'unavailable'> = {
     state: () => inner?.state() ?? 'unavailable',
     reason: () => inner?.reason() ?? (closed ? 'the chip reader is closed' : 'the chip reader is not open yet'),
     onStateChange(listener) {
@@ -75,12 +99,11 @@ export function createChipPort(config: ChipReaderConfig, deps: ChipPortDeps): Ch
         off();
       };
     },
-    connect: (signal) => (inner ? inner.connect(signal) : Promise.reject(new ChipLinkError('unavailable', reader.reason()))),
     close: () => port.close(),
   };
 
   const start = async (): Promise<void> => {
-    const opened = await (deps.open ?? openPcscChipReader)(config, { clock: deps.clock, log: deps.log });
+    const opened = await openDriver();
     if (closed) return opened.close();
     inner = opened;
     unsubscribe.push(
@@ -94,10 +117,10 @@ export function createChipPort(config: ChipReaderConfig, deps: ChipPortDeps): Ch
     cell.set(portStateOf(opened.state(), opened.reason()));
   };
 
-  const port: ChipReader = {
-    id: 'chip',
-    driver: 'pcsc',
-    reader,
+  const port = {
+    id: 'chip' as const,
+    driver,
+    reader: facade(base, () => inner),
     open() {
       if (closed) return Promise.resolve();
       opening ??= start();
@@ -113,7 +136,39 @@ export function createChipPort(config: ChipReaderConfig, deps: ChipPortDeps): Ch
       await inner?.close();
     },
     state: () => cell.state(),
-    onStateChange: (listener) => cell.onStateChange(listener),
+    onStateChange: (listener: (state: PortState) => void) => cell.onStateChange(listener),
   };
   return port;
+}
+
+/** The PC/SC reader (chip.driver pcsc). */
+export function createChipPort(config: ChipReaderConfig, deps: ChipPortDeps): ChipPortOf<ChipReaderPort> {
+  return drivenPort<ChipReaderState, ChipReaderPort, ChipReaderPort>(
+    'pcsc',
+    () => (deps.open ?? openPcscChipReader)(config, { clock: deps.clock, log: deps.log }),
+    (base, inner): ChipReaderPort => ({
+      ...base,
+      connect: (signal) => inner()?.connect(signal) ?? Promise.reject(new ChipLinkError('unavailable', base.reason())),
+    }),
+  );
+}
+
+export interface Hn212PortDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The driver; the Socket.IO one by default (tests hand in a fake reader). */
+  readonly open?: (config: Hn212Config, deps: Hn212Deps) => Promise<Hn212ChipReader>;
+}
+
+/** The HN-212 reader's vendor service (chip.driver hn212): the vendor reads the chip, the kiosk checks the groups. */
+export function createHn212ChipPort(config: Hn212Config, deps: Hn212PortDeps): ChipPortOf<Hn212ChipReader> {
+  return drivenPort<Hn212State, Hn212ChipReader, Hn212ChipReader>(
+    'hn212',
+    () => (deps.open ?? openHn212ChipReader)(config, { clock: deps.clock, log: deps.log }),
+    (base, inner): Hn212ChipReader => ({
+      ...base,
+      driver: 'hn212',
+      readFiles: (signal, opts) => inner()?.readFiles(signal, opts) ?? Promise.reject(new ChipError('io', base.reason())),
+    }),
+  );
 }

@@ -103,7 +103,11 @@ const chipPa = z
 const chipRead = z
   .object({
     session_id: sessionId,
-    protocol: z.enum(['pace', 'bac']).describe('How the reader opened the chip.'),
+    protocol: z
+      .enum(['pace', 'bac', 'vendor'])
+      .describe(
+        "How the chip was opened: pace or bac by the kiosk; vendor: the reader's own service read it (HN-212), the kiosk checked its groups.",
+      ),
     pa: chipPa.exclude(['failed']),
     groups: z.array(z.string()).describe('Files the chip gave, e.g. CardAccess, COM, DG1, DG2, DG13, DG14, SOD.'),
     ms: z.number().describe('From the QR scan to the outcome, waiting for the card included.'),
