@@ -1,27 +1,18 @@
 // The `chip` config section: off by default, strict, every field described and bounded, and a bad
 // value is a config error like any other (kioskd exits 78).
 import test from 'ava';
+import { problemsOf } from '../helpers/config-problems.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { chipBudgetMs } from '../../src/config/sections/chip.js';
 import { DEFAULT_HN212_CONFIG } from '../../src/hal/chip/hn212-config.js';
 import { checkinPolicy } from '../../src/daemon/build.js';
 
 const noEnv = { env: {}, hostname: () => 'kiosk-1' };
-
-function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
-  try {
-    parseConfig(text, 'test.yaml', { env, hostname: () => 'h' });
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-}
 
 test('chip reading is off by default, with the spec defaults', (t) => {
   const { config } = parseConfig('', 'empty.yaml', noEnv);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { problemsOf } from '../helpers/config-problems.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,16 +8,6 @@ import { ConfigError, loadConfigFile, parseConfig, envOverrides } from '../../sr
 import { configJsonSchema } from '../../src/config/schema.js';
 
 const noEnv = { env: {}, hostname: () => 'kiosk-host-7' };
-
-function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): { path: string; message: string }[] {
-  try {
-    parseConfig(text, 'test.yaml', { env, hostname: () => 'h' });
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.problems];
-    throw err;
-  }
-  return [];
-}
 
 test('an empty config gets working defaults and the hostname as kiosk id', (t) => {
   const { config, deviceId } = parseConfig('', 'empty.yaml', noEnv);
