@@ -31,6 +31,8 @@ export interface ChipReads {
   start(sessionId: string): void;
   /** The check-in's reading, starting it if need be; rejects only when `signal` aborts first. */
   reading(sessionId: string, signal: AbortSignal): Promise<ChipReading>;
+  /** The patient declined the face check: a read started at the scan stops now and wipes what it holds. */
+  cancel(sessionId: string): void;
 }
 
 /** What the audit row keeps of a chip read: no content of any group. */
@@ -86,19 +88,25 @@ export function createChipReads(d: ChipReadsDeps): ChipReads {
     }
   };
 
+  /** Reads started and not yet ended, by check-in: what `cancel` stops. */
+  const running = new Map<string, AbortController>();
+
   const start = (sessionId: string): Promise<ChipReading> => {
     const s = d.sessions.get(sessionId);
     if (s.chip) return s.chip.reading;
+    const stop = new AbortController();
+    running.set(sessionId, stop);
     const reading = read(
       {
         reader: d.reader,
         card: { idNumber: s.identity.idNumber },
         clock: d.clock,
-        signal: s.ended,
+        signal: AbortSignal.any([s.ended, stop.signal]),
         onProgress: (p) => d.publish.event('chip.progress', { session_id: sessionId, step: p.step, attempt: p.attempt }),
       },
       { ...d.config, anchors: d.anchors },
     ).then((r) => {
+      running.delete(sessionId);
       if (s.chip) s.chip.audit = chipAudit(r.outcome);
       report(sessionId, r.outcome);
       return r;
@@ -117,6 +125,9 @@ export function createChipReads(d: ChipReadsDeps): ChipReads {
       } catch (e) {
         failed(e);
       }
+    },
+    cancel(sessionId) {
+      running.get(sessionId)?.abort(new Error('the patient declined the face check'));
     },
     reading(sessionId, signal) {
       const reading = start(sessionId);

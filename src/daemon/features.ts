@@ -133,6 +133,7 @@ export function kioskFeatures({ config }: LoadedConfig, p: Platform, k: KioskPar
           : null,
       // The read starts at the scan, so the card is read while the patient answers the consent question.
       startChipRead: k.chip ? (id) => k.chip!.start(id) : null,
+      cancelChipRead: k.chip ? (id) => k.chip!.cancel(id) : null,
     }),
     commands({
       runtime,

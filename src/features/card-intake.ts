@@ -32,6 +32,8 @@ export interface CardIntakeDeps {
   readonly warmCamera: ((checkinEnded: AbortSignal) => void) | null;
   /** Starts the check-in's chip read (chip.enabled), so the patient can place the card while asked for consent; absent or null: off. */
   readonly startChipRead?: ((sessionId: string) => void) | null;
+  /** Stops the check-in's chip read when the patient answers no: the portrait is not read without consent to the face check. */
+  readonly cancelChipRead?: ((sessionId: string) => void) | null;
 }
 
 export function cardIntake(d: CardIntakeDeps): Feature {
@@ -77,7 +79,11 @@ export function cardIntake(d: CardIntakeDeps): Feature {
     const st = d.runtime.status();
     d.buttonLog.info({ button, mode: st.mode, step: st.step }, 'button pressed');
     if (button === 'help') d.publish.event('help.requested', { mode: st.mode, step: st.step, session_id: st.sessionId });
-    else if (st.step === 'consent') d.runtime.consent(button === 'consent-yes');
+    else if (st.step === 'consent') {
+      const yes = button === 'consent-yes';
+      if (!yes && st.sessionId) d.cancelChipRead?.(st.sessionId);
+      d.runtime.consent(yes);
+    }
   };
   return {
     name: 'card-intake',

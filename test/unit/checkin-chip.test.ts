@@ -143,6 +143,7 @@ function rig(
     buttonLog: log,
     warmCamera: null,
     startChipRead: chip && o.intakeStarts !== false ? (id) => chip.start(id) : null,
+    cancelChipRead: chip ? (id) => chip.cancel(id) : null,
   });
   runtime.start();
   runtime.bootDone();
@@ -332,4 +333,43 @@ test('the patient declines: the chip read started at the scan ends with the chec
   await new Promise((res) => setTimeout(res, 50));
   t.is(r.reader.apdus(), 0);
   t.deepEqual(r.reader.links(), { opened: 0, released: 0 });
+});
+
+test('consent "no" stops the chip read at once, while the check-in goes on to its counter ticket', async (t) => {
+  const sessions = createSessions();
+  const identity = { idNumber: HOLDER.idNumber } as unknown as CitizenIdentity;
+  const s = sessions.open('s1', identity, new Date(), null);
+  let readSignal: AbortSignal | null = null;
+  const events: string[] = [];
+  const chip = createChipReads({
+    reader: fakeReader(),
+    config: { placeTimeoutMs: 10_000, readTimeoutMs: 20_000, retries: 2 },
+    anchors: [],
+    sessions,
+    clock: systemClock(),
+    publish: { event: (kind: string) => events.push(kind) } as unknown as KioskPublisher,
+    log: createLogger({ level: 'silent', pretty: 'never' }),
+    // A read that waits for its card until its signal aborts, as the real one does.
+    read: (input) => {
+      readSignal = input.signal;
+      return new Promise((resolve) =>
+        input.signal.addEventListener('abort', () =>
+          resolve({
+            outcome: { kind: 'fallback', code: 'cancelled', reason: 'cancelled' },
+            takePortrait: () => null,
+            holder: () => null,
+            wipe: () => {},
+          } as never),
+        ),
+      );
+    },
+  });
+  chip.start('s1');
+  t.false(readSignal!.aborted);
+  chip.cancel('s1');
+  t.true(readSignal!.aborted, 'the read is stopped when the patient says no');
+  t.false(s.ended.aborted, 'the check-in itself goes on (to its counter ticket)');
+  t.deepEqual(events, [], 'a cancelled read is not reported as a chip failure');
+  // Cancelling a check-in with no read running does nothing.
+  t.notThrows(() => chip.cancel('no-such-session'));
 });
