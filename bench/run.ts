@@ -7,6 +7,7 @@
  *   npm run bench adapt -- --data DEV --data ASIA [--recognizer MODEL]   population adaptation experiment
  *   npm run bench checkin -- [--n 200] [--json OUT] [--sample-every 100] [--heap]   back-to-back check-ins, RSS trajectory
  *   npm run bench untrusted                 what hostile images and gateway answers cost (bench/untrusted-input.ts)
+ *   npm run bench -- chip [--n 30] [--json OUT]   full chip reads over hw-sim's pcscd: round trips vs the reader code's overhead
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { KioskClient } from '../src/mqtt/kiosk-client.js';
 import { kioskTopics } from '../src/mqtt/topics.js';
 import { adaptBench } from './adapt.js';
 import { checkinBench } from './checkin.js';
+import { chipBench } from './chip.js';
 import { faceBench } from './faceid.js';
 import { VirtualPrinter } from '../hw-sim/devices/printer.js';
 import { encodeTicket } from '../src/hal/printer/encode.js';
@@ -134,7 +136,8 @@ const { values, positionals } = parseArgs({
     camera: { type: 'string', default: 'still' },
     burst: { type: 'string', default: '3' },
     examine: { type: 'string' },
-    n: { type: 'string', default: '200' },
+    // No default: checkin's is 200 check-ins, chip's 30 reads.
+    n: { type: 'string' },
     'sample-every': { type: 'string', default: '100' },
     heap: { type: 'boolean', default: false },
   },
@@ -164,11 +167,12 @@ else if (which === 'faceid') {
   });
 } else if (which === 'untrusted') await import('./untrusted-input.js');
 else if (which === 'checkin')
-  await checkinBench({ n: Number(values.n), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
+  await checkinBench({ n: Number(values.n ?? '200'), json: values.json, sampleEvery: Number(values['sample-every']), heap: values.heap });
+else if (which === 'chip') await chipBench({ n: Number(values.n ?? '30'), json: values.json });
 else if (which === 'adapt') {
   if (values.data?.length !== 2) throw new Error('adapt needs --data DEV --data ASIA');
   await adaptBench(values.data, values.recognizer);
 } else {
-  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, checkin, adapt, untrusted`);
+  console.error(`unknown benchmark "${which}"; available: idle, print, faceid, checkin, chip, adapt, untrusted`);
   process.exit(64);
 }
